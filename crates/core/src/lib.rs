@@ -1,0 +1,13 @@
+//! Container image formats and protocols for layerscope.
+//!
+//! Everything layerscope knows about images lives here: references, digests,
+//! manifests and indexes, image configs, `docker history` and `docker image
+//! inspect` shapes, tar streams, layer scanning, file trees and archives.
+//!
+//! The crate is sans-IO, in the manner of rustls and quinn-proto: callers push
+//! bytes in and get events or summaries back, and callers perform any request
+//! the crate describes. Nothing here touches a network, a file system, a
+//! clock or a browser API, so the same code runs in a Web Worker and in the
+//! native `layerscope` binary.
+
+pub mod digest;
