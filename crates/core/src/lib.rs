@@ -10,4 +10,19 @@
 //! clock or a browser API, so the same code runs in a Web Worker and in the
 //! native `layerscope` binary.
 
+pub mod archive;
+pub mod ci;
+pub mod config;
 pub mod digest;
+pub mod efficiency;
+pub mod history;
+pub mod humanize;
+pub mod inspect;
+pub mod layer;
+pub mod manifest;
+pub mod media;
+pub mod platform;
+pub mod reference;
+pub mod report;
+pub mod tar;
+pub mod tree;

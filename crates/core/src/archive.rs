@@ -1,0 +1,1 @@
+//! Reading `docker save` and OCI layout archives from their headers.

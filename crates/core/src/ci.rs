@@ -1,0 +1,1 @@
+//! CI rules in dive's `.dive-ci` format, evaluated against a report.

@@ -1,0 +1,1 @@
+//! Image configuration documents (Docker and OCI).

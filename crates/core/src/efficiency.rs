@@ -1,0 +1,1 @@
+//! Image efficiency: dive's score and wasted bytes, and reclaimable bytes.

@@ -1,0 +1,1 @@
+//! `docker history` rows and the history as a Dockerfile.

@@ -1,0 +1,1 @@
+//! Sizes and times the way the docker CLI prints them.

@@ -1,0 +1,1 @@
+//! `docker image inspect`-shaped JSON and the `docker image ls` row.

@@ -1,0 +1,1 @@
+//! The layer scanner: decompression, hashing and tar events over pushed chunks.

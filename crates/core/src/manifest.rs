@@ -1,0 +1,1 @@
+//! Manifests and indexes (Docker schema2, OCI), recognized by media type or by shape.

@@ -1,0 +1,1 @@
+//! Media types of manifests, indexes, configs and layers.

@@ -1,0 +1,1 @@
+//! Platforms (os/arch/variant) and choosing a manifest from an index.

@@ -1,0 +1,1 @@
+//! A push-based tar header state machine.

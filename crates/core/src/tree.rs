@@ -1,0 +1,1 @@
+//! Per-layer file trees in a compact arena, stacked with whiteouts.
