@@ -1,0 +1,223 @@
+//! `layerscope serve` as a user runs it: the real binary on a free loopback port, spoken to
+//! with raw HTTP so that paths reach the server exactly as written (clients normalise `..`).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new(label: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let unique = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!(
+            "layerscope-serve-test-{}-{label}-{unique}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create scratch dir");
+        ScratchDir(path)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The server process, killed on drop, and the port it printed.
+struct RunningServer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A page directory with one file of each kind the page ships, plus a secret next to it.
+fn sample_site(scratch: &ScratchDir) -> PathBuf {
+    let dist = scratch.0.join("dist");
+    std::fs::create_dir_all(dist.join("demo")).unwrap();
+    std::fs::write(
+        dist.join("index.html"),
+        "<!doctype html><title>shell</title>",
+    )
+    .unwrap();
+    std::fs::write(dist.join("app-1.js"), "console.log('hi')").unwrap();
+    std::fs::write(dist.join("app-1_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    std::fs::write(dist.join("style.css"), "body{}").unwrap();
+    std::fs::write(dist.join("logo.svg"), "<svg/>").unwrap();
+    std::fs::write(dist.join("demo/image.tar"), [0u8; 1024]).unwrap();
+    std::fs::write(dist.join("demo/info.json"), "{}").unwrap();
+    std::fs::write(scratch.0.join("secret.txt"), "TOP-SECRET").unwrap();
+    std::os::unix::fs::symlink(scratch.0.join("secret.txt"), dist.join("leak.txt")).unwrap();
+    dist
+}
+
+fn start_server(dist: &Path) -> RunningServer {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_layerscope"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--dist"])
+        .arg(dist)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn layerscope serve");
+    let mut first_line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .expect("read the serve banner");
+    let url = first_line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let port = url
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|rest| rest.strip_suffix('/'))
+        .and_then(|port| port.parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("banner does not end in a loopback URL: {first_line:?}"));
+    assert_ne!(port, 0, "the banner must show the bound port, not 0");
+    assert!(
+        first_line.starts_with("layerscope serving ") && first_line.contains("dist/ at "),
+        "unexpected banner {first_line:?}"
+    );
+    RunningServer { child, port }
+}
+
+struct RawResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl RawResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+fn raw_request(port: u16, method: &str, target: &str) -> RawResponse {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to server");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read response");
+    let split = raw
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .expect("response has a header block");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .expect("status line");
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
+        .collect();
+    RawResponse {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+#[test]
+fn serves_each_file_kind_with_its_mime_type() {
+    let scratch = ScratchDir::new("mime");
+    let server = start_server(&sample_site(&scratch));
+    let cases = [
+        ("/", "text/html; charset=utf-8"),
+        ("/index.html", "text/html; charset=utf-8"),
+        ("/app-1.js", "text/javascript; charset=utf-8"),
+        ("/app-1_bg.wasm", "application/wasm"),
+        ("/style.css", "text/css; charset=utf-8"),
+        ("/logo.svg", "image/svg+xml"),
+        ("/demo/image.tar", "application/x-tar"),
+        ("/demo/info.json", "application/json"),
+    ];
+    for (path, mime) in cases {
+        let response = raw_request(server.port, "GET", path);
+        assert_eq!(response.status, 200, "{path}");
+        assert_eq!(response.header("Content-Type"), Some(mime), "{path}");
+    }
+    let wasm = raw_request(server.port, "GET", "/app-1_bg.wasm");
+    assert_eq!(wasm.body, b"\0asm\x01\0\0\0");
+    let tar = raw_request(server.port, "GET", "/demo/image.tar");
+    assert_eq!(tar.body.len(), 1024);
+}
+
+#[test]
+fn unknown_paths_are_404_and_head_has_no_body() {
+    let scratch = ScratchDir::new("404");
+    let server = start_server(&sample_site(&scratch));
+    assert_eq!(raw_request(server.port, "GET", "/nope.js").status, 404);
+    assert_eq!(raw_request(server.port, "GET", "/demo").status, 404);
+    let head = raw_request(server.port, "HEAD", "/index.html");
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty(), "HEAD must not send a body");
+    assert_eq!(raw_request(server.port, "POST", "/index.html").status, 405);
+}
+
+#[test]
+fn traversal_never_reaches_files_outside_dist() {
+    let scratch = ScratchDir::new("traversal");
+    let server = start_server(&sample_site(&scratch));
+    for target in [
+        "/../secret.txt",
+        "/demo/../../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/%2E%2E%2Fsecret.txt",
+        "/..%5csecret.txt",
+        "/leak.txt",
+    ] {
+        let response = raw_request(server.port, "GET", target);
+        assert!(
+            response.status == 400 || response.status == 404,
+            "{target} answered {}",
+            response.status
+        );
+        assert!(
+            !String::from_utf8_lossy(&response.body).contains("TOP-SECRET"),
+            "{target} leaked a file outside dist"
+        );
+    }
+}
+
+#[test]
+fn missing_dist_fails_with_a_clear_message() {
+    let scratch = ScratchDir::new("missing");
+    let output = Command::new(env!("CARGO_BIN_EXE_layerscope"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .current_dir(&scratch.0)
+        .output()
+        .expect("run layerscope serve");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no built page at dist/: run scripts/build-web.sh first"),
+        "stderr was {stderr:?}"
+    );
+}
