@@ -1,1 +1,395 @@
 //! Sizes and times the way the docker CLI prints them.
+//!
+//! API summary:
+//! - [`size`]`(bytes: u64) -> String`: `docker image ls` / `docker history` SIZE (`126MB`, `5.59MB`, `0B`).
+//! - [`duration`]`(seconds: i64) -> String`: docker's human duration (`About a minute`, `4 weeks`).
+//! - [`ago`]`(then_unix: i64, now_unix: i64) -> String`: CREATED column (`4 weeks ago`).
+//! - [`Timestamp`]: an RFC 3339 instant; [`Timestamp::parse`], [`Timestamp::to_rfc3339`],
+//!   [`Timestamp::from_unix`].
+//!
+//! The formats are facts learned from docker's go-units library: sizes use
+//! decimal units (base 1000, `B kB MB GB TB PB EB ZB YB`) printed with Go's
+//! `%.3g`, so three significant digits, trailing zeros dropped, and Go's
+//! exponent form when rounding reaches 1000 within a unit (`1e+03kB`).
+//! Durations follow go-units `HumanDuration`: whole seconds below a minute,
+//! minutes below an hour, hours rounded to nearest below 48, then days below
+//! two weeks, weeks below two 30-day months, months below two 365-day years,
+//! then years. No clock is read here: callers pass "now".
+
+use std::fmt;
+
+const DECIMAL_UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+
+/// Formats a byte count the way `docker image ls` and `docker history` do.
+pub fn size(bytes: u64) -> String {
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < DECIMAL_UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{}{}", go_g_format(value, 3), DECIMAL_UNITS[unit])
+}
+
+/// Renders `value` like Go's `%.{precision}g` for finite, non-negative values.
+///
+/// Rust's `{:.Ne}` rounds the exact binary value half-to-even, as Go's strconv
+/// does, so the significant digits agree; only the layout needs Go's rules:
+/// exponent form when the exponent is below -4 or reaches the precision.
+fn go_g_format(value: f64, precision: usize) -> String {
+    if value == 0.0 {
+        return "0".to_string();
+    }
+    let scientific = format!("{:.*e}", precision - 1, value);
+    let (mantissa, exponent) = scientific
+        .split_once('e')
+        .expect("{:e} always has an exponent");
+    let exponent: i32 = exponent.parse().expect("{:e} exponent is an integer");
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    if exponent < -4 || exponent >= precision as i32 {
+        let mut m = digits[..1].to_string();
+        let rest = digits[1..].trim_end_matches('0');
+        if !rest.is_empty() {
+            m.push('.');
+            m.push_str(rest);
+        }
+        let sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{m}e{sign}{:02}", exponent.abs());
+    }
+    let text = if exponent >= 0 {
+        let int_len = exponent as usize + 1;
+        let (int_part, frac) = digits.split_at(int_len.min(digits.len()));
+        format!("{int_part}.{frac}")
+    } else {
+        format!("0.{}{}", "0".repeat((-exponent - 1) as usize), digits)
+    };
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// docker's human duration (go-units `HumanDuration`) for a span in seconds.
+///
+/// Negative spans (a timestamp in the future) read as "Less than a second",
+/// as docker prints them.
+pub fn duration(seconds: i64) -> String {
+    if seconds < 1 {
+        return "Less than a second".to_string();
+    }
+    if seconds == 1 {
+        return "1 second".to_string();
+    }
+    if seconds < 60 {
+        return format!("{seconds} seconds");
+    }
+    let minutes = seconds / 60;
+    if minutes == 1 {
+        return "About a minute".to_string();
+    }
+    if minutes < 60 {
+        return format!("{minutes} minutes");
+    }
+    // go-units rounds hours to nearest here, and only here.
+    let hours = ((seconds as f64) / 3600.0 + 0.5) as i64;
+    if hours == 1 {
+        return "About an hour".to_string();
+    }
+    if hours < 48 {
+        return format!("{hours} hours");
+    }
+    if hours < 24 * 7 * 2 {
+        return format!("{} days", hours / 24);
+    }
+    if hours < 24 * 30 * 2 {
+        return format!("{} weeks", hours / 24 / 7);
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{} months", hours / 24 / 30);
+    }
+    format!("{} years", seconds / 3600 / 24 / 365)
+}
+
+/// The CREATED column: `duration(now - then) + " ago"`.
+pub fn ago(then_unix: i64, now_unix: i64) -> String {
+    format!("{} ago", duration(now_unix.saturating_sub(then_unix)))
+}
+
+/// An instant parsed from RFC 3339 text, kept as Unix seconds plus nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp {
+    /// Seconds since 1970-01-01T00:00:00Z.
+    pub unix: i64,
+    /// Nanoseconds within the second, `0..1_000_000_000`.
+    pub nanos: u32,
+}
+
+/// Why a string is not an RFC 3339 date-time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimestampError {
+    /// The text that failed to parse.
+    pub text: String,
+    /// Which part is wrong.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for TimestampError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} is not an RFC 3339 date-time: {}",
+            self.text, self.reason
+        )
+    }
+}
+
+impl std::error::Error for TimestampError {}
+
+impl Timestamp {
+    /// A timestamp at whole Unix seconds.
+    pub fn from_unix(unix: i64) -> Timestamp {
+        Timestamp { unix, nanos: 0 }
+    }
+
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` (lower-case `t`/`z` and a
+    /// space separator are accepted too, as RFC 3339 allows).
+    pub fn parse(text: &str) -> Result<Timestamp, TimestampError> {
+        let err = |reason| TimestampError {
+            text: text.to_string(),
+            reason,
+        };
+        let b = text.as_bytes();
+        if b.len() < 20 {
+            return Err(err("too short"));
+        }
+        let num = |range: std::ops::Range<usize>, reason| -> Result<i64, TimestampError> {
+            let s = &text[range];
+            if s.bytes().all(|c| c.is_ascii_digit()) {
+                Ok(s.parse::<i64>().expect("all digits"))
+            } else {
+                Err(err(reason))
+            }
+        };
+        if b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
+            return Err(err("expected YYYY-MM-DDTHH:MM:SS"));
+        }
+        if !matches!(b[10], b'T' | b't' | b' ') {
+            return Err(err("expected 'T' between date and time"));
+        }
+        let year = num(0..4, "bad year")?;
+        let month = num(5..7, "bad month")?;
+        let day = num(8..10, "bad day")?;
+        let hour = num(11..13, "bad hour")?;
+        let minute = num(14..16, "bad minute")?;
+        let second = num(17..19, "bad second")?;
+        if !(1..=12).contains(&month) {
+            return Err(err("month out of range"));
+        }
+        if day < 1 || day > days_in_month(year, month) {
+            return Err(err("day out of range"));
+        }
+        // 60 is a leap second; it folds into the next minute like Go does.
+        if hour > 23 || minute > 59 || second > 60 {
+            return Err(err("time of day out of range"));
+        }
+        let mut pos = 19;
+        let mut nanos: u32 = 0;
+        if b[pos] == b'.' {
+            pos += 1;
+            let start = pos;
+            while pos < b.len() && b[pos].is_ascii_digit() {
+                pos += 1;
+            }
+            if pos == start {
+                return Err(err("empty fraction of a second"));
+            }
+            for (i, d) in text[start..pos].bytes().take(9).enumerate() {
+                nanos += u32::from(d - b'0') * 10u32.pow(8 - i as u32);
+            }
+        }
+        let offset = match &text[pos..] {
+            "Z" | "z" => 0,
+            zone if zone.len() == 6
+                && matches!(zone.as_bytes()[0], b'+' | b'-')
+                && zone.as_bytes()[3] == b':' =>
+            {
+                let h = num(pos + 1..pos + 3, "bad zone hours")?;
+                let m = num(pos + 4..pos + 6, "bad zone minutes")?;
+                if h > 23 || m > 59 {
+                    return Err(err("zone offset out of range"));
+                }
+                let sign = if zone.as_bytes()[0] == b'-' { -1 } else { 1 };
+                sign * (h * 3600 + m * 60)
+            }
+            _ => return Err(err("expected 'Z' or a ±HH:MM zone after the time")),
+        };
+        let days = days_from_civil(year, month, day);
+        let unix = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+        Ok(Timestamp { unix, nanos })
+    }
+
+    /// RFC 3339 in UTC with whole seconds, as Go's `time.RFC3339` prints a UTC time.
+    pub fn to_rfc3339(&self) -> String {
+        let days = self.unix.div_euclid(86_400);
+        let secs = self.unix.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
+
+    /// RFC 3339 in UTC with the fraction Go's `time.RFC3339Nano` keeps
+    /// (trailing zeros dropped), which is how `docker image inspect` prints `Created`.
+    pub fn to_rfc3339_nanos(&self) -> String {
+        let whole = self.to_rfc3339();
+        if self.nanos == 0 {
+            return whole;
+        }
+        let frac = format!("{:09}", self.nanos);
+        format!(
+            "{}.{}Z",
+            &whole[..whole.len() - 1],
+            frac.trim_end_matches('0')
+        )
+    }
+}
+
+fn is_leap(year: i64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// well-known civil-calendar formula).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_match_docker() {
+        let cases: &[(u64, &str)] = &[
+            (0, "0B"),
+            (1, "1B"),
+            (999, "999B"),
+            (1000, "1kB"),
+            (1024, "1.02kB"),
+            (1125, "1.12kB"), // exact tie rounds to even, as Go does
+            (1135, "1.14kB"),
+            (5_590_000, "5.59MB"),
+            (5_585_000, "5.58MB"),
+            (126_000_000, "126MB"),
+            (125_999_999, "126MB"),
+            (7_800_000, "7.8MB"),
+            (999_499, "999kB"),
+            (999_500, "1e+03kB"), // Go's %.3g switches to exponent form here
+            (1_000_000, "1MB"),
+            (4_294_967_296, "4.29GB"),
+            (u64::MAX, "18.4EB"),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(size(*bytes), *want, "size({bytes})");
+        }
+    }
+
+    #[test]
+    fn durations_match_go_units() {
+        let cases: &[(i64, &str)] = &[
+            (-5, "Less than a second"),
+            (0, "Less than a second"),
+            (1, "1 second"),
+            (59, "59 seconds"),
+            (60, "About a minute"),
+            (119, "About a minute"),
+            (120, "2 minutes"),
+            (3599, "59 minutes"),
+            (3600, "About an hour"),
+            (5399, "About an hour"),
+            (5400, "2 hours"),
+            (47 * 3600, "47 hours"),
+            (48 * 3600, "2 days"),
+            (13 * 86400, "13 days"),
+            (14 * 86400, "2 weeks"),
+            (28 * 86400, "4 weeks"),
+            (59 * 86400, "8 weeks"),
+            (60 * 86400, "2 months"),
+            (729 * 86400, "24 months"),
+            (730 * 86400, "2 years"),
+            (3 * 365 * 86400 + 100, "3 years"),
+        ];
+        for (secs, want) in cases {
+            assert_eq!(duration(*secs), *want, "duration({secs})");
+        }
+        assert_eq!(ago(1000, 1000 + 28 * 86400), "4 weeks ago");
+    }
+
+    #[test]
+    fn parses_rfc3339() {
+        let t = Timestamp::parse("2015-10-31T22:22:56.015925234Z").unwrap();
+        assert_eq!(t.unix, 1_446_330_176);
+        assert_eq!(t.nanos, 15_925_234);
+        assert_eq!(t.to_rfc3339(), "2015-10-31T22:22:56Z");
+        assert_eq!(t.to_rfc3339_nanos(), "2015-10-31T22:22:56.015925234Z");
+        let zoned = Timestamp::parse("2015-11-01T00:22:56+02:00").unwrap();
+        assert_eq!(zoned.unix, 1_446_330_176);
+        assert_eq!(Timestamp::parse("1970-01-01T00:00:00Z").unwrap().unix, 0);
+        assert_eq!(
+            Timestamp::parse("2000-02-29T00:00:00Z")
+                .unwrap()
+                .to_rfc3339(),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            Timestamp::from_unix(-1).to_rfc3339(),
+            "1969-12-31T23:59:59Z"
+        );
+    }
+
+    #[test]
+    fn rejects_bad_timestamps() {
+        for bad in [
+            "",
+            "2015-10-31",
+            "2015-13-01T00:00:00Z",
+            "2015-02-29T00:00:00Z",
+            "2015-10-31T25:00:00Z",
+            "2015-10-31T22:22:56",
+            "2015-10-31T22:22:56.Z",
+            "2015-10-31T22:22:56+0200",
+            "2015/10/31T22:22:56Z",
+        ] {
+            let e = Timestamp::parse(bad).unwrap_err();
+            assert!(e.to_string().contains("RFC 3339"), "{bad}: {e}");
+        }
+    }
+}
