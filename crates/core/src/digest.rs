@@ -1,4 +1,15 @@
 //! Content digests (`sha256:<hex>`, `sha512:<hex>`) and streaming hashers.
+//!
+//! API summary:
+//! - [`Digest`]: a digest with a registered algorithm; [`Digest::parse`],
+//!   [`Digest::sha256_of`], `.hex()`, `.short()`, `.algorithm()`,
+//!   `.verify(&actual) -> Result<(), Mismatch>`; serde as a string.
+//! - [`Hasher`]: `Hasher::new(Algorithm)`, `Hasher::for_digest(&Digest)`,
+//!   `.update(&[u8])`, `.finish() -> Digest`.
+//! - [`AnyDigest`]: what a descriptor may carry: a registered [`Digest`] or a
+//!   well-formed digest of an algorithm layerscope cannot compute
+//!   (`sha256+b64u:...`, `multihash+base58:...`), which the image-spec grammar
+//!   allows. `.registered()` gives the verifiable [`Digest`] when there is one.
 
 use std::fmt;
 use std::str::FromStr;
@@ -8,7 +19,9 @@ use sha2::Digest as _;
 /// A hash algorithm that OCI content digests use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Algorithm {
+    /// SHA-256, 64 hex characters.
     Sha256,
+    /// SHA-512, 128 hex characters.
     Sha512,
 }
 
@@ -48,7 +61,22 @@ pub enum DigestError {
     /// An algorithm other than sha256 or sha512.
     UnsupportedAlgorithm(String),
     /// The hex part has the wrong length for its algorithm.
-    WrongLength { algorithm: Algorithm, expected: usize, found: usize },
+    WrongLength {
+        /// The algorithm named before the colon.
+        algorithm: Algorithm,
+        /// Hex characters that algorithm needs.
+        expected: usize,
+        /// Hex characters present.
+        found: usize,
+    },
+    /// Not `algorithm:encoded` as the image-spec grammar writes digests
+    /// (`[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+`).
+    Malformed {
+        /// The text that is not a digest.
+        digest: String,
+        /// Which part is wrong.
+        reason: &'static str,
+    },
     /// The hex part contains something other than `0-9a-f`.
     NotLowerHex(String),
 }
@@ -57,18 +85,31 @@ impl fmt::Display for DigestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DigestError::MissingAlgorithm(s) => {
-                write!(f, "digest {s:?} has no algorithm prefix (expected sha256:<hex>)")
+                write!(
+                    f,
+                    "digest {s:?} has no algorithm prefix (expected sha256:<hex>)"
+                )
             }
             DigestError::UnsupportedAlgorithm(a) => {
-                write!(f, "digest algorithm {a:?} is not supported (only sha256 and sha512)")
+                write!(
+                    f,
+                    "digest algorithm {a:?} is not supported (only sha256 and sha512)"
+                )
             }
-            DigestError::WrongLength { algorithm, expected, found } => write!(
+            DigestError::WrongLength {
+                algorithm,
+                expected,
+                found,
+            } => write!(
                 f,
                 "{} digest must have {expected} hex characters, found {found}",
                 algorithm.name()
             ),
             DigestError::NotLowerHex(s) => {
                 write!(f, "digest hex {s:?} may contain only 0-9 and a-f")
+            }
+            DigestError::Malformed { digest, reason } => {
+                write!(f, "digest {digest:?} is malformed: {reason}")
             }
         }
     }
@@ -97,7 +138,10 @@ impl Digest {
         if !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             return Err(DigestError::NotLowerHex(hex.to_string()));
         }
-        Ok(Digest { algorithm, hex: hex.to_string() })
+        Ok(Digest {
+            algorithm,
+            hex: hex.to_string(),
+        })
     }
 
     /// The sha256 digest of `bytes`.
@@ -107,6 +151,7 @@ impl Digest {
         h.finish()
     }
 
+    /// The hash algorithm.
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
     }
@@ -126,7 +171,10 @@ impl Digest {
         if self == actual {
             Ok(())
         } else {
-            Err(Mismatch { expected: self.clone(), actual: actual.clone() })
+            Err(Mismatch {
+                expected: self.clone(),
+                actual: actual.clone(),
+            })
         }
     }
 }
@@ -166,13 +214,19 @@ impl<'de> serde::Deserialize<'de> for Digest {
 /// Content that did not hash to what it should have.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mismatch {
+    /// The digest the content should have had.
     pub expected: Digest,
+    /// The digest the content has.
     pub actual: Digest,
 }
 
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "digest mismatch: expected {}, actual {}", self.expected, self.actual)
+        write!(
+            f,
+            "digest mismatch: expected {}, actual {}",
+            self.expected, self.actual
+        )
     }
 }
 
@@ -181,11 +235,14 @@ impl std::error::Error for Mismatch {}
 /// A streaming hasher for one [`Algorithm`].
 #[derive(Clone)]
 pub enum Hasher {
+    /// Hashing with SHA-256.
     Sha256(sha2::Sha256),
+    /// Hashing with SHA-512.
     Sha512(sha2::Sha512),
 }
 
 impl Hasher {
+    /// A fresh hasher for `algorithm`.
     pub fn new(algorithm: Algorithm) -> Hasher {
         match algorithm {
             Algorithm::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
@@ -198,6 +255,7 @@ impl Hasher {
         Hasher::new(digest.algorithm())
     }
 
+    /// Feeds the next chunk of content.
     pub fn update(&mut self, bytes: &[u8]) {
         match self {
             Hasher::Sha256(h) => h.update(bytes),
@@ -205,12 +263,166 @@ impl Hasher {
         }
     }
 
+    /// The digest of everything fed so far.
     pub fn finish(self) -> Digest {
         let (algorithm, bytes): (Algorithm, Vec<u8>) = match self {
             Hasher::Sha256(h) => (Algorithm::Sha256, h.finalize().to_vec()),
             Hasher::Sha512(h) => (Algorithm::Sha512, h.finalize().to_vec()),
         };
-        Digest { algorithm, hex: to_hex(&bytes) }
+        Digest {
+            algorithm,
+            hex: to_hex(&bytes),
+        }
+    }
+}
+
+/// A digest as a descriptor may carry it: registered and verifiable, or of
+/// an algorithm outside sha256/sha512 that is still well formed.
+///
+/// The image-spec lets descriptors name unregistered algorithms; a document
+/// using one is valid and can be shown and fetched by digest, only not
+/// verified, so it is accepted rather than refused.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AnyDigest {
+    /// sha256 or sha512, hex length and case checked.
+    Registered(Digest),
+    /// Any other algorithm matching the grammar.
+    Unregistered {
+        /// The part before the colon, e.g. `multihash+base58`.
+        algorithm: String,
+        /// The part after the colon.
+        encoded: String,
+    },
+}
+
+impl AnyDigest {
+    /// Parses a digest by the image-spec grammar; registered algorithms are
+    /// held to their exact hex form.
+    pub fn parse(s: &str) -> Result<AnyDigest, DigestError> {
+        let malformed = |reason| DigestError::Malformed {
+            digest: s.to_string(),
+            reason,
+        };
+        let (algorithm, encoded) = s.split_once(':').ok_or_else(|| {
+            if s.is_empty() {
+                malformed("empty")
+            } else {
+                DigestError::MissingAlgorithm(s.to_string())
+            }
+        })?;
+        if algorithm == "sha256" || algorithm == "sha512" {
+            return Digest::parse(s).map(AnyDigest::Registered);
+        }
+        if algorithm.is_empty() {
+            return Err(malformed("empty algorithm before ':'"));
+        }
+        let algorithm_ok = algorithm.split(['+', '.', '_', '-']).all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+        if !algorithm_ok {
+            return Err(malformed(
+                "algorithm must be lower-case letters and digits, joined by single '+', '.', '_' or '-'",
+            ));
+        }
+        if encoded.is_empty() {
+            return Err(malformed("empty encoded part after ':'"));
+        }
+        if !encoded
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'))
+        {
+            return Err(malformed(
+                "encoded part may contain only letters, digits, '=', '_' and '-'",
+            ));
+        }
+        Ok(AnyDigest::Unregistered {
+            algorithm: algorithm.to_string(),
+            encoded: encoded.to_string(),
+        })
+    }
+
+    /// The verifiable digest, when the algorithm is sha256 or sha512.
+    pub fn registered(&self) -> Option<&Digest> {
+        match self {
+            AnyDigest::Registered(d) => Some(d),
+            AnyDigest::Unregistered { .. } => None,
+        }
+    }
+
+    /// The verifiable digest, or an error naming the algorithm layerscope cannot compute.
+    pub fn require_registered(&self) -> Result<&Digest, DigestError> {
+        match self {
+            AnyDigest::Registered(d) => Ok(d),
+            AnyDigest::Unregistered { algorithm, .. } => {
+                Err(DigestError::UnsupportedAlgorithm(algorithm.clone()))
+            }
+        }
+    }
+
+    /// The algorithm name, e.g. `sha256`.
+    pub fn algorithm_name(&self) -> &str {
+        match self {
+            AnyDigest::Registered(d) => d.algorithm().name(),
+            AnyDigest::Unregistered { algorithm, .. } => algorithm,
+        }
+    }
+
+    /// The part after the colon (the hex for registered algorithms).
+    pub fn encoded(&self) -> &str {
+        match self {
+            AnyDigest::Registered(d) => d.hex(),
+            AnyDigest::Unregistered { encoded, .. } => encoded,
+        }
+    }
+}
+
+impl From<Digest> for AnyDigest {
+    fn from(d: Digest) -> AnyDigest {
+        AnyDigest::Registered(d)
+    }
+}
+
+impl PartialEq<Digest> for AnyDigest {
+    fn eq(&self, other: &Digest) -> bool {
+        self.registered() == Some(other)
+    }
+}
+
+impl fmt::Display for AnyDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnyDigest::Registered(d) => write!(f, "{d}"),
+            AnyDigest::Unregistered { algorithm, encoded } => write!(f, "{algorithm}:{encoded}"),
+        }
+    }
+}
+
+impl fmt::Debug for AnyDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AnyDigest({self})")
+    }
+}
+
+impl std::str::FromStr for AnyDigest {
+    type Err = DigestError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AnyDigest::parse(s)
+    }
+}
+
+impl serde::Serialize for AnyDigest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for AnyDigest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        AnyDigest::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -239,11 +451,23 @@ mod tests {
 
     #[test]
     fn rejects_bad_digests() {
-        assert!(matches!(Digest::parse("abc"), Err(DigestError::MissingAlgorithm(_))));
-        assert!(matches!(Digest::parse("md5:abc"), Err(DigestError::UnsupportedAlgorithm(_))));
-        assert!(matches!(Digest::parse("sha256:abc"), Err(DigestError::WrongLength { .. })));
+        assert!(matches!(
+            Digest::parse("abc"),
+            Err(DigestError::MissingAlgorithm(_))
+        ));
+        assert!(matches!(
+            Digest::parse("md5:abc"),
+            Err(DigestError::UnsupportedAlgorithm(_))
+        ));
+        assert!(matches!(
+            Digest::parse("sha256:abc"),
+            Err(DigestError::WrongLength { .. })
+        ));
         let upper = format!("sha256:{}", "A".repeat(64));
-        assert!(matches!(Digest::parse(&upper), Err(DigestError::NotLowerHex(_))));
+        assert!(matches!(
+            Digest::parse(&upper),
+            Err(DigestError::NotLowerHex(_))
+        ));
     }
 
     #[test]
@@ -256,6 +480,40 @@ mod tests {
         let (a, b) = (a.finish(), b.finish());
         assert_eq!(a, b);
         assert_eq!(a.hex().len(), 128);
+    }
+
+    #[test]
+    fn any_digest_follows_the_spec_grammar() {
+        let hex = "c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b";
+        for ok in [
+            format!("sha256+b64:{hex}"),
+            format!("sha256.foo-bar:{hex}"),
+            "multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8".to_string(),
+            "sha256+b64u.unknownlength:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564=".to_string(),
+        ] {
+            let d = AnyDigest::parse(&ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+            assert!(d.registered().is_none());
+            assert_eq!(d.to_string(), ok);
+            assert!(d
+                .require_registered()
+                .unwrap_err()
+                .to_string()
+                .contains(d.algorithm_name()));
+        }
+        let registered = AnyDigest::parse(&format!("sha256:{hex}")).unwrap();
+        assert_eq!(registered.registered().map(|d| d.hex()), Some(hex));
+        for bad in [
+            format!("sha256+foo+-b:{hex}"),
+            format!(":{hex}"),
+            "sha256".to_string(),
+            format!("SHA256:{hex}"),
+            format!("sha256:{}", hex.to_uppercase()),
+            "x:a/b".to_string(),
+            "x:".to_string(),
+            String::new(),
+        ] {
+            assert!(AnyDigest::parse(&bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]
