@@ -1,0 +1,78 @@
+# Shared helpers for the scripts in this folder. Sourced, not run.
+# shellcheck shell=bash
+
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export REPO_ROOT
+
+# Versions that must agree with Cargo.toml (`wasm-bindgen = "=X"`) and
+# Trunk.toml ([tools] wasm_bindgen).
+WASM_BINDGEN_VERSION="0.2.130"
+TRUNK_VERSION="0.22.1"
+# trunk 0.22 needs rustc >= 1.96.1; where neither stable nor nightly has it,
+# this older trunk builds with older compilers and reads the same Trunk.toml.
+TRUNK_FALLBACK_VERSION="0.21.14"
+
+# Web builds get their own target dir: the Debian route uses a different
+# rustc than the native builds, and separate dirs keep both caches warm.
+WASM_TARGET_DIR="$REPO_ROOT/target/wasm"
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# rustup's cargo and cargo-installed tools come first: Debian's cargo-web
+# also installs /usr/bin/cargo, which only the wasm build (with_wasm_env) wants.
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+APT_UPDATED=0
+# Installs the named Debian packages that are not installed yet.
+apt_install_missing() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  if [ $APT_UPDATED = 0 ]; then
+    $SUDO apt-get update -qq
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+version_at_least() { # version_at_least HAVE WANT
+  [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]
+}
+
+rustc_version() { # rustc_version [+toolchain]
+  rustc "$@" --version 2>/dev/null | awk '{print $2}' | sed 's/-.*//'
+}
+
+# Prints "rustup" when rustup's wasm32 target is usable, "debian" when the
+# Debian route (rustc-web + -Zbuild-std) must be used.
+wasm_route() {
+  if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    echo rustup
+  else
+    echo debian
+  fi
+}
+
+# Runs a command with the environment that builds wasm32 on the chosen route.
+with_wasm_env() {
+  if [ "$(wasm_route)" = debian ]; then
+    CARGO_TARGET_DIR="$WASM_TARGET_DIR" \
+      PATH="/usr/bin:$PATH" \
+      RUSTC_BOOTSTRAP=1 \
+      CARGO_UNSTABLE_BUILD_STD=std,panic_abort \
+      CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld \
+      RUSTC=/usr/bin/rustc CARGO=/usr/bin/cargo \
+      "$@"
+  else
+    CARGO_TARGET_DIR="$WASM_TARGET_DIR" "$@"
+  fi
+}

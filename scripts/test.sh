@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The README's second command: install what is missing, build the page and
+# the binary, and run every test: core unit and peer-conformance tests, CLI
+# tests against a real docker-registry, and the page in headless Chromium.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+started=$SECONDS
+"$REPO_ROOT/scripts/setup.sh" all
+"$REPO_ROOT/scripts/build-web.sh"
+cd "$REPO_ROOT"
+say "building the layerscope binary"
+cargo build --release --quiet -p layerscope
+export LAYERSCOPE_BIN="$REPO_ROOT/target/release/layerscope"
+export LAYERSCOPE_DIST="$REPO_ROOT/dist"
+say "running the tests"
+cargo test --workspace --exclude layerscope-web "$@"
+say "all tests passed in $((SECONDS - started)) s"
