@@ -1,1 +1,821 @@
 //! A push-based tar header state machine.
+//!
+//! [`TarParser::push`] takes the uncompressed tar stream in chunks of any size
+//! and reports [`TarEvent`]s: one [`TarEvent::Entry`] per member (with GNU
+//! long names and PAX records already applied), the member's content as
+//! [`TarEvent::Data`] slices borrowed from the input (so the caller can hash
+//! it without a copy), and [`TarEvent::EntryEnd`]. Only one 512-byte header
+//! block and the bounded extension records (PAX, GNU long name) are ever
+//! buffered.
+//!
+//! Header fields and PAX records are decoded by the `tar` crate's `Header`
+//! and `PaxExtensions`; this module owns the streaming, the state and the
+//! error reporting (every error names the byte offset in the tar stream).
+
+use std::fmt;
+
+use ::tar::{EntryType, Header, PaxExtensions};
+
+/// Size of a tar block.
+pub const BLOCK: usize = 512;
+
+/// Largest PAX extended header or GNU long name/link record accepted. Real
+/// records are a few hundred bytes; the bound keeps a hostile archive from
+/// making the parser buffer without limit.
+pub const MAX_EXTENSION_SIZE: u64 = 1024 * 1024;
+
+/// What kind of file system object a tar member describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryKind {
+    /// A regular file (typeflag `0`, NUL, or `7` contiguous).
+    File,
+    Directory,
+    Symlink,
+    /// A hard link to an earlier member (`link_target` names it).
+    HardLink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+    /// A GNU sparse file (typeflag `S`); `size` is the file's real size.
+    GnuSparse,
+    /// A typeflag this parser does not know; POSIX says to treat its content
+    /// as a regular file's.
+    Other(u8),
+}
+
+impl EntryKind {
+    /// The one-letter type as `ls -l` prints it.
+    pub fn ls_char(self) -> char {
+        match self {
+            EntryKind::Directory => 'd',
+            EntryKind::Symlink => 'l',
+            EntryKind::CharDevice => 'c',
+            EntryKind::BlockDevice => 'b',
+            EntryKind::Fifo => 'p',
+            _ => '-',
+        }
+    }
+
+    /// Whether the member's content bytes follow its header in the stream.
+    fn has_content(self) -> bool {
+        matches!(
+            self,
+            EntryKind::File | EntryKind::GnuSparse | EntryKind::Other(_)
+        )
+    }
+}
+
+/// One tar member's decoded header, extensions applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TarEntry {
+    /// The member's name, exactly as stored (not normalized, maybe not UTF-8).
+    pub path: Vec<u8>,
+    /// Symlink target or hard-link source, exactly as stored.
+    pub link_target: Option<Vec<u8>>,
+    pub kind: EntryKind,
+    /// Permission bits and set-id/sticky bits (the header's mode field).
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    /// File size in bytes (for GNU sparse files, the real size).
+    pub size: u64,
+    /// Modification time, seconds since the epoch (PAX fractions dropped).
+    pub mtime: i64,
+    /// Offset of this member's header block in the tar stream.
+    pub header_offset: u64,
+}
+
+impl TarEntry {
+    /// The path for display: invalid UTF-8 replaced, exact bytes kept in `path`.
+    pub fn path_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.path).into_owned()
+    }
+}
+
+/// Something the parser found in the stream.
+#[derive(Debug)]
+pub enum TarEvent<'a> {
+    /// A member's header, with PAX and GNU extensions applied.
+    Entry(TarEntry),
+    /// Content bytes of the current member (regular and sparse files only).
+    Data(&'a [u8]),
+    /// The current member's content is complete.
+    EntryEnd,
+}
+
+/// What went wrong, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TarError {
+    /// Offset in the (uncompressed) tar stream where the problem is.
+    pub offset: u64,
+    pub kind: TarErrorKind,
+}
+
+/// The kinds of malformed tar streams.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TarErrorKind {
+    /// The stream ended inside a header, a member's content or its padding.
+    Truncated { inside: String },
+    /// The stream ended at a block boundary without an end-of-archive marker
+    /// and without any member at all.
+    Empty,
+    /// A header's checksum does not match its bytes.
+    BadChecksum { stored: Option<u32>, computed: u32 },
+    /// A numeric header field could not be read.
+    BadField { field: &'static str, detail: String },
+    /// A PAX record with a bad value.
+    BadPax { key: String, detail: String },
+    /// A PAX header or GNU long name larger than [`MAX_EXTENSION_SIZE`].
+    ExtensionTooLarge { what: &'static str, size: u64 },
+    /// Non-zero bytes after the end-of-archive marker.
+    TrailingGarbage,
+    /// A single zero block followed by something that is not a zero block.
+    LoneZeroBlock,
+    /// Bytes were pushed after [`TarParser::finish`] or after an error.
+    Poisoned,
+}
+
+impl fmt::Display for TarError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = self.offset;
+        match &self.kind {
+            TarErrorKind::Truncated { inside } => {
+                write!(f, "tar stream truncated at byte offset {at}, inside {inside}")
+            }
+            TarErrorKind::Empty => write!(f, "tar stream is empty (no header at byte offset 0)"),
+            TarErrorKind::BadChecksum { stored, computed } => match stored {
+                Some(s) => write!(
+                    f,
+                    "tar header at byte offset {at} has a bad checksum (stored {s:o}, computed {computed:o})"
+                ),
+                None => write!(
+                    f,
+                    "tar header at byte offset {at} has an unreadable checksum field (computed {computed:o}); not a tar header"
+                ),
+            },
+            TarErrorKind::BadField { field, detail } => {
+                write!(f, "tar header at byte offset {at}: bad {field} field: {detail}")
+            }
+            TarErrorKind::BadPax { key, detail } => {
+                write!(f, "PAX header at byte offset {at}: bad value for {key:?}: {detail}")
+            }
+            TarErrorKind::ExtensionTooLarge { what, size } => write!(
+                f,
+                "{what} at byte offset {at} is {size} bytes, more than the {MAX_EXTENSION_SIZE} bytes allowed"
+            ),
+            TarErrorKind::TrailingGarbage => write!(
+                f,
+                "trailing garbage: non-zero data at byte offset {at}, after the tar end-of-archive marker"
+            ),
+            TarErrorKind::LoneZeroBlock => write!(
+                f,
+                "tar header at byte offset {at} follows a single zero block (a corrupt end-of-archive marker)"
+            ),
+            TarErrorKind::Poisoned => {
+                write!(f, "tar parser used after an error or after finish (byte offset {at})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TarError {}
+
+/// How a stream ended, as [`TarParser::finish`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TarEnd {
+    /// Number of members reported (extension headers not counted).
+    pub entries: u64,
+    /// Total length of the tar stream, padding included.
+    pub stream_len: u64,
+    /// False when the stream stopped at a block boundary without the two
+    /// zero blocks; such streams are accepted (as Go's archive/tar does) but
+    /// the caller may want to warn.
+    pub end_marker_seen: bool,
+}
+
+/// Which extension record's content is being collected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Extension {
+    Pax,
+    GlobalPax,
+    LongName,
+    LongLink,
+}
+
+impl Extension {
+    fn describe(self) -> &'static str {
+        match self {
+            Extension::Pax => "PAX extended header",
+            Extension::GlobalPax => "PAX global header",
+            Extension::LongName => "GNU long name",
+            Extension::LongLink => "GNU long link name",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Collecting a header block.
+    Header,
+    /// GNU sparse extension blocks follow the header.
+    SparseExtension,
+    /// A member's content: `remaining` content bytes, then `padding` zero bytes.
+    Content { remaining: u64, padding: u64 },
+    /// An extension record's content, buffered.
+    Extension {
+        kind: Extension,
+        remaining: u64,
+        padding: u64,
+    },
+    /// One zero block seen; a second one ends the archive.
+    OneZeroBlock,
+    /// End-of-archive seen; only zero padding may follow.
+    Ended,
+    /// An error was reported; nothing more is accepted.
+    Failed,
+}
+
+/// Fields that PAX records or GNU extensions override on the next member.
+#[derive(Clone, Debug, Default)]
+struct Overrides {
+    path: Option<Vec<u8>>,
+    link_target: Option<Vec<u8>>,
+    size: Option<u64>,
+    uid: Option<u64>,
+    gid: Option<u64>,
+    mtime: Option<i64>,
+}
+
+impl Overrides {
+    fn or(&self, global: &Overrides) -> Overrides {
+        Overrides {
+            path: self.path.clone().or_else(|| global.path.clone()),
+            link_target: self
+                .link_target
+                .clone()
+                .or_else(|| global.link_target.clone()),
+            size: self.size.or(global.size),
+            uid: self.uid.or(global.uid),
+            gid: self.gid.or(global.gid),
+            mtime: self.mtime.or(global.mtime),
+        }
+    }
+}
+
+/// The push-based tar parser.
+pub struct TarParser {
+    state: State,
+    /// Bytes of the stream consumed so far.
+    offset: u64,
+    block: [u8; BLOCK],
+    block_fill: usize,
+    /// Offset of the header that started the current member or extension.
+    header_offset: u64,
+    extension: Vec<u8>,
+    local: Overrides,
+    global: Overrides,
+    entries: u64,
+    /// What the current member is, for truncation messages.
+    current: Option<String>,
+    /// Content length of the member whose header was just read.
+    pending_content: u64,
+}
+
+impl Default for TarParser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TarParser {
+    pub fn new() -> TarParser {
+        TarParser {
+            state: State::Header,
+            offset: 0,
+            block: [0; BLOCK],
+            block_fill: 0,
+            header_offset: 0,
+            extension: Vec::new(),
+            local: Overrides::default(),
+            global: Overrides::default(),
+            entries: 0,
+            current: None,
+            pending_content: 0,
+        }
+    }
+
+    /// Bytes of the tar stream consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Whether the end-of-archive marker has been seen.
+    pub fn is_ended(&self) -> bool {
+        self.state == State::Ended
+    }
+
+    /// Feeds the next chunk of the tar stream, calling `on_event` for each
+    /// thing found. Chunks may be of any size, down to one byte.
+    pub fn push<F>(&mut self, mut input: &[u8], mut on_event: F) -> Result<(), TarError>
+    where
+        F: FnMut(TarEvent<'_>),
+    {
+        while !input.is_empty() {
+            let used = match self.step(input, &mut on_event) {
+                Ok(used) => used,
+                Err(e) => {
+                    self.state = State::Failed;
+                    return Err(e);
+                }
+            };
+            input = &input[used..];
+        }
+        Ok(())
+    }
+
+    /// Declares the end of the stream; errors if it stopped mid-member.
+    pub fn finish(&mut self) -> Result<TarEnd, TarError> {
+        let state = std::mem::replace(&mut self.state, State::Failed);
+        let truncated = |inside: String| TarError {
+            offset: self.offset,
+            kind: TarErrorKind::Truncated { inside },
+        };
+        let end_marker_seen = match state {
+            State::Ended | State::OneZeroBlock => true,
+            State::Header if self.block_fill == 0 => {
+                if self.offset == 0 {
+                    return Err(TarError {
+                        offset: 0,
+                        kind: TarErrorKind::Empty,
+                    });
+                }
+                false
+            }
+            State::Header => {
+                return Err(truncated(format!(
+                    "the header block at byte offset {}",
+                    self.offset - self.block_fill as u64
+                )))
+            }
+            State::SparseExtension => return Err(truncated("a GNU sparse extension block".into())),
+            State::Content { .. } => {
+                let what = self.current.clone().unwrap_or_default();
+                return Err(truncated(format!(
+                    "the content of {what:?} (header at byte offset {})",
+                    self.header_offset
+                )));
+            }
+            State::Extension { kind, .. } => {
+                return Err(truncated(format!(
+                    "a {} (header at byte offset {})",
+                    kind.describe(),
+                    self.header_offset
+                )))
+            }
+            State::Failed => {
+                return Err(TarError {
+                    offset: self.offset,
+                    kind: TarErrorKind::Poisoned,
+                })
+            }
+        };
+        Ok(TarEnd {
+            entries: self.entries,
+            stream_len: self.offset,
+            end_marker_seen,
+        })
+    }
+
+    /// Consumes a prefix of `input`, returning how many bytes it used.
+    fn step<F>(&mut self, input: &[u8], on_event: &mut F) -> Result<usize, TarError>
+    where
+        F: FnMut(TarEvent<'_>),
+    {
+        match self.state {
+            State::Content { remaining, padding } => {
+                Ok(self.step_content(input, remaining, padding, on_event))
+            }
+            State::Extension {
+                kind,
+                remaining,
+                padding,
+            } => self.step_extension(input, kind, remaining, padding),
+            State::Failed => Err(TarError {
+                offset: self.offset,
+                kind: TarErrorKind::Poisoned,
+            }),
+            State::Ended => self.step_trailer(input),
+            State::Header | State::SparseExtension | State::OneZeroBlock => {
+                // Whole blocks straight from the input, without a copy.
+                if self.block_fill == 0 && input.len() >= BLOCK {
+                    let block: &[u8; BLOCK] = input[..BLOCK].try_into().expect("block length");
+                    let start = self.offset;
+                    self.offset += BLOCK as u64;
+                    self.on_block(block, start, on_event)?;
+                    return Ok(BLOCK);
+                }
+                let take = (BLOCK - self.block_fill).min(input.len());
+                self.block[self.block_fill..self.block_fill + take].copy_from_slice(&input[..take]);
+                self.block_fill += take;
+                self.offset += take as u64;
+                if self.block_fill == BLOCK {
+                    self.block_fill = 0;
+                    let block = self.block;
+                    self.on_block(&block, self.offset - BLOCK as u64, on_event)?;
+                }
+                Ok(take)
+            }
+        }
+    }
+
+    fn step_content<F>(
+        &mut self,
+        input: &[u8],
+        remaining: u64,
+        padding: u64,
+        on_event: &mut F,
+    ) -> usize
+    where
+        F: FnMut(TarEvent<'_>),
+    {
+        if remaining > 0 {
+            let take = remaining.min(input.len() as u64) as usize;
+            on_event(TarEvent::Data(&input[..take]));
+            self.offset += take as u64;
+            self.set_content_state(remaining - take as u64, padding, on_event);
+            return take;
+        }
+        // Padding after the content: skipped, whatever it holds (tar
+        // writers are not required to zero it).
+        let take = padding.min(input.len() as u64) as usize;
+        self.offset += take as u64;
+        self.set_content_state(0, padding - take as u64, on_event);
+        take
+    }
+
+    fn set_content_state<F>(&mut self, remaining: u64, padding: u64, on_event: &mut F)
+    where
+        F: FnMut(TarEvent<'_>),
+    {
+        if remaining == 0 && padding == 0 {
+            on_event(TarEvent::EntryEnd);
+            self.state = State::Header;
+        } else {
+            self.state = State::Content { remaining, padding };
+        }
+    }
+
+    fn step_extension(
+        &mut self,
+        input: &[u8],
+        kind: Extension,
+        remaining: u64,
+        padding: u64,
+    ) -> Result<usize, TarError> {
+        let (take, remaining, padding) = if remaining > 0 {
+            let take = remaining.min(input.len() as u64) as usize;
+            self.extension.extend_from_slice(&input[..take]);
+            (take, remaining - take as u64, padding)
+        } else {
+            let take = padding.min(input.len() as u64) as usize;
+            (take, 0, padding - take as u64)
+        };
+        self.offset += take as u64;
+        if remaining == 0 && padding == 0 {
+            self.state = State::Header;
+            self.apply_extension(kind)?;
+        } else {
+            self.state = State::Extension {
+                kind,
+                remaining,
+                padding,
+            };
+        }
+        Ok(take)
+    }
+
+    fn step_trailer(&mut self, input: &[u8]) -> Result<usize, TarError> {
+        if let Some(pos) = input.iter().position(|&b| b != 0) {
+            return Err(TarError {
+                offset: self.offset + pos as u64,
+                kind: TarErrorKind::TrailingGarbage,
+            });
+        }
+        self.offset += input.len() as u64;
+        Ok(input.len())
+    }
+
+    fn on_block<F>(
+        &mut self,
+        block: &[u8; BLOCK],
+        start: u64,
+        on_event: &mut F,
+    ) -> Result<(), TarError>
+    where
+        F: FnMut(TarEvent<'_>),
+    {
+        match self.state {
+            State::SparseExtension => {
+                // Byte 504 of a sparse extension block says whether another follows.
+                if block[504] == 0 {
+                    self.begin_member_content(on_event);
+                }
+                Ok(())
+            }
+            State::OneZeroBlock => {
+                if is_zero(block) {
+                    self.state = State::Ended;
+                    Ok(())
+                } else {
+                    Err(TarError {
+                        offset: start,
+                        kind: TarErrorKind::LoneZeroBlock,
+                    })
+                }
+            }
+            _ => self.on_header(block, start, on_event),
+        }
+    }
+
+    fn on_header<F>(
+        &mut self,
+        block: &[u8; BLOCK],
+        start: u64,
+        on_event: &mut F,
+    ) -> Result<(), TarError>
+    where
+        F: FnMut(TarEvent<'_>),
+    {
+        if is_zero(block) {
+            self.state = State::OneZeroBlock;
+            return Ok(());
+        }
+        verify_checksum(block, start)?;
+        let header = Header::from_byte_slice(block);
+        self.header_offset = start;
+        let field_error = |field: &'static str, e: std::io::Error| TarError {
+            offset: start,
+            kind: TarErrorKind::BadField {
+                field,
+                detail: e.to_string(),
+            },
+        };
+        let entry_type = header.entry_type();
+        let extension = match entry_type {
+            EntryType::XHeader => Some(Extension::Pax),
+            EntryType::XGlobalHeader => Some(Extension::GlobalPax),
+            EntryType::GNULongName => Some(Extension::LongName),
+            EntryType::GNULongLink => Some(Extension::LongLink),
+            _ => None,
+        };
+        let stored_size = if blank(&header.as_old().size) {
+            0
+        } else {
+            header.entry_size().map_err(|e| field_error("size", e))?
+        };
+        if let Some(kind) = extension {
+            if stored_size > MAX_EXTENSION_SIZE {
+                return Err(TarError {
+                    offset: start,
+                    kind: TarErrorKind::ExtensionTooLarge {
+                        what: kind.describe(),
+                        size: stored_size,
+                    },
+                });
+            }
+            self.extension.clear();
+            let padding = pad(stored_size);
+            if stored_size == 0 && padding == 0 {
+                self.apply_extension(kind)?;
+            } else {
+                self.state = State::Extension {
+                    kind,
+                    remaining: stored_size,
+                    padding,
+                };
+            }
+            return Ok(());
+        }
+
+        let kind = entry_kind(entry_type);
+        let overrides = std::mem::take(&mut self.local).or(&self.global);
+        let path = overrides
+            .path
+            .unwrap_or_else(|| header.path_bytes().into_owned());
+        let link_target = match kind {
+            EntryKind::Symlink | EntryKind::HardLink => {
+                Some(overrides.link_target.unwrap_or_else(|| {
+                    header
+                        .link_name_bytes()
+                        .map(|c| c.into_owned())
+                        .unwrap_or_default()
+                }))
+            }
+            _ => None,
+        };
+        let size = match overrides.size {
+            Some(s) => s,
+            None if kind != EntryKind::GnuSparse => stored_size,
+            None => header.size().map_err(|e| field_error("size", e))?,
+        };
+        // The bytes that follow in the archive: for sparse files the stored
+        // data, not the real size; header-only types have none whatever their
+        // size field says (as GNU tar and Go's archive/tar read them).
+        let content_len = if !kind.has_content() {
+            0
+        } else if kind == EntryKind::GnuSparse {
+            stored_size
+        } else {
+            size
+        };
+        let entry = TarEntry {
+            link_target,
+            kind,
+            mode: if blank(&header.as_old().mode) {
+                0
+            } else {
+                header.mode().map_err(|e| field_error("mode", e))?
+            },
+            uid: match overrides.uid {
+                Some(u) => u,
+                None if blank(&header.as_old().uid) => 0,
+                None => header.uid().map_err(|e| field_error("uid", e))?,
+            },
+            gid: match overrides.gid {
+                Some(g) => g,
+                None if blank(&header.as_old().gid) => 0,
+                None => header.gid().map_err(|e| field_error("gid", e))?,
+            },
+            size,
+            mtime: match overrides.mtime {
+                Some(m) => m,
+                None if blank(&header.as_old().mtime) => 0,
+                None => header.mtime().map_err(|e| field_error("mtime", e))? as i64,
+            },
+            header_offset: start,
+            path,
+        };
+        self.entries += 1;
+        self.current = Some(entry.path_lossy());
+        let sparse_extended =
+            kind == EntryKind::GnuSparse && header.as_gnu().is_some_and(|g| g.is_extended());
+        on_event(TarEvent::Entry(entry));
+        self.pending_content = content_len;
+        if sparse_extended {
+            self.state = State::SparseExtension;
+        } else {
+            self.begin_member_content(on_event);
+        }
+        Ok(())
+    }
+
+    fn begin_member_content<F>(&mut self, on_event: &mut F)
+    where
+        F: FnMut(TarEvent<'_>),
+    {
+        let len = std::mem::take(&mut self.pending_content);
+        self.set_content_state(len, pad(len), on_event);
+    }
+
+    fn apply_extension(&mut self, kind: Extension) -> Result<(), TarError> {
+        let record = std::mem::take(&mut self.extension);
+        match kind {
+            Extension::LongName => self.local.path = Some(until_nul(&record).to_vec()),
+            Extension::LongLink => self.local.link_target = Some(until_nul(&record).to_vec()),
+            Extension::Pax => {
+                let mut local = std::mem::take(&mut self.local);
+                apply_pax(&record, &mut local, self.header_offset)?;
+                self.local = local;
+            }
+            Extension::GlobalPax => {
+                let mut global = std::mem::take(&mut self.global);
+                apply_pax(&record, &mut global, self.header_offset)?;
+                self.global = global;
+            }
+        }
+        self.extension = record;
+        self.extension.clear();
+        // Keep the buffer's memory only while it is small.
+        if self.extension.capacity() > 64 * 1024 {
+            self.extension = Vec::new();
+        }
+        Ok(())
+    }
+}
+
+/// Applies the PAX records this parser understands; others are ignored, as
+/// POSIX allows.
+fn apply_pax(record: &[u8], into: &mut Overrides, offset: u64) -> Result<(), TarError> {
+    for ext in PaxExtensions::new(record) {
+        let ext = ext.map_err(|e| TarError {
+            offset,
+            kind: TarErrorKind::BadPax {
+                key: "(record)".into(),
+                detail: e.to_string(),
+            },
+        })?;
+        let key = match ext.key() {
+            Ok(k) => k,
+            Err(_) => continue,
+        };
+        let bad = |detail: &str| TarError {
+            offset,
+            kind: TarErrorKind::BadPax {
+                key: key.to_string(),
+                detail: detail.to_string(),
+            },
+        };
+        let value = ext.value_bytes();
+        match key {
+            "path" => into.path = Some(value.to_vec()),
+            "linkpath" => into.link_target = Some(value.to_vec()),
+            "size" => {
+                into.size = Some(parse_decimal(value).ok_or_else(|| bad("not a decimal number"))?)
+            }
+            "uid" => {
+                into.uid = Some(parse_decimal(value).ok_or_else(|| bad("not a decimal number"))?)
+            }
+            "gid" => {
+                into.gid = Some(parse_decimal(value).ok_or_else(|| bad("not a decimal number"))?)
+            }
+            "mtime" => into.mtime = Some(parse_pax_time(value).ok_or_else(|| bad("not a time"))?),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn parse_decimal(value: &[u8]) -> Option<u64> {
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
+/// PAX times are decimal seconds with an optional fraction (`1700000000.25`).
+fn parse_pax_time(value: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(value).ok()?;
+    let whole = text.split('.').next()?;
+    if whole.is_empty() || whole == "-" {
+        return Some(0);
+    }
+    whole.parse().ok()
+}
+
+fn until_nul(bytes: &[u8]) -> &[u8] {
+    match bytes.iter().position(|&b| b == 0) {
+        Some(end) => &bytes[..end],
+        None => bytes,
+    }
+}
+
+fn entry_kind(entry_type: EntryType) -> EntryKind {
+    match entry_type {
+        EntryType::Regular | EntryType::Continuous => EntryKind::File,
+        EntryType::Directory => EntryKind::Directory,
+        EntryType::Symlink => EntryKind::Symlink,
+        EntryType::Link => EntryKind::HardLink,
+        EntryType::Char => EntryKind::CharDevice,
+        EntryType::Block => EntryKind::BlockDevice,
+        EntryType::Fifo => EntryKind::Fifo,
+        EntryType::GNUSparse => EntryKind::GnuSparse,
+        other => EntryKind::Other(other.as_byte()),
+    }
+}
+
+/// Zero bytes that pad `len` content bytes to a whole block.
+fn pad(len: u64) -> u64 {
+    (BLOCK as u64 - len % BLOCK as u64) % BLOCK as u64
+}
+
+/// An all-NUL or all-space numeric field, which some writers leave for
+/// zero; read as 0, as Go's archive/tar does.
+fn blank(field: &[u8]) -> bool {
+    field.iter().all(|&b| b == 0 || b == b' ')
+}
+
+fn is_zero(block: &[u8; BLOCK]) -> bool {
+    block.iter().all(|&b| b == 0)
+}
+
+/// Checks the header checksum: the sum of the header's bytes with the
+/// checksum field counted as spaces. Some old writers summed signed bytes, so
+/// that sum is accepted too.
+fn verify_checksum(block: &[u8; BLOCK], offset: u64) -> Result<(), TarError> {
+    let mut unsigned: u32 = 0;
+    let mut signed: i32 = 0;
+    for (i, &b) in block.iter().enumerate() {
+        let b = if (148..156).contains(&i) { b' ' } else { b };
+        unsigned += u32::from(b);
+        signed += i32::from(b as i8);
+    }
+    let stored = Header::from_byte_slice(block).cksum().ok();
+    match stored {
+        Some(s) if s == unsigned || s as i64 == i64::from(signed) => Ok(()),
+        _ => Err(TarError {
+            offset,
+            kind: TarErrorKind::BadChecksum {
+                stored,
+                computed: unsigned,
+            },
+        }),
+    }
+}
