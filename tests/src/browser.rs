@@ -1,0 +1,219 @@
+//! Headless Chromium driven through chromedriver, with page-level helpers for the tests.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::process::{free_port, ChildGuard, TempDir};
+use crate::webdriver::{ElementId, LogEntry, WebDriver};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const DRIVER_START_TIMEOUT: Duration = Duration::from_secs(20);
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The Chromium flags every test browser runs with (see docs/architecture.md): headless, no
+/// background traffic, and a resolver that knows no host but loopback.
+pub const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+];
+
+/// A headless Chromium session; chromedriver and the browser end on drop.
+pub struct Browser {
+    driver: WebDriver,
+    // Dropped after `driver` (field order): the session is deleted first, then the process.
+    _chromedriver: ChildGuard,
+    _profile: TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver on a free port and opens a fresh Chromium session with console
+    /// logging enabled. Panics naming the failing process and quoting its stderr.
+    pub fn start() -> Browser {
+        for binary in [CHROMEDRIVER, CHROMIUM] {
+            assert!(
+                Path::new(binary).exists(),
+                "{binary} is missing: install Debian's chromium and chromium-driver"
+            );
+        }
+        let port = free_port();
+        let mut command = Command::new(CHROMEDRIVER);
+        command
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null());
+        let mut chromedriver = ChildGuard::spawn("chromedriver", command);
+        chromedriver.wait_for_port(port, DRIVER_START_TIMEOUT);
+
+        let profile = TempDir::new("chromium-profile");
+        let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|flag| flag.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+            "goog:loggingPrefs": { "browser": "ALL" },
+        });
+        let driver = match WebDriver::new_session(&format!("http://127.0.0.1:{port}"), capabilities)
+        {
+            Ok(driver) => driver,
+            Err(error) => chromedriver.fail(&format!("could not start Chromium: {error}")),
+        };
+        Browser {
+            driver,
+            _chromedriver: chromedriver,
+            _profile: profile,
+        }
+    }
+
+    /// The underlying WebDriver session, for commands without a helper here.
+    pub fn webdriver(&self) -> &WebDriver {
+        &self.driver
+    }
+
+    /// Loads `url` and waits for its load event.
+    pub fn open(&self, url: &str) {
+        if let Err(error) = self.driver.navigate(url) {
+            panic!("opening {url}: {error}");
+        }
+    }
+
+    /// Elements with `data-testid="testid"` right now (possibly none).
+    pub fn find_testid(&self, testid: &str) -> Vec<ElementId> {
+        self.driver
+            .find_elements(&testid_selector(testid))
+            .unwrap_or_else(|error| panic!("looking for data-testid={testid}: {error}"))
+    }
+
+    /// Waits until an element with `data-testid="testid"` exists and returns the first.
+    pub fn try_wait_for_testid(
+        &self,
+        testid: &str,
+        timeout: Duration,
+    ) -> Result<ElementId, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(element) = self.find_testid(testid).into_iter().next() {
+                return Ok(element);
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "no element with data-testid={testid} after {timeout:?} on {}; console: {}",
+                    self.driver.current_url().unwrap_or_default(),
+                    describe_log(&self.console_log()),
+                ));
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// Like [`Browser::try_wait_for_testid`], panicking with the page URL and console on timeout.
+    pub fn wait_for_testid(&self, testid: &str, timeout: Duration) -> ElementId {
+        self.try_wait_for_testid(testid, timeout)
+            .unwrap_or_else(|message| panic!("{message}"))
+    }
+
+    /// The text of the first element with `data-testid="testid"`, waiting up to 10 s for it.
+    pub fn testid_text(&self, testid: &str) -> String {
+        let element = self.wait_for_testid(testid, Duration::from_secs(10));
+        self.driver
+            .element_text(&element)
+            .unwrap_or_else(|error| panic!("text of data-testid={testid}: {error}"))
+    }
+
+    /// Puts a local file into the `<input type=file>` that is, or is inside, the element with
+    /// `data-testid="testid"` (the drop zone), as if the user chose it; the page gets `change`.
+    pub fn set_file(&self, testid: &str, path: &Path) {
+        let absolute = path
+            .canonicalize()
+            .unwrap_or_else(|error| panic!("set_file: {}: {error}", path.display()));
+        let selector = format!(
+            "input[type=file]{id}, {id} input[type=file]",
+            id = testid_selector(testid)
+        );
+        let input = self
+            .driver
+            .find_elements(&selector)
+            .unwrap_or_else(|error| panic!("set_file: finding {selector}: {error}"))
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| {
+                panic!("set_file: no <input type=file> at or inside data-testid={testid}")
+            });
+        self.driver
+            .send_keys(&input, &absolute.display().to_string())
+            .unwrap_or_else(|error| panic!("set_file: sending {}: {error}", absolute.display()));
+    }
+
+    /// Runs `return ...;` JavaScript in the page.
+    pub fn execute(&self, script: &str) -> Value {
+        self.driver
+            .execute(script, Vec::new())
+            .unwrap_or_else(|error| panic!("script {script:?}: {error}"))
+    }
+
+    /// Console messages since the last call (each is reported once).
+    pub fn console_log(&self) -> Vec<LogEntry> {
+        self.driver
+            .browser_log()
+            .unwrap_or_else(|error| panic!("reading the browser console: {error}"))
+    }
+
+    /// The console errors (level SEVERE: `console.error`, uncaught exceptions, failed loads)
+    /// since the last read.
+    pub fn console_errors(&self) -> Vec<LogEntry> {
+        self.console_log()
+            .into_iter()
+            .filter(|entry| entry.level == "SEVERE")
+            .collect()
+    }
+
+    /// Every URL the current page loaded: the document and each resource-timing entry.
+    pub fn loaded_urls(&self) -> Vec<String> {
+        let value = self.execute(
+            "return [document.location.href].concat(\
+             performance.getEntriesByType('resource').map(entry => entry.name));",
+        );
+        value
+            .as_array()
+            .expect("loaded_urls returns an array")
+            .iter()
+            .map(|url| url.as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Closing the session lets Chromium exit cleanly; the guard kills whatever remains.
+        let _ = self.driver.delete_session();
+    }
+}
+
+/// `[data-testid="..."]` with the value quoted for CSS.
+pub fn testid_selector(testid: &str) -> String {
+    format!(
+        "[data-testid=\"{}\"]",
+        testid.replace('\\', "\\\\").replace('"', "\\\"")
+    )
+}
+
+/// One line per console entry, for assertion messages.
+pub fn describe_log(entries: &[LogEntry]) -> String {
+    if entries.is_empty() {
+        return "(empty)".to_string();
+    }
+    entries
+        .iter()
+        .map(|entry| format!("\n  [{}] {}", entry.level, entry.message))
+        .collect()
+}
