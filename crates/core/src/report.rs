@@ -1,1 +1,394 @@
 //! The whole analysis of one image as one serializable report (the page's and `layerscope inspect --json`'s shape).
+//!
+//! [`ImageReport`] is what [`crate::archive::ArchiveReader`] hands back when it is done
+//! ([`crate::archive::Step::Done`]), and, partly filled, as soon as the image's config is
+//! read ([`crate::archive::Step::Overview`]). It round-trips through serde so a Web Worker can
+//! post it to the page as JSON and the page can read it back.
+//!
+//! [`DiveExport`] is the `layerscope inspect --json` document: dive's `--json` export shape
+//! (`layer[]`, `image`) plus layerscope's extras (`history`, `inspect`, `files`,
+//! `verification`, `images`). [`ImageReport::dive_export`] builds it.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything the page and `layerscope inspect` show about one image of an archive.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageReport {
+    /// Where the bytes came from and how much of them was read.
+    pub source: SourceInfo,
+    /// Every image the archive holds, with its tags; `selected` indexes into it.
+    pub images: Vec<ImageListing>,
+    /// Index into `images` of the image this report analyses.
+    pub selected: usize,
+    /// The `docker image ls` row.
+    pub image_ls: ImageLsRow,
+    /// `docker history` rows, newest first.
+    pub history: Vec<HistoryRow>,
+    /// One entry per layer, bottom (index 0) to top.
+    pub layers: Vec<LayerReport>,
+    /// Every digest that was checked, with the outcome.
+    pub verification: Vec<Verification>,
+    /// dive's efficiency figures; `None` until every layer is scanned.
+    pub efficiency: Option<EfficiencyReport>,
+    /// Paths written more than once across layers, largest waste first (dive's `fileReference`).
+    pub inefficient_files: Vec<InefficientFile>,
+    /// The merged file system of the top layer, sorted by path.
+    pub files: Vec<MergedFile>,
+    /// The `docker image inspect` object for this image.
+    pub inspect: serde_json::Value,
+    /// Things that are odd but not fatal (e.g. several images and none chosen).
+    pub warnings: Vec<String>,
+    /// True once every layer has been scanned; false in the early overview.
+    pub complete: bool,
+}
+
+/// How the archive was read.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceInfo {
+    /// `docker-save`, `docker-save-oci` (Docker 25+), `oci-layout` or `oci-layout-directory`.
+    pub format: String,
+    /// Compression of the outer archive: `none`, `gzip` or `zstd`.
+    pub compression: String,
+    /// True when the archive was read once front to back (compressed outer archive or a pipe).
+    pub streamed: bool,
+    /// Bytes the reader asked its caller for.
+    pub bytes_read: u64,
+    /// Size of the archive, when the caller knew it.
+    pub total_bytes: Option<u64>,
+}
+
+/// One image found in an archive, as listed before any layer is read.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageListing {
+    /// Position in the archive's list (manifest.json order, or index.json order depth first).
+    pub index: usize,
+    /// `name:tag` references; empty for an untagged image.
+    pub tags: Vec<String>,
+    /// Digest of the image config (the image ID), when the archive names it by digest.
+    pub config_digest: Option<String>,
+    /// Digest of the manifest, for OCI layouts.
+    pub manifest_digest: Option<String>,
+    /// `os/arch[/variant]` from the index, when the index says.
+    pub platform: Option<String>,
+    /// Number of layers the manifest lists.
+    pub layer_count: usize,
+    /// Sum of the layer blob sizes as stored in the archive.
+    pub stored_size: u64,
+}
+
+/// The `docker image ls` row.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageLsRow {
+    /// Repository (`<none>` when untagged).
+    pub repository: String,
+    /// Tag (`<none>` when untagged).
+    pub tag: String,
+    /// Short image ID (first 12 hex digits of the config digest).
+    pub image_id: String,
+    /// Creation time from the config, RFC 3339, as written there.
+    pub created: Option<String>,
+    /// Sum of the uncompressed layer sizes, in bytes.
+    pub size_bytes: u64,
+    /// `size_bytes` the way the docker CLI prints it (`1.2MB`).
+    pub size: String,
+}
+
+/// One `docker history` row.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryRow {
+    /// Image ID for the top row, `<missing>` for the others (as docker shows a pulled image).
+    pub image: String,
+    /// Creation time, RFC 3339, as written in the config.
+    pub created: Option<String>,
+    /// The command that made this step.
+    pub created_by: String,
+    /// Uncompressed size of the layer this step made (0 for an empty layer).
+    pub size: u64,
+    /// The history entry's comment.
+    pub comment: String,
+    /// True when the step made no layer.
+    pub empty_layer: bool,
+}
+
+/// One layer of the image.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayerReport {
+    /// 0 for the bottom layer.
+    pub index: usize,
+    /// Path of the layer inside the archive (after following a symlink).
+    pub path: String,
+    /// Digest of the stored (possibly compressed) blob.
+    pub digest: Option<String>,
+    /// Digest of the uncompressed tar (the config's `rootfs.diff_ids` entry).
+    pub diff_id: Option<String>,
+    /// Media type from the manifest, when it has one.
+    pub media_type: Option<String>,
+    /// `none`, `gzip` or `zstd`, as detected from the bytes.
+    pub compression: String,
+    /// Size of the stored blob.
+    pub stored_size: u64,
+    /// Size of the uncompressed tar stream.
+    pub tar_size: u64,
+    /// Sum of the sizes of the regular files in the layer (dive's layer size).
+    pub size_bytes: u64,
+    /// The history command that made this layer.
+    pub command: String,
+    /// Number of tar entries.
+    pub entry_count: u64,
+    /// Paths this layer adds to the image.
+    pub added: u64,
+    /// Paths this layer changes.
+    pub modified: u64,
+    /// Paths this layer removes (whiteouts).
+    pub removed: u64,
+    /// True once the layer has been scanned.
+    pub scanned: bool,
+    /// The layer's own entries in dive's `fileList` shape.
+    pub file_list: Vec<LayerFile>,
+}
+
+/// One tar entry of one layer, in dive's `fileList` shape.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayerFile {
+    /// Path with a leading `/`, as dive writes it.
+    pub path: String,
+    /// The tar type flag byte (`'0'` = 48 for a file, `'5'` = 53 for a directory).
+    pub type_flag: u8,
+    /// Link target for links, empty otherwise.
+    pub link_name: String,
+    /// Size from the tar header.
+    pub size: u64,
+    /// Mode in Go's `os.FileMode` encoding (type bits high, permission bits low), as dive exports it.
+    pub file_mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub is_dir: bool,
+}
+
+/// One checked digest.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    /// `manifest`, `config`, `layer` (the stored blob) or `diff_id` (the uncompressed tar).
+    pub kind: String,
+    /// What was checked: an archive path, or `layer N`.
+    pub subject: String,
+    pub expected: String,
+    pub actual: String,
+    pub ok: bool,
+}
+
+/// dive's efficiency figures plus reclaimable bytes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EfficiencyReport {
+    /// dive's `sizeBytes`: total of all layers' file sizes.
+    pub size_bytes: u64,
+    /// Bytes added above the bottom layer.
+    pub user_size_bytes: u64,
+    /// dive's `inefficientBytes`.
+    pub wasted_bytes: u64,
+    /// dive's `efficiencyScore`, 0..=1.
+    pub score: f64,
+    /// wasted bytes / user bytes, as dive's `--ci` rule reads it.
+    pub wasted_user_percent: f64,
+    /// Bytes that flattening the image would save.
+    pub reclaimable_bytes: u64,
+}
+
+/// A path written in more than one layer (dive's `fileReference`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InefficientFile {
+    pub path: String,
+    /// How many layers hold a copy.
+    pub count: u64,
+    /// Bytes all copies take.
+    pub wasted_bytes: u64,
+}
+
+/// One path in the merged file system of the top layer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MergedFile {
+    /// Path without a leading `/`.
+    pub path: String,
+    /// `file`, `dir`, `symlink`, `hardlink`, `char`, `block`, `fifo`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub size: u64,
+    /// Permission and special bits (`0o4755`), as in the tar header.
+    pub mode: u32,
+    /// Link target, empty when not a link.
+    pub link_name: String,
+    /// Index of the layer that last wrote this path.
+    pub layer: usize,
+}
+
+/// The `layerscope inspect --json` document: dive's export shape plus layerscope's extras.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiveExport {
+    pub layer: Vec<DiveLayer>,
+    pub image: DiveImage,
+    pub history: Vec<HistoryRow>,
+    pub inspect: serde_json::Value,
+    pub files: Vec<MergedFile>,
+    pub verification: Vec<Verification>,
+    pub images: Vec<ImageListing>,
+    pub warnings: Vec<String>,
+}
+
+/// One entry of dive's `layer[]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiveLayer {
+    pub index: usize,
+    /// The layer's path in the archive, as dive's `id`.
+    pub id: String,
+    /// dive's `digestId`: the layer's diff_id (falls back to the blob digest).
+    pub digest_id: String,
+    pub size_bytes: u64,
+    pub command: String,
+    pub file_list: Vec<LayerFile>,
+}
+
+/// dive's `image` object plus `userSizeBytes`, `wastedUserPercent`, `reclaimableBytes`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiveImage {
+    pub size_bytes: u64,
+    pub inefficient_bytes: u64,
+    pub efficiency_score: f64,
+    pub file_reference: Vec<DiveFileReference>,
+    pub user_size_bytes: u64,
+    pub wasted_user_percent: f64,
+    pub reclaimable_bytes: u64,
+}
+
+/// One entry of dive's `fileReference[]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiveFileReference {
+    pub count: u64,
+    pub size_bytes: u64,
+    pub file: String,
+}
+
+impl ImageReport {
+    /// The `layerscope inspect --json` document for this report.
+    pub fn dive_export(&self) -> DiveExport {
+        let efficiency = self.efficiency.clone().unwrap_or_default();
+        DiveExport {
+            layer: self.layers.iter().map(dive_layer).collect(),
+            image: DiveImage {
+                size_bytes: efficiency.size_bytes,
+                inefficient_bytes: efficiency.wasted_bytes,
+                efficiency_score: efficiency.score,
+                file_reference: self
+                    .inefficient_files
+                    .iter()
+                    .map(|f| DiveFileReference {
+                        count: f.count,
+                        size_bytes: f.wasted_bytes,
+                        file: f.path.clone(),
+                    })
+                    .collect(),
+                user_size_bytes: efficiency.user_size_bytes,
+                wasted_user_percent: efficiency.wasted_user_percent,
+                reclaimable_bytes: efficiency.reclaimable_bytes,
+            },
+            history: self.history.clone(),
+            inspect: self.inspect.clone(),
+            files: self.files.clone(),
+            verification: self.verification.clone(),
+            images: self.images.clone(),
+            warnings: self.warnings.clone(),
+        }
+    }
+
+    /// The listing of the analysed image.
+    pub fn selected_image(&self) -> Option<&ImageListing> {
+        self.images.get(self.selected)
+    }
+
+    /// True when every checked digest matched.
+    pub fn verified(&self) -> bool {
+        self.verification.iter().all(|v| v.ok)
+    }
+}
+
+fn dive_layer(layer: &LayerReport) -> DiveLayer {
+    DiveLayer {
+        index: layer.index,
+        id: layer.path.clone(),
+        digest_id: layer
+            .diff_id
+            .clone()
+            .or_else(|| layer.digest.clone())
+            .unwrap_or_default(),
+        size_bytes: layer.size_bytes,
+        command: layer.command.clone(),
+        file_list: layer.file_list.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_round_trips_through_json() {
+        let report = ImageReport {
+            images: vec![ImageListing {
+                index: 0,
+                tags: vec!["a:b".into()],
+                ..Default::default()
+            }],
+            layers: vec![LayerReport {
+                index: 0,
+                diff_id: Some("sha256:x".into()),
+                ..Default::default()
+            }],
+            efficiency: Some(EfficiencyReport {
+                score: 0.5,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let text = serde_json::to_string(&report).unwrap();
+        let back: ImageReport = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, report);
+    }
+
+    #[test]
+    fn dive_export_uses_dive_field_names() {
+        let report = ImageReport {
+            layers: vec![LayerReport {
+                index: 0,
+                path: "x/layer.tar".into(),
+                diff_id: Some("sha256:d".into()),
+                ..Default::default()
+            }],
+            inefficient_files: vec![InefficientFile {
+                path: "/a".into(),
+                count: 2,
+                wasted_bytes: 9,
+            }],
+            ..Default::default()
+        };
+        let value = serde_json::to_value(report.dive_export()).unwrap();
+        assert_eq!(value["layer"][0]["digestId"], "sha256:d");
+        assert_eq!(value["layer"][0]["fileList"], serde_json::json!([]));
+        assert_eq!(value["image"]["fileReference"][0]["file"], "/a");
+        assert_eq!(value["image"]["fileReference"][0]["sizeBytes"], 9);
+        assert!(value["image"].get("efficiencyScore").is_some());
+        assert!(value["image"].get("userSizeBytes").is_some());
+    }
+}
