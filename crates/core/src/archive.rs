@@ -2246,7 +2246,8 @@ mod analysis {
     use crate::digest::Digest;
     use crate::layer::{LayerError, LayerSummary, ScanOptions, Scanner};
     use crate::report::{
-        ImageListing, ImageReport, LayerFile, LayerReport, SourceInfo, Verification,
+        EfficiencyReport, ImageListing, ImageReport, InefficientFile, LayerFile, LayerReport,
+        MergedFile, SourceInfo, Verification,
     };
 
     /// A layer scanned while the archive streamed past (or why it could not be).
@@ -2485,13 +2486,107 @@ mod analysis {
 
         /// Stacks the layers and computes the image-wide figures.
         pub(in crate::archive) fn finish(&mut self) -> Result<ImageReport, ArchiveError> {
-            let total: u64 = self.summaries.iter().map(|s| s.entries_size).sum();
-            self.report.image_ls.size_bytes = total;
-            self.report.image_ls.size = crate::humanize::size(total);
+            let stack_error = |e: crate::tree::TreeError| ArchiveError::TooLarge {
+                what: e.to_string(),
+                limit: u32::MAX as u64,
+            };
+            let mut trees = crate::tree::FileTrees::new();
+            for summary in &self.summaries {
+                trees.add_layer(&summary.entries).map_err(stack_error)?;
+            }
+            for (index, row) in self.report.layers.iter_mut().enumerate() {
+                let (added, modified, removed) =
+                    change_counts(&trees.view(index, crate::tree::ViewKind::LayerChanges));
+                row.added = added;
+                row.modified = modified;
+                row.removed = removed;
+                row.size_bytes = crate::efficiency::dive_layer_size(&self.summaries[index].entries);
+            }
+            self.report.files = trees.final_view().iter().map(merged_file).collect();
+            let layers: Vec<&[crate::layer::LayerEntry]> = self
+                .summaries
+                .iter()
+                .map(|s| s.entries.as_slice())
+                .collect();
+            let efficiency = crate::efficiency::analyze(&layers).map_err(stack_error)?;
+            self.report.efficiency = Some(EfficiencyReport {
+                size_bytes: efficiency.size_bytes,
+                user_size_bytes: efficiency.user_size_bytes,
+                wasted_bytes: efficiency.wasted_bytes,
+                score: finite(efficiency.score),
+                wasted_user_percent: finite(efficiency.wasted_user_percent),
+                reclaimable_bytes: efficiency.reclaimable_bytes,
+            });
+            self.report.inefficient_files = efficiency
+                .inefficiencies
+                .iter()
+                .map(|i| InefficientFile {
+                    path: i.path.clone(),
+                    count: i.count as u64,
+                    wasted_bytes: i.cumulative_bytes,
+                })
+                .collect();
+            self.report.image_ls.size_bytes = efficiency.size_bytes;
+            self.report.image_ls.size = crate::humanize::size(efficiency.size_bytes);
             fill_history_sizes(&mut self.report);
             let _ = &self.config;
             self.report.complete = true;
             Ok(self.report.clone())
+        }
+    }
+
+    /// JSON has no NaN or infinity; dive's ratio is NaN when an image has one layer.
+    fn finite(value: f64) -> f64 {
+        if value.is_finite() {
+            value
+        } else {
+            0.0
+        }
+    }
+
+    fn change_counts(view: &[crate::tree::ViewEntry]) -> (u64, u64, u64) {
+        use crate::tree::Mark;
+        let mut counts = (0, 0, 0);
+        // Directories only implied by deeper paths are context, not changes.
+        for entry in view
+            .iter()
+            .filter(|e| e.explicit || e.kind != crate::tar::EntryKind::Directory)
+        {
+            match entry.mark {
+                Mark::Added => counts.0 += 1,
+                Mark::Modified => counts.1 += 1,
+                Mark::Removed => counts.2 += 1,
+                Mark::Unchanged => {}
+            }
+        }
+        counts
+    }
+
+    fn kind_name(kind: crate::tar::EntryKind) -> &'static str {
+        use crate::tar::EntryKind as K;
+        match kind {
+            K::File | K::GnuSparse | K::Other(_) => "file",
+            K::Directory => "dir",
+            K::Symlink => "symlink",
+            K::HardLink => "hardlink",
+            K::CharDevice => "char",
+            K::BlockDevice => "block",
+            K::Fifo => "fifo",
+        }
+    }
+
+    fn merged_file(entry: &crate::tree::ViewEntry) -> MergedFile {
+        MergedFile {
+            path: entry.path_lossy(),
+            kind: kind_name(entry.kind).into(),
+            size: entry.size,
+            mode: entry.mode,
+            link_name: entry
+                .link_target
+                .as_ref()
+                .map(|l| String::from_utf8_lossy(l).into_owned())
+                .unwrap_or_default(),
+            layer: entry.layer,
         }
     }
 

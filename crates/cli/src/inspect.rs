@@ -1,0 +1,459 @@
+//! `layerscope inspect SOURCE`: analyse an image archive or OCI layout directory in a terminal.
+//!
+//! All format knowledge is in `layerscope_core::archive`; this module only answers the
+//! reader's byte-range requests from a file (or a directory's files, or stdin) and prints
+//! the report.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use layerscope_core::archive::{ArchiveReader, DirectoryFile, ImageSelector, Step};
+use layerscope_core::ci::{CiConfig, CiOutcome, RuleStatus};
+use layerscope_core::humanize;
+use layerscope_core::report::ImageReport;
+
+/// Exit status when a CI rule fails.
+const EXIT_CI_FAILED: u8 = 1;
+/// Exit status when the input cannot be read or is refused.
+const EXIT_UNREADABLE: u8 = 2;
+/// Most files listed under "top wasted files".
+const TOP_WASTED: usize = 10;
+
+/// Command-line options of `layerscope inspect`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InspectArgs {
+    /// A `docker save` / OCI layout archive (optionally gzip- or zstd-compressed), an OCI
+    /// layout directory, or `-` for an archive on standard input.
+    pub source: PathBuf,
+    /// Print one JSON document (dive's `--json` shape plus history, inspect, files,
+    /// verification and images) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Which image to analyse when the archive holds several: `name:tag`, or its position (0, 1, ...).
+    #[arg(long, value_name = "NAME:TAG")]
+    pub image: Option<String>,
+    /// Check the image against dive's CI rules; exit 1 if any rule fails.
+    #[arg(long)]
+    pub ci: bool,
+    /// Rules file in dive's `.dive-ci` format (default: ./.dive-ci if present, else dive's defaults).
+    #[arg(long, value_name = "FILE", requires = "ci")]
+    pub ci_config: Option<PathBuf>,
+}
+
+/// Runs `layerscope inspect`; the exit code is 0, 1 (CI rule failed) or 2 (unreadable input).
+pub fn run(args: &InspectArgs) -> ExitCode {
+    let ci = match args
+        .ci
+        .then(|| load_ci_config(args.ci_config.as_deref()))
+        .transpose()
+    {
+        Ok(ci) => ci,
+        Err(message) => return fail(&message),
+    };
+    let report = match analyse(args) {
+        Ok(report) => report,
+        Err(message) => return fail(&message),
+    };
+    let outcome = ci.map(|config| config.evaluate(&report.efficiency.clone().unwrap_or_default()));
+    let mut out = io::stdout().lock();
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &report.dive_export())
+            .map_err(io::Error::other)
+            .and_then(|()| writeln!(out))
+    } else {
+        print_human(&mut out, &report)
+    };
+    let written = written.and_then(|()| match &outcome {
+        Some(outcome) if !args.json => print_ci(&mut out, &report, outcome),
+        Some(outcome) => print_ci(&mut io::stderr().lock(), &report, outcome),
+        None => Ok(()),
+    });
+    if let Err(error) = written {
+        if error.kind() != io::ErrorKind::BrokenPipe {
+            return fail(&format!("writing the output: {error}"));
+        }
+    }
+    match outcome {
+        Some(outcome) if !outcome.passed => ExitCode::from(EXIT_CI_FAILED),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("layerscope inspect: {message}");
+    ExitCode::from(EXIT_UNREADABLE)
+}
+
+fn load_ci_config(path: Option<&Path>) -> Result<CiConfig, String> {
+    let path = match path {
+        Some(path) => path.to_path_buf(),
+        None if Path::new(".dive-ci").is_file() => PathBuf::from(".dive-ci"),
+        None => return Ok(CiConfig::default()),
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    CiConfig::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn selector(image: &str) -> ImageSelector {
+    match image.parse::<usize>() {
+        Ok(index) => ImageSelector::Index(index),
+        Err(_) => ImageSelector::Tag(image.to_string()),
+    }
+}
+
+/// Where the bytes come from.
+enum Source {
+    File(File),
+    Directory {
+        root: PathBuf,
+        open: HashMap<String, File>,
+    },
+    Stdin(io::Stdin),
+}
+
+impl Source {
+    fn read(&mut self, reader: &ArchiveReader, offset: u64, len: u64) -> Result<Vec<u8>, String> {
+        match self {
+            Source::File(file) => {
+                read_at(file, offset, len).map_err(|e| format!("reading at byte {offset}: {e}"))
+            }
+            Source::Stdin(stdin) => {
+                let mut buf = vec![0u8; len.min(4 << 20) as usize];
+                let n = stdin
+                    .read(&mut buf)
+                    .map_err(|e| format!("reading standard input: {e}"))?;
+                buf.truncate(n);
+                Ok(buf)
+            }
+            Source::Directory { root, open } => {
+                let span = reader
+                    .locate(offset)
+                    .ok_or_else(|| format!("no file at virtual offset {offset}"))?;
+                let (path, file_offset, len) =
+                    (span.path.to_string(), span.offset, len.min(span.remaining));
+                if !open.contains_key(&path) {
+                    let file = File::open(root.join(&path))
+                        .map_err(|e| format!("{}: {e}", root.join(&path).display()))?;
+                    open.insert(path.clone(), file);
+                }
+                read_at(&open[&path], file_offset, len).map_err(|e| format!("{path}: {e}"))
+            }
+        }
+    }
+}
+
+fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len as usize];
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = file.read_at(&mut buf[filled..], offset + filled as u64)?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    buf.truncate(filled);
+    Ok(buf)
+}
+
+/// Lists a layout directory's regular files, relative, `/`-separated, sorted.
+fn directory_files(root: &Path) -> Result<Vec<DirectoryFile>, String> {
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+            let path = entry.path();
+            let meta = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            if meta.is_dir() {
+                pending.push(path);
+            } else if meta.is_file() {
+                let relative = path.strip_prefix(root).expect("under root");
+                let relative: Vec<String> = relative
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                files.push(DirectoryFile {
+                    path: relative.join("/"),
+                    size: meta.len(),
+                });
+            }
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+fn open_source(path: &Path) -> Result<(ArchiveReader, Source), String> {
+    if path == Path::new("-") {
+        return Ok((ArchiveReader::new_streaming(), Source::Stdin(io::stdin())));
+    }
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.is_dir() {
+        let files = directory_files(path)?;
+        let reader = ArchiveReader::new_directory(files).map_err(|e| e.to_string())?;
+        return Ok((
+            reader,
+            Source::Directory {
+                root: path.to_path_buf(),
+                open: HashMap::new(),
+            },
+        ));
+    }
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((ArchiveReader::new(meta.len()), Source::File(file)))
+}
+
+fn progress_bar() -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {bytes}/{total_bytes}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Drives the archive reader to the end and returns its report.
+fn analyse(args: &InspectArgs) -> Result<ImageReport, String> {
+    let (mut reader, mut source) = open_source(&args.source)?;
+    let bar = progress_bar();
+    let where_ = args.source.display();
+    loop {
+        match reader.next_step() {
+            Step::Read { offset, len } => {
+                let bytes = source.read(&reader, offset, len)?;
+                reader
+                    .supply(offset, &bytes)
+                    .map_err(|e| format!("{where_}: {e}"))?;
+            }
+            Step::Progress(progress) => {
+                match progress.layer_bytes {
+                    Some((done, total)) => {
+                        bar.set_length(total);
+                        bar.set_position(done);
+                    }
+                    None => {
+                        bar.set_length(progress.total_bytes.unwrap_or(0));
+                        bar.set_position(progress.bytes_read);
+                    }
+                }
+                bar.set_message(progress.message);
+            }
+            Step::ImagesListed(_) => {
+                if let Some(image) = &args.image {
+                    reader
+                        .select_image(&selector(image))
+                        .map_err(|e| format!("{where_}: {e}"))?;
+                }
+            }
+            Step::Overview(_) | Step::LayerScanned(_) => {}
+            Step::Done(report) => {
+                bar.finish_and_clear();
+                return Ok(*report);
+            }
+            Step::Failed(error) => {
+                bar.finish_and_clear();
+                return Err(format!("{where_}: {error}"));
+            }
+        }
+    }
+}
+
+fn short(digest: Option<&str>) -> String {
+    match digest.and_then(|d| d.split_once(':')) {
+        Some((_, hex)) => hex.chars().take(12).collect(),
+        None => "-".into(),
+    }
+}
+
+fn one_line(text: &str, width: usize) -> String {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() <= width {
+        text
+    } else {
+        let cut: String = text.chars().take(width.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
+    if report.images.len() > 1 {
+        writeln!(out, "IMAGES IN THE ARCHIVE")?;
+        for image in &report.images {
+            let marker = if image.index == report.selected {
+                "*"
+            } else {
+                " "
+            };
+            let tags = if image.tags.is_empty() {
+                "<none>".to_string()
+            } else {
+                image.tags.join(", ")
+            };
+            writeln!(
+                out,
+                "{marker} {:>2}  {tags}  ({} layers)",
+                image.index, image.layer_count
+            )?;
+        }
+        writeln!(out)?;
+    }
+    let ls = &report.image_ls;
+    writeln!(
+        out,
+        "{:<40} {:<16} {:<14} {:<22} {}",
+        "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"
+    )?;
+    writeln!(
+        out,
+        "{:<40} {:<16} {:<14} {:<22} {}",
+        ls.repository,
+        ls.tag,
+        ls.image_id,
+        ls.created.as_deref().unwrap_or("-"),
+        ls.size
+    )?;
+    writeln!(out)?;
+    if !report.history.is_empty() {
+        writeln!(out, "HISTORY")?;
+        writeln!(
+            out,
+            "{:<14} {:<22} {:<50} {:>10}  {}",
+            "IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"
+        )?;
+        for row in &report.history {
+            writeln!(
+                out,
+                "{:<14} {:<22} {:<50} {:>10}  {}",
+                row.image,
+                row.created.as_deref().unwrap_or("-"),
+                one_line(&row.created_by, 50),
+                humanize::size(row.size),
+                row.comment
+            )?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out, "LAYERS")?;
+    writeln!(
+        out,
+        "{:>3}  {:>10}  {:>10}  {:<12}  {:<12}  {:<6} {:>14}  {}",
+        "#", "STORED", "SIZE", "DIGEST", "DIFF ID", "COMPR", "+ ~ -", "COMMAND"
+    )?;
+    for layer in &report.layers {
+        writeln!(
+            out,
+            "{:>3}  {:>10}  {:>10}  {:<12}  {:<12}  {:<6} {:>14}  {}",
+            layer.index,
+            humanize::size(layer.stored_size),
+            humanize::size(layer.size_bytes),
+            short(layer.digest.as_deref()),
+            short(layer.diff_id.as_deref()),
+            layer.compression,
+            format!("{} {} {}", layer.added, layer.modified, layer.removed),
+            one_line(&layer.command, 60)
+        )?;
+    }
+    writeln!(out)?;
+    if let Some(e) = &report.efficiency {
+        writeln!(out, "EFFICIENCY")?;
+        writeln!(out, "  efficiency score:      {:.4} %", e.score * 100.0)?;
+        writeln!(
+            out,
+            "  total image size:      {} ({} bytes)",
+            humanize::size(e.size_bytes),
+            e.size_bytes
+        )?;
+        writeln!(
+            out,
+            "  user size:             {} ({} bytes)",
+            humanize::size(e.user_size_bytes),
+            e.user_size_bytes
+        )?;
+        writeln!(
+            out,
+            "  wasted (dive):         {} ({} bytes)",
+            humanize::size(e.wasted_bytes),
+            e.wasted_bytes
+        )?;
+        writeln!(
+            out,
+            "  wasted / user bytes:   {:.4} %",
+            e.wasted_user_percent * 100.0
+        )?;
+        writeln!(
+            out,
+            "  reclaimable:           {} ({} bytes)",
+            humanize::size(e.reclaimable_bytes),
+            e.reclaimable_bytes
+        )?;
+        writeln!(out)?;
+    }
+    writeln!(out, "TOP WASTED FILES")?;
+    writeln!(out, "{:>5}  {:>12}  {}", "COUNT", "WASTED", "PATH")?;
+    if report.inefficient_files.is_empty() {
+        writeln!(out, "  none")?;
+    }
+    for file in report.inefficient_files.iter().take(TOP_WASTED) {
+        writeln!(
+            out,
+            "{:>5}  {:>12}  {}",
+            file.count,
+            humanize::size(file.wasted_bytes),
+            file.path
+        )?;
+    }
+    writeln!(out)?;
+    let checked = report.verification.len();
+    let ok = report.verification.iter().filter(|v| v.ok).count();
+    writeln!(out, "VERIFIED: {ok} of {checked} digests match")?;
+    for warning in &report.warnings {
+        writeln!(out, "warning: {warning}")?;
+    }
+    Ok(())
+}
+
+fn print_ci(out: &mut impl Write, report: &ImageReport, outcome: &CiOutcome) -> io::Result<()> {
+    if report.efficiency.is_none() {
+        writeln!(
+            out,
+            "warning: no efficiency figures; rules evaluated against zeros"
+        )?;
+    }
+    writeln!(out, "CI RESULTS")?;
+    let mut tally = [0usize; 4];
+    for result in &outcome.results {
+        tally[result.status as usize] += 1;
+        if result.message.is_empty() || result.status == RuleStatus::Pass {
+            writeln!(out, "  {}: {}", result.status.label(), result.kind.key())?;
+        } else {
+            writeln!(
+                out,
+                "  {}: {}: {}",
+                result.status.label(),
+                result.kind.key(),
+                result.message
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "Result:{} [Total:{}] [Passed:{}] [Failed:{}] [Skipped:{}]",
+        if outcome.passed { "PASS" } else { "FAIL" },
+        outcome.results.len(),
+        tally[RuleStatus::Pass as usize],
+        tally[RuleStatus::Fail as usize] + tally[RuleStatus::Misconfigured as usize],
+        tally[RuleStatus::Skip as usize]
+    )
+}
