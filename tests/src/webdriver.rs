@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// The key under which WebDriver returns element references.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52f-4ef5fe8d8f5c";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// How long one WebDriver command may take (page loads included).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
