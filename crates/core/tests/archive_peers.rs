@@ -1,0 +1,253 @@
+//! Every archive in the peer fixtures loads or is refused as the fixtures' README says.
+
+mod archive_support;
+
+use archive_support::*;
+use layerscope_core::archive::{ArchiveError, ImageSelector};
+
+const TARBALL: &str = "go-containerregistry/pkg/v1/tarball/testdata";
+const LAYOUT: &str = "go-containerregistry/pkg/v1/layout/testdata";
+
+#[test]
+fn dive_docker_image_loads_with_dives_figures() {
+    let report = load(&peer("dive/.data/test-docker-image.tar"));
+    assert_eq!(report.images.len(), 1);
+    assert_eq!(report.images[0].tags, vec!["dive-test:latest"]);
+    assert_eq!(report.source.format, "docker-save");
+    assert_eq!(report.layers.len(), 14);
+    assert!(report
+        .layers
+        .iter()
+        .all(|l| l.scanned && l.compression == "none"));
+    // Legacy docker save stores layers uncompressed: blob digest == diff_id.
+    assert!(report.layers.iter().all(|l| l.digest == l.diff_id));
+    // 14 diff_ids and the config digest, all checked and matching.
+    assert_eq!(report.verification.len(), 15);
+    assert!(report.verified());
+    let efficiency = report.efficiency.as_ref().unwrap();
+    assert_eq!(efficiency.wasted_bytes, 32025);
+    assert!(
+        (efficiency.score - 0.9844212134184309).abs() < 1e-12,
+        "{}",
+        efficiency.score
+    );
+    assert_eq!(report.inefficient_files.len(), 3);
+    assert!(report
+        .files
+        .iter()
+        .any(|f| f.path == "root/saved.txt" && f.layer == 13));
+    assert!(!report
+        .files
+        .iter()
+        .any(|f| f.path.starts_with("root/example/")));
+    assert_eq!(
+        report.layers[9].removed, 5,
+        "rm -rf /root/example/ removes five paths"
+    );
+    assert!(report.complete);
+}
+
+#[test]
+fn kaniko_targz_layers_load() {
+    let report = load(&peer("dive/.data/test-kaniko-image.tar"));
+    assert_eq!(report.images[0].tags, vec!["dive-test:kaniko-latest"]);
+    assert_eq!(report.layers.len(), 14);
+    assert!(report.layers.iter().all(|l| l.compression == "gzip"));
+    assert!(report.layers.iter().all(|l| l.digest != l.diff_id));
+    assert!(report.verified());
+    assert!(report.verification.iter().any(|v| v.kind == "config"));
+    assert_eq!(
+        report
+            .verification
+            .iter()
+            .filter(|v| v.kind == "diff_id")
+            .count(),
+        14
+    );
+}
+
+#[test]
+fn oci_layouts_in_each_compression_load() {
+    for (file, compression) in [
+        ("test-oci-uncompressed-image.tar", "none"),
+        ("test-oci-gzip-image.tar", "gzip"),
+        ("test-oci-zstd-image.tar", "zstd"),
+    ] {
+        let report = load(&peer(&format!("dive/.data/{file}")));
+        assert_eq!(report.source.format, "oci-layout", "{file}");
+        assert_eq!(report.layers.len(), 1, "{file}");
+        assert_eq!(report.layers[0].compression, compression, "{file}");
+        let kinds: Vec<&str> = report
+            .verification
+            .iter()
+            .map(|v| v.kind.as_str())
+            .collect();
+        assert_eq!(kinds, ["config", "layer", "diff_id"], "{file}");
+        assert!(report.verified(), "{file}");
+        assert!(report.images[0].manifest_digest.is_some(), "{file}");
+    }
+}
+
+#[test]
+fn estargz_layout_lists_its_image() {
+    let run = run(
+        &peer("dive/.data/test-oci-estargz-image.tar"),
+        None,
+        false,
+        usize::MAX,
+    );
+    let listed = run.listed.expect("listed");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].layer_count, 1);
+}
+
+#[test]
+fn docker_25_save_loads() {
+    let report = load(&peer(&format!("{TARBALL}/hello-world-v25.tar")));
+    assert_eq!(report.source.format, "docker-save-oci");
+    assert_eq!(report.layers.len(), 1);
+    assert!(report.images[0].tags.is_empty());
+    assert_eq!(report.image_ls.repository, "<none>");
+    assert!(report.verified());
+    assert!(report.verification.iter().any(|v| v.kind == "layer"));
+    assert!(report.files.iter().any(|f| f.path == "hello"));
+}
+
+#[test]
+fn bundle_lists_both_images_and_selects_by_tag_or_index() {
+    let path = peer(&format!("{TARBALL}/test_bundle.tar"));
+    let by_tag = run(
+        &path,
+        Some(ImageSelector::Tag("test_image_1".into())),
+        false,
+        usize::MAX,
+    );
+    let listed = by_tag.listed.clone().unwrap();
+    let tags: Vec<Vec<String>> = listed.iter().map(|i| i.tags.clone()).collect();
+    assert_eq!(
+        tags,
+        vec![
+            vec!["test_image_2".to_string()],
+            vec!["test_image_1".to_string()]
+        ]
+    );
+    let report = by_tag.result.unwrap();
+    assert_eq!(report.selected, 1);
+    assert_eq!(report.image_ls.repository, "test_image_1");
+    let by_index = run(&path, Some(ImageSelector::Index(0)), false, usize::MAX)
+        .result
+        .unwrap();
+    assert_eq!(by_index.selected, 0);
+    assert_ne!(by_index.image_ls.image_id, report.image_ls.image_id);
+    let unchosen = run(&path, None, false, usize::MAX).result.unwrap();
+    assert!(
+        unchosen
+            .warnings
+            .iter()
+            .any(|w| w.contains("holds 2 images")),
+        "{:?}",
+        unchosen.warnings
+    );
+    match run(
+        &path,
+        Some(ImageSelector::Tag("nope:1".into())),
+        false,
+        usize::MAX,
+    )
+    .result
+    {
+        Err(ArchiveError::ImageNotFound { available, .. }) => assert_eq!(available.len(), 2),
+        other => panic!("expected ImageNotFound, got {other:?}"),
+    }
+}
+
+#[test]
+fn symlinked_layer_tar_is_followed() {
+    let path = peer(&format!("{TARBALL}/test_link.tar"));
+    let report = run(
+        &path,
+        Some(ImageSelector::Tag("bazel/v1/tarball:test_image_3".into())),
+        false,
+        usize::MAX,
+    )
+    .result
+    .unwrap();
+    assert_eq!(report.layers.len(), 2);
+    assert!(report.layers[0]
+        .path
+        .starts_with("6e77476643c3155b1e9ae07dd5a4c8288bdb6590c131c222b7a3f277dec1e266/"));
+    assert!(report.verified());
+}
+
+#[test]
+fn refusals_name_what_is_wrong() {
+    let plain = refusal(&peer("dive/.data/test-uncompressed-image.tar"));
+    assert!(
+        plain.contains("no manifest.json or index.json") && plain.contains("plain file system tar"),
+        "{plain}"
+    );
+    let null = refusal(&peer(&format!("{TARBALL}/null_manifest.tar")));
+    assert!(
+        null.contains("manifest.json") && null.contains("null"),
+        "{null}"
+    );
+    let none = refusal(&peer(&format!("{TARBALL}/no_manifest.tar")));
+    assert!(none.contains("no manifest.json"), "{none}");
+}
+
+#[test]
+fn layout_directories_with_nested_indexes_load() {
+    let report = run_directory(&peer(&format!("{LAYOUT}/test_index"))).unwrap();
+    assert!(report.images.len() >= 3, "{:?}", report.images);
+    assert!(report
+        .images
+        .iter()
+        .any(|i| i.tags == vec!["1".to_string()]));
+    assert!(
+        report
+            .images
+            .iter()
+            .any(|i| i.tags == vec!["4".to_string()]),
+        "manifest list children inherit the tag"
+    );
+    assert!(report.verified());
+}
+
+#[test]
+fn unknown_media_type_is_refused() {
+    let error =
+        run_directory(&peer(&format!("{LAYOUT}/test_gc_image_unknown_mediatype"))).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, ArchiveError::UnknownMediaType { .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains("application/vnd.oci.descriptor.v1+json")
+            && message.contains("index.json"),
+        "{message}"
+    );
+}
+
+#[test]
+fn other_tarball_fixtures_load() {
+    for file in [
+        "test_image_1.tar",
+        "test_image_2.tar",
+        "test_load_manifest.tar",
+    ] {
+        let report = load(&peer(&format!("{TARBALL}/{file}")));
+        assert!(report.verified(), "{file}");
+        assert_eq!(report.layers.len(), 1, "{file}");
+    }
+    for file in [
+        "whiteout_image.tar",
+        "overwritten_file.tar",
+        "source_image.tar",
+    ] {
+        let report = load(&peer(&format!(
+            "go-containerregistry/pkg/v1/mutate/testdata/{file}"
+        )));
+        assert!(report.verified(), "{file}");
+    }
+}
