@@ -1,0 +1,207 @@
+//! Compressed outer archives streamed once, tampered archives refused, and the header-only
+//! listing of a huge archive.
+
+mod archive_support;
+
+use std::io::{Seek, SeekFrom, Write};
+use std::process::Command;
+
+use archive_support::*;
+use layerscope_core::archive::{ArchiveError, ArchiveReader, Step, MAX_DOCUMENT_BYTES};
+
+fn compress(tool: &str, source: &std::path::Path, target: &std::path::Path) {
+    let output = Command::new(tool)
+        .arg("-c")
+        .arg(source)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool}: {e}"));
+    assert!(output.status.success(), "{tool} failed");
+    std::fs::write(target, output.stdout).unwrap();
+}
+
+#[test]
+fn gzip_and_zstd_outer_archives_stream_to_the_same_report() {
+    let scratch = Scratch::new("streams");
+    let original = peer("dive/.data/test-docker-image.tar");
+    let expected = load(&original);
+    for (tool, name) in [("gzip", "image.tar.gz"), ("zstd", "image.tar.zst")] {
+        let compressed = scratch.0.join(name);
+        compress(tool, &original, &compressed);
+        // Random-access source: the reader detects compression and reads front to back.
+        let seekable = run(&compressed, None, false, usize::MAX);
+        assert!(
+            seekable.streamed,
+            "{tool}: progress must say the archive is streamed"
+        );
+        let report = seekable.result.unwrap_or_else(|e| panic!("{tool}: {e}"));
+        assert!(report.source.streamed);
+        assert_eq!(report.source.compression, tool);
+        assert_eq!(report.layers, expected.layers, "{tool}");
+        assert_eq!(report.efficiency, expected.efficiency, "{tool}");
+        assert_eq!(report.files, expected.files, "{tool}");
+        // A pipe: odd chunk sizes, no length known.
+        let piped = run(&compressed, None, true, 7919)
+            .result
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        assert_eq!(piped.layers, expected.layers, "{tool} piped");
+    }
+}
+
+#[test]
+fn uncompressed_stream_matches_random_access() {
+    let path = peer("dive/.data/test-oci-zstd-image.tar");
+    let expected = load(&path);
+    let streamed = run(&path, None, true, 1000).result.unwrap();
+    assert_eq!(streamed.layers, expected.layers);
+    assert_eq!(streamed.verification, expected.verification);
+}
+
+#[test]
+fn a_missing_blob_is_named() {
+    let scratch = Scratch::new("missing");
+    let mut files = read_tar(&peer("dive/.data/test-oci-gzip-image.tar"));
+    let layer = "blobs/sha256/9aef42427209c9a180c61bb36b0b09681cbe3d3ff6409408bde0eb17ec1ba0cc";
+    files.retain(|(name, _)| name != layer);
+    let path = scratch.0.join("missing.tar");
+    write_tar(&path, &files);
+    let message = refusal(&path);
+    assert!(
+        message.contains(layer) && message.contains("not in the archive"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_changed_layer_is_a_diff_id_mismatch_with_both_digests() {
+    let scratch = Scratch::new("mismatch");
+    let mut files = read_tar(&peer(&format!(
+        "{}/test_image_1.tar",
+        "go-containerregistry/pkg/v1/tarball/testdata"
+    )));
+    let (_, layer) = files
+        .iter_mut()
+        .find(|(name, _)| name.ends_with("layer.tar"))
+        .unwrap();
+    // The layer holds `./` then `./bar`: change the first content byte of `bar`.
+    layer[1024] ^= 0x20;
+    let path = scratch.0.join("tampered.tar");
+    write_tar(&path, &files);
+    match run(&path, None, false, usize::MAX).result {
+        Err(ArchiveError::DigestMismatch {
+            kind,
+            expected,
+            actual,
+            subject,
+        }) => {
+            assert_eq!(kind, "diff_id");
+            assert!(subject.contains("layer.tar"));
+            assert!(
+                expected.starts_with("sha256:")
+                    && actual.starts_with("sha256:")
+                    && expected != actual
+            );
+        }
+        other => panic!("expected a diff_id mismatch, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_changed_config_is_a_config_mismatch() {
+    let scratch = Scratch::new("config");
+    let mut files = read_tar(&peer("dive/.data/test-oci-gzip-image.tar"));
+    let config = "blobs/sha256/3eaccc100f866490f00ae82727b459a737af031dcf44c791d8aa714a70f24959";
+    let (_, bytes) = files.iter_mut().find(|(name, _)| name == config).unwrap();
+    bytes.push(b'\n');
+    let path = scratch.0.join("config.tar");
+    write_tar(&path, &files);
+    let message = refusal(&path);
+    assert!(
+        message.contains("config digest mismatch") && message.contains("expected sha256:3eaccc"),
+        "{message}"
+    );
+}
+
+#[test]
+fn oversized_documents_are_refused() {
+    let scratch = Scratch::new("large");
+    let mut big = b"[".to_vec();
+    big.resize(MAX_DOCUMENT_BYTES as usize + 10, b' ');
+    big.push(b']');
+    let path = scratch.0.join("large.tar");
+    write_tar(&path, &[("manifest.json".into(), big)]);
+    let message = refusal(&path);
+    assert!(
+        message.contains("manifest.json") && message.contains("refused"),
+        "{message}"
+    );
+}
+
+#[test]
+fn not_a_tar_and_other_compressions_are_refused() {
+    let scratch = Scratch::new("junk");
+    let junk = scratch.0.join("junk.bin");
+    std::fs::write(&junk, vec![7u8; 4096]).unwrap();
+    assert!(refusal(&junk).contains("not a tar archive"));
+    let xz = scratch.0.join("x.xz");
+    std::fs::write(&xz, [0xfd, b'7', b'z', b'X', b'Z', 0, 1, 2]).unwrap();
+    assert!(refusal(&xz).contains("xz"));
+}
+
+/// A 2 GiB layer (a sparse file) before manifest.json: listing reads headers only.
+#[test]
+fn a_two_gib_archive_lists_its_images_from_headers() {
+    let scratch = Scratch::new("huge");
+    let path = scratch.0.join("huge.tar");
+    let layer_size: u64 = 2 << 30;
+    let mut file = std::fs::File::create(&path).unwrap();
+    let header = |name: &str, size: u64| {
+        let mut h = tar::Header::new_gnu();
+        h.set_path(name).unwrap();
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_cksum();
+        h.as_bytes().to_vec()
+    };
+    file.write_all(&header("abc/layer.tar", layer_size))
+        .unwrap();
+    file.seek(SeekFrom::Current(layer_size as i64)).unwrap();
+    let config = br#"{"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000000"]}}"#;
+    let manifest =
+        br#"[{"Config":"config.json","RepoTags":["huge:1"],"Layers":["abc/layer.tar"]}]"#;
+    for (name, content) in [
+        ("config.json", &config[..]),
+        ("manifest.json", &manifest[..]),
+    ] {
+        file.write_all(&header(name, content.len() as u64)).unwrap();
+        let mut padded = content.to_vec();
+        padded.resize(content.len().div_ceil(512) * 512, 0);
+        file.write_all(&padded).unwrap();
+    }
+    file.write_all(&[0u8; 1024]).unwrap();
+    drop(file);
+    let len = std::fs::metadata(&path).unwrap().len();
+    assert!(len > layer_size);
+    let mut reader = ArchiveReader::new(len);
+    let mut source = std::fs::File::open(&path).unwrap();
+    let images = loop {
+        match reader.next_step() {
+            Step::Read { offset, len } => {
+                use std::io::Read;
+                let mut buf = vec![0u8; len as usize];
+                source.seek(SeekFrom::Start(offset)).unwrap();
+                source.read_exact(&mut buf).unwrap();
+                reader.supply(offset, &buf).unwrap();
+            }
+            Step::ImagesListed(images) => break images,
+            Step::Failed(e) => panic!("{e}"),
+            _ => {}
+        }
+    };
+    assert_eq!(images[0].tags, vec!["huge:1"]);
+    assert_eq!(images[0].stored_size, layer_size);
+    assert!(
+        reader.bytes_read() <= 1 << 20,
+        "read {} bytes to list",
+        reader.bytes_read()
+    );
+}
