@@ -7,10 +7,12 @@
 //! and quoting its stderr, so a red test says what broke.
 
 pub mod browser;
+pub mod encoding;
 pub mod image;
 pub mod layerscope;
 pub mod process;
 pub mod registry;
+pub mod token;
 pub mod webdriver;
 
 pub use browser::Browser;
@@ -18,4 +20,5 @@ pub use image::{push_archive, push_dir_as_image, PushedImage};
 pub use layerscope::{dist_dir, layerscope_binary, require_built_dist, LayerscopeServer};
 pub use process::{free_port, repo_root, ChildGuard, TempDir};
 pub use registry::{Registry, RegistryConfig};
+pub use token::{Grant, TokenIssuer, TokenPolicy};
 pub use webdriver::{ElementId, LogEntry, WebDriver, WebDriverError};

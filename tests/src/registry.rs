@@ -1,11 +1,13 @@
 //! Debian's `docker-registry` (Distribution 2.8) on a free loopback port, with the
-//! configurations the tests need: plain, CORS headers, htpasswd basic auth.
+//! configurations the tests need: plain, CORS headers, htpasswd basic auth, bearer tokens.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::encoding::base64_standard;
 use crate::process::{free_port, run_checked, ChildGuard, TempDir};
+use crate::token::{TokenIssuer, ISSUER_NAME, SERVICE_NAME};
 
 const REGISTRY_BINARY: &str = "/usr/bin/docker-registry";
 const HTPASSWD_BINARY: &str = "/usr/bin/htpasswd";
@@ -27,6 +29,15 @@ const EXPOSED_HEADERS: &[&str] = &[
 pub struct RegistryConfig {
     cors_origin: Option<String>,
     basic_auth: Option<(String, String)>,
+    token_auth: Option<TokenAuth>,
+    client_credentials: Option<(String, String)>,
+}
+
+/// The `auth.token` section: where clients get tokens and which certificate signs them.
+#[derive(Debug, Clone)]
+struct TokenAuth {
+    realm: String,
+    cert_path: PathBuf,
 }
 
 impl RegistryConfig {
@@ -45,6 +56,24 @@ impl RegistryConfig {
     /// Requires HTTP basic auth for one user (bcrypt htpasswd file, `auth.htpasswd`).
     pub fn with_htpasswd(mut self, user: &str, password: &str) -> RegistryConfig {
         self.basic_auth = Some((user.to_string(), password.to_string()));
+        self.client_credentials = self.basic_auth.clone();
+        self
+    }
+
+    /// Requires bearer tokens from `issuer` (`auth.token`); the registry verifies them
+    /// against the issuer's certificate.
+    pub fn with_token(mut self, issuer: &TokenIssuer) -> RegistryConfig {
+        self.token_auth = Some(TokenAuth {
+            realm: issuer.realm(),
+            cert_path: issuer.cert_path().to_path_buf(),
+        });
+        self
+    }
+
+    /// Credentials the push helpers send (`skopeo --dest-creds`); with token auth they go to
+    /// the issuer. [`RegistryConfig::with_htpasswd`] sets them too.
+    pub fn with_credentials(mut self, user: &str, password: &str) -> RegistryConfig {
+        self.client_credentials = Some((user.to_string(), password.to_string()));
         self
     }
 
@@ -70,6 +99,12 @@ impl RegistryConfig {
             yaml.push_str(&format!(
                 "auth:\n  htpasswd:\n    realm: layerscope-test\n    path: {}\n",
                 htpasswd_file.display()
+            ));
+        } else if let Some(token) = &self.token_auth {
+            yaml.push_str(&format!(
+                "auth:\n  token:\n    realm: {}\n    service: {SERVICE_NAME}\n    issuer: {ISSUER_NAME}\n    rootcertbundle: {}\n",
+                token.realm,
+                token.cert_path.display()
             ));
         }
         yaml
@@ -130,7 +165,7 @@ impl Registry {
         guard.wait_for_port(port, START_TIMEOUT);
         Registry {
             port,
-            credentials: config.basic_auth,
+            credentials: config.client_credentials,
             config_path,
             _guard: guard,
             _dir: dir,
@@ -147,7 +182,7 @@ impl Registry {
         format!("http://{}", self.host())
     }
 
-    /// The basic-auth user and password, if the config has them.
+    /// The user and password clients send (basic auth, or to the token issuer), if any.
     pub fn credentials(&self) -> Option<(&str, &str)> {
         self.credentials
             .as_ref()
@@ -184,7 +219,7 @@ impl Registry {
             request = request.header(*name, *value);
         }
         if let (true, Some((user, password))) = (authenticate, self.credentials()) {
-            let token = base64_encode(format!("{user}:{password}").as_bytes());
+            let token = base64_standard(format!("{user}:{password}").as_bytes());
             request = request.header("Authorization", format!("Basic {token}"));
         }
         let mut response = request
@@ -226,45 +261,9 @@ fn write_htpasswd(file: &Path, user: &str, password: &str) {
     );
 }
 
-/// Standard base64 with padding (for the Basic auth header).
-fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut encoded = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let group = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for position in 0..4 {
-            if position <= chunk.len() {
-                let index = (group >> (18 - 6 * position)) & 0x3f;
-                encoded.push(char::from(ALPHABET[index as usize]));
-            } else {
-                encoded.push('=');
-            }
-        }
-    }
-    encoded
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        let vectors = [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ];
-        for (plain, encoded) in vectors {
-            assert_eq!(base64_encode(plain.as_bytes()), encoded, "{plain:?}");
-        }
-    }
 
     #[test]
     fn cors_and_htpasswd_land_in_the_config() {

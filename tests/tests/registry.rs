@@ -1,7 +1,9 @@
 //! The registry helpers against a real docker-registry: images pushed with umoci + skopeo
 //! show up in the Distribution API, CORS headers come from the config, basic auth is enforced.
 
-use layerscope_e2e::{push_dir_as_image, Registry, RegistryConfig, TempDir};
+use layerscope_e2e::{
+    push_dir_as_image, Grant, Registry, RegistryConfig, TempDir, TokenIssuer, TokenPolicy,
+};
 use serde_json::Value;
 
 fn sample_rootfs() -> TempDir {
@@ -117,4 +119,66 @@ fn htpasswd_registry_demands_and_accepts_basic_auth() {
         vec!["2.0".to_string()]
     );
     assert_eq!(registry.get("/v2/private/app/tags/list", false).status, 401);
+}
+
+#[test]
+fn token_registry_runs_the_bearer_flow_and_checks_scopes() {
+    let issuer = TokenIssuer::start(TokenPolicy {
+        accounts: vec![("pusher".into(), "push-pass".into())],
+        grants: vec![
+            Grant::user("pusher", "*", &["pull", "push"]),
+            Grant::anonymous("open/app", &["pull"]),
+        ],
+    });
+    let registry = Registry::start(
+        RegistryConfig::plain()
+            .with_cors("*")
+            .with_token(&issuer)
+            .with_credentials("pusher", "push-pass"),
+    );
+
+    let anonymous = registry.get("/v2/", false);
+    assert_eq!(anonymous.status, 401);
+    let challenge = anonymous.header("WWW-Authenticate").unwrap_or_default();
+    assert!(
+        challenge.starts_with("Bearer ")
+            && challenge.contains(&format!("realm=\"{}\"", issuer.realm()))
+            && challenge.contains("service=\"layerscope-test-registry\""),
+        "challenge {challenge:?}"
+    );
+
+    // skopeo logs in at the issuer with the credentials and pushes with the token.
+    let rootfs = sample_rootfs();
+    push_dir_as_image(rootfs.path(), &registry, "open/app:1");
+    push_dir_as_image(rootfs.path(), &registry, "closed/app:1");
+
+    let pull_open = issuer
+        .request_token("repository:open/app:pull", None)
+        .expect("anonymous pull token for open/app");
+    let bearer = format!("Bearer {pull_open}");
+    let tags = registry.get_with_headers(
+        "/v2/open/app/tags/list",
+        false,
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(tags.status, 200, "{}", tags.body);
+    assert!(tags.body.contains("\"1\""), "{}", tags.body);
+
+    // The same token carries no access to another repository.
+    let denied = registry.get_with_headers(
+        "/v2/closed/app/tags/list",
+        false,
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(denied.status, 401, "{}", denied.body);
+    let challenge = denied.header("WWW-Authenticate").unwrap_or_default();
+    assert!(
+        challenge.contains("insufficient_scope"),
+        "challenge {challenge:?}"
+    );
+
+    assert_eq!(
+        issuer.request_token("repository:closed/app:pull", Some(("pusher", "wrong"))),
+        Err(401)
+    );
 }
