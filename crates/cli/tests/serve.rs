@@ -221,3 +221,22 @@ fn missing_dist_fails_with_a_clear_message() {
         "stderr was {stderr:?}"
     );
 }
+
+#[test]
+fn busy_port_fails_with_the_address_in_the_message() {
+    let scratch = ScratchDir::new("busy");
+    let dist = sample_site(&scratch);
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("hold a port");
+    let addr = holder.local_addr().unwrap().to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_layerscope"))
+        .args(["serve", "--addr", &addr, "--dist"])
+        .arg(&dist)
+        .output()
+        .expect("run layerscope serve");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "stderr was {stderr:?}"
+    );
+}
