@@ -414,6 +414,30 @@ where
     scanner.finish()
 }
 
+/// Scans a whole blob pulled from a byte source: `read` fills the buffer it
+/// is given and returns how many bytes it wrote, 0 at the end. The buffer
+/// (`chunk_size` bytes) is the only one allocated for input. This is the
+/// entry point benchmarks use natively and in WebAssembly.
+pub fn scan_source<F>(
+    mut read: F,
+    chunk_size: usize,
+    options: ScanOptions,
+) -> Result<LayerSummary, LayerError>
+where
+    F: FnMut(&mut [u8]) -> usize,
+{
+    let mut buffer = vec![0u8; chunk_size.max(1)];
+    let mut scanner = Scanner::new(options);
+    loop {
+        let n = read(&mut buffer);
+        if n == 0 {
+            break;
+        }
+        scanner.push(&buffer[..n])?;
+    }
+    scanner.finish()
+}
+
 fn is_skippable_zstd(magic: &[u8]) -> bool {
     magic.len() == 4 && magic[0] & 0xf0 == 0x50 && magic[1..] == [0x2a, 0x4d, 0x18]
 }
