@@ -1,1 +1,345 @@
 //! `docker image inspect`-shaped JSON and the `docker image ls` row.
+//!
+//! API summary:
+//! - [`image_inspect`]`(&InspectInput) -> ImageInspect`: one element of
+//!   `docker image inspect`'s array, fields in docker's order;
+//! - [`to_docker_json`]`(&[ImageInspect]) -> String`: the array printed as the
+//!   docker CLI prints it (4-space indent, `<`, `>`, `&` escaped as Go does);
+//! - [`image_ls_row`]`(reference, image_id, config, size, now_unix) -> ImageLsRow`
+//!   with [`ImageLsRow`] `{ repository, tag, image_id, created, size }`.
+//!
+//! Only what the image itself says is shown. Keys that describe a local
+//! docker installation (`GraphDriver`, the last tag time, `Container` of a
+//! local build) cannot be known from a registry or an archive and are
+//! omitted; `Metadata` is therefore an empty object. `Parent`, `Comment` and
+//! `Author` print as empty strings when the config lacks them, as docker does
+//! for a pulled image. `Created`, `DockerVersion`, `Variant`, `OsVersion`,
+//! `Size` and `Config` are omitted when unknown rather than given a made-up
+//! value.
+
+use serde::Serialize;
+
+use crate::config::{ContainerConfig, ImageConfig};
+use crate::digest::Digest;
+use crate::humanize::{self, Timestamp};
+use crate::reference::Reference;
+
+/// What `docker image ls` prints for unknown repository or tag.
+pub const NONE: &str = "<none>";
+
+/// The facts an inspect view is built from.
+#[derive(Clone, Copy, Debug)]
+pub struct InspectInput<'a> {
+    /// The parsed image config.
+    pub config: &'a ImageConfig,
+    /// The image ID: the config blob's digest.
+    pub image_id: &'a Digest,
+    /// The reference the image was read by, if any (archives may have none).
+    pub reference: Option<&'a Reference>,
+    /// The digest of the manifest or index as fetched (for `RepoDigests`).
+    pub repo_digest: Option<&'a Digest>,
+    /// Sum of the uncompressed layer sizes, when known.
+    pub size: Option<u64>,
+}
+
+/// One image as `docker image inspect` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageInspect {
+    /// The image ID (`sha256:` + config digest).
+    pub id: String,
+    /// `name:tag` in familiar form.
+    pub repo_tags: Vec<String>,
+    /// `name@digest` in familiar form.
+    pub repo_digests: Vec<String>,
+    /// Parent image ID (empty for pulled images).
+    pub parent: String,
+    /// The config's comment.
+    pub comment: String,
+    /// Creation time, RFC 3339 with nanoseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// Docker version that built the image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docker_version: Option<String>,
+    /// Author.
+    pub author: String,
+    /// Container defaults, as the config states them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<ContainerConfig>,
+    /// CPU architecture.
+    pub architecture: String,
+    /// CPU variant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// Operating system.
+    pub os: String,
+    /// OS version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
+    /// Uncompressed size of all layers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// The layer diff IDs.
+    #[serde(rename = "RootFS")]
+    pub root_fs: InspectRootFs,
+    /// Local bookkeeping docker keeps; nothing of it is known here.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `RootFS` of `docker image inspect`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InspectRootFs {
+    /// Always `layers`.
+    #[serde(rename = "Type")]
+    pub kind: String,
+    /// The diff IDs, base first.
+    pub layers: Vec<String>,
+}
+
+/// Builds the inspect view of one image.
+pub fn image_inspect(input: &InspectInput<'_>) -> ImageInspect {
+    let c = input.config;
+    let (repo_tags, repo_digests) = repo_names(input.reference, input.repo_digest);
+    ImageInspect {
+        id: input.image_id.to_string(),
+        repo_tags,
+        repo_digests,
+        parent: c.parent.clone().unwrap_or_default(),
+        comment: c.comment.clone().unwrap_or_default(),
+        created: c.created.as_deref().map(|raw| match Timestamp::parse(raw) {
+            Ok(t) => t.to_rfc3339_nanos(),
+            Err(_) => raw.to_string(),
+        }),
+        docker_version: c.docker_version.clone().filter(|v| !v.is_empty()),
+        author: c.author.clone().unwrap_or_default(),
+        config: c.config.clone(),
+        architecture: c.architecture.clone(),
+        variant: c.variant.clone(),
+        os: c.os.clone(),
+        os_version: c.os_version.clone(),
+        size: input.size,
+        root_fs: InspectRootFs {
+            kind: c.rootfs.kind.clone(),
+            layers: c.rootfs.diff_ids.iter().map(Digest::to_string).collect(),
+        },
+        metadata: serde_json::Map::new(),
+    }
+}
+
+fn repo_names(
+    reference: Option<&Reference>,
+    repo_digest: Option<&Digest>,
+) -> (Vec<String>, Vec<String>) {
+    let Some(r) = reference else {
+        return (Vec::new(), Vec::new());
+    };
+    let name = r.familiar_name();
+    let tags = r
+        .tag_or_default()
+        .map(|t| vec![format!("{name}:{t}")])
+        .unwrap_or_default();
+    let digest = repo_digest.or(r.digest());
+    let digests = digest
+        .map(|d| vec![format!("{name}@{d}")])
+        .unwrap_or_default();
+    (tags, digests)
+}
+
+/// Prints inspect views as `docker image inspect` does: a JSON array with
+/// 4-space indentation, `<`, `>` and `&` written as `\u003c`, `\u003e`,
+/// `\u0026` (Go's encoder escapes them; they only occur inside strings).
+pub fn to_docker_json(images: &[ImageInspect]) -> String {
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+    images
+        .serialize(&mut ser)
+        .expect("serializing plain structs cannot fail");
+    String::from_utf8(out)
+        .expect("serde_json writes UTF-8")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
+/// One row of `docker image ls`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ImageLsRow {
+    /// REPOSITORY, familiar form, or `<none>`.
+    pub repository: String,
+    /// TAG, or `<none>`.
+    pub tag: String,
+    /// IMAGE ID: the first 12 hex characters of the config digest.
+    pub image_id: String,
+    /// CREATED: `2 years ago`, or empty when unknown.
+    pub created: String,
+    /// SIZE: docker's three-significant-digit form.
+    pub size: String,
+}
+
+/// Builds the `docker image ls` row; `size` is the uncompressed size of all layers.
+pub fn image_ls_row(
+    reference: Option<&Reference>,
+    image_id: &Digest,
+    config: &ImageConfig,
+    size: u64,
+    now_unix: i64,
+) -> ImageLsRow {
+    ImageLsRow {
+        repository: reference.map_or_else(|| NONE.to_string(), Reference::familiar_name),
+        tag: reference
+            .and_then(Reference::tag_or_default)
+            .unwrap_or(NONE)
+            .to_string(),
+        image_id: image_id.short().to_string(),
+        created: config
+            .created_at()
+            .map(|t| humanize::ago(t.unix, now_unix))
+            .unwrap_or_default(),
+        size: humanize::size(size),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"{"architecture":"arm64","variant":"v8","os":"linux","created":"2023-11-14T22:13:20.120000000Z",
+        "author":"A <a@example.test>","docker_version":"24.0.7",
+        "config":{"Env":["PATH=/bin"],"Cmd":["sh","-c","a && b"],"Labels":{"z":"1","a":"2"}},
+        "rootfs":{"type":"layers","diff_ids":["sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"]}}"#;
+
+    fn config() -> ImageConfig {
+        ImageConfig::parse(CONFIG.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn inspect_has_dockers_shape_and_order() {
+        let c = config();
+        let id = Digest::sha256_of(CONFIG.as_bytes());
+        let manifest = Digest::sha256_of(b"manifest");
+        let r = Reference::parse("nginx:1.25").unwrap();
+        let view = image_inspect(&InspectInput {
+            config: &c,
+            image_id: &id,
+            reference: Some(&r),
+            repo_digest: Some(&manifest),
+            size: Some(5_590_000),
+        });
+        let json = to_docker_json(std::slice::from_ref(&view));
+        let keys: Vec<&str> = json
+            .lines()
+            .filter(|l| l.starts_with("        \"") && !l.starts_with("         "))
+            .map(|l| l.trim().split('"').nth(1).unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "Id",
+                "RepoTags",
+                "RepoDigests",
+                "Parent",
+                "Comment",
+                "Created",
+                "DockerVersion",
+                "Author",
+                "Config",
+                "Architecture",
+                "Variant",
+                "Os",
+                "Size",
+                "RootFS",
+                "Metadata"
+            ]
+        );
+        assert!(json.starts_with("[\n    {\n        \"Id\": \"sha256:"));
+        assert!(
+            json.contains("\"A \\u003ca@example.test\\u003e\""),
+            "{json}"
+        );
+        assert!(json.contains("\"a \\u0026\\u0026 b\""));
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let o = &v[0];
+        assert_eq!(o["RepoTags"][0], "nginx:1.25");
+        assert_eq!(o["RepoDigests"][0], format!("nginx@{manifest}"));
+        assert_eq!(o["Created"], "2023-11-14T22:13:20.12Z");
+        assert_eq!(o["RootFS"]["Type"], "layers");
+        assert_eq!(o["Config"]["Labels"]["a"], "2");
+        assert!(
+            o["Config"].get("Hostname").is_none(),
+            "absent fields are not invented"
+        );
+        assert_eq!(o["Parent"], "");
+        assert_eq!(o["Size"], 5_590_000);
+    }
+
+    #[test]
+    fn inspect_omits_unknowns() {
+        let c = ImageConfig::parse(
+            br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
+        )
+        .unwrap();
+        let id = Digest::sha256_of(b"x");
+        let view = image_inspect(&InspectInput {
+            config: &c,
+            image_id: &id,
+            reference: None,
+            repo_digest: None,
+            size: None,
+        });
+        let v = serde_json::to_value(&view).unwrap();
+        for absent in [
+            "Created",
+            "DockerVersion",
+            "Config",
+            "Variant",
+            "OsVersion",
+            "Size",
+        ] {
+            assert!(v.get(absent).is_none(), "{absent} should be omitted");
+        }
+        assert_eq!(v["RepoTags"], serde_json::json!([]));
+        assert_eq!(v["Metadata"], serde_json::json!({}));
+
+        let by_digest = Reference::parse(&format!("a/b@{id}")).unwrap();
+        let view = image_inspect(&InspectInput {
+            config: &c,
+            image_id: &id,
+            reference: Some(&by_digest),
+            repo_digest: None,
+            size: None,
+        });
+        assert!(view.repo_tags.is_empty());
+        assert_eq!(view.repo_digests, vec![format!("a/b@{id}")]);
+    }
+
+    #[test]
+    fn image_ls_row_matches_docker_columns() {
+        let c = config();
+        let id = Digest::sha256_of(CONFIG.as_bytes());
+        let r = Reference::parse("localhost:5000/team/app").unwrap();
+        let row = image_ls_row(
+            Some(&r),
+            &id,
+            &c,
+            126_000_000,
+            1_700_000_000 + 2 * 365 * 86400 + 100,
+        );
+        assert_eq!(row.repository, "localhost:5000/team/app");
+        assert_eq!(row.tag, "latest");
+        assert_eq!(row.image_id, &id.hex()[..12]);
+        assert_eq!(row.created, "2 years ago");
+        assert_eq!(row.size, "126MB");
+        let none = image_ls_row(None, &id, &c, 0, 1_700_000_000);
+        assert_eq!(
+            (
+                none.repository.as_str(),
+                none.tag.as_str(),
+                none.size.as_str()
+            ),
+            (NONE, NONE, "0B")
+        );
+    }
+}
