@@ -8,6 +8,7 @@
 
 pub mod browser;
 pub mod encoding;
+pub mod http;
 pub mod image;
 pub mod layerscope;
 pub mod process;

@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::encoding::base64_standard;
+use crate::http::loopback_agent;
 use crate::process::{free_port, run_checked, ChildGuard, TempDir};
 use crate::token::{TokenIssuer, ISSUER_NAME, SERVICE_NAME};
 
@@ -207,12 +208,7 @@ impl Registry {
         authenticate: bool,
         extra_headers: &[(&str, &str)],
     ) -> RegistryResponse {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .proxy(None)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
+        let agent = loopback_agent(Duration::from_secs(30));
         let url = format!("{}{path}", self.url());
         let mut request = agent.get(&url).header("Origin", "http://127.0.0.1");
         for (name, value) in extra_headers {

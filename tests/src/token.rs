@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::encoding::{base64_standard, base64_url};
+use crate::http::loopback_agent;
 use crate::process::{run_checked, TempDir};
 
 /// Lifetime of issued tokens.
@@ -135,12 +136,7 @@ impl TokenIssuer {
         scope: &str,
         credentials: Option<(&str, &str)>,
     ) -> Result<String, u16> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .proxy(None)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
+        let agent = loopback_agent(Duration::from_secs(30));
         let mut request = agent
             .get(&self.realm())
             .query("service", SERVICE_NAME)

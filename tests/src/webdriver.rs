@@ -6,6 +6,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::http::loopback_agent;
+
 /// The key under which WebDriver returns element references.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -58,13 +60,7 @@ pub struct WebDriver {
 impl WebDriver {
     /// Creates a session on the driver at `driver_url` (`http://127.0.0.1:PORT`).
     pub fn new_session(driver_url: &str, capabilities: Value) -> Result<WebDriver, WebDriverError> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            // Loopback only: never route through a proxy from the environment.
-            .proxy(None)
-            .timeout_global(Some(COMMAND_TIMEOUT))
-            .build()
-            .into();
+        let agent = loopback_agent(COMMAND_TIMEOUT);
         let body = json!({ "capabilities": { "alwaysMatch": capabilities } });
         let value = send(&agent, "POST", &format!("{driver_url}/session"), Some(body))?;
         let session_id = value["sessionId"]

@@ -83,3 +83,61 @@ fn page_loads_only_from_its_origin_and_logs_no_errors() {
         describe_log(&errors)
     );
 }
+
+/// Finds `name` anywhere below `dir` (the build may place static files under any prefix).
+fn find_file(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        } else if path.file_name().is_some_and(|file| file == name) {
+            return Some(path);
+        }
+    }
+    None
+}
+
+#[test]
+fn built_page_ships_the_demo_archive() {
+    let dist = layerscope_e2e::require_built_dist();
+    let committed = layerscope_e2e::repo_root().join("static/demo/layerscope-demo.tar");
+    let shipped = find_file(&dist, "layerscope-demo.tar").unwrap_or_else(|| {
+        panic!(
+            "{} has no layerscope-demo.tar: the build must copy static/ (see scripts/make-demo-image.sh)",
+            dist.display()
+        )
+    });
+    let relative = shipped
+        .strip_prefix(&dist)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let server = LayerscopeServer::start();
+    let url = format!("{}{relative}", server.url);
+    let mut response = layerscope_e2e::http::loopback_agent(Duration::from_secs(30))
+        .get(&url)
+        .call()
+        .unwrap_or_else(|error| panic!("GET {url}: {error}"));
+    assert_eq!(response.status().as_u16(), 200, "GET {url}");
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/x-tar")
+    );
+    let served = response
+        .body_mut()
+        .with_config()
+        .limit(4 * 1024 * 1024)
+        .read_to_vec()
+        .unwrap();
+    let expected = std::fs::read(&committed).expect("committed demo archive");
+    assert!(
+        served == expected,
+        "{url} differs from {}",
+        committed.display()
+    );
+}
