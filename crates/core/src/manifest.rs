@@ -919,7 +919,7 @@ mod tests {
             (format!(r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"a/b","size":1,"digest":"{D1}","urls":["value"]}}]}}"#), "manifests[0].urls[0]: \"value\" is not an absolute URI"),
             (format!(r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"a/b","size":2,"digest":"{D1}","data":"e30"}}]}}"#), "manifests[0].data: base64 length 3"),
             (format!(r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"a/b","size":3,"digest":"{D1}","data":"e30="}}]}}"#), "decodes to 2 bytes but size says 3"),
-            (format!(r#"{{"schemaVersion":2,"manifests":[],"subject":"nope"}}"#), "subject: expected a descriptor object"),
+            (r#"{"schemaVersion":2,"manifests":[],"subject":"nope"}"#.to_string(), "subject: expected a descriptor object"),
             ("[1]".to_string(), "must be a JSON object, found an array"),
             ("{".to_string(), "not valid JSON (line 1"),
             (r#"{"schemaVersion":3,"manifests":[]}"#.to_string(), "schemaVersion 3 is not supported"),
