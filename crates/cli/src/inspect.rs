@@ -312,12 +312,12 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
     let ls = &report.image_ls;
     writeln!(
         out,
-        "{:<40} {:<16} {:<14} {:<22} {}",
+        "{:<40} {:<16} {:<14} {:<31} {}",
         "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"
     )?;
     writeln!(
         out,
-        "{:<40} {:<16} {:<14} {:<22} {}",
+        "{:<40} {:<16} {:<14} {:<31} {}",
         ls.repository,
         ls.tag,
         ls.image_id,
@@ -329,13 +329,13 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
         writeln!(out, "HISTORY")?;
         writeln!(
             out,
-            "{:<14} {:<22} {:<50} {:>10}  {}",
+            "{:<14} {:<31} {:<50} {:>10}  {}",
             "IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"
         )?;
         for row in &report.history {
             writeln!(
                 out,
-                "{:<14} {:<22} {:<50} {:>10}  {}",
+                "{:<14} {:<31} {:<50} {:>10}  {}",
                 row.image,
                 row.created.as_deref().unwrap_or("-"),
                 one_line(&row.created_by, 50),

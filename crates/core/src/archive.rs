@@ -56,6 +56,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
+use crate::digest::AnyDigest;
+use crate::manifest::{Descriptor, Document, ImageManifest};
+use crate::media::MediaKind;
 use crate::report::{ImageListing, ImageReport, LayerReport};
 
 /// Largest JSON document (manifest.json, index.json, a manifest, a config) the reader accepts.
@@ -1651,19 +1654,8 @@ mod stream {
 // ---------------------------------------------------------------------------------------
 // Documents: manifest.json (docker save) and index.json (OCI layout) to a list of images.
 
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const CONTAINERD_NAME: &str = "io.containerd.image.name";
-
-/// What a descriptor in an index points at.
-enum Pointee {
-    Manifest,
-    Index,
-    Unknown(String),
-}
 
 impl ArchiveReader {
     fn plan_listing(&self) -> Result<Listing, Need> {
@@ -1799,7 +1791,16 @@ impl ArchiveReader {
 
     fn plan_oci(&self) -> Result<Listing, Need> {
         let bytes = self.document("index.json", "the archive")?;
-        let root = index_descriptors(bytes, "index.json")?;
+        let root = match parse_manifest(bytes, Some(crate::media::OCI_INDEX), "index.json")? {
+            Document::Index(index) => index.manifests,
+            Document::Manifest(_) => {
+                return Err(ArchiveError::BadDocument {
+                    file: "index.json".into(),
+                    detail: "it is an image manifest, not an index".into(),
+                }
+                .into())
+            }
+        };
         if root.is_empty() {
             return Err(ArchiveError::NoImages {
                 file: "index.json".into(),
@@ -1811,8 +1812,8 @@ impl ArchiveReader {
         let mut warnings = Vec::new();
         let mut unknown: Option<ArchiveError> = None;
         let mut seen = 0usize;
-        // Depth first, in index order: (descriptor, depth, tags inherited from an annotated parent, parent name).
-        let mut stack: Vec<(serde_json::Value, usize, Vec<String>, String)> = root
+        // Depth first, in index order: (descriptor, depth, tags from an annotated parent, parent name).
+        let mut stack: Vec<(Descriptor, usize, Vec<String>, String)> = root
             .into_iter()
             .rev()
             .map(|d| (d, 0, Vec::new(), "index.json".to_string()))
@@ -1826,31 +1827,43 @@ impl ArchiveReader {
                 }
                 .into());
             }
-            let digest = descriptor_digest(&descriptor, &parent)?;
-            let path = blob_path(&digest);
             let mut tags = descriptor_tags(&descriptor);
             if tags.is_empty() {
                 tags = inherited;
             }
-            let declared = descriptor
-                .get("mediaType")
-                .and_then(|m| m.as_str())
-                .map(str::to_string);
-            let document = match (&declared, self.resolve(&path)) {
-                // A descriptor of unknown type whose blob is absent: refuse it by its type.
-                (Some(t), None) if !is_manifest_type(t) && !is_index_type(t) => {
-                    unknown.get_or_insert(ArchiveError::UnknownMediaType {
-                        media_type: t.clone(),
-                        digest: digest.to_string(),
-                        referenced_by: parent.clone(),
-                    });
-                    continue;
-                }
-                _ => self.document(&path, &parent)?,
-            };
+            let kind = crate::media::classify(&descriptor.media_type);
+            if !matches!(
+                kind,
+                MediaKind::OciManifest
+                    | MediaKind::DockerManifest
+                    | MediaKind::OciIndex
+                    | MediaKind::DockerManifestList
+            ) {
+                let error = ArchiveError::UnknownMediaType {
+                    media_type: descriptor.media_type.clone(),
+                    digest: descriptor.digest.to_string(),
+                    referenced_by: parent.clone(),
+                };
+                warnings.push(error.to_string());
+                unknown.get_or_insert(error);
+                continue;
+            }
+            let digest = registered(&descriptor.digest, &parent)?;
+            let path = blob_path(&digest);
+            let document = self.document(&path, &parent)?;
             verify_document(&digest, document, &path)?;
-            match classify(declared.as_deref(), document) {
-                Pointee::Index => {
+            // The document's own mediaType (or its shape) wins over the index entry's, as
+            // go-containerregistry and containers/image read layouts; a disagreement is reported.
+            let parsed = parse_manifest(document, None, &path)?;
+            if crate::media::classify(parsed.media_type()) != kind {
+                warnings.push(format!(
+                    "{parent} lists {path} as {} but the document is {}",
+                    descriptor.media_type,
+                    parsed.media_type()
+                ));
+            }
+            match parsed {
+                Document::Index(index) => {
                     if depth + 1 > MAX_INDEX_DEPTH {
                         return Err(ArchiveError::TooLarge {
                             what: "index nesting depth".into(),
@@ -1858,33 +1871,29 @@ impl ArchiveReader {
                         }
                         .into());
                     }
-                    let children = index_descriptors(document, &path)?;
-                    for child in children.into_iter().rev() {
+                    for child in index.manifests.into_iter().rev() {
                         stack.push((child, depth + 1, tags.clone(), path.clone()));
                     }
                 }
-                Pointee::Manifest => {
+                Document::Manifest(manifest) => {
                     if is_attestation(&descriptor) {
+                        continue;
+                    }
+                    if let Some(artifact) = manifest.artifact_kind() {
+                        warnings.push(format!(
+                            "{path} is an artifact ({artifact}), not an image; skipped"
+                        ));
                         continue;
                     }
                     let plan = self.plan_oci_image(
                         images.len(),
                         &digest,
                         &path,
-                        document,
+                        &manifest,
                         tags,
                         &descriptor,
                     )?;
                     images.push(plan);
-                }
-                Pointee::Unknown(media_type) => {
-                    let error = ArchiveError::UnknownMediaType {
-                        media_type,
-                        digest: digest.to_string(),
-                        referenced_by: parent.clone(),
-                    };
-                    warnings.push(error.to_string());
-                    unknown.get_or_insert(error);
                 }
             }
         }
@@ -1908,48 +1917,27 @@ impl ArchiveReader {
         index: usize,
         digest: &crate::digest::Digest,
         path: &str,
-        document: &[u8],
+        manifest: &ImageManifest,
         tags: Vec<String>,
-        descriptor: &serde_json::Value,
+        descriptor: &Descriptor,
     ) -> Result<ImagePlan, Need> {
-        let bad = |detail: String| {
-            Need::Fail(ArchiveError::BadDocument {
-                file: path.into(),
-                detail,
-            })
-        };
-        let manifest: serde_json::Value =
-            serde_json::from_slice(document).map_err(|e| bad(e.to_string()))?;
-        let config = manifest
-            .get("config")
-            .ok_or_else(|| bad("the manifest has no \"config\"".into()))?;
-        let config_digest = descriptor_digest(config, path)?;
+        let config_digest = registered(&manifest.config.digest, path)?;
         let config_ref = BlobRef {
             path: blob_path(&config_digest),
             expected: Some(config_digest.clone()),
-            media_type: config
-                .get("mediaType")
-                .and_then(|m| m.as_str())
-                .map(str::to_string),
+            media_type: Some(manifest.config.media_type.clone()),
         };
         self.blob_entry(&config_ref.path, path)?;
-        let layer_values = manifest
-            .get("layers")
-            .and_then(|l| l.as_array())
-            .ok_or_else(|| bad("the manifest has no \"layers\" list".into()))?;
         let mut layers = Vec::new();
         let mut stored_size = 0;
-        for layer in layer_values {
-            let layer_digest = descriptor_digest(layer, path)?;
+        for layer in &manifest.layers {
+            let layer_digest = registered(&layer.digest, path)?;
             let layer_path = blob_path(&layer_digest);
             stored_size += self.blob_entry(&layer_path, path)?.size;
             layers.push(BlobRef {
                 path: layer_path,
                 expected: Some(layer_digest),
-                media_type: layer
-                    .get("mediaType")
-                    .and_then(|m| m.as_str())
-                    .map(str::to_string),
+                media_type: Some(layer.media_type.clone()),
             });
         }
         Ok(ImagePlan {
@@ -1958,7 +1946,7 @@ impl ArchiveReader {
                 tags,
                 config_digest: Some(config_digest.to_string()),
                 manifest_digest: Some(digest.to_string()),
-                platform: descriptor_platform(descriptor),
+                platform: descriptor.platform.as_ref().map(|p| p.to_string()),
                 layer_count: layers.len(),
                 stored_size,
             },
@@ -1966,6 +1954,28 @@ impl ArchiveReader {
             config: config_ref,
             layers,
         })
+    }
+}
+
+/// A manifest or index through the manifest module, refusals naming the archive file.
+fn parse_manifest(bytes: &[u8], declared: Option<&str>, file: &str) -> Result<Document, Need> {
+    crate::manifest::parse(bytes, declared).map_err(|e| {
+        Need::Fail(ArchiveError::BadDocument {
+            file: file.into(),
+            detail: e.to_string(),
+        })
+    })
+}
+
+/// Only sha256 and sha512 blobs can be found and verified.
+fn registered(digest: &AnyDigest, file: &str) -> Result<crate::digest::Digest, Need> {
+    match digest {
+        AnyDigest::Registered(digest) => Ok(digest.clone()),
+        other => Err(ArchiveError::BadDocument {
+            file: file.into(),
+            detail: format!("digest {other} uses an algorithm this reader cannot verify (only sha256 and sha512)"),
+        }
+        .into()),
     }
 }
 
@@ -1997,49 +2007,8 @@ fn blob_path(digest: &crate::digest::Digest) -> String {
     format!("blobs/{}/{}", digest.algorithm().name(), digest.hex())
 }
 
-fn index_descriptors(bytes: &[u8], file: &str) -> Result<Vec<serde_json::Value>, Need> {
-    let bad = |detail: String| {
-        Need::Fail(ArchiveError::BadDocument {
-            file: file.into(),
-            detail,
-        })
-    };
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
-    match value.get("manifests") {
-        Some(serde_json::Value::Array(list)) => Ok(list.clone()),
-        Some(serde_json::Value::Null) | None => Ok(Vec::new()),
-        Some(other) => Err(bad(format!("\"manifests\" is {}", json_kind(other)))),
-    }
-}
-
-fn descriptor_digest(
-    descriptor: &serde_json::Value,
-    file: &str,
-) -> Result<crate::digest::Digest, Need> {
-    let text = descriptor
-        .get("digest")
-        .and_then(|d| d.as_str())
-        .ok_or_else(|| {
-            Need::Fail(ArchiveError::BadDocument {
-                file: file.into(),
-                detail: "a descriptor has no \"digest\"".into(),
-            })
-        })?;
-    crate::digest::Digest::parse(text).map_err(|e| {
-        Need::Fail(ArchiveError::BadDocument {
-            file: file.into(),
-            detail: format!("descriptor digest {text:?}: {e}"),
-        })
-    })
-}
-
-fn descriptor_tags(descriptor: &serde_json::Value) -> Vec<String> {
-    let annotations = descriptor.get("annotations");
-    let get = |key: &str| {
-        annotations
-            .and_then(|a| a.get(key))
-            .and_then(|v| v.as_str())
-    };
+fn descriptor_tags(descriptor: &Descriptor) -> Vec<String> {
+    let get = |key: &str| descriptor.annotations.get(key).map(String::as_str);
     match (get(CONTAINERD_NAME), get(REF_NAME)) {
         (Some(name), _) => vec![name.to_string()],
         (None, Some(name)) => vec![name.to_string()],
@@ -2047,50 +2016,13 @@ fn descriptor_tags(descriptor: &serde_json::Value) -> Vec<String> {
     }
 }
 
-fn descriptor_platform(descriptor: &serde_json::Value) -> Option<String> {
-    let platform = descriptor.get("platform")?;
-    let os = platform.get("os")?.as_str()?;
-    let arch = platform.get("architecture")?.as_str()?;
-    Some(match platform.get("variant").and_then(|v| v.as_str()) {
-        Some(variant) => format!("{os}/{arch}/{variant}"),
-        None => format!("{os}/{arch}"),
-    })
-}
-
 /// buildx stores provenance as manifests for platform `unknown/unknown`; they are not images.
-fn is_attestation(descriptor: &serde_json::Value) -> bool {
+fn is_attestation(descriptor: &Descriptor) -> bool {
     descriptor
-        .get("annotations")
-        .and_then(|a| a.get("vnd.docker.reference.type"))
-        .and_then(|v| v.as_str())
+        .annotations
+        .get("vnd.docker.reference.type")
+        .map(String::as_str)
         == Some("attestation-manifest")
-}
-
-fn is_manifest_type(media_type: &str) -> bool {
-    media_type == OCI_MANIFEST || media_type == DOCKER_MANIFEST
-}
-
-fn is_index_type(media_type: &str) -> bool {
-    media_type == OCI_INDEX || media_type == DOCKER_LIST
-}
-
-/// By the declared media type, or, when there is none, by the document's shape.
-fn classify(declared: Option<&str>, document: &[u8]) -> Pointee {
-    match declared {
-        Some(t) if is_manifest_type(t) => Pointee::Manifest,
-        Some(t) if is_index_type(t) => Pointee::Index,
-        Some(t) => Pointee::Unknown(t.to_string()),
-        None => {
-            let value: serde_json::Value = serde_json::from_slice(document).unwrap_or_default();
-            if value.get("manifests").is_some() {
-                Pointee::Index
-            } else if value.get("config").is_some() && value.get("layers").is_some() {
-                Pointee::Manifest
-            } else {
-                Pointee::Unknown("(none)".into())
-            }
-        }
-    }
 }
 
 fn verify_document(
@@ -2243,11 +2175,12 @@ mod analysis {
     //! Turns the config and the scanner's layer summaries into an [`ImageReport`].
 
     use super::{ArchiveError, ImagePlan, Need};
+    use crate::config::ImageConfig;
     use crate::digest::Digest;
     use crate::layer::{LayerError, LayerSummary, ScanOptions, Scanner};
     use crate::report::{
-        EfficiencyReport, ImageListing, ImageReport, InefficientFile, LayerFile, LayerReport,
-        MergedFile, SourceInfo, Verification,
+        EfficiencyReport, HistoryRow, ImageListing, ImageReport, InefficientFile, LayerFile,
+        LayerReport, MergedFile, SourceInfo, Verification,
     };
 
     /// A layer scanned while the archive streamed past (or why it could not be).
@@ -2256,7 +2189,9 @@ mod analysis {
     pub(in crate::archive) struct Analysis {
         pub(in crate::archive) report: ImageReport,
         plan: ImagePlan,
-        config: serde_json::Value,
+        config: crate::config::ImageConfig,
+        image_id: Digest,
+        listing: ImageListing,
         diff_ids: Vec<Digest>,
         scanner: Option<Scanner>,
         summaries: Vec<LayerSummary>,
@@ -2294,18 +2229,9 @@ mod analysis {
                 }
                 verification.push(row("config", &file, expected, &actual));
             }
-            let config: serde_json::Value =
-                serde_json::from_slice(config_bytes).map_err(|e| bad(e.to_string()))?;
-            let diff_ids = config
-                .pointer("/rootfs/diff_ids")
-                .and_then(|d| d.as_array())
-                .ok_or_else(|| bad("the config has no rootfs.diff_ids list".into()))?
-                .iter()
-                .map(|d| d.as_str().and_then(|s| Digest::parse(s).ok()))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(
-                    || bad("rootfs.diff_ids holds something that is not a digest".into()),
-                )?;
+            let config =
+                crate::config::ImageConfig::parse(config_bytes).map_err(|e| bad(e.to_string()))?;
+            let diff_ids = config.diff_ids().to_vec();
             if diff_ids.len() != plan.layers.len() {
                 return Err(bad(format!(
                     "rootfs.diff_ids lists {} layers but {} lists {}",
@@ -2324,10 +2250,7 @@ mod analysis {
                     repository,
                     tag,
                     image_id: actual.short().to_string(),
-                    created: config
-                        .get("created")
-                        .and_then(|c| c.as_str())
-                        .map(str::to_string),
+                    created: config.created.clone(),
                     size_bytes: 0,
                     size: String::new(),
                 },
@@ -2337,7 +2260,7 @@ mod analysis {
             };
             let commands = layer_commands(&config, plan.layers.len());
             report.history = history_rows(&config, &actual);
-            report.inspect = inspect_object(&config, &actual, listing);
+            report.inspect = inspect_object(&config, &actual, listing, 0);
             report.layers = plan
                 .layers
                 .iter()
@@ -2356,6 +2279,8 @@ mod analysis {
                 report,
                 plan,
                 config,
+                image_id: actual.clone(),
+                listing: listing.clone(),
                 diff_ids,
                 scanner: None,
                 summaries: Vec::new(),
@@ -2529,7 +2454,12 @@ mod analysis {
             self.report.image_ls.size_bytes = efficiency.size_bytes;
             self.report.image_ls.size = crate::humanize::size(efficiency.size_bytes);
             fill_history_sizes(&mut self.report);
-            let _ = &self.config;
+            self.report.inspect = inspect_object(
+                &self.config,
+                &self.image_id,
+                &self.listing,
+                efficiency.size_bytes,
+            );
             self.report.complete = true;
             Ok(self.report.clone())
         }
@@ -2616,44 +2546,57 @@ mod analysis {
     }
 
     /// The history command of each non-empty history step, one per layer.
-    fn layer_commands(config: &serde_json::Value, layers: usize) -> Vec<String> {
+    fn layer_commands(config: &ImageConfig, layers: usize) -> Vec<String> {
         let steps: Vec<String> = config
-            .get("history")
-            .and_then(|h| h.as_array())
-            .map(|history| {
-                history
-                    .iter()
-                    .filter(|h| {
-                        !h.get("empty_layer")
-                            .and_then(|e| e.as_bool())
-                            .unwrap_or(false)
-                    })
-                    .map(|h| {
-                        h.get("created_by")
-                            .and_then(|c| c.as_str())
-                            .unwrap_or("")
-                            .to_string()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+            .history
+            .iter()
+            .filter(|h| !h.empty_layer)
+            .map(|h| h.created_by.clone().unwrap_or_default())
+            .collect();
         (0..layers)
             .map(|i| steps.get(i).cloned().unwrap_or_default())
             .collect()
     }
 
-    fn history_rows(config: &serde_json::Value, _id: &Digest) -> Vec<crate::report::HistoryRow> {
-        let _ = config;
-        Vec::new()
+    /// `docker history` rows, newest first: the top row carries the image ID, the others
+    /// `<missing>` (as docker shows an image it did not build); sizes come after the scan.
+    fn history_rows(config: &ImageConfig, id: &Digest) -> Vec<HistoryRow> {
+        let mut rows: Vec<HistoryRow> = config
+            .history
+            .iter()
+            .map(|h| HistoryRow {
+                image: "<missing>".into(),
+                created: h.created.clone(),
+                created_by: h.created_by.clone().unwrap_or_default(),
+                size: 0,
+                comment: h.comment.clone().unwrap_or_default(),
+                empty_layer: h.empty_layer,
+            })
+            .collect();
+        rows.reverse();
+        if let Some(top) = rows.first_mut() {
+            top.image = id.short().to_string();
+        }
+        rows
     }
 
-    fn fill_history_sizes(_report: &mut ImageReport) {}
+    /// Gives each non-empty history row (oldest first) the size of its layer.
+    fn fill_history_sizes(report: &mut ImageReport) {
+        let sizes: Vec<u64> = report.layers.iter().map(|l| l.size_bytes).collect();
+        let mut layer = 0;
+        for row in report.history.iter_mut().rev().filter(|r| !r.empty_layer) {
+            row.size = sizes.get(layer).copied().unwrap_or(0);
+            layer += 1;
+        }
+    }
 
     fn inspect_object(
-        _config: &serde_json::Value,
-        _id: &Digest,
-        _listing: &ImageListing,
+        config: &ImageConfig,
+        id: &Digest,
+        listing: &ImageListing,
+        size: u64,
     ) -> serde_json::Value {
+        let _ = (config, id, listing, size);
         serde_json::Value::Null
     }
 
