@@ -245,6 +245,10 @@ struct Overrides {
     uid: Option<u64>,
     gid: Option<u64>,
     mtime: Option<i64>,
+    /// PAX-format GNU sparse files (`GNU.sparse.*` records): the real name
+    /// and size of a file whose header names a placeholder.
+    sparse_name: Option<Vec<u8>>,
+    sparse_real_size: Option<u64>,
 }
 
 impl Overrides {
@@ -259,6 +263,8 @@ impl Overrides {
             uid: self.uid.or(global.uid),
             gid: self.gid.or(global.gid),
             mtime: self.mtime.or(global.mtime),
+            sparse_name: self.sparse_name.clone(),
+            sparse_real_size: self.sparse_real_size,
         }
     }
 }
@@ -598,11 +604,18 @@ impl TarParser {
             return Ok(());
         }
 
-        let kind = entry_kind(entry_type);
         let overrides = std::mem::take(&mut self.local).or(&self.global);
-        let path = overrides
-            .path
-            .unwrap_or_else(|| header.path_bytes().into_owned());
+        let pax_sparse = overrides.sparse_real_size.is_some() && entry_type == EntryType::Regular;
+        let kind = if pax_sparse {
+            EntryKind::GnuSparse
+        } else {
+            entry_kind(entry_type)
+        };
+        let path = match (pax_sparse, overrides.sparse_name, overrides.path) {
+            (true, Some(name), _) => name,
+            (_, _, Some(path)) => path,
+            _ => header.path_bytes().into_owned(),
+        };
         let link_target = match kind {
             EntryKind::Symlink | EntryKind::HardLink => {
                 Some(overrides.link_target.unwrap_or_else(|| {
@@ -614,20 +627,19 @@ impl TarParser {
             }
             _ => None,
         };
-        let size = match overrides.size {
-            Some(s) => s,
-            None if kind != EntryKind::GnuSparse => stored_size,
-            None => header.size().map_err(|e| field_error("size", e))?,
-        };
-        // The bytes that follow in the archive: for sparse files the stored
-        // data, not the real size; header-only types have none whatever their
-        // size field says (as GNU tar and Go's archive/tar read them).
-        let content_len = if !kind.has_content() {
-            0
-        } else if kind == EntryKind::GnuSparse {
-            stored_size
+        // The bytes that follow in the archive (a PAX `size` record states
+        // them); header-only types have none whatever their size field says
+        // (as GNU tar and Go's archive/tar read them).
+        let archived = overrides.size.unwrap_or(stored_size);
+        let content_len = if kind.has_content() { archived } else { 0 };
+        // The file's own size: for sparse files the real size, not the
+        // stored data's.
+        let size = if pax_sparse {
+            overrides.sparse_real_size.unwrap_or(archived)
+        } else if entry_type == EntryType::GNUSparse {
+            header.size().map_err(|e| field_error("size", e))?
         } else {
-            size
+            archived
         };
         let entry = TarEntry {
             link_target,
@@ -740,6 +752,11 @@ fn apply_pax(record: &[u8], into: &mut Overrides, offset: u64) -> Result<(), Tar
                 into.gid = Some(parse_decimal(value).ok_or_else(|| bad("not a decimal number"))?)
             }
             "mtime" => into.mtime = Some(parse_pax_time(value).ok_or_else(|| bad("not a time"))?),
+            "GNU.sparse.name" => into.sparse_name = Some(value.to_vec()),
+            "GNU.sparse.realsize" | "GNU.sparse.size" => {
+                into.sparse_real_size =
+                    Some(parse_decimal(value).ok_or_else(|| bad("not a decimal number"))?)
+            }
             _ => {}
         }
     }

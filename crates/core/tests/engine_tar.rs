@@ -283,3 +283,33 @@ impl CloneFinish for LayerBuilder {
         std::mem::take(self).finish()
     }
 }
+
+#[test]
+fn pax_format_sparse_files_are_reported_as_sparse() {
+    let mut b = LayerBuilder::new();
+    b.pax(&[
+        ("GNU.sparse.major", b"1"),
+        ("GNU.sparse.minor", b"0"),
+        ("GNU.sparse.name", b"var/lib/sparse.db"),
+        ("GNU.sparse.realsize", b"10485760"),
+    ]);
+    b.file("GNUSparseFile.0/sparse.db", &[5u8; 1024]);
+    b.file("next", b"n");
+    let parsed = parse_in_chunks(&b.finish(), 300).unwrap();
+    let (sparse, content) = &parsed.entries[0];
+    assert_eq!(sparse.kind, EntryKind::GnuSparse);
+    assert_eq!(sparse.path, b"var/lib/sparse.db");
+    assert_eq!(sparse.size, 10_485_760);
+    assert_eq!(
+        content.len(),
+        1024,
+        "the stored map and data are the content"
+    );
+    assert_eq!(
+        (
+            parsed.entries[1].0.path.as_slice(),
+            parsed.entries[1].1.as_slice()
+        ),
+        (&b"next"[..], &b"n"[..])
+    );
+}
