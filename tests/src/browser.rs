@@ -28,6 +28,16 @@ pub const CHROMIUM_FLAGS: &[&str] = &[
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ];
 
+/// One request from the browser's network log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkRequest {
+    /// What was requested.
+    pub url: String,
+    /// The document it was requested for (the page's URL for its own loads; Chromium's start
+    /// tab has `chrome://` documents).
+    pub document_url: String,
+}
+
 /// A headless Chromium session; chromedriver and the browser end on drop.
 pub struct Browser {
     driver: WebDriver,
@@ -61,7 +71,8 @@ impl Browser {
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
-            "goog:loggingPrefs": { "browser": "ALL" },
+            // `performance` carries DevTools network events: every request the page makes.
+            "goog:loggingPrefs": { "browser": "ALL", "performance": "ALL" },
         });
         let driver = match WebDriver::new_session(&format!("http://127.0.0.1:{port}"), capabilities)
         {
@@ -174,6 +185,32 @@ impl Browser {
         self.console_log()
             .into_iter()
             .filter(|entry| entry.level == "SEVERE")
+            .collect()
+    }
+
+    /// Every network request the browser started since the last call (DevTools
+    /// `Network.requestWillBeSent` events from chromedriver's performance log), including ones
+    /// that failed or were blocked, which resource timing may omit. Requests of dedicated
+    /// workers are not in this log.
+    pub fn network_requests(&self) -> Vec<NetworkRequest> {
+        let entries = self
+            .driver
+            .log("performance")
+            .unwrap_or_else(|error| panic!("reading the performance log: {error}"));
+        entries
+            .iter()
+            .filter_map(|entry| serde_json::from_str::<Value>(&entry.message).ok())
+            .filter(|event| event["message"]["method"] == "Network.requestWillBeSent")
+            .filter_map(|event| {
+                let params = &event["message"]["params"];
+                Some(NetworkRequest {
+                    url: params["request"]["url"].as_str()?.to_string(),
+                    document_url: params["documentURL"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                })
+            })
             .collect()
     }
 

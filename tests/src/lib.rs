@@ -17,6 +17,7 @@ pub mod token;
 pub mod webdriver;
 
 pub use browser::Browser;
+pub use browser::NetworkRequest;
 pub use image::{push_archive, push_dir_as_image, PushedImage};
 pub use layerscope::{dist_dir, layerscope_binary, require_built_dist, LayerscopeServer};
 pub use process::{free_port, repo_root, ChildGuard, TempDir};

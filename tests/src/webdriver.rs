@@ -184,7 +184,13 @@ impl WebDriver {
     /// Browser console messages since the last call (chromedriver's `se/log` extension; the
     /// session must have been created with `goog:loggingPrefs: {browser: ALL}`).
     pub fn browser_log(&self) -> Result<Vec<LogEntry>, WebDriverError> {
-        let value = self.command("POST", "/se/log", Some(json!({ "type": "browser" })))?;
+        self.log("browser")
+    }
+
+    /// Entries of one chromedriver log (`browser`, `performance`, `driver`) since the last call;
+    /// the log must be enabled in `goog:loggingPrefs`.
+    pub fn log(&self, log_type: &str) -> Result<Vec<LogEntry>, WebDriverError> {
+        let value = self.command("POST", "/se/log", Some(json!({ "type": log_type })))?;
         serde_json::from_value(value.clone()).map_err(|error| WebDriverError {
             command: "POST /se/log".into(),
             error: "bad response".into(),

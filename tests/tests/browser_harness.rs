@@ -140,16 +140,25 @@ fn external_loads_are_blocked_and_visible() {
     let (server, browser) = start(site.path());
     browser.open(&format!("{}external.html", server.url));
     browser.wait_for_testid("done", Duration::from_secs(5));
-    let urls = browser.loaded_urls();
-    let errors = browser.console_errors();
-    let seen_in_timing = urls
-        .iter()
-        .any(|url| url.contains("layerscope-nowhere.example"));
-    let seen_in_console = errors
-        .iter()
-        .any(|entry| entry.message.contains("layerscope-nowhere.example"));
+    std::thread::sleep(Duration::from_millis(500));
+    let requests: Vec<String> = browser
+        .network_requests()
+        .into_iter()
+        .map(|request| request.url)
+        .collect();
     assert!(
-        seen_in_timing || seen_in_console,
-        "an external load must show up; urls {urls:?}, errors {errors:?}"
+        requests.contains(&"http://layerscope-nowhere.example/pixel.png".to_string()),
+        "the blocked request must show in the network log: {requests:?}"
+    );
+    assert!(
+        requests.contains(&format!("{}external.html", server.url)),
+        "the page itself is in the network log: {requests:?}"
+    );
+    let errors = browser.console_errors();
+    assert!(
+        errors
+            .iter()
+            .any(|entry| entry.message.contains("layerscope-nowhere.example")),
+        "the failed load is a console error: {errors:?}"
     );
 }

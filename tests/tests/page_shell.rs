@@ -76,6 +76,28 @@ fn page_loads_only_from_its_origin_and_logs_no_errors() {
         "requests outside {own_origin}: {foreign:?}"
     );
 
+    // The network log also sees requests that failed or were blocked (resource timing may
+    // not); `data:` and `blob:` URLs never leave the page.
+    let requests = browser.network_requests();
+    let page_requests: Vec<&String> = requests
+        .iter()
+        .filter(|request| request.document_url.starts_with(&own_origin))
+        .map(|request| &request.url)
+        .collect();
+    assert!(
+        page_requests.iter().any(|url| url.ends_with(".wasm")),
+        "the network log shows no .wasm request of the page: {page_requests:?}"
+    );
+    let foreign_requests: Vec<&&String> = page_requests
+        .iter()
+        .filter(|url| !url.starts_with(&own_origin))
+        .filter(|url| !url.starts_with("data:") && !url.starts_with("blob:"))
+        .collect();
+    assert!(
+        foreign_requests.is_empty(),
+        "network requests outside {own_origin}: {foreign_requests:?}"
+    );
+
     let errors = browser.console_errors();
     assert!(
         errors.is_empty(),
