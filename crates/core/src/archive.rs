@@ -2530,11 +2530,17 @@ mod analysis {
         }
     }
 
-    /// `repo:tag` split at the tag's colon (not a registry port's).
+    /// `repo:tag` split at the tag's colon (not a registry port's), in docker's familiar form
+    /// (`docker.io/library/busybox:1` shows as `busybox`, `1`).
     fn split_tag(reference: Option<&str>) -> (String, String) {
         let Some(reference) = reference else {
             return ("<none>".into(), "<none>".into());
         };
+        if let Ok(parsed) = crate::reference::Reference::parse(reference) {
+            if let Some(tag) = parsed.tag() {
+                return (parsed.familiar_name(), tag.to_string());
+            }
+        }
         let slash = reference.rfind('/').map_or(0, |i| i + 1);
         match reference[slash..].rfind(':') {
             Some(colon) => (
