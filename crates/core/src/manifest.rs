@@ -4,11 +4,12 @@
 //! - [`parse`]`(bytes: &[u8], declared_media_type: Option<&str>) -> Result<Document, ManifestError>`:
 //!   the one entry point for the app, the CLI and the archive reader;
 //! - [`Document`]`::{Manifest(ImageManifest), Index(ImageIndex)}` with
-//!   [`Document::media_type`] and [`Document::media_type_source`] (document,
-//!   declared `Content-Type`, or shape);
-//! - [`ImageManifest`] `{ media_type, media_type_source, schema_version, artifact_type,
+//!   [`Document::media_type`], [`Document::media_type_source`] (document,
+//!   declared `Content-Type`, or shape) and [`Document::declared_mismatch`];
+//! - [`ImageManifest`] `{ media_type, media_type_source, declared_mismatch, schema_version, artifact_type,
 //!   config, layers, subject, annotations }`, [`ImageIndex`] `{ media_type,
-//!   media_type_source, schema_version, artifact_type, manifests, subject, annotations }`;
+//!   media_type_source, declared_mismatch, schema_version, artifact_type, manifests,
+//!   subject, annotations }`;
 //! - [`Descriptor`] `{ media_type, digest: AnyDigest, size, urls, annotations,
 //!   platform, artifact_type, data }`;
 //! - [`parse_descriptor`] (a standalone descriptor document) and
@@ -85,6 +86,10 @@ pub struct ImageManifest {
     pub media_type: String,
     /// Where [`ImageManifest::media_type`] came from.
     pub media_type_source: MediaTypeSource,
+    /// The declared media type, when it disagreed with the document's own
+    /// `mediaType` (the document's wins).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub declared_mismatch: Option<String>,
     /// Always 2.
     pub schema_version: u32,
     /// OCI artifact type, when the manifest describes an artifact.
@@ -137,6 +142,10 @@ pub struct ImageIndex {
     pub media_type: String,
     /// Where [`ImageIndex::media_type`] came from.
     pub media_type_source: MediaTypeSource,
+    /// The declared media type, when it disagreed with the document's own
+    /// `mediaType` (the document's wins).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub declared_mismatch: Option<String>,
     /// Always 2.
     pub schema_version: u32,
     /// OCI artifact type of the index.
@@ -171,6 +180,14 @@ impl Document {
         match self {
             Document::Manifest(m) => &m.media_type,
             Document::Index(i) => &i.media_type,
+        }
+    }
+
+    /// The declared media type when it disagreed with the document's own.
+    pub fn declared_mismatch(&self) -> Option<&str> {
+        match self {
+            Document::Manifest(m) => m.declared_mismatch.as_deref(),
+            Document::Index(i) => i.declared_mismatch.as_deref(),
         }
     }
 
@@ -235,13 +252,6 @@ pub enum ManifestError {
         /// Where it came from.
         source: MediaTypeSource,
     },
-    /// The declared media type and the document's `mediaType` disagree.
-    MediaTypeConflict {
-        /// The declared type.
-        declared: String,
-        /// The document's `mediaType`.
-        document: String,
-    },
     /// The fields contradict the media type (an index with `layers`, ...).
     ShapeMismatch {
         /// The media type.
@@ -296,10 +306,6 @@ impl fmt::Display for ManifestError {
                     media::describe(media_type)
                 )
             }
-            MediaTypeConflict { declared, document } => write!(
-                f,
-                "declared media type {declared:?} disagrees with the document's mediaType {document:?}"
-            ),
             ShapeMismatch { media_type, problem } => write!(f, "document says {media_type:?} but {problem}"),
         }
     }
@@ -325,12 +331,22 @@ pub fn parse(bytes: &[u8], declared_media_type: Option<&str>) -> Result<Document
     }
     let schema_version = schema_version(&root)?;
     let (media_type, source) = recognize(&root, document_type, declared)?;
+    // The document's own mediaType wins over a disagreeing declaration (tools
+    // write index entries with the wrong type); the disagreement is kept so
+    // callers can show it.
+    let declared_mismatch = declared
+        .filter(|d| *d != media_type && is_manifest_kind(d))
+        .map(str::to_string);
     match media::classify(&media_type) {
         MediaKind::OciManifest | MediaKind::DockerManifest => {
-            manifest_from(&root, media_type, source, schema_version).map(Document::Manifest)
+            let mut m = manifest_from(&root, media_type, source, schema_version)?;
+            m.declared_mismatch = declared_mismatch;
+            Ok(Document::Manifest(m))
         }
         MediaKind::OciIndex | MediaKind::DockerManifestList => {
-            index_from(&root, media_type, source, schema_version).map(Document::Index)
+            let mut i = index_from(&root, media_type, source, schema_version)?;
+            i.declared_mismatch = declared_mismatch;
+            Ok(Document::Index(i))
         }
         _ => Err(ManifestError::NotAManifest { media_type, source }),
     }
@@ -428,14 +444,6 @@ fn recognize(
 ) -> Result<(String, MediaTypeSource), ManifestError> {
     if let Some(doc) = document_type {
         media::validate(doc).map_err(|e| field_error("", "mediaType", e.to_string()))?;
-        if let Some(decl) = declared {
-            if decl != doc && is_manifest_kind(decl) {
-                return Err(ManifestError::MediaTypeConflict {
-                    declared: decl.into(),
-                    document: doc.into(),
-                });
-            }
-        }
         return Ok((doc.to_string(), MediaTypeSource::Document));
     }
     if let Some(decl) = declared {
@@ -516,6 +524,7 @@ fn manifest_from(
     Ok(ImageManifest {
         media_type,
         media_type_source: source,
+        declared_mismatch: None,
         schema_version,
         artifact_type: opt_media_type(root, "", "artifactType")?,
         config,
@@ -539,6 +548,8 @@ fn index_from(
     }
     let manifests = match root.get("manifests") {
         Some(Value::Array(items)) => descriptors(items, "manifests")?,
+        // Go writes an empty slice as null; docker 25's `docker save` index.json does.
+        Some(Value::Null) => Vec::new(),
         Some(other) => {
             return Err(field_error(
                 "",
@@ -560,6 +571,7 @@ fn index_from(
     Ok(ImageIndex {
         media_type,
         media_type_source: source,
+        declared_mismatch: None,
         schema_version,
         artifact_type: opt_media_type(root, "", "artifactType")?,
         manifests,
@@ -969,7 +981,20 @@ mod tests {
         );
 
         let conflict = oci_manifest(&format!("[{}]", layer("1", D1)));
-        assert!(err(&conflict, Some(media::DOCKER_MANIFEST)).contains("disagrees"));
+        let doc = parse(conflict.as_bytes(), Some(media::DOCKER_MANIFEST)).unwrap();
+        assert_eq!(
+            doc.media_type(),
+            media::OCI_MANIFEST,
+            "the document's own type wins"
+        );
+        assert_eq!(doc.declared_mismatch(), Some(media::DOCKER_MANIFEST));
+        let agreeing = parse(conflict.as_bytes(), Some(media::OCI_MANIFEST)).unwrap();
+        assert_eq!(agreeing.declared_mismatch(), None);
+        let null_list = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":null}"#;
+        let Document::Index(i) = parse(null_list, None).unwrap() else {
+            panic!()
+        };
+        assert!(i.manifests.is_empty());
     }
 
     #[test]
