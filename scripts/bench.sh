@@ -8,6 +8,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DATA="$ROOT/.cache/bench"
 REPS="${BENCH_REPS:-5}"
+# Bytes per Scanner::push, natively and in wasm (the page's default).
+CHUNK="${BENCH_CHUNK:-65536}"
 mkdir -p "$DATA"
 
 log() { echo "# $*" >&2; }
@@ -114,7 +116,7 @@ CPU="$DATA/bin/scan-cpu"
 SOFT="$DATA/bin/scan-soft"
 
 # Correctness first: the scanner's digests agree with sha256sum.
-report=$("$CPU" "$LAYER" 1)
+report=$("$CPU" "$LAYER" 1 "$CHUNK")
 diff_id=$(awk '/^scan_diff_id:/ {print $2}' <<<"$report")
 blob=$(awk '/^scan_blob_digest:/ {print $2}' <<<"$report")
 [ "$diff_id" = "sha256:$(gunzip_and_hash "$LAYER" | cut -d' ' -f1)" ] || { echo "diff_id disagrees with gzip -dc | sha256sum" >&2; exit 1; }
@@ -123,8 +125,8 @@ blob=$(awk '/^scan_blob_digest:/ {print $2}' <<<"$report")
 log "timing $REPS rounds, the three commands interleaved"
 cpu_t=(); soft_t=(); gz_t=()
 for _ in $(seq "$REPS"); do
-  cpu_t+=("$(seconds_of "$CPU" "$LAYER" 1)")
-  soft_t+=("$(seconds_of "$SOFT" "$LAYER" 1)")
+  cpu_t+=("$(seconds_of "$CPU" "$LAYER" 1 "$CHUNK")")
+  soft_t+=("$(seconds_of "$SOFT" "$LAYER" 1 "$CHUNK")")
   gz_t+=("$(seconds_of gunzip_and_hash "$LAYER")")
 done
 cpu=$(median "${cpu_t[@]}"); soft=$(median "${soft_t[@]}"); gz=$(median "${gz_t[@]}")
@@ -135,6 +137,7 @@ echo "layer_tar_bytes: $TAR_BYTES B"
 echo "layer_gzip_bytes: $(stat -c %s "$LAYER") B"
 echo "layer_entries: $(awk '/^scan_entries:/ {print $2}' <<<"$report") entries"
 echo "repetitions: $REPS runs"
+echo "scan_chunk: $CHUNK B"
 echo "scan_native_seconds: $cpu s"
 echo "scan_native_throughput: $(mbps "$cpu") MB/s"
 echo "scan_native_soft_sha_seconds: $soft s"
@@ -143,17 +146,17 @@ echo "gzip_sha256sum_seconds: $gz s"
 echo "gzip_sha256sum_throughput: $(mbps "$gz") MB/s"
 echo "scan_native_vs_gzip_sha256sum: $(ratio "$gz" "$cpu") x (target >= 1.8)"
 echo "scan_native_soft_sha_vs_gzip_sha256sum: $(ratio "$gz" "$soft") x"
-echo "scan_native_peak_rss: $(peak_rss_mb "$CPU" "$LAYER" 1) MB"
-echo "scan_native_soft_sha_peak_rss: $(peak_rss_mb "$SOFT" "$LAYER" 1) MB"
+echo "scan_native_peak_rss: $(peak_rss_mb "$CPU" "$LAYER" 1 "$CHUNK") MB"
+echo "scan_native_soft_sha_peak_rss: $(peak_rss_mb "$SOFT" "$LAYER" 1 "$CHUNK") MB"
 echo "gzip_sha256sum_peak_rss: $(peak_rss_mb sh -c "gzip -dc '$LAYER' | sha256sum") MB"
 
 # Hook for the WebAssembly run (another issue adds scripts/bench-wasm.sh):
-# called as `bench-wasm.sh LAYER REPS`, it scans LAYER with the same
-# layerscope_core::layer::scan_source in headless Chromium (served over
+# called as `bench-wasm.sh LAYER REPS CHUNK`, it scans LAYER with the same
+# layerscope_core::layer::Scanner, pushing CHUNK bytes at a time, in headless Chromium (served over
 # loopback) and prints `scan_wasm_seconds: S s` (median) and
 # `scan_wasm_peak_memory: M MB`; the ratios are computed here.
 if [ -x "$ROOT/scripts/bench-wasm.sh" ]; then
-  wasm_report=$("$ROOT/scripts/bench-wasm.sh" "$LAYER" "$REPS")
+  wasm_report=$("$ROOT/scripts/bench-wasm.sh" "$LAYER" "$REPS" "$CHUNK")
   echo "$wasm_report"
   wasm=$(awk '/^scan_wasm_seconds:/ {print $2}' <<<"$wasm_report")
   if [ -n "$wasm" ]; then

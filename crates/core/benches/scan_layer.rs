@@ -1,7 +1,8 @@
 //! The scanner benchmark (run by `scripts/bench.sh`; `harness = false`).
 //!
-//! `scan_layer FILE [REPS]` scans FILE (a layer blob) REPS times through
-//! [`layerscope_core::layer::scan_source`] with 1 MiB reads and prints
+//! `scan_layer FILE [REPS] [CHUNK]` scans FILE (a layer blob) REPS times
+//! through [`layerscope_core::layer::scan_source`], reading and pushing CHUNK
+//! bytes at a time (default 65536, as the wasm page pushes), and prints
 //! `name: value unit` lines: the median wall time, throughput over the
 //! uncompressed tar, and what was found (so the script can check the
 //! digests against sha256sum). The timing is here, not in the core: the
@@ -18,10 +19,15 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let Some(path) = args.first() else {
-        eprintln!("usage: scan_layer FILE [REPS]");
+        eprintln!("usage: scan_layer FILE [REPS] [CHUNK]");
         std::process::exit(2);
     };
     let reps: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(1).max(1);
+    let chunk: usize = args
+        .get(2)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(64 * 1024)
+        .max(1);
     let mut times = Vec::with_capacity(reps);
     let mut last = None;
     for _ in 0..reps {
@@ -29,7 +35,7 @@ fn main() {
         let start = Instant::now();
         let summary = scan_source(
             |buf| file.read(buf).expect("read layer"),
-            1 << 20,
+            chunk,
             ScanOptions::default(),
         )
         .unwrap_or_else(|e| panic!("{path}: {e}"));
