@@ -50,7 +50,9 @@ pub struct ScanOptions {
 pub enum Compression {
     /// A plain tar stream.
     None,
+    /// gzip, one member or several.
     Gzip,
+    /// Zstandard, one frame or several.
     Zstd,
 }
 
@@ -85,12 +87,17 @@ pub struct LayerEntry {
     pub path: Box<[u8]>,
     /// Symlink target or hard-link source, exact bytes.
     pub link_target: Option<Box<[u8]>>,
+    /// What the member is.
     pub kind: EntryKind,
+    /// Permission bits from the header.
     pub mode: u32,
+    /// Owner user id.
     pub uid: u64,
+    /// Owner group id.
     pub gid: u64,
     /// Size from the header (PAX applied); the real size for sparse files.
     pub size: u64,
+    /// Modification time, seconds since the epoch.
     pub mtime: i64,
     /// xxh3-64 of the content, for regular (and sparse, and unknown-type)
     /// files; `None` for everything else.
@@ -115,6 +122,7 @@ pub enum DigestKind {
 }
 
 impl DigestKind {
+    /// How the digest is named in messages.
     pub fn name(self) -> &'static str {
         match self {
             DigestKind::Blob => "blob digest",
@@ -126,9 +134,13 @@ impl DigestKind {
 /// One expected digest checked against what was computed.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Verification {
+    /// Which digest was checked.
     pub kind: DigestKind,
+    /// What the manifest or config said.
     pub expected: Digest,
+    /// What the bytes hashed to.
     pub actual: Digest,
+    /// Whether the two agree.
     pub ok: bool,
 }
 
@@ -139,6 +151,7 @@ pub struct LayerSummary {
     pub compressed_size: u64,
     /// Length of the tar stream after decompression.
     pub uncompressed_size: u64,
+    /// What the magic bytes said.
     pub compression: Compression,
     /// Digest of the bytes as pushed.
     pub blob_digest: Digest,
@@ -159,15 +172,28 @@ pub struct LayerSummary {
 pub enum LayerError {
     /// The tar stream inside is malformed (the offset is in the uncompressed stream).
     Tar(TarError),
-    /// The gzip stream is malformed; `offset` is in the compressed blob.
-    Gzip { offset: u64, detail: String },
-    /// The zstd stream is malformed; `offset` is in the compressed blob.
-    Zstd { offset: u64, detail: String },
+    /// The gzip stream is malformed.
+    Gzip {
+        /// Bytes of the blob consumed when the problem was found.
+        offset: u64,
+        /// What is wrong (zlib-rs's message, or truncation, or trailing garbage).
+        detail: String,
+    },
+    /// The zstd stream is malformed.
+    Zstd {
+        /// Bytes of the blob consumed when the problem was found.
+        offset: u64,
+        /// What is wrong (ruzstd's message, or truncation, or trailing garbage).
+        detail: String,
+    },
     /// The layer was read but a digest did not match. The summary is kept so
     /// callers can still report what was found.
     DigestMismatch {
+        /// Which digest disagreed (the first, if both did).
         kind: DigestKind,
+        /// Expected and actual digest.
         mismatch: Mismatch,
+        /// Everything else the scan found.
         summary: Box<LayerSummary>,
     },
     /// `push` or `finish` called after an error or after `finish`.
@@ -225,6 +251,7 @@ pub struct Scanner {
 }
 
 impl Scanner {
+    /// A scanner for one blob.
     pub fn new(options: ScanOptions) -> Scanner {
         let blob_algorithm = options
             .expected_blob_digest

@@ -30,12 +30,17 @@ pub const MAX_EXTENSION_SIZE: u64 = 1024 * 1024;
 pub enum EntryKind {
     /// A regular file (typeflag `0`, NUL, or `7` contiguous).
     File,
+    /// A directory (typeflag `5`).
     Directory,
+    /// A symbolic link (`link_target` is the target).
     Symlink,
     /// A hard link to an earlier member (`link_target` names it).
     HardLink,
+    /// A character device.
     CharDevice,
+    /// A block device.
     BlockDevice,
+    /// A named pipe.
     Fifo,
     /// A GNU sparse file (typeflag `S`); `size` is the file's real size.
     GnuSparse,
@@ -73,10 +78,13 @@ pub struct TarEntry {
     pub path: Vec<u8>,
     /// Symlink target or hard-link source, exactly as stored.
     pub link_target: Option<Vec<u8>>,
+    /// What the member is.
     pub kind: EntryKind,
     /// Permission bits and set-id/sticky bits (the header's mode field).
     pub mode: u32,
+    /// Owner user id (PAX `uid` applied).
     pub uid: u64,
+    /// Owner group id (PAX `gid` applied).
     pub gid: u64,
     /// File size in bytes (for GNU sparse files, the real size).
     pub size: u64,
@@ -109,6 +117,7 @@ pub enum TarEvent<'a> {
 pub struct TarError {
     /// Offset in the (uncompressed) tar stream where the problem is.
     pub offset: u64,
+    /// What is wrong.
     pub kind: TarErrorKind,
 }
 
@@ -116,18 +125,41 @@ pub struct TarError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TarErrorKind {
     /// The stream ended inside a header, a member's content or its padding.
-    Truncated { inside: String },
+    Truncated {
+        /// What was being read (names the member and its header offset).
+        inside: String,
+    },
     /// The stream ended at a block boundary without an end-of-archive marker
     /// and without any member at all.
     Empty,
     /// A header's checksum does not match its bytes.
-    BadChecksum { stored: Option<u32>, computed: u32 },
+    BadChecksum {
+        /// The checksum field's value; `None` when it is not octal.
+        stored: Option<u32>,
+        /// The sum of the header's bytes.
+        computed: u32,
+    },
     /// A numeric header field could not be read.
-    BadField { field: &'static str, detail: String },
+    BadField {
+        /// The header field.
+        field: &'static str,
+        /// Why it could not be read.
+        detail: String,
+    },
     /// A PAX record with a bad value.
-    BadPax { key: String, detail: String },
+    BadPax {
+        /// The record's key.
+        key: String,
+        /// Why its value is unusable.
+        detail: String,
+    },
     /// A PAX header or GNU long name larger than [`MAX_EXTENSION_SIZE`].
-    ExtensionTooLarge { what: &'static str, size: u64 },
+    ExtensionTooLarge {
+        /// The kind of record.
+        what: &'static str,
+        /// Its declared size.
+        size: u64,
+    },
     /// Non-zero bytes after the end-of-archive marker.
     TrailingGarbage,
     /// A single zero block followed by something that is not a zero block.
@@ -295,6 +327,7 @@ impl Default for TarParser {
 }
 
 impl TarParser {
+    /// A parser at the start of a tar stream.
     pub fn new() -> TarParser {
         TarParser {
             state: State::Header,

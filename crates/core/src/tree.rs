@@ -42,9 +42,13 @@ const RESERVED_PREFIX: &[u8] = b".wh..wh.";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mark {
+    /// Not in the layers below.
     Added,
+    /// In the layers below, with other content or metadata (or, for a directory, something below it changed).
     Modified,
+    /// Removed by a whiteout or an opaque directory in this layer.
     Removed,
+    /// As in the layers below (or written again identically).
     Unchanged,
 }
 
@@ -66,15 +70,21 @@ pub struct ViewEntry {
     pub path: Vec<u8>,
     /// 0 for top-level entries.
     pub depth: u32,
+    /// What the entry is.
     pub kind: EntryKind,
     /// Files: their size. Directories: the sum of the file sizes below them
     /// (in this view; for a removed directory, what it held).
     pub size: u64,
+    /// Permission bits.
     pub mode: u32,
+    /// Owner user id.
     pub uid: u64,
+    /// Owner group id.
     pub gid: u64,
     #[serde(serialize_with = "serialize_lossy_opt")]
+    /// Symlink target or hard-link source, exact bytes.
     pub link_target: Option<Vec<u8>>,
+    /// How this layer changed the entry.
     pub mark: Mark,
     /// Index of the layer that last wrote this entry.
     pub layer: usize,
@@ -118,7 +128,10 @@ fn serialize_lossy_opt<S: serde::Serializer>(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TreeError {
     /// More path components or names than 32-bit indices address.
-    TooLarge { layer: usize },
+    TooLarge {
+        /// Index of the layer being added.
+        layer: usize,
+    },
 }
 
 impl std::fmt::Display for TreeError {
@@ -229,6 +242,7 @@ pub struct FileTrees {
 }
 
 impl FileTrees {
+    /// No layers yet.
     pub fn new() -> FileTrees {
         FileTrees::default()
     }
