@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use layerscope_core::archive::{ArchiveReader, DirectoryFile, ImageSelector, Step};
 use layerscope_core::ci::{CiConfig, CiOutcome, RuleStatus};
 use layerscope_core::humanize;
-use layerscope_core::report::ImageReport;
+use layerscope_core::report::{ImageListing, ImageReport};
 
 /// Exit status when a CI rule fails.
 const EXIT_CI_FAILED: u8 = 1;
@@ -37,6 +37,10 @@ pub struct InspectArgs {
     /// Which image to analyse when the archive holds several: `name:tag`, or its position (0, 1, ...).
     #[arg(long, value_name = "NAME:TAG")]
     pub image: Option<String>,
+    /// Only list the archive's images (read from its headers and small JSON documents), with
+    /// the number of archive bytes that took; no layer is read.
+    #[arg(long, conflicts_with = "ci")]
+    pub list: bool,
     /// Check the image against dive's CI rules; exit 1 if any rule fails.
     #[arg(long)]
     pub ci: bool,
@@ -56,7 +60,8 @@ pub fn run(args: &InspectArgs) -> ExitCode {
         Err(message) => return fail(&message),
     };
     let report = match analyse(args) {
-        Ok(report) => report,
+        Ok(Analysis::Report(report)) => report,
+        Ok(Analysis::Listing(listing)) => return print_listing(args, &listing),
         Err(message) => return fail(&message),
     };
     let outcome = ci.map(|config| config.evaluate(&report.efficiency.clone().unwrap_or_default()));
@@ -224,8 +229,71 @@ fn progress_bar() -> ProgressBar {
     bar
 }
 
-/// Drives the archive reader to the end and returns its report.
-fn analyse(args: &InspectArgs) -> Result<ImageReport, String> {
+/// What `analyse` stopped with.
+enum Analysis {
+    Report(Box<ImageReport>),
+    Listing(Listing),
+}
+
+/// The images of an archive and what listing them cost.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Listing {
+    images: Vec<ImageListing>,
+    bytes_read: u64,
+    total_bytes: Option<u64>,
+}
+
+fn print_listing(args: &InspectArgs, listing: &Listing) -> ExitCode {
+    let mut out = io::stdout().lock();
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, listing)
+            .map_err(io::Error::other)
+            .and_then(|()| writeln!(out))
+    } else {
+        listing
+            .images
+            .iter()
+            .try_for_each(|image| {
+                let tags = if image.tags.is_empty() {
+                    "<none>".to_string()
+                } else {
+                    image.tags.join(", ")
+                };
+                let platform = image
+                    .platform
+                    .as_deref()
+                    .map(|p| format!("  {p}"))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{:>3}  {tags}  {} layers, {}{platform}",
+                    image.index,
+                    image.layer_count,
+                    humanize::size(image.stored_size)
+                )
+            })
+            .and_then(|()| {
+                let total = listing
+                    .total_bytes
+                    .map(|t| format!(" of {t}"))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "read {}{total} bytes of the archive to list its images",
+                    listing.bytes_read
+                )
+            })
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => fail(&format!("writing the output: {error}")),
+    }
+}
+
+/// Drives the archive reader to the end (or, with `--list`, to the image list).
+fn analyse(args: &InspectArgs) -> Result<Analysis, String> {
     let (mut reader, mut source) = open_source(&args.source)?;
     let bar = progress_bar();
     let where_ = args.source.display();
@@ -250,7 +318,19 @@ fn analyse(args: &InspectArgs) -> Result<ImageReport, String> {
                 }
                 bar.set_message(progress.message);
             }
-            Step::ImagesListed(_) => {
+            Step::ImagesListed(images) => {
+                if args.list {
+                    bar.finish_and_clear();
+                    let total_bytes = match &source {
+                        Source::File(file) => file.metadata().ok().map(|m| m.len()),
+                        _ => None,
+                    };
+                    return Ok(Analysis::Listing(Listing {
+                        images,
+                        bytes_read: reader.bytes_read(),
+                        total_bytes,
+                    }));
+                }
                 if let Some(image) = &args.image {
                     reader
                         .select_image(&selector(image))
@@ -260,7 +340,7 @@ fn analyse(args: &InspectArgs) -> Result<ImageReport, String> {
             Step::Overview(_) | Step::LayerScanned(_) => {}
             Step::Done(report) => {
                 bar.finish_and_clear();
-                return Ok(*report);
+                return Ok(Analysis::Report(report));
             }
             Step::Failed(error) => {
                 bar.finish_and_clear();

@@ -457,3 +457,22 @@ fn gzipped_archive_on_stdin_streams() {
     let from_file = json_of(&gz, &[]);
     assert_eq!(from_file["files"], direct["files"]);
 }
+
+#[test]
+fn list_reads_headers_and_documents_only() {
+    let bundle = peers().join("go-containerregistry/pkg/v1/tarball/testdata/test_bundle.tar");
+    let out = layerscope(&["inspect", bundle.to_str().unwrap(), "--list", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tags: Vec<&str> = listing["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["tags"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(tags, ["test_image_2", "test_image_1"]);
+    let read = listing["bytesRead"].as_u64().unwrap();
+    // Two 10 KiB layers are skipped: headers plus manifest.json only.
+    assert!(read < 10_240, "read {read} bytes to list");
+    assert_eq!(listing["totalBytes"], 40960);
+}
