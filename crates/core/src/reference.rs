@@ -57,27 +57,51 @@ pub enum ReferenceError {
     /// The input has spaces or control characters.
     Whitespace(String),
     /// Domain plus path exceed 255 characters.
-    NameTooLong { name: String, len: usize },
+    NameTooLong {
+        /// The normalized name.
+        name: String,
+        /// Its length.
+        len: usize,
+    },
     /// The repository path has upper-case letters.
     UppercaseRepository(String),
     /// The repository path is empty (`host/`, `:tag`).
     MissingRepository(String),
     /// One `/`-separated component of the repository path is malformed.
     BadPathComponent {
+        /// The component.
         component: String,
+        /// What is wrong with it.
         reason: &'static str,
     },
     /// The registry host is malformed.
     BadDomain {
+        /// The domain as written.
         domain: String,
+        /// What is wrong with it.
         reason: &'static str,
     },
     /// The registry port is not a number in 1..=65535.
-    BadPort { domain: String, port: String },
+    BadPort {
+        /// The domain as written.
+        domain: String,
+        /// The port part.
+        port: String,
+    },
     /// The tag is malformed or too long.
-    BadTag { tag: String, reason: &'static str },
+    BadTag {
+        /// The tag as written.
+        tag: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The part after `@` is not a usable digest.
-    BadDigest { digest: String, error: DigestError },
+    BadDigest {
+        /// The digest as written.
+        digest: String,
+        /// Why it does not parse.
+        error: DigestError,
+    },
     /// More than one `@`.
     ExtraAt(String),
     /// A bare 64-hex string, which docker reserves for image IDs.
