@@ -1011,6 +1011,42 @@ mod tests {
     }
 
     #[test]
+    fn artifacts_are_told_apart_from_images() {
+        let empty = format!(
+            r#"{{"mediaType":"{}","size":2,"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","data":"e30="}}"#,
+            media::OCI_EMPTY
+        );
+        let with_type = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","artifactType":"application/vnd.example.sbom","config":{empty},"layers":[{empty}],
+            "subject":{{"mediaType":"{}","size":7,"digest":"{D1}"}}}}"#,
+            media::OCI_MANIFEST,
+            media::OCI_MANIFEST
+        );
+        let Document::Manifest(m) = parse(with_type.as_bytes(), None).unwrap() else {
+            panic!()
+        };
+        assert_eq!(m.artifact_kind(), Some("application/vnd.example.sbom"));
+        assert_eq!(m.subject.as_ref().map(|s| s.size), Some(7));
+        assert_eq!(media::classify(&m.config.media_type), MediaKind::Empty);
+
+        let helm = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"application/vnd.cncf.helm.config.v1+json","size":3,"digest":"{D1}"}},
+            "layers":[{{"mediaType":"application/tar+gzip","size":1,"digest":"{D1}"}}]}}"#
+        );
+        let Document::Manifest(m) = parse(helm.as_bytes(), None).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            m.artifact_kind(),
+            Some("application/vnd.cncf.helm.config.v1+json")
+        );
+        assert_eq!(m.media_type_source, MediaTypeSource::Shape);
+
+        let bad_type = with_type.replace("application/vnd.example.sbom", "sbom");
+        assert!(err(&bad_type, None).contains("artifactType: media type \"sbom\" is invalid"));
+    }
+
+    #[test]
     fn unregistered_digest_algorithms_are_kept() {
         let doc = oci_manifest(&format!(
             "[{}]",
