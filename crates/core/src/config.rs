@@ -63,8 +63,12 @@ pub struct ImageConfig {
     pub config: Option<ContainerConfig>,
     /// The layer diff IDs.
     pub rootfs: RootFs,
-    /// Build steps, oldest first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Build steps, oldest first (`null` reads as none, as Go writes an empty list).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_empty"
+    )]
     pub history: Vec<HistoryEntry>,
     /// Docker engine version that built the image (Docker only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,6 +198,10 @@ pub struct RootFs {
     #[serde(rename = "type")]
     pub kind: String,
     /// sha256 of each uncompressed layer tar.
+    ///
+    /// Docker omits the field for an image without layers and Go writes an
+    /// empty list as `null`; both read as no layers.
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub diff_ids: Vec<Digest>,
 }
 
@@ -327,6 +335,14 @@ impl ImageConfig {
 }
 
 type Check = Result<(), ConfigError>;
+
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
 
 fn problem(path: &str, problem: String) -> ConfigError {
     ConfigError::Field {
@@ -464,8 +480,11 @@ fn validate_rootfs(value: &Value) -> Check {
             ))
         }
     }
-    let Some(ids) = map.get("diff_ids") else {
-        return Err(problem("rootfs.diff_ids", "missing (required)".into()));
+    // Required by the OCI schema, but docker omits it for images without
+    // layers (`omitempty`), so absence and null mean no layers.
+    let ids = match map.get("diff_ids") {
+        None | Some(Value::Null) => return Ok(()),
+        Some(ids) => ids,
     };
     expect_string_array(ids, "rootfs.diff_ids")?;
     for (i, id) in ids.as_array().into_iter().flatten().enumerate() {
@@ -476,6 +495,9 @@ fn validate_rootfs(value: &Value) -> Check {
 }
 
 fn validate_history(value: &Value) -> Check {
+    if value.is_null() {
+        return Ok(());
+    }
     let items = value.as_array().ok_or_else(|| {
         problem(
             "history",
@@ -656,6 +678,17 @@ mod tests {
     }
 
     #[test]
+    fn go_nil_lists_read_as_empty() {
+        for doc in [
+            r#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers"}}"#,
+            r#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":null},"history":null}"#,
+        ] {
+            let c = ImageConfig::parse(doc.as_bytes()).unwrap_or_else(|e| panic!("{doc}: {e}"));
+            assert!(c.rootfs.diff_ids.is_empty() && c.history.is_empty());
+        }
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let cases = [
             (r#"{"architecture":"amd64","rootfs":{"type":"layers","diff_ids":[]}}"#.to_string(), "field os: missing"),
@@ -672,6 +705,7 @@ mod tests {
             (r#"{"architecture":"amd64","os":"linux","rootfs":{"type":"x","diff_ids":[]}}"#.to_string(), "rootfs.type: must be \"layers\""),
             (r#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:ab"]}}"#.to_string(), "rootfs.diff_ids[0]: sha256 digest must have 64"),
             ("invalid JSON".to_string(), "not valid JSON (line 1"),
+            (r#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":"x"}}"#.to_string(), "rootfs.diff_ids: expected an array"),
             ("[]".to_string(), "must be a JSON object, found an array"),
         ];
         for (doc, needle) in cases {
