@@ -124,9 +124,27 @@ fn docker_save_archive_history_inspect_and_ls() {
             .count(),
         config.history.len()
     );
-    assert!(
-        dockerfile.lines().next().unwrap().starts_with("ADD "),
+    let first: Vec<&str> = dockerfile.lines().take(4).collect();
+    assert_eq!(
+        first,
+        [
+            "ADD file:ce026b62356eec3ad1214f92be2c9dc063fe205bd5e600be3492c4dfb17148bd /",
+            "CMD [\"sh\"]",
+            "ADD file:139c3708fb6261126453e34483abd8bf7b26ed16d952fd976994d68e72d93be2 /somefile.txt",
+            "RUN mkdir -p /root/example/really/nested",
+        ],
         "{dockerfile}"
+    );
+    // docker's own CREATED BY keeps the legacy builder's text, cut at 45 columns.
+    let oldest = table.rows.last().unwrap();
+    assert_eq!(
+        oldest.created_by_short,
+        "/bin/sh -c #(nop) ADD file:ce026b62356eec3ad…"
+    );
+    assert_eq!(
+        table.rows[table.rows.len() - 2].size,
+        Some(0),
+        "CMD is an empty layer"
     );
 
     let tag = entry["RepoTags"][0].as_str().unwrap();
