@@ -392,8 +392,8 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
     let ls = &report.image_ls;
     writeln!(
         out,
-        "{:<40} {:<16} {:<14} {:<31} {}",
-        "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"
+        "{:<40} {:<16} {:<14} {:<31} SIZE",
+        "REPOSITORY", "TAG", "IMAGE ID", "CREATED"
     )?;
     writeln!(
         out,
@@ -409,8 +409,8 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
         writeln!(out, "HISTORY")?;
         writeln!(
             out,
-            "{:<14} {:<31} {:<50} {:>10}  {}",
-            "IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"
+            "{:<14} {:<31} {:<50} {:>10}  COMMENT",
+            "IMAGE", "CREATED", "CREATED BY", "SIZE"
         )?;
         for row in &report.history {
             writeln!(
@@ -428,8 +428,8 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
     writeln!(out, "LAYERS")?;
     writeln!(
         out,
-        "{:>3}  {:>10}  {:>10}  {:<12}  {:<12}  {:<6} {:>14}  {}",
-        "#", "STORED", "SIZE", "DIGEST", "DIFF ID", "COMPR", "+ ~ -", "COMMAND"
+        "{:>3}  {:>10}  {:>10}  {:<12}  {:<12}  {:<6} {:>14}  COMMAND",
+        "#", "STORED", "SIZE", "DIGEST", "DIFF ID", "COMPR", "+ ~ -"
     )?;
     for layer in &report.layers {
         writeln!(
@@ -481,7 +481,7 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
         writeln!(out)?;
     }
     writeln!(out, "TOP WASTED FILES")?;
-    writeln!(out, "{:>5}  {:>12}  {}", "COUNT", "WASTED", "PATH")?;
+    writeln!(out, "{:>5}  {:>12}  PATH", "COUNT", "WASTED")?;
     if report.inefficient_files.is_empty() {
         writeln!(out, "  none")?;
     }

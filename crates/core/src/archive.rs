@@ -1152,7 +1152,7 @@ impl ArchiveReader {
             size,
             link,
         })?;
-        if self.entries.len() % 4096 == 0 {
+        if self.entries.len().is_multiple_of(4096) {
             let message = format!("indexed {} archive entries", self.entries.len());
             self.progress(Phase::Indexing, message);
         }
@@ -1361,6 +1361,9 @@ mod stream {
     /// The result of scanning one archive member as a layer while it streamed past.
     pub(super) type Scanned = Result<crate::layer::LayerSummary, String>;
 
+    /// What one push produced: new members, small documents, scanned possible layers.
+    pub(super) type Drained = (Vec<Entry>, Vec<(String, Vec<u8>)>, Vec<(String, Scanned)>);
+
     pub(super) fn detect_compression(data: &[u8]) -> Option<OuterCompression> {
         if data.starts_with(&[0x1f, 0x8b]) {
             Some(OuterCompression::Gzip)
@@ -1483,9 +1486,7 @@ mod stream {
         }
 
         /// Hands over what has been collected since the last call.
-        pub(super) fn drain(
-            &mut self,
-        ) -> (Vec<Entry>, Vec<(String, Vec<u8>)>, Vec<(String, Scanned)>) {
+        pub(super) fn drain(&mut self) -> Drained {
             (
                 std::mem::take(&mut self.sink.entries),
                 std::mem::take(&mut self.sink.documents),
@@ -2589,10 +2590,9 @@ mod analysis {
     /// Gives each non-empty history row (oldest first) the size of its layer.
     fn fill_history_sizes(report: &mut ImageReport) {
         let sizes: Vec<u64> = report.layers.iter().map(|l| l.size_bytes).collect();
-        let mut layer = 0;
-        for row in report.history.iter_mut().rev().filter(|r| !r.empty_layer) {
+        let rows = report.history.iter_mut().rev().filter(|r| !r.empty_layer);
+        for (layer, row) in rows.enumerate() {
             row.size = sizes.get(layer).copied().unwrap_or(0);
-            layer += 1;
         }
     }
 
