@@ -203,7 +203,16 @@ fn json_has_dives_shape_and_the_extras() {
         .iter()
         .all(|v| v["ok"] == true && v["expected"] == v["actual"]));
     assert_eq!(doc["images"][0]["tags"][0], "dive-test:latest");
-    assert!(doc.get("inspect").is_some());
+    let inspect = &doc["inspect"];
+    // The archive names the config `<image id>.json`.
+    assert_eq!(
+        inspect["Id"],
+        "sha256:75ae28b8ebf89b203319069ddcbecdf5c3838503bbebc0d0d85e4b8589c5de3a"
+    );
+    assert_eq!(inspect["RepoTags"][0], "dive-test:latest");
+    assert_eq!(inspect["RootFS"]["Layers"].as_array().unwrap().len(), 14);
+    assert_eq!(inspect["RootFS"]["Layers"][0], layers[0]["digestId"]);
+    assert_eq!(inspect["Size"], image["sizeBytes"]);
 }
 
 #[test]

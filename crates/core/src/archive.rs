@@ -2260,8 +2260,8 @@ mod analysis {
                 ..Default::default()
             };
             let commands = layer_commands(&config, plan.layers.len());
-            report.history = history_rows(&config, &actual);
-            report.inspect = inspect_object(&config, &actual, listing, 0);
+            report.history = history_rows(&config, &actual, &[]).0;
+            report.inspect = inspect_object(&config, &actual, listing, None);
             report.layers = plan
                 .layers
                 .iter()
@@ -2454,12 +2454,15 @@ mod analysis {
                 .collect();
             self.report.image_ls.size_bytes = efficiency.size_bytes;
             self.report.image_ls.size = crate::humanize::size(efficiency.size_bytes);
-            fill_history_sizes(&mut self.report);
+            let sizes: Vec<u64> = self.report.layers.iter().map(|l| l.size_bytes).collect();
+            let (history, warnings) = history_rows(&self.config, &self.image_id, &sizes);
+            self.report.history = history;
+            self.report.warnings.extend(warnings);
             self.report.inspect = inspect_object(
                 &self.config,
                 &self.image_id,
                 &self.listing,
-                efficiency.size_bytes,
+                Some(efficiency.size_bytes),
             );
             self.report.complete = true;
             Ok(self.report.clone())
@@ -2565,45 +2568,48 @@ mod analysis {
             .collect()
     }
 
-    /// `docker history` rows, newest first: the top row carries the image ID, the others
-    /// `<missing>` (as docker shows an image it did not build); sizes come after the scan.
-    fn history_rows(config: &ImageConfig, id: &Digest) -> Vec<HistoryRow> {
-        let mut rows: Vec<HistoryRow> = config
-            .history
-            .iter()
-            .map(|h| HistoryRow {
-                image: "<missing>".into(),
-                created: h.created.clone(),
-                created_by: h.created_by.clone().unwrap_or_default(),
-                size: 0,
-                comment: h.comment.clone().unwrap_or_default(),
-                empty_layer: h.empty_layer,
+    /// `docker history` rows, newest first, from the history module; `layer_sizes` are known
+    /// only after the scan. The reader has no clock, so relative times are left to the display.
+    fn history_rows(
+        config: &ImageConfig,
+        id: &Digest,
+        layer_sizes: &[u64],
+    ) -> (Vec<HistoryRow>, Vec<String>) {
+        let table = crate::history::rows(config, layer_sizes, id, 0);
+        let rows = table
+            .rows
+            .into_iter()
+            .map(|row| HistoryRow {
+                image: row.image_short,
+                created: row.created_at,
+                created_by: row.created_by,
+                size: row.size.unwrap_or(0),
+                comment: row.comment,
+                empty_layer: row.empty_layer,
             })
             .collect();
-        rows.reverse();
-        if let Some(top) = rows.first_mut() {
-            top.image = id.short().to_string();
-        }
-        rows
+        (rows, table.warnings)
     }
 
-    /// Gives each non-empty history row (oldest first) the size of its layer.
-    fn fill_history_sizes(report: &mut ImageReport) {
-        let sizes: Vec<u64> = report.layers.iter().map(|l| l.size_bytes).collect();
-        let rows = report.history.iter_mut().rev().filter(|r| !r.empty_layer);
-        for (layer, row) in rows.enumerate() {
-            row.size = sizes.get(layer).copied().unwrap_or(0);
-        }
-    }
-
+    /// The `docker image inspect` object, from the inspect module.
     fn inspect_object(
         config: &ImageConfig,
         id: &Digest,
         listing: &ImageListing,
-        size: u64,
+        size: Option<u64>,
     ) -> serde_json::Value {
-        let _ = (config, id, listing, size);
-        serde_json::Value::Null
+        let reference = listing
+            .tags
+            .first()
+            .and_then(|t| crate::reference::Reference::parse(t).ok());
+        let inspect = crate::inspect::image_inspect(&crate::inspect::InspectInput {
+            config,
+            image_id: id,
+            reference: reference.as_ref(),
+            repo_digest: None,
+            size,
+        });
+        serde_json::to_value(inspect).unwrap_or(serde_json::Value::Null)
     }
 
     /// dive exports modes in Go's `os.FileMode` encoding: type bits high, permissions low.
