@@ -31,7 +31,10 @@ const OUTPUT_WINDOW: usize = 64 * 1024;
 
 /// Pending zstd input is decoded once this much is buffered: the largest zstd
 /// block (128 KiB) plus its header and the largest frame header.
-const ZSTD_MIN_INPUT: usize = 128 * 1024 + 3 + 18;
+const ZSTD_MIN_INPUT: usize = MAX_ZSTD_BLOCK + 3 + 18;
+
+/// The zstd format's largest block.
+const MAX_ZSTD_BLOCK: usize = 128 * 1024;
 
 /// What the scanner is told about the layer before its bytes arrive.
 #[derive(Clone, Debug, Default)]
@@ -718,6 +721,8 @@ struct ZstdDecoder {
     /// Compressed bytes consumed before `pending`, for error offsets.
     consumed: u64,
     zero_padding: bool,
+    /// The current frame's last block was decoded (its checksum may follow).
+    last_block_seen: bool,
     out: Box<[u8]>,
 }
 
@@ -731,6 +736,7 @@ impl ZstdDecoder {
             frames: 0,
             consumed: 0,
             zero_padding: false,
+            last_block_seen: false,
             out: vec![0; OUTPUT_WINDOW].into_boxed_slice(),
         }
     }
@@ -800,21 +806,79 @@ impl ZstdDecoder {
                 }
                 continue;
             }
-            let (read, written) = self
-                .decoder
-                .decode_from_to(&self.pending, &mut self.out)
-                .map_err(|e| self.error(format!("frame {}: {e}", self.frames)))?;
-            self.drop_pending(read);
-            sink.feed(&self.out[..written])?;
-            if self.decoder.is_finished() && self.decoder.can_collect() == 0 {
-                self.check_frame_checksum()?;
-                self.in_frame = false;
-                continue;
-            }
-            if read == 0 && written == 0 {
+            if !self.step_frame(last, sink)? {
                 return Ok(());
             }
         }
+    }
+
+    /// One step inside a frame: drain decoded bytes, or decode the next
+    /// block (or read the frame's checksum). Blocks are handed to ruzstd one
+    /// at a time, each at most 128 KiB decoded, so a frame of tiny blocks
+    /// that expand enormously never piles up in memory. False when more
+    /// input is needed.
+    fn step_frame(&mut self, last: bool, sink: &mut TarSink) -> Result<bool, LayerError> {
+        if self.decoder.can_collect() > 0 {
+            // Read, not decode_from_to: with a checksum pending, the latter
+            // expects the checksum bytes instead of draining.
+            let written = std::io::Read::read(&mut self.decoder, &mut self.out)
+                .map_err(|e| self.error(format!("frame {}: {e}", self.frames)))?;
+            sink.feed(&self.out[..written])?;
+            return Ok(true);
+        }
+        if self.decoder.is_finished() {
+            self.check_frame_checksum()?;
+            self.in_frame = false;
+            self.last_block_seen = false;
+            return Ok(true);
+        }
+        // After the last block, only the 4-byte content checksum is left.
+        let need = if self.last_block_seen {
+            4
+        } else {
+            self.next_block_len()?
+        };
+        if need == 0 || self.pending.len() < need {
+            if last {
+                return Err(self.error(format!(
+                    "zstd stream truncated inside frame {}",
+                    self.frames
+                )));
+            }
+            return Ok(false);
+        }
+        if !self.last_block_seen {
+            self.last_block_seen = self.pending[0] & 1 == 1;
+        }
+        let (read, written) = self
+            .decoder
+            .decode_from_to(&self.pending[..need], &mut self.out)
+            .map_err(|e| self.error(format!("frame {}: {e}", self.frames)))?;
+        self.drop_pending(read.min(need));
+        sink.feed(&self.out[..written])?;
+        Ok(true)
+    }
+
+    /// Length of the next block (header and content) from its 3-byte
+    /// header, 0 if the header has not arrived.
+    fn next_block_len(&self) -> Result<usize, LayerError> {
+        let Some(header) = self.pending.get(..3) else {
+            return Ok(0);
+        };
+        let header = u32::from(header[0]) | u32::from(header[1]) << 8 | u32::from(header[2]) << 16;
+        let size = (header >> 3) as usize;
+        let content = match (header >> 1) & 3 {
+            0 | 2 => size,
+            1 => 1,
+            _ => return Err(self.error(format!("frame {}: reserved block type", self.frames))),
+        };
+        if size > MAX_ZSTD_BLOCK {
+            return Err(self.error(format!(
+                "frame {}: block of {size} bytes exceeds the 128 KiB maximum",
+                self.frames
+            )));
+        }
+        Ok(3 + content)
     }
 
     /// Begins the next frame if `pending` holds its header; false if more

@@ -111,9 +111,55 @@ fn measure(gzipped: bool) {
     );
 }
 
+/// A zstd frame of a tar holding one file of `blocks` x 128 KiB zeros, made
+/// of 4-byte RLE blocks: 4 KiB of input per 128 MiB of output.
+fn zstd_rle_bomb(blocks: u32) -> Vec<u8> {
+    let block = 128 * 1024u32;
+    let mut header = tar::Header::new_gnu();
+    header.set_path("zeros").unwrap();
+    header.set_size(u64::from(blocks) * u64::from(block));
+    header.set_mode(0o644);
+    header.set_cksum();
+    // Magic; no checksum, no content size; window 128 KiB (log 17).
+    let mut frame = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, (17 - 10) << 3];
+    let raw = |frame: &mut Vec<u8>, data: &[u8], last: bool| {
+        let h = u32::from(last) | ((data.len() as u32) << 3);
+        frame.extend_from_slice(&h.to_le_bytes()[..3]);
+        frame.extend_from_slice(data);
+    };
+    raw(&mut frame, header.as_bytes(), false);
+    for _ in 0..blocks {
+        let h = (1u32 << 1) | (block << 3);
+        frame.extend_from_slice(&h.to_le_bytes()[..3]);
+        frame.push(0);
+    }
+    raw(&mut frame, &[0u8; 1024], true);
+    frame
+}
+
+/// Tiny zstd blocks that expand enormously are decoded one at a time.
+fn measure_zstd_expansion() {
+    let bomb = zstd_rle_bomb(8192);
+    let mut scanner = Scanner::new(ScanOptions::default());
+    let baseline = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(baseline, Ordering::Relaxed);
+    scanner.push(&bomb).unwrap();
+    let summary = scanner.finish().unwrap();
+    let peak = PEAK.load(Ordering::Relaxed) - baseline;
+    println!("zstd: peak allocation above baseline {peak} bytes for {} compressed bytes, {} uncompressed", bomb.len(), summary.uncompressed_size);
+    assert_eq!(summary.compression, Compression::Zstd);
+    assert_eq!(summary.uncompressed_size, 512 + (1 << 30) + 1024);
+    assert_eq!(summary.entries[0].size, 1 << 30);
+    assert!(
+        peak < BOUND,
+        "peak allocation {peak} bytes exceeds {BOUND} for a 1 GiB zstd layer"
+    );
+}
+
 #[test]
 fn a_gibibyte_layer_in_bounded_memory() {
-    // One test, so the two measurements do not overlap.
+    // One test, so the measurements do not overlap.
     measure(false);
     measure(true);
+    measure_zstd_expansion();
 }
