@@ -306,16 +306,9 @@ fn analyse(args: &InspectArgs) -> Result<Analysis, String> {
                     .map_err(|e| format!("{where_}: {e}"))?;
             }
             Step::Progress(progress) => {
-                match progress.layer_bytes {
-                    Some((done, total)) => {
-                        bar.set_length(total);
-                        bar.set_position(done);
-                    }
-                    None => {
-                        bar.set_length(progress.total_bytes.unwrap_or(0));
-                        bar.set_position(progress.bytes_read);
-                    }
-                }
+                // One bar over the whole archive; the message names the phase and layer.
+                bar.set_length(progress.total_bytes.unwrap_or(0));
+                bar.set_position(progress.bytes_read);
                 bar.set_message(progress.message);
             }
             Step::ImagesListed(images) => {

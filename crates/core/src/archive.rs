@@ -547,6 +547,14 @@ impl ArchiveReader {
         self.bytes_read
     }
 
+    /// Size of the archive, when the caller gave it (also after switching to streaming).
+    pub fn total_len(&self) -> Option<u64> {
+        match &self.mode {
+            Mode::Random { total_len } | Mode::Directory { total_len } => Some(*total_len),
+            Mode::Stream(state) => state.total_len(),
+        }
+    }
+
     /// True when the archive is being read front to back instead of by ranges.
     pub fn is_streaming(&self) -> bool {
         matches!(self.mode, Mode::Stream(_))
@@ -753,14 +761,11 @@ impl ArchiveReader {
     }
 
     fn progress(&mut self, phase: Phase, message: String) {
-        let total_bytes = match &self.mode {
-            Mode::Random { total_len } | Mode::Directory { total_len } => Some(*total_len),
-            Mode::Stream(_) => None,
-        };
+        let total_bytes = self.total_len();
         let (layer, layer_bytes) = match (&self.stage, &self.analysis) {
             (Stage::Layers { layer, done, .. }, Some(a)) => (
                 Some((*layer, a.layer_count())),
-                Some((*done, a.stored_size(*layer))),
+                Some((*done, a.current_layer_size())),
             ),
             _ => (None, None),
         };
@@ -1041,6 +1046,7 @@ impl ArchiveReader {
         if let Some(compression) = stream::detect_compression(data) {
             let mut state = stream::StreamState::default();
             state.expect(compression);
+            state.set_total_len(self.random_len());
             self.mode = Mode::Stream(Box::new(state));
             self.stage = Stage::Documents;
             self.progress(
@@ -1394,9 +1400,19 @@ mod stream {
         sink: Sink,
         consumed: u64,
         ended: bool,
+        /// Size of the compressed archive, when the caller knew it.
+        total_len: Option<u64>,
     }
 
     impl StreamState {
+        pub(super) fn set_total_len(&mut self, total_len: u64) {
+            self.total_len = Some(total_len);
+        }
+
+        pub(super) fn total_len(&self) -> Option<u64> {
+            self.total_len
+        }
+
         pub(super) fn expect(&mut self, compression: OuterCompression) {
             self.compression = Some(compression);
             match compression {
@@ -2065,10 +2081,7 @@ impl ArchiveReader {
             },
             streamed: self.is_streaming(),
             bytes_read: self.bytes_read,
-            total_bytes: match self.mode {
-                Mode::Random { total_len } | Mode::Directory { total_len } => Some(total_len),
-                Mode::Stream(_) => None,
-            },
+            total_bytes: self.total_len(),
         };
         let images = listing.images.iter().map(|i| i.listing.clone()).collect();
         let mut analysis = analysis::Analysis::new(plan, &config, images, image, source)?;
@@ -2126,7 +2139,7 @@ impl ArchiveReader {
             return Ok(None);
         }
         if done == 0 && !analysis.scanning() {
-            analysis.start_layer(layer);
+            analysis.start_layer(layer, entry.size);
             self.stage = Stage::Layers { image, layer, done };
             self.progress(
                 Phase::ScanningLayers,
@@ -2195,6 +2208,7 @@ mod analysis {
         listing: ImageListing,
         diff_ids: Vec<Digest>,
         scanner: Option<Scanner>,
+        current_layer_size: u64,
         summaries: Vec<LayerSummary>,
     }
 
@@ -2284,6 +2298,7 @@ mod analysis {
                 listing: listing.clone(),
                 diff_ids,
                 scanner: None,
+                current_layer_size: 0,
                 summaries: Vec::new(),
             })
         }
@@ -2292,8 +2307,9 @@ mod analysis {
             self.plan.layers.len()
         }
 
-        pub(in crate::archive) fn stored_size(&self, layer: usize) -> u64 {
-            self.report.layers.get(layer).map_or(0, |l| l.stored_size)
+        /// Size in the archive of the layer being scanned.
+        pub(in crate::archive) fn current_layer_size(&self) -> u64 {
+            self.current_layer_size
         }
 
         pub(in crate::archive) fn layer_path(&self, layer: usize) -> (String, String) {
@@ -2307,7 +2323,8 @@ mod analysis {
             self.scanner.is_some()
         }
 
-        pub(in crate::archive) fn start_layer(&mut self, layer: usize) {
+        pub(in crate::archive) fn start_layer(&mut self, layer: usize, size: u64) {
+            self.current_layer_size = size;
             let blob = &self.plan.layers[layer];
             self.scanner = Some(Scanner::new(ScanOptions {
                 expected_blob_digest: blob.expected.clone(),

@@ -48,6 +48,32 @@ fn gzip_and_zstd_outer_archives_stream_to_the_same_report() {
 }
 
 #[test]
+fn layer_progress_counts_up_to_each_layers_size() {
+    let run = run(
+        &peer("dive/.data/test-docker-image.tar"),
+        None,
+        false,
+        usize::MAX,
+    );
+    assert!(run.result.is_ok());
+    assert!(!run.streamed);
+    assert!(
+        run.layer_progress
+            .iter()
+            .all(|(done, total)| done <= total && *total > 0),
+        "{:?}",
+        run.layer_progress
+    );
+    // The biggest layer (1.37 MB) is read in chunks, so its progress reaches its size.
+    assert!(
+        run.layer_progress.contains(&(1_369_600, 1_369_600)),
+        "{:?}",
+        run.layer_progress
+    );
+    assert!(run.max_read <= layerscope_core::archive::LAYER_CHUNK_BYTES);
+}
+
+#[test]
 fn uncompressed_stream_matches_random_access() {
     let path = peer("dive/.data/test-oci-zstd-image.tar");
     let expected = load(&path);

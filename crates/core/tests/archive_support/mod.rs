@@ -39,6 +39,10 @@ pub struct Run {
     pub max_read: u64,
     pub reads: usize,
     pub streamed: bool,
+    /// `total_bytes` of the last progress report.
+    pub progress_total: Option<u64>,
+    /// Every `(done, total)` of layer progress reports.
+    pub layer_progress: Vec<(u64, u64)>,
 }
 
 /// Runs the reader over `path`, answering reads by seeking (random access) or, with
@@ -62,6 +66,8 @@ pub fn run(path: &Path, selector: Option<ImageSelector>, streaming: bool, chunk:
         max_read: 0,
         reads: 0,
         streamed: false,
+        progress_total: None,
+        layer_progress: Vec::new(),
     };
     for _ in 0..10_000_000 {
         match reader.next_step() {
@@ -82,7 +88,11 @@ pub fn run(path: &Path, selector: Option<ImageSelector>, streaming: bool, chunk:
                 run.bytes_read += got as u64;
                 let _ = reader.supply(offset, &buf[..got]);
             }
-            Step::Progress(p) => run.streamed |= p.streamed,
+            Step::Progress(p) => {
+                run.streamed |= p.streamed;
+                run.progress_total = p.total_bytes;
+                run.layer_progress.extend(p.layer_bytes);
+            }
             Step::ImagesListed(images) => {
                 run.listed = Some(images);
                 if let Some(selector) = &selector {
