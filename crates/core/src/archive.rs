@@ -67,8 +67,9 @@ pub const MAX_DOCUMENT_BYTES: u64 = 4 * 1024 * 1024;
 /// Largest read the reader asks for while scanning a layer or streaming the archive.
 pub const LAYER_CHUNK_BYTES: u64 = 2 * 1024 * 1024;
 
-/// Most entries the outer archive may have; a real image archive has a few per layer.
-pub const MAX_ARCHIVE_ENTRIES: usize = 1_000_000;
+/// Most entries the outer archive may have; a real image archive has a few per layer and
+/// blob, so this leaves room for layouts holding thousands of images.
+pub const MAX_ARCHIVE_ENTRIES: usize = 200_000;
 
 /// Most manifests and indexes followed from index.json (nested indexes included).
 pub const MAX_MANIFESTS: usize = 4096;

@@ -168,6 +168,16 @@ fn not_a_tar_and_other_compressions_are_refused() {
     let junk = scratch.0.join("junk.bin");
     std::fs::write(&junk, vec![7u8; 4096]).unwrap();
     assert!(refusal(&junk).contains("not a tar archive"));
+    let streamed = run(&junk, None, true, 1000).result.unwrap_err().to_string();
+    assert!(streamed.contains("not a tar archive"), "{streamed}");
+    let empty = scratch.0.join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    assert!(refusal(&empty).contains("empty"));
+    let streamed = run(&empty, None, true, 1000)
+        .result
+        .unwrap_err()
+        .to_string();
+    assert!(streamed.contains("empty"), "{streamed}");
     let xz = scratch.0.join("x.xz");
     std::fs::write(&xz, [0xfd, b'7', b'z', b'X', b'Z', 0, 1, 2]).unwrap();
     assert!(refusal(&xz).contains("xz"));
