@@ -95,7 +95,12 @@ pub enum Step {
     /// Fewer bytes are fine (the reader asks again for the rest); an empty slice means the
     /// archive ends before `offset`. When streaming, reads are consecutive and `len` is only a
     /// suggestion.
-    Read { offset: u64, len: u64 },
+    Read {
+        /// Where the bytes start.
+        offset: u64,
+        /// How many bytes the reader would like.
+        len: u64,
+    },
     /// Something worth showing; no answer needed.
     Progress(Progress),
     /// The archive's images, with tags. Call [`ArchiveReader::select_image`] to pick one;
@@ -186,8 +191,11 @@ impl ArchiveFormat {
 /// Compression of the outer archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OuterCompression {
+    /// A plain tar.
     None,
+    /// `docker save | gzip`.
     Gzip,
+    /// `docker save | zstd`.
     Zstd,
 }
 
@@ -223,53 +231,114 @@ pub struct FileSpan<'a> {
 }
 
 /// Why an archive was refused or could not be read. Every message names the file, field,
-/// digest or byte offset concerned.
+/// digest or byte offset concerned. Field meanings: `file` is a member of the archive,
+/// `detail` the reason in words, `offset` a byte offset in the (outer) archive.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ArchiveError {
     /// Neither manifest.json nor index.json: not an image archive.
-    NotAnImage { detail: String },
+    NotAnImage {
+        /// The whole message.
+        detail: String,
+    },
     /// A document lists no image at all (`null`, `[]`, empty index).
-    NoImages { file: String, detail: String },
+    NoImages {
+        /// The document.
+        file: String,
+        /// What it holds instead.
+        detail: String,
+    },
     /// A JSON document that does not parse or lacks a required field.
-    BadDocument { file: String, detail: String },
+    BadDocument {
+        /// The document.
+        file: String,
+        /// What is wrong, with the field's path when there is one.
+        detail: String,
+    },
     /// A JSON document larger than [`MAX_DOCUMENT_BYTES`].
-    DocumentTooLarge { file: String, size: u64, limit: u64 },
+    DocumentTooLarge {
+        /// The document.
+        file: String,
+        /// Its size in the archive.
+        size: u64,
+        /// [`MAX_DOCUMENT_BYTES`].
+        limit: u64,
+    },
     /// A file that a document refers to is not in the archive.
-    MissingFile { file: String, referenced_by: String },
+    MissingFile {
+        /// The member that is missing.
+        file: String,
+        /// The document (and image) that names it.
+        referenced_by: String,
+    },
     /// Content that does not hash to the digest it should have.
     DigestMismatch {
+        /// `manifest`, `config`, `layer` (stored blob) or `diff_id` (uncompressed tar).
         kind: String,
+        /// The archive member or `layer N (member)`.
         subject: String,
+        /// The digest the documents promise.
         expected: String,
+        /// The digest of the bytes in the archive.
         actual: String,
     },
     /// A descriptor whose media type is neither an image manifest nor an index.
     UnknownMediaType {
+        /// The media type as written.
         media_type: String,
+        /// The descriptor's digest.
         digest: String,
+        /// The index that lists it.
         referenced_by: String,
     },
     /// The outer tar is malformed.
-    BadTar { offset: u64, detail: String },
+    BadTar {
+        /// Offset of the bad header.
+        offset: u64,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// The archive ends before the data a header announced.
-    Truncated { offset: u64, detail: String },
+    Truncated {
+        /// Where the data stopped.
+        offset: u64,
+        /// What was being read.
+        detail: String,
+    },
     /// The outer compression stream is corrupt.
-    Decompression { offset: u64, detail: String },
+    Decompression {
+        /// Compressed bytes consumed before the error.
+        offset: u64,
+        /// The decoder's message.
+        detail: String,
+    },
     /// A layer could not be scanned.
     Layer {
+        /// Layer index, 0 for the bottom layer.
         index: usize,
+        /// The layer's member in the archive.
         file: String,
+        /// The scanner's message (it names the offset inside the layer).
         detail: String,
     },
     /// `select_image` named an image that is not there.
     ImageNotFound {
+        /// The tag or `#index` asked for.
         wanted: String,
+        /// Every tag the archive has.
         available: Vec<String>,
     },
     /// A bound on input-controlled counts or sizes was hit.
-    TooLarge { what: String, limit: u64 },
-    /// The caller broke the protocol (supplied the wrong offset, selected twice...).
-    Protocol { detail: String },
+    TooLarge {
+        /// What grew too large.
+        what: String,
+        /// The bound.
+        limit: u64,
+    },
+    /// The caller broke the protocol (supplied the wrong offset, selected too late...).
+    Protocol {
+        /// What the caller did.
+        detail: String,
+    },
 }
 
 impl fmt::Display for ArchiveError {

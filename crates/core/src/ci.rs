@@ -27,8 +27,11 @@ pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
 /// The three rules dive knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RuleKind {
+    /// Fail when the efficiency score is below the threshold (0..=1).
     LowestEfficiency,
+    /// Fail when the wasted bytes exceed the threshold (a size).
     HighestWastedBytes,
+    /// Fail when wasted bytes / user bytes exceed the threshold (0..=1).
     HighestUserWastedPercent,
 }
 
@@ -75,7 +78,9 @@ impl RuleKind {
 /// One rule's configured value, as written (or dive's default).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RuleConfig {
+    /// Which rule.
     pub kind: RuleKind,
+    /// The threshold as written, or a disabling word.
     pub value: String,
 }
 
@@ -92,6 +97,7 @@ impl RuleConfig {
 /// A parsed rules file: one entry per rule, in [`RuleKind::ALL`] order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CiConfig {
+    /// Every rule with its configured value.
     pub rules: Vec<RuleConfig>,
 }
 
@@ -114,6 +120,7 @@ impl Default for CiConfig {
 pub struct CiConfigError {
     /// 1-based line, when the problem is on one line.
     pub line: Option<usize>,
+    /// What is wrong.
     pub detail: String,
 }
 
@@ -189,7 +196,9 @@ impl CiConfig {
 /// How one rule came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RuleStatus {
+    /// The image is within the threshold.
     Pass,
+    /// The image crosses the threshold.
     Fail,
     /// Switched off in the rules file.
     Skip,
@@ -212,15 +221,20 @@ impl RuleStatus {
 /// One rule's result with a message saying why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RuleResult {
+    /// Which rule.
     pub kind: RuleKind,
+    /// How it came out.
     pub status: RuleStatus,
+    /// Why it failed (with the figure and the threshold), or why it was skipped.
     pub message: String,
 }
 
 /// All rules' results; `passed` is false when any rule failed or is misconfigured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CiOutcome {
+    /// One per rule, in [`RuleKind::ALL`] order.
     pub results: Vec<RuleResult>,
+    /// True when no rule failed or was misconfigured.
     pub passed: bool,
 }
 

@@ -167,8 +167,11 @@ pub struct LayerFile {
     pub size: u64,
     /// Mode in Go's `os.FileMode` encoding (type bits high, permission bits low), as dive exports it.
     pub file_mode: u32,
+    /// Owner user ID.
     pub uid: u64,
+    /// Owner group ID.
     pub gid: u64,
+    /// True for directories.
     pub is_dir: bool,
 }
 
@@ -180,8 +183,11 @@ pub struct Verification {
     pub kind: String,
     /// What was checked: an archive path, or `layer N`.
     pub subject: String,
+    /// The digest the documents promise.
     pub expected: String,
+    /// The digest of the bytes in the archive.
     pub actual: String,
+    /// `expected == actual`.
     pub ok: bool,
 }
 
@@ -207,6 +213,7 @@ pub struct EfficiencyReport {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InefficientFile {
+    /// dive's form: a leading `/`.
     pub path: String,
     /// How many layers hold a copy.
     pub count: u64,
@@ -223,6 +230,7 @@ pub struct MergedFile {
     /// `file`, `dir`, `symlink`, `hardlink`, `char`, `block`, `fifo`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// Size in bytes (directories: 0).
     pub size: u64,
     /// Permission and special bits (`0o4755`), as in the tar header.
     pub mode: u32,
@@ -235,13 +243,21 @@ pub struct MergedFile {
 /// The `layerscope inspect --json` document: dive's export shape plus layerscope's extras.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DiveExport {
+    /// dive's `layer[]`, bottom first.
     pub layer: Vec<DiveLayer>,
+    /// dive's `image` plus layerscope's figures.
     pub image: DiveImage,
+    /// `docker history` rows, newest first.
     pub history: Vec<HistoryRow>,
+    /// The `docker image inspect` object.
     pub inspect: serde_json::Value,
+    /// The merged file system of the top layer.
     pub files: Vec<MergedFile>,
+    /// Every digest checked.
     pub verification: Vec<Verification>,
+    /// Every image in the archive, with its tags.
     pub images: Vec<ImageListing>,
+    /// Non-fatal oddities.
     pub warnings: Vec<String>,
 }
 
@@ -249,13 +265,17 @@ pub struct DiveExport {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DiveLayer {
+    /// 0 for the bottom layer.
     pub index: usize,
     /// The layer's path in the archive, as dive's `id`.
     pub id: String,
     /// dive's `digestId`: the layer's diff_id (falls back to the blob digest).
     pub digest_id: String,
+    /// Σ tar header sizes of the layer's entries.
     pub size_bytes: u64,
+    /// The history command that made the layer.
     pub command: String,
+    /// The layer's entries.
     pub file_list: Vec<LayerFile>,
 }
 
@@ -263,12 +283,19 @@ pub struct DiveLayer {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DiveImage {
+    /// Σ layer sizes.
     pub size_bytes: u64,
+    /// dive's wasted bytes.
     pub inefficient_bytes: u64,
+    /// dive's score, 0..=1.
     pub efficiency_score: f64,
+    /// Paths written more than once, largest waste first.
     pub file_reference: Vec<DiveFileReference>,
+    /// Σ layer sizes above the bottom layer.
     pub user_size_bytes: u64,
+    /// Wasted bytes / user bytes, a ratio as dive's `--ci` rule reads it.
     pub wasted_user_percent: f64,
+    /// Bytes flattening the image would save.
     pub reclaimable_bytes: u64,
 }
 
@@ -276,8 +303,11 @@ pub struct DiveImage {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DiveFileReference {
+    /// How many layers hold a copy.
     pub count: u64,
+    /// Bytes all copies take.
     pub size_bytes: u64,
+    /// The path, with a leading `/`.
     pub file: String,
 }
 
