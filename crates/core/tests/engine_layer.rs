@@ -265,3 +265,68 @@ fn crane_zstd_layer_matches_its_plain_twin() {
     assert_eq!(z.entries, p.entries);
     assert!(!z.entries.is_empty());
 }
+
+#[test]
+fn media_types_name_their_compression() {
+    for (media_type, expected) in [
+        (
+            "application/vnd.oci.image.layer.v1.tar",
+            Some(Compression::None),
+        ),
+        (
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            Some(Compression::Gzip),
+        ),
+        (
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+            Some(Compression::Zstd),
+        ),
+        (
+            "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+            Some(Compression::Gzip),
+        ),
+        (
+            "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            Some(Compression::Gzip),
+        ),
+        (
+            "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+            Some(Compression::Gzip),
+        ),
+        ("application/octet-stream", None),
+    ] {
+        assert_eq!(
+            Compression::from_media_type(media_type),
+            expected,
+            "{media_type}"
+        );
+    }
+    let tar = sample_tar();
+    let options = ScanOptions {
+        declared_media_type: Some("application/octet-stream".into()),
+        ..Default::default()
+    };
+    let s = scan(&tar, 1 << 16, options).unwrap();
+    assert!(
+        s.warnings[0].contains("not a known layer type"),
+        "{:?}",
+        s.warnings
+    );
+}
+
+#[test]
+fn zero_padding_after_compressed_streams_is_a_warning() {
+    let tar = sample_tar();
+    for blob in [gzip(&tar), zstd(&tar)] {
+        let mut padded = blob.clone();
+        padded.extend_from_slice(&[0; 4096]);
+        let s = scan(&padded, 1000, ScanOptions::default()).unwrap();
+        assert_eq!(s.diff_id, sha256(&tar));
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        assert!(
+            s.warnings[0].contains("zero bytes after"),
+            "{:?}",
+            s.warnings
+        );
+    }
+}
