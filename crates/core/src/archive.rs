@@ -2464,7 +2464,7 @@ mod analysis {
             row.tar_size = summary.uncompressed_size;
             row.size_bytes = summary.entries_size;
             row.entry_count = summary.entries.len() as u64;
-            row.file_list = summary.entries.iter().map(layer_file).collect();
+            row.file_list = summary.entries.iter().filter_map(layer_file).collect();
             row.scanned = true;
             for warning in &summary.warnings {
                 self.report
@@ -2745,10 +2745,20 @@ mod analysis {
         }
     }
 
-    fn layer_file(entry: &crate::layer::LayerEntry) -> LayerFile {
-        let path = entry.path_lossy();
-        let path = format!("/{}", super::normalize_name(&path));
-        LayerFile {
+    /// dive's `fileList` entry; `None` for the `./` entry, which dive leaves out.
+    fn layer_file(entry: &crate::layer::LayerEntry) -> Option<LayerFile> {
+        let raw = entry.path_lossy();
+        // dive keeps Go's `path.Clean` of the tar name: relative, unless the name was rooted.
+        let clean = super::normalize_name(&raw);
+        if clean.is_empty() {
+            return None;
+        }
+        let path = if raw.starts_with('/') {
+            format!("/{clean}")
+        } else {
+            clean
+        };
+        Some(LayerFile {
             path,
             type_flag: type_flag(entry.kind),
             link_name: entry
@@ -2761,6 +2771,6 @@ mod analysis {
             uid: entry.uid,
             gid: entry.gid,
             is_dir: entry.kind == crate::tar::EntryKind::Directory,
-        }
+        })
     }
 }

@@ -157,7 +157,7 @@ pub struct LayerReport {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LayerFile {
-    /// Path with a leading `/`, as dive writes it.
+    /// The tar name cleaned as Go's `path.Clean` does (`etc/passwd`), as dive writes it.
     pub path: String,
     /// The tar type flag byte (`'0'` = 48 for a file, `'5'` = 53 for a directory).
     pub type_flag: u8,
