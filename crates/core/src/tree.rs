@@ -88,7 +88,9 @@ pub struct ViewEntry {
     pub mark: Mark,
     /// Index of the layer that last wrote this entry.
     pub layer: usize,
-    /// xxh3 of a regular file's content.
+    /// xxh3 of a regular file's content (in JSON: 16 hex digits, since
+    /// JavaScript numbers cannot hold 64 bits).
+    #[serde(serialize_with = "serialize_hash")]
     pub content_hash: Option<u64>,
     /// False for directories that no tar header described (implied by a
     /// deeper path).
@@ -112,6 +114,13 @@ impl ViewEntry {
 
 fn serialize_lossy<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&String::from_utf8_lossy(bytes))
+}
+
+fn serialize_hash<S: serde::Serializer>(hash: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match hash {
+        Some(h) => s.serialize_some(&format!("{h:016x}")),
+        None => s.serialize_none(),
+    }
 }
 
 fn serialize_lossy_opt<S: serde::Serializer>(

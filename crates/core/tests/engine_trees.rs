@@ -54,6 +54,11 @@ fn long_and_non_utf8_names_survive_into_the_tree() {
     // JSON shows names lossily.
     let json = serde_json::to_string(odd).unwrap();
     assert!(json.contains("caf\u{fffd}\u{fffd}"), "{json}");
+    let hash = format!(
+        "\"content_hash\":\"{:016x}\"",
+        xxhash_rust::xxh3::xxh3_64(b"bytes")
+    );
+    assert!(json.contains(&hash), "{json}");
     // Children come sorted by name bytes, parents before children.
     let srv: Vec<&[u8]> = view
         .iter()
