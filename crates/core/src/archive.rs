@@ -2327,7 +2327,10 @@ mod analysis {
             }
             let listing = images[selected].clone();
             let listing = &listing;
-            let (repository, tag) = split_tag(listing.tags.first().map(String::as_str));
+            // An OCI layout's ref name is often a bare tag (`latest`, `1.0`) with no repository.
+            let bare_is_tag = source.format.starts_with("oci-layout");
+            let (repository, tag) =
+                split_tag(listing.tags.first().map(String::as_str), bare_is_tag);
             let mut report = ImageReport {
                 source,
                 selected,
@@ -2623,10 +2626,13 @@ mod analysis {
 
     /// `repo:tag` split at the tag's colon (not a registry port's), in docker's familiar form
     /// (`docker.io/library/busybox:1` shows as `busybox`, `1`).
-    fn split_tag(reference: Option<&str>) -> (String, String) {
+    fn split_tag(reference: Option<&str>, bare_is_tag: bool) -> (String, String) {
         let Some(reference) = reference else {
             return ("<none>".into(), "<none>".into());
         };
+        if bare_is_tag && !reference.contains(['/', ':']) {
+            return ("<none>".into(), reference.to_string());
+        }
         if let Ok(parsed) = crate::reference::Reference::parse(reference) {
             if let Some(tag) = parsed.tag() {
                 return (parsed.familiar_name(), tag.to_string());

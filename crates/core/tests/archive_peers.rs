@@ -211,6 +211,14 @@ fn layout_directories_with_nested_indexes_load() {
         "manifest list children inherit the tag"
     );
     assert!(report.verified());
+    // The ref name "1" is a bare tag: no repository.
+    assert_eq!(
+        (
+            report.image_ls.repository.as_str(),
+            report.image_ls.tag.as_str()
+        ),
+        ("<none>", "1")
+    );
 }
 
 #[test]
