@@ -13,6 +13,27 @@ pub fn base64_url(bytes: &[u8]) -> String {
     encode(bytes, URL_SAFE, false)
 }
 
+/// Decodes standard base64 (padding optional; whitespace skipped); `None` on a bad character.
+pub fn base64_standard_decode(text: &str) -> Option<Vec<u8>> {
+    let mut decoded = Vec::with_capacity(text.len() / 4 * 3);
+    let mut group: u32 = 0;
+    let mut bits = 0;
+    for byte in text
+        .bytes()
+        .filter(|byte| !byte.is_ascii_whitespace() && *byte != b'=')
+    {
+        let value = STANDARD.iter().position(|&symbol| symbol == byte)?;
+        group = (group << 6) | value as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            decoded.push((group >> bits) as u8);
+            group &= (1 << bits) - 1;
+        }
+    }
+    Some(decoded)
+}
+
 fn encode(bytes: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
     let mut encoded = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
@@ -50,6 +71,16 @@ mod tests {
         for (plain, encoded) in vectors {
             assert_eq!(base64_standard(plain.as_bytes()), encoded, "{plain:?}");
         }
+    }
+
+    #[test]
+    fn decoding_inverts_encoding() {
+        for plain in ["", "f", "fo", "foo", "foob", "fooba", "foobar"] {
+            let encoded = base64_standard(plain.as_bytes());
+            assert_eq!(base64_standard_decode(&encoded).unwrap(), plain.as_bytes());
+        }
+        assert_eq!(base64_standard_decode("Zm9v\nYmFy").unwrap(), b"foobar");
+        assert!(base64_standard_decode("Zm9v*").is_none());
     }
 
     #[test]

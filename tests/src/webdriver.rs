@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::encoding::base64_standard_decode;
 use crate::http::loopback_agent;
 
 /// The key under which WebDriver returns element references.
@@ -196,6 +197,19 @@ impl WebDriver {
             error: "bad response".into(),
             message: format!("{error}: {value}"),
         })
+    }
+
+    /// A PNG of the current viewport.
+    pub fn screenshot_png(&self) -> Result<Vec<u8>, WebDriverError> {
+        let value = self.command("GET", "/screenshot", None)?;
+        value
+            .as_str()
+            .and_then(base64_standard_decode)
+            .ok_or_else(|| WebDriverError {
+                command: "GET /screenshot".into(),
+                error: "bad response".into(),
+                message: "the screenshot is not base64".into(),
+            })
     }
 
     /// Ends the session (closes the browser).

@@ -58,6 +58,11 @@ fn waits_for_late_elements_and_times_out_clearly() {
     let site = harness_site();
     let (_server, browser) = start(site.path());
     let late = browser.wait_for_testid("late", Duration::from_secs(5));
+    let png = browser.webdriver().screenshot_png().unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "a screenshot is a PNG"
+    );
     assert_eq!(browser.webdriver().element_text(&late).unwrap(), "arrived");
     let missing = browser
         .try_wait_for_testid("never-there", Duration::from_millis(300))

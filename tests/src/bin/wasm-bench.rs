@@ -1,0 +1,449 @@
+//! The wasm-vs-native scanner benchmark runner (`scripts/bench-wasm.sh` calls it).
+//!
+//! ```text
+//! wasm-bench --served DIR --file NAME [--reps N] [--chunk BYTES] [--native LABEL=BINARY]...
+//! ```
+//!
+//! DIR holds the built benchmark page (`www/bench.html`, built by trunk) and the layer file
+//! NAME. The runner serves DIR with `layerscope serve` on loopback, opens headless Chromium
+//! through the harness in this crate, and then, N times in turn: runs each native binary
+//! (`native-scan-bench`) under `/usr/bin/time -v`, loads the page to scan the file in wasm,
+//! and loads it again in drain mode (fetch and copy only). A warm-up round comes first and
+//! is not counted. It checks every run found the same sizes, digests and entry count, and
+//! prints medians as `name: value unit` lines: throughputs in MB/s (10^6 bytes of the
+//! uncompressed tar per second), ratios, and peak memory (native: maximum RSS; Chromium:
+//! the renderer's peak RSS, VmHWM, and the wasm module's linear memory).
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use layerscope_e2e::browser::Browser;
+use layerscope_e2e::layerscope::{layerscope_binary, LayerscopeServer};
+use layerscope_e2e::process::TempDir;
+use serde_json::Value;
+
+const DEFAULT_REPS: usize = 5;
+const DEFAULT_CHUNK: usize = 64 * 1024;
+/// How long one page run may take before the runner gives up on it.
+const PAGE_TIMEOUT: Duration = Duration::from_secs(300);
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+const MB: f64 = 1e6;
+
+/// What the command line asked for.
+struct Options {
+    served: PathBuf,
+    file: String,
+    reps: usize,
+    chunk: usize,
+    natives: Vec<(String, PathBuf)>,
+}
+
+/// One timed run of one contender.
+struct Sample {
+    /// First byte to the end of `finish` (the throughput figure).
+    seconds: f64,
+    /// Including the fetch request (wasm only; native equals `seconds`).
+    total_seconds: f64,
+    /// Inside `push` and `finish` only.
+    scanner_seconds: f64,
+    /// The scan's findings, compared across contenders.
+    layer: Value,
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args(std::env::args().skip(1).collect()) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("wasm-bench: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("wasm-bench: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_args(args: Vec<String>) -> Result<Options, String> {
+    let usage = "usage: wasm-bench --served DIR --file NAME [--reps N] [--chunk BYTES] [--native LABEL=BINARY]...";
+    let mut served = None;
+    let mut file = None;
+    let mut reps = DEFAULT_REPS;
+    let mut chunk = DEFAULT_CHUNK;
+    let mut natives = Vec::new();
+    let mut rest = args.into_iter();
+    while let Some(flag) = rest.next() {
+        let mut value = || rest.next().ok_or(format!("{flag} needs a value; {usage}"));
+        match flag.as_str() {
+            "--served" => served = Some(PathBuf::from(value()?)),
+            "--file" => file = Some(value()?),
+            "--reps" => reps = parse_count("--reps", &value()?)?,
+            "--chunk" => chunk = parse_count("--chunk", &value()?)?,
+            "--native" => {
+                let text = value()?;
+                let (label, binary) = text
+                    .split_once('=')
+                    .ok_or(format!("--native {text:?} is not LABEL=BINARY"))?;
+                natives.push((label.to_string(), PathBuf::from(binary)));
+            }
+            _ => return Err(format!("unexpected argument {flag:?}; {usage}")),
+        }
+    }
+    let served = served.ok_or(format!("--served is required; {usage}"))?;
+    let file = file.ok_or(format!("--file is required; {usage}"))?;
+    if !served.join(&file).is_file() {
+        return Err(format!("{} is not a file", served.join(&file).display()));
+    }
+    if !served.join("bench.html").is_file() {
+        return Err(format!(
+            "{} has no bench.html: build www/bench.html with trunk first",
+            served.display()
+        ));
+    }
+    for (label, binary) in &natives {
+        if !binary.is_file() {
+            return Err(format!(
+                "native {label}: {} is not a file",
+                binary.display()
+            ));
+        }
+    }
+    Ok(Options {
+        served,
+        file,
+        reps,
+        chunk,
+        natives,
+    })
+}
+
+fn parse_count(flag: &str, text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(count) if count > 0 => Ok(count),
+        _ => Err(format!("{flag} {text:?} is not a positive number")),
+    }
+}
+
+fn run(options: &Options) -> Result<(), String> {
+    let server = LayerscopeServer::start_with(layerscope_binary(), options.served.clone());
+    let browser = Browser::start();
+    let scratch = TempDir::new("wasm-bench");
+    let mut samples: HashMap<String, Vec<Sample>> = HashMap::new();
+    let mut native_peak_kb: HashMap<String, u64> = HashMap::new();
+    let mut renderer_peak_kb = 0u64;
+    let mut wasm_memory = 0f64;
+    let mut js_heap = 0f64;
+    let mut reference_layer: Option<Value> = None;
+    for round in 0..=options.reps {
+        let counted = round > 0;
+        eprintln!(
+            "# round {round} of {}{}",
+            options.reps,
+            if counted { "" } else { " (warm-up)" }
+        );
+        for (label, binary) in &options.natives {
+            let (sample, peak_kb) = run_native(binary, options, scratch.path())?;
+            check_same_layer(
+                &mut reference_layer,
+                &sample.layer,
+                &format!("native {label}"),
+            )?;
+            if counted {
+                let peak = native_peak_kb.entry(label.clone()).or_default();
+                *peak = (*peak).max(peak_kb);
+                samples
+                    .entry(format!("native_{label}"))
+                    .or_default()
+                    .push(sample);
+            }
+        }
+        let page = run_page(&browser, &server, options, "scan")?;
+        let scan = page_sample(&page, "scan")?;
+        check_same_layer(&mut reference_layer, &scan.layer, "wasm")?;
+        let drain = page_sample(&run_page(&browser, &server, options, "drain")?, "drain")?;
+        renderer_peak_kb = renderer_peak_kb.max(renderer_peak_rss_kb());
+        wasm_memory = wasm_memory.max(page["wasmMemoryBytes"].as_f64().unwrap_or(0.0));
+        js_heap = js_heap.max(page["jsHeapUsedBytes"].as_f64().unwrap_or(0.0));
+        if counted {
+            samples.entry("wasm".into()).or_default().push(scan);
+            samples.entry("wasm_drain".into()).or_default().push(drain);
+        }
+    }
+    let layer = reference_layer.ok_or("no run reported a layer")?;
+    let uncompressed = layer["uncompressedBytes"]
+        .as_f64()
+        .ok_or("the layer report has no uncompressedBytes")?;
+    let compressed = layer["compressedBytes"].as_f64().unwrap_or(0.0);
+    print_line("wasm_bench_layer_compressed", compressed / MB, "MB");
+    print_line("wasm_bench_layer_uncompressed", uncompressed / MB, "MB");
+    print_line(
+        "wasm_bench_layer_entries",
+        layer["entries"].as_f64().unwrap_or(0.0),
+        "entries",
+    );
+    print_line("wasm_bench_repetitions", options.reps as f64, "runs");
+    print_line("wasm_bench_chunk", options.chunk as f64 / 1024.0, "KiB");
+    let wasm_seconds = median(&samples["wasm"], |s| s.seconds);
+    for (label, _) in &options.natives {
+        let runs = &samples[&format!("native_{label}")];
+        let seconds = median(runs, |s| s.seconds);
+        print_line(&format!("native_{label}_scanner_seconds"), seconds, "s");
+        print_line(
+            &format!("native_{label}_scanner_throughput"),
+            uncompressed / MB / seconds,
+            "MB/s",
+        );
+    }
+    print_line("wasm_scanner_seconds", wasm_seconds, "s");
+    print_line(
+        "wasm_scanner_throughput",
+        uncompressed / MB / wasm_seconds,
+        "MB/s",
+    );
+    let wasm_total = median(&samples["wasm"], |s| s.total_seconds);
+    print_line(
+        "wasm_scanner_throughput_including_fetch_start",
+        uncompressed / MB / wasm_total,
+        "MB/s",
+    );
+    let wasm_compute = median(&samples["wasm"], |s| s.scanner_seconds);
+    print_line("wasm_scanner_compute_seconds", wasm_compute, "s");
+    let drain_seconds = median(&samples["wasm_drain"], |s| s.seconds);
+    print_line("wasm_fetch_and_copy_only_seconds", drain_seconds, "s");
+    for (label, _) in &options.natives {
+        let runs = &samples[&format!("native_{label}")];
+        print_line(
+            &format!("native_{label}_scanner_compute_seconds"),
+            median(runs, |s| s.scanner_seconds),
+            "s",
+        );
+    }
+    for (label, _) in &options.natives {
+        let seconds = median(&samples[&format!("native_{label}")], |s| s.seconds);
+        print_line(
+            &format!("wasm_vs_native_{label}_ratio"),
+            seconds / wasm_seconds,
+            "x",
+        );
+    }
+    for (label, _) in &options.natives {
+        print_line(
+            &format!("native_{label}_peak_rss"),
+            native_peak_kb[label] as f64 * 1024.0 / MB,
+            "MB",
+        );
+    }
+    print_line(
+        "wasm_chromium_renderer_peak_rss",
+        renderer_peak_kb as f64 * 1024.0 / MB,
+        "MB",
+    );
+    print_line("wasm_linear_memory", wasm_memory / MB, "MB");
+    print_line("wasm_js_heap_used", js_heap / MB, "MB");
+    Ok(())
+}
+
+/// One run of a native binary under `/usr/bin/time -v`: its report and its peak RSS in KiB.
+fn run_native(binary: &Path, options: &Options, scratch: &Path) -> Result<(Sample, u64), String> {
+    let time_report = scratch.join("time-v.txt");
+    let file = options.served.join(&options.file);
+    let output = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg("-o")
+        .arg(&time_report)
+        .arg(binary)
+        .arg(&file)
+        .arg("--chunk")
+        .arg(options.chunk.to_string())
+        .output()
+        .map_err(|e| format!("running /usr/bin/time {}: {e}", binary.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{} {} failed ({}): {}",
+            binary.display(),
+            file.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let report: Value = serde_json::from_slice(&output.stdout).map_err(|e| {
+        format!(
+            "{} printed no JSON report ({e}): {}",
+            binary.display(),
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })?;
+    let time_text = fs::read_to_string(&time_report)
+        .map_err(|e| format!("reading {}: {e}", time_report.display()))?;
+    let peak_kb = time_text
+        .lines()
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("Maximum resident set size (kbytes):")
+        })
+        .and_then(|value| value.trim().parse().ok())
+        .ok_or(format!(
+            "/usr/bin/time -v wrote no maximum resident set size: {time_text}"
+        ))?;
+    let seconds = number(&report, "seconds", binary)?;
+    let sample = Sample {
+        seconds,
+        total_seconds: seconds,
+        scanner_seconds: number(&report, "scannerSeconds", binary)?,
+        layer: report["layer"].clone(),
+    };
+    Ok((sample, peak_kb))
+}
+
+fn number(report: &Value, field: &str, binary: &Path) -> Result<f64, String> {
+    report[field].as_f64().ok_or(format!(
+        "{} reported no {field}: {report}",
+        binary.display()
+    ))
+}
+
+/// Loads the benchmark page for one run in `mode` and returns its JSON result.
+fn run_page(
+    browser: &Browser,
+    server: &LayerscopeServer,
+    options: &Options,
+    mode: &str,
+) -> Result<Value, String> {
+    let url = format!(
+        "{}bench.html?file={}&reps=1&chunk={}&mode={mode}",
+        server.url, options.file, options.chunk
+    );
+    browser.open(&url);
+    let script = "const done = document.querySelector('[data-testid=\"bench-result\"]'); \
+                  const failed = document.querySelector('[data-testid=\"bench-error\"]'); \
+                  return done ? {result: done.textContent} : failed ? {error: failed.textContent} : null;";
+    let deadline = Instant::now() + PAGE_TIMEOUT;
+    loop {
+        let answer = browser.execute(script);
+        if let Some(error) = answer["error"].as_str() {
+            return Err(format!("the benchmark page ({url}) failed: {error}"));
+        }
+        if let Some(result) = answer["result"].as_str() {
+            return serde_json::from_str(result)
+                .map_err(|e| format!("the benchmark page wrote bad JSON ({e}): {result}"));
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the benchmark page ({url}) reported nothing within {PAGE_TIMEOUT:?}"
+            ));
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// The page's single run as a [`Sample`] (milliseconds become seconds).
+fn page_sample(page: &Value, mode: &str) -> Result<Sample, String> {
+    let run = &page["runs"][0];
+    let seconds = |field: &str| {
+        run[field]
+            .as_f64()
+            .map(|ms| ms / 1000.0)
+            .ok_or(format!("the page's {mode} run has no {field}: {page}"))
+    };
+    Ok(Sample {
+        seconds: seconds("firstByteToFinishMs")?,
+        total_seconds: seconds("totalMs")?,
+        scanner_seconds: seconds("scannerMs")?,
+        layer: page["layer"].clone(),
+    })
+}
+
+/// Makes sure every contender found the same layer: the first report is the reference.
+fn check_same_layer(reference: &mut Option<Value>, layer: &Value, who: &str) -> Result<(), String> {
+    if layer.get("diffId").is_none() {
+        return Err(format!("{who} reported no layer: {layer}"));
+    }
+    match reference {
+        None => {
+            *reference = Some(layer.clone());
+            Ok(())
+        }
+        Some(expected) if expected == layer => Ok(()),
+        Some(expected) => Err(format!(
+            "{who} found a different layer than the first run: {layer} vs {expected}"
+        )),
+    }
+}
+
+fn median(samples: &[Sample], field: impl Fn(&Sample) -> f64) -> f64 {
+    let mut values: Vec<f64> = samples.iter().map(field).collect();
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[middle]
+    } else {
+        (values[middle - 1] + values[middle]) / 2.0
+    }
+}
+
+fn print_line(name: &str, value: f64, unit: &str) {
+    let precision = if value.abs() >= 100.0 { 1 } else { 3 };
+    println!("{name}: {value:.precision$} {unit}");
+}
+
+/// The largest peak RSS (VmHWM, KiB) among this process's descendant Chromium renderers.
+fn renderer_peak_rss_kb() -> u64 {
+    descendants(std::process::id())
+        .into_iter()
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|cmdline| {
+                    cmdline
+                        .split(|&byte| byte == 0)
+                        .any(|arg| arg == b"--type=renderer")
+                })
+                .unwrap_or(false)
+        })
+        .filter_map(|pid| {
+            let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Every live process below `root` in the process tree.
+fn descendants(root: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| Some((pid, parent_of(pid)?)))
+        .collect();
+    let mut found = vec![root];
+    let mut index = 0;
+    while index < found.len() {
+        let parent = found[index];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, ppid)| *ppid == parent)
+                .map(|(pid, _)| *pid),
+        );
+        index += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// The parent pid from `/proc/PID/stat` (the field after the parenthesized command name).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(1)?.parse().ok()
+}
