@@ -77,7 +77,11 @@ impl Browser {
         let driver = match WebDriver::new_session(&format!("http://127.0.0.1:{port}"), capabilities)
         {
             Ok(driver) => driver,
-            Err(error) => chromedriver.fail(&format!("could not start Chromium: {error}")),
+            // Chromium's own complaint follows the first line of the message: keep all of it.
+            Err(error) => chromedriver.fail(&format!(
+                "could not start Chromium ({}): {}",
+                error.error, error.message
+            )),
         };
         Browser {
             driver,
