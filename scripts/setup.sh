@@ -59,7 +59,8 @@ setup_trunk() {
 
 setup_test_tools() {
   # Real browser, real registry, real image tools; htpasswd for basic auth.
-  apt_install_missing chromium chromium-driver docker-registry skopeo umoci apache2-utils tar gzip zstd
+  # openssl signs the test token issuer's certificate (bearer-token registry tests).
+  apt_install_missing chromium chromium-driver docker-registry skopeo umoci apache2-utils openssl tar gzip zstd
 }
 
 case "$what" in

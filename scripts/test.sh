@@ -13,5 +13,6 @@ cargo build --release --quiet -p layerscope
 export LAYERSCOPE_BIN="$REPO_ROOT/target/release/layerscope"
 export LAYERSCOPE_DIST="$REPO_ROOT/dist"
 say "running the tests"
-cargo test --workspace --exclude layerscope-web "$@"
+# --no-fail-fast: one failing test binary must not hide the results of the rest.
+cargo test --workspace --exclude layerscope-web --no-fail-fast "$@"
 say "all tests passed in $((SECONDS - started)) s"
