@@ -385,16 +385,16 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
     let ls = &report.image_ls;
     writeln!(
         out,
-        "{:<40} {:<16} {:<14} {:<31} SIZE",
+        "{:<40} {:<16} {:<14} {:<16} SIZE",
         "REPOSITORY", "TAG", "IMAGE ID", "CREATED"
     )?;
     writeln!(
         out,
-        "{:<40} {:<16} {:<14} {:<31} {}",
+        "{:<40} {:<16} {:<14} {:<16} {}",
         ls.repository,
         ls.tag,
         ls.image_id,
-        ls.created.as_deref().unwrap_or("-"),
+        created_ago(ls.created.as_deref()),
         ls.size
     )?;
     writeln!(out)?;
@@ -402,15 +402,15 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
         writeln!(out, "HISTORY")?;
         writeln!(
             out,
-            "{:<14} {:<31} {:<50} {:>10}  COMMENT",
+            "{:<14} {:<16} {:<50} {:>10}  COMMENT",
             "IMAGE", "CREATED", "CREATED BY", "SIZE"
         )?;
         for row in &report.history {
             writeln!(
                 out,
-                "{:<14} {:<31} {:<50} {:>10}  {}",
+                "{:<14} {:<16} {:<50} {:>10}  {}",
                 row.image,
-                row.created.as_deref().unwrap_or("-"),
+                created_ago(row.created.as_deref()),
                 one_line(&row.created_by, 50),
                 humanize::size(row.size),
                 row.comment
@@ -529,4 +529,13 @@ fn print_ci(out: &mut impl Write, report: &ImageReport, outcome: &CiOutcome) -> 
         tally[RuleStatus::Fail as usize] + tally[RuleStatus::Misconfigured as usize],
         tally[RuleStatus::Skip as usize]
     )
+}
+
+/// The CREATED column as docker prints it ("5 years ago").
+fn created_ago(created: Option<&str>) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    created.map_or_else(|| "-".to_string(), |c| humanize::ago_rfc3339(c, now))
 }

@@ -112,6 +112,15 @@ pub fn ago(then_unix: i64, now_unix: i64) -> String {
     format!("{} ago", duration(now_unix.saturating_sub(then_unix)))
 }
 
+/// `ago` for an RFC 3339 time as configs and reports carry it; the text
+/// itself when it does not parse, so a display never loses what was there.
+pub fn ago_rfc3339(text: &str, now_unix: i64) -> String {
+    match Timestamp::parse(text) {
+        Ok(t) => ago(t.unix, now_unix),
+        Err(_) => text.to_string(),
+    }
+}
+
 /// An instant parsed from RFC 3339 text, kept as Unix seconds plus nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp {
@@ -391,5 +400,15 @@ mod tests {
             let e = Timestamp::parse(bad).unwrap_err();
             assert!(e.to_string().contains("RFC 3339"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn ago_from_rfc3339_text() {
+        let now = Timestamp::parse("2020-01-01T00:00:00Z").unwrap().unix;
+        assert_eq!(
+            ago_rfc3339("2018-12-28T20:44:23.030424642Z", now),
+            "12 months ago"
+        );
+        assert_eq!(ago_rfc3339("not a time", now), "not a time");
     }
 }
