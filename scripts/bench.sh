@@ -20,6 +20,7 @@ ensure_tools() {
   local missing=()
   command -v debootstrap >/dev/null || missing+=(debootstrap)
   [ -x /usr/bin/time ] || missing+=(time)
+  command -v zstd >/dev/null || missing+=(zstd)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root apt-get install -y "${missing[@]}" >&2
@@ -66,6 +67,14 @@ prepare_rootfs_layer() {
   mv "$DATA/debian-rootfs.tar.tmp" "$DATA/debian-rootfs.tar"
   gzip -6 -c "$DATA/debian-rootfs.tar" > "$out.tmp"
   mv "$out.tmp" "$out"
+  rm -f "$DATA/debian-rootfs.tar.zst"
+}
+
+# The same layer as zstd (level 3, with checksums, as zstd writes by default).
+prepare_zstd_layer() {
+  [ -s "$DATA/debian-rootfs.tar.zst" ] && return
+  zstd -q -3 -T1 -c "$DATA/debian-rootfs.tar" > "$DATA/debian-rootfs.tar.zst.tmp"
+  mv "$DATA/debian-rootfs.tar.zst.tmp" "$DATA/debian-rootfs.tar.zst"
 }
 
 # Builds the scanner benchmark in release (bench profile) with the given
@@ -103,8 +112,11 @@ peak_rss_mb() {
 
 gunzip_and_hash() { gzip -dc "$1" | sha256sum; }
 
+unzstd_and_hash() { zstd -dc "$1" | sha256sum; }
+
 ensure_tools
 prepare_rootfs_layer
+prepare_zstd_layer
 [ "${1:-}" = "--prepare-only" ] && exit 0
 
 LAYER="$DATA/debian-rootfs.tar.gz"
@@ -121,15 +133,21 @@ diff_id=$(awk '/^scan_diff_id:/ {print $2}' <<<"$report")
 blob=$(awk '/^scan_blob_digest:/ {print $2}' <<<"$report")
 [ "$diff_id" = "sha256:$(gunzip_and_hash "$LAYER" | cut -d' ' -f1)" ] || { echo "diff_id disagrees with gzip -dc | sha256sum" >&2; exit 1; }
 [ "$blob" = "sha256:$(sha256sum "$LAYER" | cut -d' ' -f1)" ] || { echo "blob digest disagrees with sha256sum" >&2; exit 1; }
+zdiff_id=$("$CPU" "$DATA/debian-rootfs.tar.zst" 1 "$CHUNK" | awk '/^scan_diff_id:/ {print $2}')
+[ "$zdiff_id" = "$diff_id" ] || { echo "the zstd layer's diff_id differs from the gzip layer's" >&2; exit 1; }
 
 log "timing $REPS rounds, the three commands interleaved"
-cpu_t=(); soft_t=(); gz_t=()
+ZLAYER="$DATA/debian-rootfs.tar.zst"
+cpu_t=(); soft_t=(); gz_t=(); zcpu_t=(); zcli_t=()
 for _ in $(seq "$REPS"); do
   cpu_t+=("$(seconds_of "$CPU" "$LAYER" 1 "$CHUNK")")
   soft_t+=("$(seconds_of "$SOFT" "$LAYER" 1 "$CHUNK")")
   gz_t+=("$(seconds_of gunzip_and_hash "$LAYER")")
+  zcpu_t+=("$(seconds_of "$CPU" "$ZLAYER" 1 "$CHUNK")")
+  zcli_t+=("$(seconds_of unzstd_and_hash "$ZLAYER")")
 done
 cpu=$(median "${cpu_t[@]}"); soft=$(median "${soft_t[@]}"); gz=$(median "${gz_t[@]}")
+zcpu=$(median "${zcpu_t[@]}"); zcli=$(median "${zcli_t[@]}")
 mbps() { python3 -c "print(f'{$TAR_BYTES / 1e6 / $1:.1f}')"; }
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 
@@ -146,8 +164,13 @@ echo "gzip_sha256sum_seconds: $gz s"
 echo "gzip_sha256sum_throughput: $(mbps "$gz") MB/s"
 echo "scan_native_vs_gzip_sha256sum: $(ratio "$gz" "$cpu") x (target >= 1.8)"
 echo "scan_native_soft_sha_vs_gzip_sha256sum: $(ratio "$gz" "$soft") x"
+echo "scan_native_zstd_seconds: $zcpu s"
+echo "scan_native_zstd_throughput: $(mbps "$zcpu") MB/s"
+echo "zstd_sha256sum_seconds: $zcli s"
+echo "scan_native_zstd_vs_zstd_sha256sum: $(ratio "$zcli" "$zcpu") x"
 echo "scan_native_peak_rss: $(peak_rss_mb "$CPU" "$LAYER" 1 "$CHUNK") MB"
 echo "scan_native_soft_sha_peak_rss: $(peak_rss_mb "$SOFT" "$LAYER" 1 "$CHUNK") MB"
+echo "scan_native_zstd_peak_rss: $(peak_rss_mb "$CPU" "$ZLAYER" 1 "$CHUNK") MB"
 echo "gzip_sha256sum_peak_rss: $(peak_rss_mb sh -c "gzip -dc '$LAYER' | sha256sum") MB"
 
 # Hook for the WebAssembly run (another issue adds scripts/bench-wasm.sh):
