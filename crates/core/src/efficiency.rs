@@ -375,7 +375,12 @@ impl DiveTree {
             .try_fold(0, |node, name| self.nodes[node].children.get(name).copied())
     }
 
+    /// dive's `Remove`; like dive, refuses to remove the root (a whiteout
+    /// named just `.wh.`).
     fn remove(&mut self, node: usize) {
+        if node == 0 {
+            return;
+        }
         let parent = self.nodes[node].parent;
         let name = self.nodes[node].name.clone();
         self.nodes[parent].children.remove(&name);

@@ -74,3 +74,97 @@ fn flipped_and_cut_bytes_give_errors_not_panics() {
         }
     }
 }
+
+/// Odd paths and type changes across layers: stacking and efficiency
+/// neither panic nor leave whiteout names or duplicate paths behind.
+#[test]
+fn odd_paths_and_type_changes_stack_cleanly() {
+    for seed in 1..=300 {
+        stack_odd_paths(seed);
+    }
+}
+
+fn stack_odd_paths(seed: u64) {
+    use layerscope_core::efficiency::analyze;
+    use layerscope_core::layer::scan_chunks;
+    use layerscope_core::tree::{FileTrees, ViewKind};
+
+    let names = [
+        "a",
+        "a/b",
+        "a/b/c",
+        "./a/x",
+        "/abs",
+        "../up",
+        "a/../b",
+        ".wh.",
+        ".wh..wh..opq",
+        "a/.wh..wh..opq",
+        ".wh.a",
+        "a/.wh.b",
+        "b/.wh..wh.plnk",
+        "d/",
+        "d/e/",
+        "x//y",
+    ];
+    let mut rng = Rng(seed);
+    let mut layers = Vec::new();
+    for _ in 0..12 {
+        let mut b = LayerBuilder::new();
+        for _ in 0..6 {
+            let name = names[rng.below(names.len())];
+            let kind = [
+                tar::EntryType::Regular,
+                tar::EntryType::Directory,
+                tar::EntryType::Symlink,
+            ][rng.below(3)];
+            let content = if kind == tar::EntryType::Regular {
+                vec![1u8; rng.below(100)]
+            } else {
+                Vec::new()
+            };
+            let link = (kind == tar::EntryType::Symlink).then_some(&b"target"[..]);
+            b.raw(kind, name.as_bytes(), &content, link);
+        }
+        layers.push(scan_chunks([b.finish()], ScanOptions::default()).unwrap());
+    }
+    let mut trees = FileTrees::new();
+    for l in &layers {
+        trees.add_layer(&l.entries).unwrap();
+    }
+    for k in 0..layers.len() {
+        for kind in [ViewKind::LayerChanges, ViewKind::Aggregated] {
+            let _ = trees.view(k, kind);
+        }
+    }
+    let final_view = trees.final_view();
+    // Every entry's parent is a directory listed before it.
+    let mut seen_dirs: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+    for e in &final_view {
+        if let Some(cut) = e.path.iter().rposition(|&b| b == b'/') {
+            assert!(
+                seen_dirs.contains(&e.path[..cut]),
+                "seed {seed}: parent of {} not listed first",
+                e.path_lossy()
+            );
+        }
+        if e.kind == layerscope_core::tar::EntryKind::Directory {
+            seen_dirs.insert(&e.path);
+        }
+    }
+    let mut paths: Vec<&[u8]> = final_view.iter().map(|e| e.path.as_slice()).collect();
+    assert!(paths.iter().all(|p| !p
+        .split(|&b| b == b'/')
+        .any(|c| c.starts_with(b".wh.") || c == b".." || c.is_empty())));
+    let count = paths.len();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(
+        paths.len(),
+        count,
+        "seed {seed}: duplicate paths in the final view"
+    );
+    let entries: Vec<&[_]> = layers.iter().map(|l| l.entries.as_slice()).collect();
+    let eff = analyze(&entries).unwrap();
+    assert!(eff.score <= 1.0);
+}

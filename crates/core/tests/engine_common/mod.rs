@@ -122,6 +122,25 @@ impl LayerBuilder {
         self
     }
 
+    /// An entry whose name (at most 100 bytes) is written as is, even the
+    /// `..` and absolute names the tar crate refuses to write.
+    pub fn raw(
+        &mut self,
+        kind: tar::EntryType,
+        name: &[u8],
+        content: &[u8],
+        link: Option<&[u8]>,
+    ) -> &mut Self {
+        let mut h = header(kind, 0o644, content.len() as u64);
+        h.as_old_mut().name[..name.len()].copy_from_slice(name);
+        if let Some(link) = link {
+            h.as_old_mut().linkname[..link.len()].copy_from_slice(link);
+        }
+        h.set_cksum();
+        self.builder.append(&h, content).unwrap();
+        self
+    }
+
     pub fn finish(self) -> Vec<u8> {
         self.builder.into_inner().unwrap()
     }
