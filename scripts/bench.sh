@@ -173,13 +173,15 @@ echo "scan_native_soft_sha_peak_rss: $(peak_rss_mb "$SOFT" "$LAYER" 1 "$CHUNK") 
 echo "scan_native_zstd_peak_rss: $(peak_rss_mb "$CPU" "$ZLAYER" 1 "$CHUNK") MB"
 echo "gzip_sha256sum_peak_rss: $(peak_rss_mb sh -c "gzip -dc '$LAYER' | sha256sum") MB"
 
-# Hook for the WebAssembly run (another issue adds scripts/bench-wasm.sh):
-# called as `bench-wasm.sh LAYER REPS CHUNK`, it scans LAYER with the same
-# layerscope_core::layer::Scanner, pushing CHUNK bytes at a time, in headless Chromium (served over
-# loopback) and prints `scan_wasm_seconds: S s` (median) and
-# `scan_wasm_peak_memory: M MB`; the ratios are computed here.
+# Hook for the WebAssembly run (scripts/bench-wasm.sh, from the wasm
+# benchmark work): called with the layer path and BENCH_REPS / BENCH_CHUNK
+# set to this run's values, it scans the layer with the same
+# layerscope_core::layer::Scanner in headless Chromium (served over
+# loopback) and prints its own `name: value unit` lines. If one of them is
+# `scan_wasm_seconds: S s` (the median), the ratios to this run's native
+# figures are printed as well.
 if [ -x "$ROOT/scripts/bench-wasm.sh" ]; then
-  wasm_report=$("$ROOT/scripts/bench-wasm.sh" "$LAYER" "$REPS" "$CHUNK")
+  wasm_report=$(BENCH_REPS="$REPS" BENCH_CHUNK="$CHUNK" "$ROOT/scripts/bench-wasm.sh" "$LAYER")
   echo "$wasm_report"
   wasm=$(awk '/^scan_wasm_seconds:/ {print $2}' <<<"$wasm_report")
   if [ -n "$wasm" ]; then
