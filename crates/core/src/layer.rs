@@ -382,6 +382,14 @@ impl Scanner {
                 end.stream_len
             ));
         }
+        if let Some(at) = end.trailing_data_at {
+            self.warnings.push(format!(
+                "{} bytes of data follow the tar end-of-archive marker, from uncompressed \
+                 byte offset {at} (an eStargz table of contents, for example); they are part \
+                 of the diff_id but hold no files",
+                end.stream_len - at
+            ));
+        }
         let blob_digest = self.blob_hasher.finish();
         let diff_id = self.sink.diff_hasher.finish();
         let mut verifications = Vec::new();
@@ -487,7 +495,9 @@ struct TarSink {
 impl TarSink {
     fn new(diff_algorithm: Algorithm) -> TarSink {
         TarSink {
-            tar: TarParser::new(),
+            // Layers may carry data after the tar (eStargz's table of
+            // contents); it is hashed into the diff_id and reported.
+            tar: TarParser::allowing_trailing_data(),
             diff_hasher: Hasher::new(diff_algorithm),
             uncompressed: 0,
             entries: Vec::new(),

@@ -224,6 +224,9 @@ pub struct TarEnd {
     /// zero blocks; such streams are accepted (as Go's archive/tar does) but
     /// the caller may want to warn.
     pub end_marker_seen: bool,
+    /// Where non-zero data after the end-of-archive marker starts, when the
+    /// parser was made with [`TarParser::allowing_trailing_data`].
+    pub trailing_data_at: Option<u64>,
 }
 
 /// Which extension record's content is being collected.
@@ -318,6 +321,11 @@ pub struct TarParser {
     current: Option<String>,
     /// Content length of the member whose header was just read.
     pending_content: u64,
+    /// Whether data after the end-of-archive marker is recorded rather than
+    /// refused; see [`TarParser::allowing_trailing_data`].
+    allow_trailing_data: bool,
+    /// Offset of the first non-zero byte after the end-of-archive marker.
+    trailing_data_at: Option<u64>,
 }
 
 impl Default for TarParser {
@@ -341,6 +349,21 @@ impl TarParser {
             entries: 0,
             current: None,
             pending_content: 0,
+            allow_trailing_data: false,
+            trailing_data_at: None,
+        }
+    }
+
+    /// A parser that records, instead of refusing, data after the
+    /// end-of-archive marker ([`TarEnd::trailing_data_at`]).
+    ///
+    /// Image layers need this: eStargz layers keep their table of contents
+    /// after the marker, and Go's archive/tar, which most image tools use,
+    /// stops reading at the marker, so such layers are valid in practice.
+    pub fn allowing_trailing_data() -> TarParser {
+        TarParser {
+            allow_trailing_data: true,
+            ..TarParser::new()
         }
     }
 
@@ -423,6 +446,7 @@ impl TarParser {
             entries: self.entries,
             stream_len: self.offset,
             end_marker_seen,
+            trailing_data_at: self.trailing_data_at,
         })
     }
 
@@ -536,6 +560,12 @@ impl TarParser {
 
     fn step_trailer(&mut self, input: &[u8]) -> Result<usize, TarError> {
         if let Some(pos) = input.iter().position(|&b| b != 0) {
+            if self.allow_trailing_data {
+                self.trailing_data_at
+                    .get_or_insert(self.offset + pos as u64);
+                self.offset += input.len() as u64;
+                return Ok(input.len());
+            }
             return Err(TarError {
                 offset: self.offset + pos as u64,
                 kind: TarErrorKind::TrailingGarbage,

@@ -226,15 +226,17 @@ fn broken_streams_name_the_offset() {
     // Truncated plain tar: the tar error names the uncompressed offset.
     let err = scan(&tar[..10_000], 4096, ScanOptions::default()).unwrap_err();
     assert!(err.to_string().contains("offset 10000"), "{err}");
-    // Trailing garbage inside the tar stream after the end marker.
+    // Data inside the tar stream after the end marker is kept out of the
+    // file list and reported with its offset (the tar parser alone refuses it).
     let mut tail = tar.clone();
     tail.extend_from_slice(&[0; 100]);
     tail.push(7);
-    let err = scan(&gzip(&tail), 4096, ScanOptions::default()).unwrap_err();
+    let s = scan(&gzip(&tail), 4096, ScanOptions::default()).unwrap();
+    let at = format!("offset {}", tar.len() + 100);
     assert!(
-        err.to_string()
-            .contains(&format!("offset {}", tar.len() + 100)),
-        "{err}"
+        s.warnings.iter().any(|w| w.contains(&at)),
+        "{:?}",
+        s.warnings
     );
     // Nothing at all.
     assert!(scan(&[], 1, ScanOptions::default()).is_err());
@@ -329,4 +331,22 @@ fn zero_padding_after_compressed_streams_is_a_warning() {
             s.warnings
         );
     }
+}
+
+#[test]
+fn data_after_the_tar_end_marker_is_hashed_and_reported() {
+    let tar = sample_tar();
+    let plain = scan(&tar, 4096, ScanOptions::default()).unwrap();
+    let mut with_toc = tar.clone();
+    let toc_at = with_toc.len() as u64;
+    with_toc.extend_from_slice(b"{\"toc\": []}");
+    let s = scan(&gzip(&with_toc), 4096, ScanOptions::default()).unwrap();
+    assert_eq!(s.entries.len(), plain.entries.len());
+    assert_eq!(s.diff_id, sha256(&with_toc));
+    let warning = s
+        .warnings
+        .iter()
+        .find(|w| w.contains("end-of-archive"))
+        .unwrap_or_else(|| panic!("no warning about trailing data: {:?}", s.warnings));
+    assert!(warning.contains(&toc_at.to_string()), "{warning}");
 }
