@@ -192,3 +192,7 @@ if [ -x "$ROOT/scripts/bench-wasm.sh" ]; then
 else
   log "wasm benchmark: scripts/bench-wasm.sh not present yet"
 fi
+
+# Archive figures (issue: archives): header-only listing of a 2 GiB archive
+# and `layerscope inspect` against tar + gzip + sha256sum.
+BENCH_REPS="$REPS" "$ROOT/scripts/bench-archive.sh"
