@@ -10,6 +10,8 @@
 //! clock or a browser API, so the same code runs in a Web Worker and in the
 //! native `layerscope` binary.
 
+#![warn(missing_docs)]
+
 pub mod archive;
 pub mod ci;
 pub mod config;
