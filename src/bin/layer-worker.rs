@@ -1,1 +1,172 @@
-fn main() {}
+//! The layer worker: reads an archive `Blob` off the main thread and reports what the core finds.
+//!
+//! It answers the core's [`ArchiveReader`] read requests synchronously with `FileReaderSync`
+//! over `Blob.slice`, so only the ranges the reader asks for are ever in memory, and posts
+//! [`WorkerEvent`]s back to the page. It knows nothing about formats: it moves bytes.
+
+use js_sys::Uint8Array;
+use layerscope_core::archive::{ArchiveReader, ImageSelector, Step};
+use layerscope_web::protocol::{ProgressUpdate, Request, WorkerEvent};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Blob, DedicatedWorkerGlobalScope, FileReaderSync, MessageEvent};
+
+/// Least time between two progress messages, so a fast scan does not flood the page.
+const PROGRESS_INTERVAL_MS: f64 = 80.0;
+
+fn main() {
+    std::panic::set_hook(Box::new(|info| {
+        post(&WorkerEvent::Failed {
+            message: format!("the layer worker stopped on an internal error: {info}"),
+        });
+    }));
+    let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
+        match Request::from_js(&event.data()) {
+            Ok(request) => analyse(request),
+            Err(message) => post(&WorkerEvent::Failed { message }),
+        }
+    });
+    scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+    // The handler lives as long as the worker; the page terminates the worker to stop it.
+    onmessage.forget();
+    post(&WorkerEvent::Ready);
+}
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn post(event: &WorkerEvent) {
+    // Posting a string to the page cannot fail while the worker runs.
+    let _ = scope().post_message(&JsValue::from_str(&event.to_json()));
+}
+
+/// Drives the reader to the end, posting every event; the final event is `Done` or `Failed`.
+fn analyse(request: Request) {
+    let final_event = match BlobSource::new(request.blob) {
+        Ok(mut source) => drive(&mut source, request.select),
+        Err(message) => WorkerEvent::Failed { message },
+    };
+    post(&final_event);
+}
+
+fn drive(source: &mut BlobSource, select: usize) -> WorkerEvent {
+    let mut reader = ArchiveReader::new(source.size);
+    let mut progress = ProgressThrottle::default();
+    loop {
+        match reader.next_step() {
+            Step::Read { offset, len } => {
+                let supplied = source.read(offset, len).and_then(|bytes| {
+                    reader
+                        .supply(offset, bytes)
+                        .map_err(|error| error.to_string())
+                });
+                if let Err(message) = supplied {
+                    return WorkerEvent::Failed { message };
+                }
+            }
+            Step::Progress(update) => progress.offer(ProgressUpdate::from(&update)),
+            Step::ImagesListed(images) => {
+                let count = images.len();
+                post(&WorkerEvent::ImagesListed { images });
+                if select > 0 {
+                    if select >= count {
+                        return WorkerEvent::Failed {
+                            message: format!(
+                                "the archive holds {count} images; image {} is not one of them",
+                                select + 1
+                            ),
+                        };
+                    }
+                    if let Err(error) = reader.select_image(&ImageSelector::Index(select)) {
+                        return WorkerEvent::Failed {
+                            message: error.to_string(),
+                        };
+                    }
+                }
+            }
+            Step::Overview(report) => post(&WorkerEvent::Overview { report }),
+            Step::LayerScanned(layer) => post(&WorkerEvent::LayerScanned { layer }),
+            Step::Done(report) => return WorkerEvent::Done { report },
+            Step::Failed(error) => {
+                return WorkerEvent::Failed {
+                    message: error.to_string(),
+                }
+            }
+        }
+    }
+}
+
+/// Posts progress at most every [`PROGRESS_INTERVAL_MS`], but always when the layer changes.
+#[derive(Default)]
+struct ProgressThrottle {
+    last_posted_at: f64,
+    last_layer: Option<(usize, usize)>,
+}
+
+impl ProgressThrottle {
+    fn offer(&mut self, update: ProgressUpdate) {
+        let now = js_sys::Date::now();
+        if update.layer == self.last_layer && now - self.last_posted_at < PROGRESS_INTERVAL_MS {
+            return;
+        }
+        self.last_posted_at = now;
+        self.last_layer = update.layer;
+        post(&WorkerEvent::Progress(update));
+    }
+}
+
+/// Byte ranges of a `Blob`, read synchronously (workers may block; the page never does).
+struct BlobSource {
+    blob: Blob,
+    size: u64,
+    reader: FileReaderSync,
+    buffer: Vec<u8>,
+}
+
+impl BlobSource {
+    fn new(blob: Blob) -> Result<BlobSource, String> {
+        let reader = FileReaderSync::new().map_err(|error| {
+            format!(
+                "this browser offers no FileReaderSync in workers: {}",
+                describe(&error)
+            )
+        })?;
+        let size = blob.size() as u64;
+        Ok(BlobSource {
+            blob,
+            size,
+            reader,
+            buffer: Vec::new(),
+        })
+    }
+
+    /// Up to `len` bytes at `offset`; empty at or past the end, as the reader expects.
+    fn read(&mut self, offset: u64, len: u64) -> Result<&[u8], String> {
+        let end = offset.saturating_add(len).min(self.size);
+        if offset >= end {
+            return Ok(&[]);
+        }
+        let failed = |error: JsValue| {
+            format!("reading bytes {offset}..{end} of the archive failed: {} (was the file changed or removed?)", describe(&error))
+        };
+        let slice = self
+            .blob
+            .slice_with_f64_and_f64(offset as f64, end as f64)
+            .map_err(failed)?;
+        let buffer = self.reader.read_as_array_buffer(&slice).map_err(failed)?;
+        let bytes = Uint8Array::new(&buffer);
+        self.buffer.resize(bytes.length() as usize, 0);
+        bytes.copy_to(&mut self.buffer);
+        Ok(&self.buffer)
+    }
+}
+
+/// A JS exception as one line of text.
+fn describe(error: &JsValue) -> String {
+    error
+        .dyn_ref::<js_sys::Error>()
+        .map(|error| String::from(error.to_string()))
+        .or_else(|| error.as_string())
+        .unwrap_or_else(|| format!("{error:?}"))
+}

@@ -1,0 +1,91 @@
+//! Starting, feeding and stopping layer workers from the page.
+
+use layerscope_web::protocol::{Request, WorkerEvent};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Blob, ErrorEvent, MessageEvent, Worker};
+use yew::Callback;
+
+/// The worker script, relative to the page so the app works under any sub-path
+/// (static/layer-worker-loader.js: it imports `layer-worker.js` and starts its wasm).
+const WORKER_SCRIPT: &str = "./layer-worker-loader.js";
+
+/// One running analysis. Dropping it terminates the worker, which is how work is cancelled.
+pub struct Job {
+    worker: Worker,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        self.worker.terminate();
+    }
+}
+
+impl Job {
+    /// Starts a worker on `blob`, analysing image `select`; every event goes to `on_event`, and a
+    /// worker that cannot start or dies goes to `on_failure` with a message.
+    pub fn start(
+        blob: Blob,
+        select: usize,
+        on_event: Callback<WorkerEvent>,
+        on_failure: Callback<String>,
+    ) -> Result<Job, String> {
+        let worker = Worker::new(WORKER_SCRIPT).map_err(|error| {
+            format!("the browser refused to start the layer worker ({WORKER_SCRIPT}): {error:?}")
+        })?;
+        let on_message = message_handler(
+            worker.clone(),
+            Request { blob, select },
+            on_event,
+            on_failure.clone(),
+        );
+        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+            event.prevent_default();
+            let detail = event.message();
+            let detail = if detail.is_empty() {
+                "it could not be loaded or crashed".to_string()
+            } else {
+                detail
+            };
+            on_failure.emit(format!("the layer worker stopped: {detail}"));
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        Ok(Job {
+            worker,
+            _on_message: on_message,
+            _on_error: on_error,
+        })
+    }
+}
+
+/// Posts `request` once the worker says it is ready, then relays its events.
+fn message_handler(
+    worker: Worker,
+    request: Request,
+    on_event: Callback<WorkerEvent>,
+    on_failure: Callback<String>,
+) -> Closure<dyn FnMut(MessageEvent)> {
+    let mut pending = Some(request);
+    Closure::new(move |event: MessageEvent| {
+        let Some(text) = event.data().as_string() else {
+            on_failure.emit("the layer worker sent a message that is not text".to_string());
+            return;
+        };
+        match WorkerEvent::from_json(&text) {
+            Ok(WorkerEvent::Ready) => {
+                if let Some(request) = pending.take() {
+                    if let Err(error) = worker.post_message(&request.to_js()) {
+                        on_failure.emit(format!(
+                            "the archive could not be handed to the layer worker: {error:?}"
+                        ));
+                    }
+                }
+            }
+            Ok(event) => on_event.emit(event),
+            Err(message) => on_failure.emit(message),
+        }
+    })
+}

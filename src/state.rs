@@ -1,0 +1,209 @@
+//! The page's state: one reducer, fed by the user's actions and the worker's events.
+
+use std::rc::Rc;
+
+use layerscope_core::report::{ImageListing, ImageReport};
+use layerscope_web::protocol::{ProgressUpdate, WorkerEvent};
+use yew::Reducible;
+
+/// Everything the page shows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PageState {
+    /// Number of the current analysis; events of older ones are ignored.
+    pub job: u64,
+    /// Name of the archive being shown (a file name, or the demo's).
+    pub source_name: Option<String>,
+    /// True while a worker is reading.
+    pub busy: bool,
+    /// Every image in the archive.
+    pub images: Vec<ImageListing>,
+    /// Position of the shown image in `images`.
+    pub selected: usize,
+    /// The report as far as it is known (overview, then layer by layer, then complete).
+    pub report: Option<Rc<ImageReport>>,
+    /// The latest progress while busy.
+    pub progress: Option<ProgressUpdate>,
+    /// What went wrong, in words, with what to try next.
+    pub error: Option<String>,
+    /// A note for the reference box (registry references are not supported yet).
+    pub reference_note: Option<String>,
+}
+
+/// What can happen to the page.
+pub enum Action {
+    /// A new analysis started; everything shown before is replaced.
+    Started {
+        job: u64,
+        source_name: String,
+        selected: usize,
+    },
+    /// A worker of analysis `job` said something.
+    Worker { job: u64, event: WorkerEvent },
+    /// Analysis `job` could not even start or its worker died.
+    Failed { job: u64, message: String },
+    /// The archive could not be loaded (the demo download failed, say); nothing else changes.
+    LoadFailed { message: String },
+    /// The user submitted the reference box.
+    ReferenceSubmitted { reference: String },
+}
+
+impl Reducible for PageState {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut next = (*self).clone();
+        match action {
+            Action::Started {
+                job,
+                source_name,
+                selected,
+            } => {
+                let same_source = next.source_name.as_deref() == Some(source_name.as_str());
+                next = PageState {
+                    job,
+                    source_name: Some(source_name),
+                    busy: true,
+                    // Re-analysing another image of the same archive keeps its list visible.
+                    images: if same_source { next.images } else { Vec::new() },
+                    selected,
+                    ..PageState::default()
+                };
+            }
+            Action::Worker { job, event } if job == next.job => next.apply(event),
+            Action::Failed { job, message } if job == next.job => next.fail(message),
+            Action::Worker { .. } | Action::Failed { .. } => return self,
+            Action::LoadFailed { message } => next.error = Some(message),
+            Action::ReferenceSubmitted { reference } => {
+                next.reference_note = Some(reference_note(&reference))
+            }
+        }
+        Rc::new(next)
+    }
+}
+
+impl PageState {
+    fn apply(&mut self, event: WorkerEvent) {
+        match event {
+            WorkerEvent::Ready => {}
+            WorkerEvent::Progress(progress) => self.progress = Some(progress),
+            WorkerEvent::ImagesListed { images } => self.images = images,
+            WorkerEvent::Overview { report } => self.report = Some(Rc::new(*report)),
+            WorkerEvent::LayerScanned { layer } => {
+                if let Some(report) = self.report.as_mut() {
+                    let report = Rc::make_mut(report);
+                    if let Some(slot) = report.layers.get_mut(layer.index) {
+                        *slot = *layer;
+                    }
+                }
+            }
+            WorkerEvent::Done { report } => {
+                self.selected = report.selected;
+                if self.images.is_empty() {
+                    self.images = report.images.clone();
+                }
+                self.report = Some(Rc::new(*report));
+                self.busy = false;
+                self.progress = None;
+            }
+            WorkerEvent::Failed { message } => self.fail(message),
+        }
+    }
+
+    fn fail(&mut self, message: String) {
+        let name = self.source_name.as_deref().unwrap_or("the archive");
+        self.error = Some(format!("Could not read {name}: {message}"));
+        self.busy = false;
+        self.progress = None;
+    }
+}
+
+fn reference_note(reference: &str) -> String {
+    let reference = reference.trim();
+    let subject = if reference.is_empty() {
+        "Image references".to_string()
+    } else {
+        format!("“{reference}”: registry references")
+    };
+    format!(
+        "{subject} arrive in a later version of layerscope. For now, drop a `docker save` or OCI archive \
+         anywhere on the page, choose one with the file picker, or open the demo image."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use layerscope_core::report::LayerReport;
+
+    fn started(job: u64) -> Rc<PageState> {
+        Rc::new(PageState::default()).reduce(Action::Started {
+            job,
+            source_name: "a.tar".into(),
+            selected: 0,
+        })
+    }
+
+    #[test]
+    fn events_of_an_older_job_are_ignored() {
+        let state = started(2).reduce(Action::Worker {
+            job: 1,
+            event: WorkerEvent::Failed {
+                message: "x".into(),
+            },
+        });
+        assert!(state.error.is_none());
+        assert!(state.busy);
+    }
+
+    #[test]
+    fn a_failure_names_the_archive_and_ends_the_work() {
+        let state = started(1).reduce(Action::Worker {
+            job: 1,
+            event: WorkerEvent::Failed {
+                message: "no manifest.json".into(),
+            },
+        });
+        assert_eq!(
+            state.error.as_deref(),
+            Some("Could not read a.tar: no manifest.json")
+        );
+        assert!(!state.busy);
+    }
+
+    #[test]
+    fn a_scanned_layer_replaces_its_overview_row() {
+        let overview = ImageReport {
+            layers: vec![
+                LayerReport {
+                    index: 0,
+                    ..Default::default()
+                },
+                LayerReport {
+                    index: 1,
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let state = started(1)
+            .reduce(Action::Worker {
+                job: 1,
+                event: WorkerEvent::Overview {
+                    report: Box::new(overview),
+                },
+            })
+            .reduce(Action::Worker {
+                job: 1,
+                event: WorkerEvent::LayerScanned {
+                    layer: Box::new(LayerReport {
+                        index: 1,
+                        scanned: true,
+                        ..Default::default()
+                    }),
+                },
+            });
+        let layers = &state.report.as_ref().unwrap().layers;
+        assert!(!layers[0].scanned);
+        assert!(layers[1].scanned);
+    }
+}
