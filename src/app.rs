@@ -23,8 +23,8 @@ const DEMO_NAME: &str = "the demo image";
 struct Current {
     blob: Blob,
     name: String,
-    /// Held only so the worker lives: dropping it terminates the worker.
-    _job: Option<Job>,
+    /// The running worker, if any: dropping it terminates the worker.
+    job: Option<Job>,
 }
 
 /// The whole page.
@@ -70,7 +70,7 @@ pub fn app() -> Html {
             *current.borrow_mut() = Some(Current {
                 blob,
                 name,
-                _job: job_handle,
+                job: job_handle,
             });
         })
     };
@@ -111,6 +111,19 @@ pub fn app() -> Html {
             if let Some((blob, name)) = archive {
                 open.emit((blob, name, index));
             }
+        })
+    };
+
+    let cancel = {
+        let dispatcher = state.dispatcher();
+        let current = current.clone();
+        let job = state.job;
+        Callback::from(move |()| {
+            if let Some(current) = current.borrow_mut().as_mut() {
+                // Dropping the job terminates its worker; the archive stays for a re-pick.
+                current.job.take();
+            }
+            dispatcher.dispatch(Action::Cancelled { job });
         })
     };
 
@@ -160,7 +173,7 @@ pub fn app() -> Html {
                     <ErrorBox {message} />
                 }
                 if state.busy {
-                    <ProgressBar progress={state.progress.clone()} source_name={state.source_name.clone().unwrap_or_default()} />
+                    <ProgressBar progress={state.progress.clone()} source_name={state.source_name.clone().unwrap_or_default()} on_cancel={cancel} />
                 }
                 if state.images.len() > 1 {
                     <ImagePicker images={state.images.clone()} selected={state.selected} busy={state.busy} on_pick={pick_image} />

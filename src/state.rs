@@ -41,6 +41,8 @@ pub enum Action {
     Worker { job: u64, event: WorkerEvent },
     /// Analysis `job` could not even start or its worker died.
     Failed { job: u64, message: String },
+    /// The user stopped analysis `job`; what is shown so far stays.
+    Cancelled { job: u64 },
     /// The archive could not be loaded (the demo download failed, say); nothing else changes.
     LoadFailed { message: String },
     /// The user submitted the reference box.
@@ -71,7 +73,17 @@ impl Reducible for PageState {
             }
             Action::Worker { job, event } if job == next.job => next.apply(event),
             Action::Failed { job, message } if job == next.job => next.fail(message),
-            Action::Worker { .. } | Action::Failed { .. } => return self,
+            Action::Cancelled { job } if job == next.job && next.busy => {
+                next.busy = false;
+                next.progress = None;
+                next.error = Some(format!(
+                    "Stopped reading {}; what was read so far is shown. Drop the archive again to read it all.",
+                    next.source_name.as_deref().unwrap_or("the archive")
+                ));
+            }
+            Action::Worker { .. } | Action::Failed { .. } | Action::Cancelled { .. } => {
+                return self
+            }
             Action::LoadFailed { message } => next.error = Some(message),
             Action::ReferenceSubmitted { reference } => {
                 next.reference_note = Some(reference_note(&reference))
@@ -168,6 +180,19 @@ mod tests {
             Some("Could not read a.tar: no manifest.json")
         );
         assert!(!state.busy);
+    }
+
+    #[test]
+    fn cancelling_ends_the_work_and_says_so() {
+        let state = started(3).reduce(Action::Cancelled { job: 3 });
+        assert!(!state.busy);
+        assert!(state
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("Stopped reading a.tar"));
+        let stale = started(4).reduce(Action::Cancelled { job: 3 });
+        assert!(stale.busy);
     }
 
     #[test]

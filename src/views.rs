@@ -109,14 +109,21 @@ pub struct ProgressBarProps {
     /// The latest progress, if any arrived yet.
     pub progress: Option<ProgressUpdate>,
     pub source_name: String,
+    /// Called when the user stops the work.
+    pub on_cancel: Callback<()>,
 }
 
 /// Bytes done of the archive and of the current layer while a worker reads.
 #[function_component(ProgressBar)]
 pub fn progress_bar(props: &ProgressBarProps) -> Html {
+    let cancel = html! {
+        <button type="button" class="cancel" data-testid="cancel" onclick={props.on_cancel.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
+    };
     let Some(progress) = props.progress.as_ref() else {
         return html! {
-            <div class="progress" data-testid="progress" role="status"><span>{format!("Opening {}…", props.source_name)}</span></div>
+            <div class="progress" data-testid="progress" role="status">
+                <span>{format!("Opening {}…", props.source_name)}</span>{cancel}
+            </div>
         };
     };
     let overall = match progress.total_bytes {
@@ -150,6 +157,7 @@ pub fn progress_bar(props: &ProgressBarProps) -> Html {
             <span>{overall}</span>
             if progress.streamed { <span class="muted">{"compressed archive: read once, front to back"}</span> }
             <span class="muted">{progress.message.clone()}</span>
+            {cancel}
         </div>
     }
 }
@@ -230,7 +238,7 @@ pub fn image_summary(props: &ReportProps) -> Html {
             <dl class="facts">
                 <div class="fact"><dt>{"IMAGE ID"}</dt><dd class="mono">{row.image_id.clone()}</dd></div>
                 <div class="fact"><dt>{"CREATED"}</dt><dd>{created(row.created.as_deref())}</dd></div>
-                <div class="fact"><dt>{"SIZE"}</dt><dd title={format!("{} bytes", row.size_bytes)}>{row.size.clone()}</dd></div>
+                <div class="fact"><dt>{"SIZE"}</dt>{size_cell(report.complete, row.size_bytes, &row.size)}</div>
                 if let Some((label, digest)) = digest {
                     <div class="fact"><dt>{label}</dt><dd class="mono digest" title={digest.clone()}>{digest}</dd></div>
                 }
@@ -331,13 +339,26 @@ pub fn history_table(props: &ReportProps) -> Html {
                             <td class="mono">{row.image.clone()}</td>
                             <td>{created(row.created.as_deref())}</td>
                             <td class="mono command" title={row.created_by.clone()}>{row.created_by.clone()}</td>
-                            <td class="num" title={format!("{} bytes", row.size)}>{humanize::size(row.size)}</td>
+                            if props.report.complete || row.empty_layer {
+                                <td class="num" title={format!("{} bytes", row.size)}>{humanize::size(row.size)}</td>
+                            } else {
+                                <td class="num muted" title="not scanned yet">{"…"}</td>
+                            }
                             <td>{row.comment.clone()}</td>
                         </tr>
                     }) }
                 </tbody>
             </table>
         </section>
+    }
+}
+
+/// The image size, or a placeholder while layers are still being scanned.
+fn size_cell(complete: bool, bytes: u64, text: &str) -> Html {
+    if complete {
+        html! { <dd title={format!("{bytes} bytes")}>{text.to_string()}</dd> }
+    } else {
+        html! { <dd class="muted" title="known once every layer is scanned">{"…"}</dd> }
     }
 }
 
