@@ -20,10 +20,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use layerscope_e2e::browser::Browser;
+use layerscope_e2e::browser::{Browser, CHROMIUM_FLAGS};
 use layerscope_e2e::layerscope::{layerscope_binary, LayerscopeServer};
-use layerscope_e2e::process::TempDir;
-use serde_json::Value;
+use layerscope_e2e::process::{free_port, ChildGuard, TempDir};
+use layerscope_e2e::webdriver::WebDriver;
+use serde_json::{json, Value};
 
 const DEFAULT_REPS: usize = 5;
 const DEFAULT_CHUNK: usize = 64 * 1024;
@@ -31,6 +32,11 @@ const DEFAULT_CHUNK: usize = 64 * 1024;
 const PAGE_TIMEOUT: Duration = Duration::from_secs(300);
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 const MB: f64 = 1e6;
+/// Marks Chromium's renderer processes in their command lines.
+const RENDERER_FLAG: &[u8] = b"--type=renderer";
+/// Extra Chromium flags for profiling runs (e.g. `--js-flags=--perf-basic-prof`),
+/// whitespace-separated.
+const EXTRA_FLAGS_VARIABLE: &str = "BENCH_CHROMIUM_FLAGS";
 
 /// What the command line asked for.
 struct Options {
@@ -100,9 +106,9 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
     if !served.join(&file).is_file() {
         return Err(format!("{} is not a file", served.join(&file).display()));
     }
-    if !served.join("bench.html").is_file() {
+    if !served.join("index.html").is_file() {
         return Err(format!(
-            "{} has no bench.html: build www/bench.html with trunk first",
+            "{} has no index.html: build www/bench.html with trunk into it first",
             served.display()
         ));
     }
@@ -132,7 +138,8 @@ fn parse_count(flag: &str, text: &str) -> Result<usize, String> {
 
 fn run(options: &Options) -> Result<(), String> {
     let server = LayerscopeServer::start_with(layerscope_binary(), options.served.clone());
-    let browser = Browser::start();
+    let browser = PageBrowser::start()?;
+    let browser = browser.webdriver();
     let scratch = TempDir::new("wasm-bench");
     let mut samples: HashMap<String, Vec<Sample>> = HashMap::new();
     let mut native_peak_kb: HashMap<String, u64> = HashMap::new();
@@ -182,13 +189,13 @@ fn run(options: &Options) -> Result<(), String> {
     let compressed = layer["compressedBytes"].as_f64().unwrap_or(0.0);
     print_line("wasm_bench_layer_compressed", compressed / MB, "MB");
     print_line("wasm_bench_layer_uncompressed", uncompressed / MB, "MB");
-    print_line(
+    print_count(
         "wasm_bench_layer_entries",
-        layer["entries"].as_f64().unwrap_or(0.0),
+        layer["entries"].as_u64().unwrap_or(0),
         "entries",
     );
-    print_line("wasm_bench_repetitions", options.reps as f64, "runs");
-    print_line("wasm_bench_chunk", options.chunk as f64 / 1024.0, "KiB");
+    print_count("wasm_bench_repetitions", options.reps as u64, "runs");
+    print_count("wasm_bench_chunk", options.chunk as u64, "bytes");
     let wasm_seconds = median(&samples["wasm"], |s| s.seconds);
     for (label, _) in &options.natives {
         let runs = &samples[&format!("native_{label}")];
@@ -310,22 +317,26 @@ fn number(report: &Value, field: &str, binary: &Path) -> Result<f64, String> {
 
 /// Loads the benchmark page for one run in `mode` and returns its JSON result.
 fn run_page(
-    browser: &Browser,
+    browser: &WebDriver,
     server: &LayerscopeServer,
     options: &Options,
     mode: &str,
 ) -> Result<Value, String> {
     let url = format!(
-        "{}bench.html?file={}&reps=1&chunk={}&mode={mode}",
+        "{}index.html?file={}&reps=1&chunk={}&mode={mode}",
         server.url, options.file, options.chunk
     );
-    browser.open(&url);
+    browser
+        .navigate(&url)
+        .map_err(|e| format!("opening {url}: {e}"))?;
     let script = "const done = document.querySelector('[data-testid=\"bench-result\"]'); \
                   const failed = document.querySelector('[data-testid=\"bench-error\"]'); \
                   return done ? {result: done.textContent} : failed ? {error: failed.textContent} : null;";
     let deadline = Instant::now() + PAGE_TIMEOUT;
     loop {
-        let answer = browser.execute(script);
+        let answer = browser
+            .execute(script, Vec::new())
+            .map_err(|e| format!("polling the benchmark page ({url}): {e}"))?;
         if let Some(error) = answer["error"].as_str() {
             return Err(format!("the benchmark page ({url}) failed: {error}"));
         }
@@ -392,16 +403,21 @@ fn print_line(name: &str, value: f64, unit: &str) {
     println!("{name}: {value:.precision$} {unit}");
 }
 
+fn print_count(name: &str, value: u64, unit: &str) {
+    println!("{name}: {value} {unit}");
+}
+
 /// The largest peak RSS (VmHWM, KiB) among this process's descendant Chromium renderers.
 fn renderer_peak_rss_kb() -> u64 {
     descendants(std::process::id())
         .into_iter()
         .filter(|pid| {
             fs::read(format!("/proc/{pid}/cmdline"))
+                // Chromium rewrites its argv, so the arguments may not be NUL-separated.
                 .map(|cmdline| {
                     cmdline
-                        .split(|&byte| byte == 0)
-                        .any(|arg| arg == b"--type=renderer")
+                        .windows(RENDERER_FLAG.len())
+                        .any(|window| window == RENDERER_FLAG)
                 })
                 .unwrap_or(false)
         })
@@ -446,4 +462,64 @@ fn parent_of(pid: u32) -> Option<u32> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after_name = &stat[stat.rfind(')')? + 1..];
     after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The browser the pages run in: the harness's [`Browser`], or, when
+/// `BENCH_CHROMIUM_FLAGS` asks for extra flags (profiling), the same setup with them added.
+enum PageBrowser {
+    Harness(Browser),
+    WithFlags {
+        driver: WebDriver,
+        // Dropped after `driver`: the session ends before chromedriver is killed.
+        _chromedriver: ChildGuard,
+        _profile: TempDir,
+    },
+}
+
+impl PageBrowser {
+    fn start() -> Result<PageBrowser, String> {
+        let extra = std::env::var(EXTRA_FLAGS_VARIABLE).unwrap_or_default();
+        if extra.trim().is_empty() {
+            return Ok(PageBrowser::Harness(Browser::start()));
+        }
+        eprintln!("# extra Chromium flags: {extra}");
+        let port = free_port();
+        let mut command = Command::new("/usr/bin/chromedriver");
+        command
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(std::process::Stdio::null());
+        let mut chromedriver = ChildGuard::spawn("chromedriver", command);
+        chromedriver.wait_for_port(port, Duration::from_secs(20));
+        let profile = TempDir::new("wasm-bench-profile");
+        let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|f| f.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.extend(extra.split_whitespace().map(str::to_string));
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args },
+        });
+        let driver = WebDriver::new_session(&format!("http://127.0.0.1:{port}"), capabilities)
+            .map_err(|e| format!("starting Chromium with {extra}: {e}"))?;
+        Ok(PageBrowser::WithFlags {
+            driver,
+            _chromedriver: chromedriver,
+            _profile: profile,
+        })
+    }
+
+    fn webdriver(&self) -> &WebDriver {
+        match self {
+            PageBrowser::Harness(browser) => browser.webdriver(),
+            PageBrowser::WithFlags { driver, .. } => driver,
+        }
+    }
+}
+
+impl Drop for PageBrowser {
+    fn drop(&mut self) {
+        if let PageBrowser::WithFlags { driver, .. } = self {
+            let _ = driver.delete_session();
+        }
+    }
 }
