@@ -310,6 +310,128 @@ fn a_registry_reference_gets_a_note_in_place() {
     );
 }
 
+/// Layers of the generated archive and the bytes of file content in each: large enough that
+/// reading it takes long enough to watch (and stop), small enough to write quickly.
+const BIG_LAYERS: usize = 4;
+const BIG_LAYER_FILE_BYTES: u64 = 40 * 1024 * 1024;
+
+/// Writes a legacy `docker save` archive `big/archive:1` with [`BIG_LAYERS`] uncompressed layers.
+fn write_big_archive(path: &Path) -> Expected {
+    use sha2::{Digest, Sha256};
+    let mut layers = Vec::new();
+    for index in 0..BIG_LAYERS {
+        let mut layer = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(BIG_LAYER_FILE_BYTES);
+        header.set_mode(0o644);
+        header.set_mtime(1_700_000_000);
+        header.set_cksum();
+        let content = std::io::repeat(index as u8).take(BIG_LAYER_FILE_BYTES);
+        layer
+            .append_data(&mut header, format!("data/part{index}.bin"), content)
+            .unwrap();
+        layers.push(layer.into_inner().unwrap());
+    }
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|layer| format!("sha256:{:x}", Sha256::digest(layer)))
+        .collect();
+    let history: Vec<Value> = (0..BIG_LAYERS)
+        .map(|index| serde_json::json!({"created": "2024-01-02T03:04:05Z", "created_by": format!("/bin/sh -c make part{index}")}))
+        .collect();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux", "created": "2024-01-02T03:04:05Z", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": history,
+    }))
+    .unwrap();
+    let config_name = format!("{:x}.json", Sha256::digest(&config));
+    let layer_names: Vec<String> = diff_ids
+        .iter()
+        .map(|id| format!("{}/layer.tar", &id[7..]))
+        .collect();
+    let manifest = serde_json::to_vec(&serde_json::json!([
+        {"Config": config_name, "RepoTags": ["big/archive:1"], "Layers": layer_names}
+    ]))
+    .unwrap();
+    let mut archive = tar::Builder::new(File::create(path).unwrap());
+    let mut add = |name: &str, bytes: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        archive.append_data(&mut header, name, bytes).unwrap();
+    };
+    for (name, layer) in layer_names.iter().zip(&layers) {
+        add(name, layer);
+    }
+    add(&config_name, &config);
+    add("manifest.json", &manifest);
+    archive.into_inner().unwrap();
+    Expected {
+        tag: "big/archive:1".into(),
+        diff_ids,
+        history_len: BIG_LAYERS,
+    }
+}
+
+/// Waits until the progress indicator names a layer (`layer i of n`) and returns its text.
+fn wait_for_layer_progress(browser: &Browser) -> String {
+    let deadline = Instant::now() + OPEN_TIMEOUT;
+    loop {
+        if let Some(progress) = browser.find_testid("progress").first() {
+            // The element can be replaced between finding it and reading it; just look again.
+            if let Ok(progress_text) = browser.webdriver().element_text(progress) {
+                if progress_text.contains(&format!(" of {BIG_LAYERS}")) {
+                    return progress_text;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no layer progress within {OPEN_TIMEOUT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn progress_shows_while_layers_stream_and_cancel_stops_the_work() {
+    let dir = TempDir::new("page-big-archive");
+    let archive = dir.path().join("big.tar");
+    let expected = write_big_archive(&archive);
+    let server = LayerscopeServer::start();
+    let browser = Browser::start();
+    browser.open(&server.url);
+    browser.wait_for_testid("drop-zone", OPEN_TIMEOUT);
+    browser.console_errors();
+
+    browser.set_file("drop-zone", &archive);
+    let progress = wait_for_layer_progress(&browser);
+    assert!(
+        progress.contains("read"),
+        "bytes done / total in {progress:?}"
+    );
+    assert_shows(&browser, &expected);
+
+    // Again, and stop it halfway: the page says so and takes the next archive.
+    browser.set_file("drop-zone", &archive);
+    wait_for_layer_progress(&browser);
+    let cancel = browser.wait_for_testid("cancel", OPEN_TIMEOUT);
+    browser.webdriver().click(&cancel).unwrap();
+    let message = browser.testid_text("error");
+    assert!(
+        message.contains("Stopped reading big.tar"),
+        "cancel message: {message:?}"
+    );
+    assert!(
+        browser.find_testid("progress").is_empty(),
+        "no progress after cancel"
+    );
+    let button = browser.wait_for_testid("open-demo", OPEN_TIMEOUT);
+    browser.webdriver().click(&button).unwrap();
+    assert_shows(&browser, &expected_docker_save(&demo(), 0));
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
