@@ -314,7 +314,7 @@ fn layer_row(layer: &LayerReport, largest: u64, streaming: bool) -> Html {
         .checked_div(largest)
         .unwrap_or(0);
     html! {
-        <tr data-testid="layer-row" class={classes!(streaming.then_some("streaming"), (!layer.scanned).then_some("pending"))}>
+        <tr data-testid="layer-row" tabindex="0" class={classes!(streaming.then_some("streaming"), (!layer.scanned).then_some("pending"))}>
             <td class="num">{layer.index}</td>
             <td class="num size" title={size_title}>
                 <span class="bar" style={format!("width:{bar}%")}></span>{size}
@@ -335,7 +335,7 @@ pub fn history_table(props: &ReportProps) -> Html {
                 <thead><tr><th>{"IMAGE"}</th><th>{"CREATED"}</th><th>{"CREATED BY"}</th><th class="num">{"SIZE"}</th><th>{"COMMENT"}</th></tr></thead>
                 <tbody>
                     { for props.report.history.iter().map(|row| html! {
-                        <tr data-testid="history-row" class={classes!(row.empty_layer.then_some("empty"))}>
+                        <tr data-testid="history-row" tabindex="0" class={classes!(row.empty_layer.then_some("empty"))}>
                             <td class="mono">{row.image.clone()}</td>
                             <td>{created(row.created.as_deref())}</td>
                             <td class="mono command" title={row.created_by.clone()}>{row.created_by.clone()}</td>
