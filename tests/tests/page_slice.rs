@@ -113,14 +113,18 @@ fn assert_shows(browser: &Browser, expected: &Expected) {
     let deadline = Instant::now() + OPEN_TIMEOUT;
     loop {
         let summary = browser.wait_for_testid("image-summary", OPEN_TIMEOUT);
-        if text(browser, &summary).contains(&expected.tag) {
+        // The previous image's summary may be replaced between finding and reading it.
+        let summary_text = browser
+            .webdriver()
+            .element_text(&summary)
+            .unwrap_or_default();
+        if summary_text.contains(&expected.tag) {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "summary never named {}: {:?}",
-            expected.tag,
-            text(browser, &summary)
+            "summary never named {}: {summary_text:?}",
+            expected.tag
         );
         std::thread::sleep(Duration::from_millis(50));
     }
