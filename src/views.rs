@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use layerscope_core::digest::Digest;
 use layerscope_core::humanize::{self, Timestamp};
 use layerscope_core::report::{ImageListing, ImageReport, LayerReport};
 use layerscope_web::protocol::ProgressUpdate;
@@ -376,7 +377,9 @@ fn created(rfc3339: Option<&str>) -> Html {
     }
 }
 
+/// The 12-digit short form docker prints, from the core's digest parser.
 fn short_digest(digest: &str) -> String {
-    let hex = digest.split_once(':').map(|(_, hex)| hex).unwrap_or(digest);
-    hex.chars().take(12).collect()
+    Digest::parse(digest)
+        .map(|digest| digest.short().to_string())
+        .unwrap_or_else(|_| digest.to_string())
 }
