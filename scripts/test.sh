@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command: install what is missing, build the page and
-# the binary, and run every test: core unit and peer-conformance tests, CLI
+# the binary, and run every test: core unit and peer-conformance tests, the
+# web app's state and message tests (natively), CLI
 # tests against a real docker-registry, and the page in headless Chromium.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -14,5 +15,5 @@ export LAYERSCOPE_BIN="$REPO_ROOT/target/release/layerscope"
 export LAYERSCOPE_DIST="$REPO_ROOT/dist"
 say "running the tests"
 # --no-fail-fast: one failing test binary must not hide the results of the rest.
-cargo test --workspace --exclude layerscope-web --no-fail-fast "$@"
+cargo test --workspace --no-fail-fast "$@"
 say "all tests passed in $((SECONDS - started)) s"
