@@ -2,17 +2,25 @@
 //!
 //! ```text
 //! wasm-bench --served DIR --file NAME [--reps N] [--chunk BYTES] [--native LABEL=BINARY]...
+//!            [--page LABEL=PATH]... [--page-query QUERY]
 //! ```
 //!
-//! DIR holds the built benchmark page (`www/bench.html`, built by trunk) and the layer file
-//! NAME. The runner serves DIR with `layerscope serve` on loopback, opens headless Chromium
-//! through the harness in this crate, and then, N times in turn: runs each native binary
-//! (`native-scan-bench`) under `/usr/bin/time -v`, loads the page to scan the file in wasm,
-//! and loads it again in drain mode (fetch and copy only). A warm-up round comes first and
-//! is not counted. It checks every run found the same sizes, digests and entry count, and
-//! prints medians as `name: value unit` lines: throughputs in MB/s (10^6 bytes of the
-//! uncompressed tar per second), ratios, and peak memory (native: maximum RSS; Chromium:
-//! the renderer's peak RSS, VmHWM, and the wasm module's linear memory).
+//! DIR holds the layer file NAME and one or more builds of the benchmark page
+//! (`www/bench.html` built by trunk; `--page` labels each and may add a query, default
+//! `wasm=index.html`). The
+//! runner serves DIR with `layerscope serve` on loopback, opens headless Chromium through the
+//! harness in this crate, and then, N times in turn: runs each native binary
+//! (`native-scan-bench`) under `/usr/bin/time -v`, loads each page to scan the file in wasm
+//! (pages take turns going first), and loads the first page again in drain mode (fetch and
+//! copy only). A warm-up round comes first and is not counted. Every run must find the same
+//! sizes, digests and entry count. Medians are printed as `name: value unit` lines:
+//! throughputs in MB/s (10^6 bytes of the uncompressed tar per second, first byte to
+//! `finish`), ratios (native seconds / wasm seconds), a breakdown (time inside the scanner,
+//! time waiting for the body), and peak memory (native: maximum RSS; Chromium: the
+//! renderer's peak RSS, VmHWM, and each module's linear memory).
+//!
+//! `BENCH_CHROMIUM_FLAGS` adds Chromium flags for profiling runs, e.g.
+//! `--js-flags=--perf-basic-prof` so `perf report` names the wasm functions.
 
 use std::collections::HashMap;
 use std::fs;
@@ -45,6 +53,10 @@ struct Options {
     reps: usize,
     chunk: usize,
     natives: Vec<(String, PathBuf)>,
+    /// Benchmark pages by label, paths relative to the served directory.
+    pages: Vec<(String, String)>,
+    /// Extra `name=value&...` for the page (e.g. `reader=default`).
+    page_query: String,
 }
 
 /// One timed run of one contender.
@@ -55,6 +67,10 @@ struct Sample {
     total_seconds: f64,
     /// Inside `push` and `finish` only.
     scanner_seconds: f64,
+    /// Waiting for the body's next chunk after the first byte (wasm only).
+    wait_seconds: f64,
+    /// Body reads that delivered bytes (wasm only).
+    reads: f64,
     /// The scan's findings, compared across contenders.
     layer: Value,
 }
@@ -77,12 +93,14 @@ fn main() -> ExitCode {
 }
 
 fn parse_args(args: Vec<String>) -> Result<Options, String> {
-    let usage = "usage: wasm-bench --served DIR --file NAME [--reps N] [--chunk BYTES] [--native LABEL=BINARY]...";
+    let usage = "usage: wasm-bench --served DIR --file NAME [--reps N] [--chunk BYTES] [--native LABEL=BINARY]... [--page LABEL=PATH]... [--page-query QUERY]";
     let mut served = None;
     let mut file = None;
     let mut reps = DEFAULT_REPS;
     let mut chunk = DEFAULT_CHUNK;
     let mut natives = Vec::new();
+    let mut page_query = String::new();
+    let mut pages = Vec::new();
     let mut rest = args.into_iter();
     while let Some(flag) = rest.next() {
         let mut value = || rest.next().ok_or(format!("{flag} needs a value; {usage}"));
@@ -91,6 +109,14 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
             "--file" => file = Some(value()?),
             "--reps" => reps = parse_count("--reps", &value()?)?,
             "--chunk" => chunk = parse_count("--chunk", &value()?)?,
+            "--page-query" => page_query = value()?,
+            "--page" => {
+                let text = value()?;
+                let (label, path) = text
+                    .split_once('=')
+                    .ok_or(format!("--page {text:?} is not LABEL=PATH"))?;
+                pages.push((label.to_string(), path.to_string()));
+            }
             "--native" => {
                 let text = value()?;
                 let (label, binary) = text
@@ -106,11 +132,17 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
     if !served.join(&file).is_file() {
         return Err(format!("{} is not a file", served.join(&file).display()));
     }
-    if !served.join("index.html").is_file() {
-        return Err(format!(
-            "{} has no index.html: build www/bench.html with trunk into it first",
-            served.display()
-        ));
+    if pages.is_empty() {
+        pages.push(("wasm".to_string(), "index.html".to_string()));
+    }
+    for (label, page) in &pages {
+        let page = page.split_once('?').map_or(page.as_str(), |(path, _)| path);
+        if !served.join(page).is_file() {
+            return Err(format!(
+                "page {label}: {} is not a file: build www/bench.html with trunk into it first",
+                served.join(page).display()
+            ));
+        }
     }
     for (label, binary) in &natives {
         if !binary.is_file() {
@@ -126,6 +158,8 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
         reps,
         chunk,
         natives,
+        pages,
+        page_query,
     })
 }
 
@@ -141,12 +175,7 @@ fn run(options: &Options) -> Result<(), String> {
     let browser = PageBrowser::start()?;
     let browser = browser.webdriver();
     let scratch = TempDir::new("wasm-bench");
-    let mut samples: HashMap<String, Vec<Sample>> = HashMap::new();
-    let mut native_peak_kb: HashMap<String, u64> = HashMap::new();
-    let mut renderer_peak_kb = 0u64;
-    let mut wasm_memory = 0f64;
-    let mut js_heap = 0f64;
-    let mut reference_layer: Option<Value> = None;
+    let mut results = Results::default();
     for round in 0..=options.reps {
         let counted = round > 0;
         eprintln!(
@@ -156,104 +185,192 @@ fn run(options: &Options) -> Result<(), String> {
         );
         for (label, binary) in &options.natives {
             let (sample, peak_kb) = run_native(binary, options, scratch.path())?;
-            check_same_layer(
-                &mut reference_layer,
-                &sample.layer,
-                &format!("native {label}"),
-            )?;
+            results.check_same_layer(&sample.layer, &format!("native {label}"))?;
             if counted {
-                let peak = native_peak_kb.entry(label.clone()).or_default();
-                *peak = (*peak).max(peak_kb);
-                samples
-                    .entry(format!("native_{label}"))
-                    .or_default()
-                    .push(sample);
+                results.record(&format!("native_{label}"), sample, peak_kb as f64 * 1024.0);
             }
         }
-        let page = run_page(&browser, &server, options, "scan")?;
-        let scan = page_sample(&page, "scan")?;
-        check_same_layer(&mut reference_layer, &scan.layer, "wasm")?;
-        let drain = page_sample(&run_page(&browser, &server, options, "drain")?, "drain")?;
-        renderer_peak_kb = renderer_peak_kb.max(renderer_peak_rss_kb());
-        wasm_memory = wasm_memory.max(page["wasmMemoryBytes"].as_f64().unwrap_or(0.0));
-        js_heap = js_heap.max(page["jsHeapUsedBytes"].as_f64().unwrap_or(0.0));
-        if counted {
-            samples.entry("wasm".into()).or_default().push(scan);
-            samples.entry("wasm_drain".into()).or_default().push(drain);
+        // Pages take turns going first: the first after the native runs fares differently.
+        let mut pages: Vec<(usize, &(String, String))> = options.pages.iter().enumerate().collect();
+        pages.rotate_left(round % options.pages.len());
+        for (index, (label, page_path)) in pages {
+            let page = run_page(browser, &server, options, page_path, "scan")?;
+            if round == 0 {
+                eprintln!("# {label} read the body with the {} reader", page["reader"]);
+            }
+            let scan = page_sample(&page, "scan")?;
+            results.check_same_layer(&scan.layer, label)?;
+            let memory = page["wasmMemoryBytes"].as_f64().unwrap_or(0.0);
+            results.js_heap = results
+                .js_heap
+                .max(page["jsHeapUsedBytes"].as_f64().unwrap_or(0.0));
+            if counted {
+                results.record(label, scan, memory);
+            }
+            // Fetching alone costs the same whatever the build: measured with the first page.
+            if index == 0 {
+                let drain = run_page(browser, &server, options, page_path, "drain")?;
+                if counted {
+                    results.record("wasm_drain", page_sample(&drain, "drain")?, 0.0);
+                }
+            }
+            results.renderer_peak_kb = results.renderer_peak_kb.max(renderer_peak_rss_kb());
         }
     }
-    let layer = reference_layer.ok_or("no run reported a layer")?;
-    let uncompressed = layer["uncompressedBytes"]
-        .as_f64()
-        .ok_or("the layer report has no uncompressedBytes")?;
-    let compressed = layer["compressedBytes"].as_f64().unwrap_or(0.0);
-    print_line("wasm_bench_layer_compressed", compressed / MB, "MB");
-    print_line("wasm_bench_layer_uncompressed", uncompressed / MB, "MB");
-    print_count(
-        "wasm_bench_layer_entries",
-        layer["entries"].as_u64().unwrap_or(0),
-        "entries",
-    );
-    print_count("wasm_bench_repetitions", options.reps as u64, "runs");
-    print_count("wasm_bench_chunk", options.chunk as u64, "bytes");
-    let wasm_seconds = median(&samples["wasm"], |s| s.seconds);
-    for (label, _) in &options.natives {
-        let runs = &samples[&format!("native_{label}")];
-        let seconds = median(runs, |s| s.seconds);
-        print_line(&format!("native_{label}_scanner_seconds"), seconds, "s");
-        print_line(
-            &format!("native_{label}_scanner_throughput"),
-            uncompressed / MB / seconds,
-            "MB/s",
-        );
+    results.print(options)
+}
+
+/// Everything measured, by contender label (`native_sha`, `wasm`, ...).
+#[derive(Default)]
+struct Results {
+    samples: HashMap<String, Vec<Sample>>,
+    /// Native: maximum RSS; wasm: the module's linear memory. Bytes.
+    peak_memory: HashMap<String, f64>,
+    renderer_peak_kb: u64,
+    js_heap: f64,
+    /// The first run's findings; every other run must match them.
+    reference_layer: Option<Value>,
+}
+
+impl Results {
+    fn record(&mut self, label: &str, sample: Sample, memory: f64) {
+        self.samples
+            .entry(label.to_string())
+            .or_default()
+            .push(sample);
+        let peak = self.peak_memory.entry(label.to_string()).or_default();
+        *peak = peak.max(memory);
     }
-    print_line("wasm_scanner_seconds", wasm_seconds, "s");
-    print_line(
-        "wasm_scanner_throughput",
-        uncompressed / MB / wasm_seconds,
-        "MB/s",
-    );
-    let wasm_total = median(&samples["wasm"], |s| s.total_seconds);
-    print_line(
-        "wasm_scanner_throughput_including_fetch_start",
-        uncompressed / MB / wasm_total,
-        "MB/s",
-    );
-    let wasm_compute = median(&samples["wasm"], |s| s.scanner_seconds);
-    print_line("wasm_scanner_compute_seconds", wasm_compute, "s");
-    let drain_seconds = median(&samples["wasm_drain"], |s| s.seconds);
-    print_line("wasm_fetch_and_copy_only_seconds", drain_seconds, "s");
-    for (label, _) in &options.natives {
-        let runs = &samples[&format!("native_{label}")];
-        print_line(
-            &format!("native_{label}_scanner_compute_seconds"),
-            median(runs, |s| s.scanner_seconds),
-            "s",
-        );
+
+    /// Makes sure every contender found the same layer: the first report is the reference.
+    fn check_same_layer(&mut self, layer: &Value, who: &str) -> Result<(), String> {
+        if layer.get("diffId").is_none() {
+            return Err(format!("{who} reported no layer: {layer}"));
+        }
+        match &self.reference_layer {
+            None => {
+                self.reference_layer = Some(layer.clone());
+                Ok(())
+            }
+            Some(expected) if expected == layer => Ok(()),
+            Some(expected) => Err(format!(
+                "{who} found a different layer than the first run: {layer} vs {expected}"
+            )),
+        }
     }
-    for (label, _) in &options.natives {
-        let seconds = median(&samples[&format!("native_{label}")], |s| s.seconds);
-        print_line(
-            &format!("wasm_vs_native_{label}_ratio"),
-            seconds / wasm_seconds,
-            "x",
-        );
+
+    fn median_of(&self, label: &str, field: impl Fn(&Sample) -> f64) -> f64 {
+        median(&self.samples[label], field)
     }
-    for (label, _) in &options.natives {
+
+    fn print(&self, options: &Options) -> Result<(), String> {
+        let layer = self
+            .reference_layer
+            .as_ref()
+            .ok_or("no run reported a layer")?;
+        let uncompressed = layer["uncompressedBytes"]
+            .as_f64()
+            .ok_or("the layer report has no uncompressedBytes")?;
+        let compressed = layer["compressedBytes"].as_f64().unwrap_or(0.0);
+        print_line("wasm_bench_layer_compressed", compressed / MB, "MB");
+        print_line("wasm_bench_layer_uncompressed", uncompressed / MB, "MB");
+        print_count(
+            "wasm_bench_layer_entries",
+            layer["entries"].as_u64().unwrap_or(0),
+            "entries",
+        );
+        print_count("wasm_bench_repetitions", options.reps as u64, "runs");
+        print_count("wasm_bench_chunk", options.chunk as u64, "bytes");
+        let natives: Vec<String> = options
+            .natives
+            .iter()
+            .map(|(label, _)| format!("native_{label}"))
+            .collect();
+        for label in &natives {
+            let seconds = self.median_of(label, |s| s.seconds);
+            print_line(&format!("{label}_scanner_seconds"), seconds, "s");
+            print_line(
+                &format!("{label}_scanner_throughput"),
+                uncompressed / MB / seconds,
+                "MB/s",
+            );
+        }
+        for (label, _) in &options.pages {
+            let seconds = self.median_of(label, |s| s.seconds);
+            print_line(&format!("{label}_scanner_seconds"), seconds, "s");
+            print_line(
+                &format!("{label}_scanner_throughput"),
+                uncompressed / MB / seconds,
+                "MB/s",
+            );
+            let total = self.median_of(label, |s| s.total_seconds);
+            print_line(
+                &format!("{label}_scanner_throughput_including_fetch_start"),
+                uncompressed / MB / total,
+                "MB/s",
+            );
+            for native in &natives {
+                let native_seconds = self.median_of(native, |s| s.seconds);
+                print_line(
+                    &format!("{label}_vs_{native}_ratio"),
+                    native_seconds / seconds,
+                    "x",
+                );
+            }
+        }
+        self.print_breakdown(options, &natives);
+        self.print_memory(options, &natives);
+        Ok(())
+    }
+
+    /// Where the time goes: inside the scanner, waiting for the body, fetching alone.
+    fn print_breakdown(&self, options: &Options, natives: &[String]) {
+        for label in natives {
+            let compute = self.median_of(label, |s| s.scanner_seconds);
+            print_line(&format!("{label}_scanner_compute_seconds"), compute, "s");
+        }
+        for (label, _) in &options.pages {
+            let compute = self.median_of(label, |s| s.scanner_seconds);
+            print_line(&format!("{label}_scanner_compute_seconds"), compute, "s");
+            let wait = self.median_of(label, |s| s.wait_seconds);
+            print_line(&format!("{label}_body_read_wait_seconds"), wait, "s");
+            let reads = self.median_of(label, |s| s.reads);
+            print_line(&format!("{label}_body_reads"), reads, "reads");
+            for native in natives {
+                let native_compute = self.median_of(native, |s| s.scanner_seconds);
+                print_line(
+                    &format!("{label}_vs_{native}_compute_ratio"),
+                    native_compute / compute,
+                    "x",
+                );
+            }
+        }
+        let drain = self.median_of("wasm_drain", |s| s.seconds);
+        print_line("wasm_fetch_and_copy_only_seconds", drain, "s");
+    }
+
+    fn print_memory(&self, options: &Options, natives: &[String]) {
+        for label in natives {
+            print_line(
+                &format!("{label}_peak_rss"),
+                self.peak_memory[label] / MB,
+                "MB",
+            );
+        }
         print_line(
-            &format!("native_{label}_peak_rss"),
-            native_peak_kb[label] as f64 * 1024.0 / MB,
+            "wasm_chromium_renderer_peak_rss",
+            self.renderer_peak_kb as f64 * 1024.0 / MB,
             "MB",
         );
+        for (label, _) in &options.pages {
+            print_line(
+                &format!("{label}_linear_memory"),
+                self.peak_memory[label] / MB,
+                "MB",
+            );
+        }
+        print_line("wasm_js_heap_used", self.js_heap / MB, "MB");
     }
-    print_line(
-        "wasm_chromium_renderer_peak_rss",
-        renderer_peak_kb as f64 * 1024.0 / MB,
-        "MB",
-    );
-    print_line("wasm_linear_memory", wasm_memory / MB, "MB");
-    print_line("wasm_js_heap_used", js_heap / MB, "MB");
-    Ok(())
 }
 
 /// One run of a native binary under `/usr/bin/time -v`: its report and its peak RSS in KiB.
@@ -303,6 +420,8 @@ fn run_native(binary: &Path, options: &Options, scratch: &Path) -> Result<(Sampl
         seconds,
         total_seconds: seconds,
         scanner_seconds: number(&report, "scannerSeconds", binary)?,
+        wait_seconds: 0.0,
+        reads: 0.0,
         layer: report["layer"].clone(),
     };
     Ok((sample, peak_kb))
@@ -320,11 +439,16 @@ fn run_page(
     browser: &WebDriver,
     server: &LayerscopeServer,
     options: &Options,
+    page_path: &str,
     mode: &str,
 ) -> Result<Value, String> {
+    // A page may carry its own query (`simd128/index.html?reader=worker`).
+    let (page_path, page_query) = page_path.split_once('?').unwrap_or((page_path, ""));
+    // The page fetches the file relative to itself.
+    let up = "../".repeat(page_path.matches('/').count());
     let url = format!(
-        "{}index.html?file={}&reps=1&chunk={}&mode={mode}",
-        server.url, options.file, options.chunk
+        "{}{page_path}?file={up}{}&reps=1&chunk={}&mode={mode}&{page_query}&{}",
+        server.url, options.file, options.chunk, options.page_query
     );
     browser
         .navigate(&url)
@@ -366,25 +490,10 @@ fn page_sample(page: &Value, mode: &str) -> Result<Sample, String> {
         seconds: seconds("firstByteToFinishMs")?,
         total_seconds: seconds("totalMs")?,
         scanner_seconds: seconds("scannerMs")?,
+        wait_seconds: seconds("readWaitMs")?,
+        reads: run["fetchChunks"].as_f64().unwrap_or(0.0),
         layer: page["layer"].clone(),
     })
-}
-
-/// Makes sure every contender found the same layer: the first report is the reference.
-fn check_same_layer(reference: &mut Option<Value>, layer: &Value, who: &str) -> Result<(), String> {
-    if layer.get("diffId").is_none() {
-        return Err(format!("{who} reported no layer: {layer}"));
-    }
-    match reference {
-        None => {
-            *reference = Some(layer.clone());
-            Ok(())
-        }
-        Some(expected) if expected == layer => Ok(()),
-        Some(expected) => Err(format!(
-            "{who} found a different layer than the first run: {layer} vs {expected}"
-        )),
-    }
 }
 
 fn median(samples: &[Sample], field: impl Fn(&Sample) -> f64) -> f64 {
