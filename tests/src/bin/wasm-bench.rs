@@ -16,8 +16,9 @@
 //! sizes, digests and entry count. Medians are printed as `name: value unit` lines:
 //! throughputs in MB/s (10^6 bytes of the uncompressed tar per second, first byte to
 //! `finish`), ratios (native seconds / wasm seconds), a breakdown (time inside the scanner,
-//! time waiting for the body), and peak memory (native: maximum RSS; Chromium: the
-//! renderer's peak RSS, VmHWM, and each module's linear memory).
+//! time waiting for the body), and memory (native: maximum RSS; Chromium: the renderers'
+//! peak RSS over the run (VmHWM), and per page the renderer's RSS when the page reports,
+//! `performance.memory.usedJSHeapSize` and the module's linear memory).
 //!
 //! `BENCH_CHROMIUM_FLAGS` adds Chromium flags for profiling runs, e.g.
 //! `--js-flags=--perf-basic-prof` so `perf report` names the wasm functions.
@@ -201,9 +202,11 @@ fn run(options: &Options) -> Result<(), String> {
             let scan = page_sample(&page, "scan")?;
             results.check_same_layer(&scan.layer, label)?;
             let memory = page["wasmMemoryBytes"].as_f64().unwrap_or(0.0);
-            results.js_heap = results
-                .js_heap
-                .max(page["jsHeapUsedBytes"].as_f64().unwrap_or(0.0));
+            results.note_page_memory(
+                label,
+                renderer_memory_kb("VmRSS:"),
+                page["jsHeapUsedBytes"].as_f64().unwrap_or(0.0),
+            );
             if counted {
                 results.record(label, scan, memory);
             }
@@ -214,7 +217,7 @@ fn run(options: &Options) -> Result<(), String> {
                     results.record("wasm_drain", page_sample(&drain, "drain")?, 0.0);
                 }
             }
-            results.renderer_peak_kb = results.renderer_peak_kb.max(renderer_peak_rss_kb());
+            results.renderer_peak_kb = results.renderer_peak_kb.max(renderer_memory_kb("VmHWM:"));
         }
     }
     results.print(options)
@@ -226,13 +229,27 @@ struct Results {
     samples: HashMap<String, Vec<Sample>>,
     /// Native: maximum RSS; wasm: the module's linear memory. Bytes.
     peak_memory: HashMap<String, f64>,
+    /// The renderers' peak RSS (VmHWM) over the whole run, KiB.
     renderer_peak_kb: u64,
-    js_heap: f64,
+    /// By page: the renderer's RSS when the page reported its result (KiB; the body's
+    /// chunks not yet collected count here) and `performance.memory.usedJSHeapSize`.
+    renderer_rss_at_result_kb: HashMap<String, u64>,
+    js_heap: HashMap<String, f64>,
     /// The first run's findings; every other run must match them.
     reference_layer: Option<Value>,
 }
 
 impl Results {
+    fn note_page_memory(&mut self, label: &str, rss_kb: u64, js_heap: f64) {
+        let rss = self
+            .renderer_rss_at_result_kb
+            .entry(label.to_string())
+            .or_default();
+        *rss = (*rss).max(rss_kb);
+        let heap = self.js_heap.entry(label.to_string()).or_default();
+        *heap = heap.max(js_heap);
+    }
+
     fn record(&mut self, label: &str, sample: Sample, memory: f64) {
         self.samples
             .entry(label.to_string())
@@ -368,8 +385,17 @@ impl Results {
                 self.peak_memory[label] / MB,
                 "MB",
             );
+            print_line(
+                &format!("{label}_renderer_rss_at_result"),
+                self.renderer_rss_at_result_kb[label] as f64 * 1024.0 / MB,
+                "MB",
+            );
+            print_line(
+                &format!("{label}_js_heap_used"),
+                self.js_heap[label] / MB,
+                "MB",
+            );
         }
-        print_line("wasm_js_heap_used", self.js_heap / MB, "MB");
     }
 }
 
@@ -516,8 +542,9 @@ fn print_count(name: &str, value: u64, unit: &str) {
     println!("{name}: {value} {unit}");
 }
 
-/// The largest peak RSS (VmHWM, KiB) among this process's descendant Chromium renderers.
-fn renderer_peak_rss_kb() -> u64 {
+/// The largest value of a `/proc/PID/status` memory field (`VmHWM:` peak RSS, `VmRSS:`
+/// current RSS; KiB) among this process's descendant Chromium renderers.
+fn renderer_memory_kb(field: &str) -> u64 {
     descendants(std::process::id())
         .into_iter()
         .filter(|pid| {
@@ -534,7 +561,7 @@ fn renderer_peak_rss_kb() -> u64 {
             let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
             status
                 .lines()
-                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .find_map(|line| line.strip_prefix(field))
                 .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .max()
