@@ -60,7 +60,7 @@ pub enum WorkerEvent {
     /// (Messages posted before this would arrive while no handler is installed and be lost.)
     Ready,
     /// Where the reader is.
-    Progress(ProgressUpdate),
+    Progress(Progress),
     /// Every image in the archive, before any layer is read.
     ImagesListed { images: Vec<ImageListing> },
     /// The chosen image's row, history and layer list, no layer scanned yet.
@@ -90,50 +90,23 @@ impl WorkerEvent {
     }
 }
 
-/// A progress report, reduced to what the page shows.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProgressUpdate {
-    /// Bytes of the archive read so far.
-    pub bytes_read: u64,
-    /// Size of the archive.
-    pub total_bytes: Option<u64>,
-    /// True when the archive is read once front to back (a compressed archive).
-    pub streamed: bool,
-    /// The layer being scanned (0-based) and the layer count.
-    pub layer: Option<(usize, usize)>,
-    /// Bytes of that layer done and its stored size.
-    pub layer_bytes: Option<(u64, u64)>,
-    /// What the reader is doing, in words.
-    pub message: String,
-}
-
-impl From<&Progress> for ProgressUpdate {
-    fn from(progress: &Progress) -> ProgressUpdate {
-        ProgressUpdate {
-            bytes_read: progress.bytes_read,
-            total_bytes: progress.total_bytes,
-            streamed: progress.streamed,
-            layer: progress.layer,
-            layer_bytes: progress.layer_bytes,
-            message: progress.message.clone(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use layerscope_core::archive::Phase;
 
     #[test]
     fn events_round_trip_through_json() {
         let events = vec![
             WorkerEvent::Ready,
-            WorkerEvent::Progress(ProgressUpdate {
+            WorkerEvent::Progress(Progress {
+                phase: Phase::ScanningLayers,
                 bytes_read: 5,
                 total_bytes: Some(9),
+                streamed: false,
                 layer: Some((1, 3)),
-                ..Default::default()
+                layer_bytes: Some((2, 4)),
+                message: "layer 2 of 3".into(),
             }),
             WorkerEvent::Failed {
                 message: "no manifest.json".into(),

@@ -2,8 +2,9 @@
 
 use std::rc::Rc;
 
+use layerscope_core::archive::Progress;
 use layerscope_core::report::{ImageListing, ImageReport};
-use layerscope_web::protocol::{ProgressUpdate, WorkerEvent};
+use layerscope_web::protocol::WorkerEvent;
 use yew::Reducible;
 
 /// Everything the page shows.
@@ -22,7 +23,7 @@ pub struct PageState {
     /// The report as far as it is known (overview, then layer by layer, then complete).
     pub report: Option<Rc<ImageReport>>,
     /// The latest progress while busy.
-    pub progress: Option<ProgressUpdate>,
+    pub progress: Option<Progress>,
     /// What went wrong, in words, with what to try next.
     pub error: Option<String>,
     /// A note for the reference box (registry references are not supported yet).

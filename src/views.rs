@@ -3,10 +3,10 @@
 
 use std::rc::Rc;
 
+use layerscope_core::archive::Progress;
 use layerscope_core::digest::Digest;
 use layerscope_core::humanize::{self, Timestamp};
 use layerscope_core::report::{ImageListing, ImageReport, LayerReport};
-use layerscope_web::protocol::ProgressUpdate;
 use web_sys::{FileList, HtmlInputElement};
 use yew::prelude::*;
 
@@ -108,7 +108,7 @@ pub fn error_box(props: &ErrorBoxProps) -> Html {
 #[derive(Properties, PartialEq)]
 pub struct ProgressBarProps {
     /// The latest progress, if any arrived yet.
-    pub progress: Option<ProgressUpdate>,
+    pub progress: Option<Progress>,
     pub source_name: String,
     /// Called when the user stops the work.
     pub on_cancel: Callback<()>,

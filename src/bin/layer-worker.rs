@@ -5,8 +5,8 @@
 //! [`WorkerEvent`]s back to the page. It knows nothing about formats: it moves bytes.
 
 use js_sys::Uint8Array;
-use layerscope_core::archive::{ArchiveReader, ImageSelector, Step};
-use layerscope_web::protocol::{ProgressUpdate, Request, WorkerEvent};
+use layerscope_core::archive::{ArchiveReader, ImageSelector, Progress, Step};
+use layerscope_web::protocol::{Request, WorkerEvent};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, DedicatedWorkerGlobalScope, FileReaderSync, MessageEvent};
@@ -65,7 +65,7 @@ fn drive(source: &mut BlobSource, select: usize) -> WorkerEvent {
                     return WorkerEvent::Failed { message };
                 }
             }
-            Step::Progress(update) => progress.offer(ProgressUpdate::from(&update)),
+            Step::Progress(update) => progress.offer(update),
             Step::ImagesListed(images) => {
                 let count = images.len();
                 post(&WorkerEvent::ImagesListed { images });
@@ -105,7 +105,7 @@ struct ProgressThrottle {
 }
 
 impl ProgressThrottle {
-    fn offer(&mut self, update: ProgressUpdate) {
+    fn offer(&mut self, update: Progress) {
         let now = js_sys::Date::now();
         if update.layer == self.last_layer && now - self.last_posted_at < PROGRESS_INTERVAL_MS {
             return;

@@ -118,7 +118,10 @@ pub enum Step {
 }
 
 /// Where the reader is, for a progress bar.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Serializable so a worker can post it to the page as it is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Progress {
     /// What the reader is doing.
     pub phase: Phase,
@@ -137,7 +140,8 @@ pub struct Progress {
 }
 
 /// Phases of reading an archive, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Phase {
     /// Looking at the first bytes.
     Detecting,
