@@ -354,18 +354,22 @@ impl Feeder {
     }
 }
 
-/// A worker that fetches and reads the body and posts each chunk (transferred,
-/// not copied) to the page, at most `window` unacknowledged chunks at a time:
-/// receiving the body then overlaps with scanning instead of alternating with it.
+/// A worker that fetches and reads the body and posts each chunk to the page,
+/// receiving the body in parallel with the page's scanning. Buffers travel
+/// both ways by transfer, never copied: the worker reads into one of `window`
+/// buffers of `bufferSize` bytes (a BYOB reader), posts it, and the page gives
+/// it back once scanned, so memory stays at `window` buffers and no garbage
+/// piles up. Where the body is not a byte stream, the default reader's chunks
+/// are posted instead and the buffers only count credit.
 const FETCH_WORKER_JS: &str = r#"
-let inFlight = 0, limit = 1, wake = null;
+let pool = [], wake = null;
 onmessage = (event) => {
   const message = event.data;
-  if (message.ack) {
-    inFlight -= message.ack;
-    if (wake && inFlight < limit) { const resume = wake; wake = null; resume(); }
+  if (message.give) {
+    pool.push(message.give);
+    if (wake) { const resume = wake; wake = null; resume(); }
   } else if (message.url) {
-    limit = message.window;
+    for (let i = 0; i < message.window; i++) pool.push(new ArrayBuffer(message.bufferSize));
     run(new URL(message.url, message.base));
   }
 };
@@ -373,14 +377,16 @@ async function run(url) {
   try {
     const response = await fetch(url, { cache: "no-store" });
     if (!response.ok) throw new Error(`HTTP status ${response.status}`);
-    const reader = response.body.getReader();
+    let reader, byob = true;
+    try { reader = response.body.getReader({ mode: "byob" }); }
+    catch { byob = false; reader = response.body.getReader(); }
     for (;;) {
-      const { done, value } = await reader.read();
+      while (pool.length === 0) await new Promise((resume) => { wake = resume; });
+      const buffer = pool.pop();
+      const { done, value } = byob ? await reader.read(new Uint8Array(buffer)) : await reader.read();
       if (done) break;
-      if (value.byteLength === 0) continue;
-      while (inFlight >= limit) await new Promise((resume) => { wake = resume; });
-      inFlight += 1;
-      const whole = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength;
+      if (value.byteLength === 0) { pool.push(byob ? value.buffer : buffer); continue; }
+      const whole = value.byteOffset === 0 && value.byteLength <= value.buffer.byteLength;
       const bytes = whole ? value : value.slice();
       postMessage({ chunk: bytes }, [bytes.buffer]);
     }
@@ -455,9 +461,10 @@ async fn run_with_fetch_worker(
                     let _ = settle.call0(&JsValue::NULL);
                     return;
                 }
-                let ack = Object::new();
-                let _ = Reflect::set(&ack, &"ack".into(), &1.into());
-                let _ = worker.post_message(&ack);
+                let give = Object::new();
+                let buffer = array.buffer();
+                let _ = Reflect::set(&give, &"give".into(), &buffer);
+                let _ = worker.post_message_with_transfer(&give, &js_sys::Array::of1(&buffer));
                 run.idle_since = Some(clock.now());
             } else if let Some(message) = field("error").as_string() {
                 run.error = Some(format!("fetch worker, {}: {message}", run_file(&run)));
@@ -474,6 +481,7 @@ async fn run_with_fetch_worker(
         ("url", JsValue::from(params.file.as_str())),
         ("base", JsValue::from(base)),
         ("window", JsValue::from(FETCH_WORKER_WINDOW)),
+        ("bufferSize", JsValue::from(params.read_buffer)),
     ] {
         Reflect::set(&start_message, &key.into(), &value)
             .map_err(|e| format!("building the fetch worker's message: {e:?}"))?;
