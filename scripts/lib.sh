@@ -14,9 +14,17 @@ TRUNK_VERSION="0.22.1"
 # this older trunk builds with older compilers and reads the same Trunk.toml.
 TRUNK_FALLBACK_VERSION="0.21.14"
 
+# CI builds a fresh clone each run. Cargo's build cache is keyed by
+# fingerprints (sources, flags, compiler), so keeping it outside the clone is
+# safe and spares CI from compiling every dependency again.
+if [ "${CI:-}" = true ] && [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  export CARGO_TARGET_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/layerscope/target"
+fi
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+
 # Web builds get their own target dir: the Debian route uses a different
 # rustc than the native builds, and separate dirs keep both caches warm.
-WASM_TARGET_DIR="$REPO_ROOT/target/wasm"
+WASM_TARGET_DIR="$TARGET_DIR/wasm"
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -7,4 +7,4 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 say "building the layerscope binary"
 cargo build --release --quiet -p layerscope
-exec "$REPO_ROOT/target/release/layerscope" serve --addr 127.0.0.1:8080 --dist "$REPO_ROOT/dist" "$@"
+exec "$TARGET_DIR/release/layerscope" serve --addr 127.0.0.1:8080 --dist "$REPO_ROOT/dist" "$@"

@@ -12,7 +12,7 @@ setup_wasm_target() {
   if [ "$(wasm_route)" = rustup ]; then return 0; fi
   # Where rustup can download (a developer laptop) use it. Here it cannot:
   # remember that so later runs do not wait for the download to time out.
-  local marker="$REPO_ROOT/target/.rustup-cannot-add-wasm"
+  local marker="$TARGET_DIR/.rustup-cannot-add-wasm"
   if [ ! -e "$marker" ] && ! dpkg-query -W -f='${Status}' rustc-web 2>/dev/null | grep -q "ok installed"; then
     if command -v rustup >/dev/null && timeout 60 rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
       say "wasm32 target added with rustup"

@@ -10,8 +10,9 @@ started=$SECONDS
 "$REPO_ROOT/scripts/build-web.sh"
 cd "$REPO_ROOT"
 say "building the layerscope binary"
-cargo build --release --quiet -p layerscope
-export LAYERSCOPE_BIN="$REPO_ROOT/target/release/layerscope"
+# The test profile's build: `cargo test` below reuses it instead of building twice.
+cargo build --quiet -p layerscope
+export LAYERSCOPE_BIN="$TARGET_DIR/debug/layerscope"
 export LAYERSCOPE_DIST="$REPO_ROOT/dist"
 say "running the tests"
 # --no-fail-fast: one failing test binary must not hide the results of the rest.
