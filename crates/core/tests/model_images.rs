@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use layerscope_core::config::ImageConfig;
 use layerscope_core::digest::Digest;
@@ -18,15 +18,8 @@ use layerscope_core::media::{self, Compression, MediaKind};
 use layerscope_core::platform::{self, Platform};
 use layerscope_core::reference::Reference;
 
-fn peers() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/peers");
-    assert!(
-        dir.join("README.md").is_file(),
-        "peer fixtures not found at {} (the repository must be checked out beside shared/)",
-        dir.display()
-    );
-    dir
-}
+mod fixtures;
+use fixtures::peers;
 
 /// Small entries of a tar file (layers are skipped: only their sizes are kept).
 struct TarFiles {

@@ -3,23 +3,14 @@
 //! in containers/image's test data. Each goes through the same entry points
 //! the app uses (`manifest::parse`, `ImageConfig::parse`, ...).
 
-use std::path::PathBuf;
-
 use layerscope_core::config::ImageConfig;
 use layerscope_core::digest::Digest;
 use layerscope_core::manifest::{self, Document, MediaTypeSource};
 use layerscope_core::media;
 use serde_json::Value;
 
-fn peers() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/peers");
-    assert!(
-        dir.join("README.md").is_file(),
-        "peer fixtures not found at {} (the repository must be checked out beside shared/)",
-        dir.display()
-    );
-    dir
-}
+mod fixtures;
+use fixtures::peers;
 
 fn read(rel: &str) -> Vec<u8> {
     let path = peers().join(rel);

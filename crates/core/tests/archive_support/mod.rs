@@ -8,19 +8,10 @@ use std::path::{Path, PathBuf};
 use layerscope_core::archive::{ArchiveError, ArchiveReader, ImageSelector, Step};
 use layerscope_core::report::{ImageListing, ImageReport};
 
-/// The peer fixtures folder; panics with a clear message when it is missing.
-pub fn peers() -> PathBuf {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/peers"
-    ));
-    assert!(
-        dir.join("README.md").is_file(),
-        "peer fixtures missing at {}",
-        dir.display()
-    );
-    dir
-}
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
+#[allow(unused_imports)]
+pub use fixtures::peers;
 
 pub fn peer(path: &str) -> PathBuf {
     let file = peers().join(path);

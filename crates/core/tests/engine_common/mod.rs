@@ -4,22 +4,12 @@
 
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// The peer fixtures folder beside the repository; panics with a clear
-/// message when it is missing.
-pub fn peers() -> PathBuf {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/peers"
-    ));
-    assert!(
-        dir.join("README.md").is_file(),
-        "peer fixtures missing: expected {} (the repository must sit beside shared/)",
-        dir.display()
-    );
-    dir
-}
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
+#[allow(unused_imports)]
+pub use fixtures::peers;
 
 /// Builds a tar layer in memory.
 pub struct LayerBuilder {
