@@ -30,8 +30,10 @@ setup_wasm_target() {
 cargo_install() {
   local crate=$1 version=$2 toolchain=${3:-}
   # shellcheck disable=SC2086
-  cargo $toolchain install "$crate" --version "$version" --locked --quiet ||
-    cargo $toolchain install "$crate" --version "$version" --quiet
+  cargo $toolchain install "$crate" --version "$version" --locked --quiet && return 0
+  say "$crate $version: its lock file does not resolve here; installing with fresh resolution"
+  # shellcheck disable=SC2086
+  cargo $toolchain install "$crate" --version "$version" --quiet
 }
 
 setup_wasm_bindgen() {
