@@ -210,6 +210,18 @@ fn demo_button_shows_the_demo_image() {
 }
 
 #[test]
+fn the_demo_archive_chosen_in_the_file_input_shows_the_same_image() {
+    let expected = expected_docker_save(&demo(), 0);
+    let server = LayerscopeServer::start();
+    let browser = Browser::start();
+    browser.open(&server.url);
+    browser.wait_for_testid("drop-zone", OPEN_TIMEOUT);
+    browser.console_errors();
+    browser.set_file("drop-zone", &demo());
+    assert_shows(&browser, &expected);
+}
+
+#[test]
 fn a_plain_rootfs_tar_is_refused_in_place_and_the_page_stays_usable() {
     let server = LayerscopeServer::start();
     let browser = Browser::start();
