@@ -5,7 +5,7 @@
 //! strings. Nothing here knows an image format: reports come from `layerscope-core` as they are.
 
 use layerscope_core::archive::Progress;
-use layerscope_core::report::{ImageListing, ImageReport, LayerReport};
+use layerscope_core::present::report::{ImageListing, ImageReport, LayerReport};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Blob;

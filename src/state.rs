@@ -3,7 +3,7 @@
 use std::rc::Rc;
 
 use layerscope_core::archive::Progress;
-use layerscope_core::report::{ImageListing, ImageReport};
+use layerscope_core::present::report::{ImageListing, ImageReport};
 use layerscope_web::protocol::WorkerEvent;
 use yew::Reducible;
 
@@ -146,7 +146,7 @@ fn reference_note(reference: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use layerscope_core::report::LayerReport;
+    use layerscope_core::present::report::LayerReport;
 
     fn started(job: u64) -> Rc<PageState> {
         Rc::new(PageState::default()).reduce(Action::Started {

@@ -4,9 +4,10 @@
 use std::rc::Rc;
 
 use layerscope_core::archive::Progress;
-use layerscope_core::digest::Digest;
-use layerscope_core::humanize::{self, Timestamp};
-use layerscope_core::report::{ImageListing, ImageReport, LayerReport};
+use layerscope_core::model::digest::Digest;
+use layerscope_core::model::time::Timestamp;
+use layerscope_core::present::humanize;
+use layerscope_core::present::report::{ImageListing, ImageReport, LayerReport};
 use web_sys::{FileList, HtmlInputElement};
 use yew::prelude::*;
 

@@ -13,9 +13,9 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use layerscope_core::archive::{ArchiveReader, DirectoryFile, ImageSelector, Step};
-use layerscope_core::ci::{CiConfig, CiOutcome, RuleStatus};
-use layerscope_core::humanize;
-use layerscope_core::report::{ImageListing, ImageReport};
+use layerscope_core::present::ci::{CiConfig, CiOutcome, RuleStatus};
+use layerscope_core::present::humanize;
+use layerscope_core::present::report::{ImageListing, ImageReport};
 
 /// Exit status when a CI rule fails.
 const EXIT_CI_FAILED: u8 = 1;

@@ -1,7 +1,7 @@
 //! The scanner benchmark (run by `scripts/bench.sh`; `harness = false`).
 //!
 //! `scan_layer FILE [REPS] [CHUNK]` scans FILE (a layer blob) REPS times
-//! through [`layerscope_core::layer::scan_source`], reading and pushing CHUNK
+//! through [`layerscope_core::engine::scan::scan_source`], reading and pushing CHUNK
 //! bytes at a time (default 65536, as the wasm page pushes), and prints
 //! `name: value unit` lines: the median wall time, throughput over the
 //! uncompressed tar, and what was found (so the script can check the
@@ -11,7 +11,7 @@
 use std::io::Read;
 use std::time::Instant;
 
-use layerscope_core::layer::{scan_source, ScanOptions};
+use layerscope_core::engine::scan::{scan_source, ScanOptions};
 
 fn main() {
     let args: Vec<String> = std::env::args()

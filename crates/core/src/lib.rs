@@ -1,8 +1,23 @@
 //! Container image formats and protocols for layerscope.
 //!
-//! Everything layerscope knows about images lives here: references, digests,
-//! manifests and indexes, image configs, `docker history` and `docker image
-//! inspect` shapes, tar streams, layer scanning, file trees and archives.
+//! Everything layerscope knows about images lives here, in rooms that follow the data:
+//!
+//! ```text
+//!  model      documents: digest, reference, media types, manifest, config, platform, time
+//!    |
+//!  archive    where bytes come from: a docker save / OCI layout archive, read by ranges
+//!  (registry  or by stream, planned into "this config, these layers" -- a registry client
+//!    |        is the next room beside it)
+//!    v
+//!  engine     bytes to entries: codec (gzip/zstd/plain), tar headers, the layer scanner,
+//!    |        stacked trees with whiteouts, dive's efficiency figures
+//!    v
+//!  present    what docker and dive print: the report, history, inspect, sizes and
+//!             times, dive's JSON export and CI rules
+//! ```
+//!
+//! A new archive flavour goes in [`archive`], a new way of reaching bytes beside it, a new
+//! view of the results in [`present`]; formats of documents in [`model`].
 //!
 //! The crate is sans-IO, in the manner of rustls and quinn-proto: callers push
 //! bytes in and get events or summaries back, and callers perform any request
@@ -13,18 +28,6 @@
 #![warn(missing_docs)]
 
 pub mod archive;
-pub mod ci;
-pub mod config;
-pub mod digest;
-pub mod efficiency;
-pub mod history;
-pub mod humanize;
-pub mod inspect;
-pub mod layer;
-pub mod manifest;
-pub mod media;
-pub mod platform;
-pub mod reference;
-pub mod report;
-pub mod tar;
-pub mod tree;
+pub mod engine;
+pub mod model;
+pub mod present;

@@ -4,8 +4,8 @@
 mod engine_common;
 
 use engine_common::LayerBuilder;
-use layerscope_core::efficiency::analyze;
-use layerscope_core::layer::{scan_chunks, LayerSummary, ScanOptions};
+use layerscope_core::engine::efficiency::analyze;
+use layerscope_core::engine::scan::{scan_chunks, LayerSummary, ScanOptions};
 
 fn scan(tar: Vec<u8>) -> LayerSummary {
     scan_chunks([tar], ScanOptions::default()).unwrap()

@@ -3,10 +3,10 @@
 mod engine_common;
 
 use engine_common::{gzip, peers, sha256, LayerBuilder};
-use layerscope_core::layer::{
+use layerscope_core::engine::scan::{
     scan_chunks, Compression, DigestKind, LayerError, LayerSummary, ScanOptions, Scanner,
 };
-use layerscope_core::tar::EntryKind;
+use layerscope_core::engine::tar::EntryKind;
 
 fn sample_tar() -> Vec<u8> {
     let mut b = LayerBuilder::new();

@@ -5,7 +5,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use layerscope_core::layer::{Compression, ScanOptions, Scanner};
+use layerscope_core::engine::scan::{Compression, ScanOptions, Scanner};
 
 struct Counting;
 

@@ -9,11 +9,11 @@ use std::io::Read;
 use std::path::Path;
 
 use engine_common::peers;
-use layerscope_core::digest::Digest;
-use layerscope_core::efficiency::analyze;
-use layerscope_core::layer::{LayerSummary, ScanOptions, Scanner};
-use layerscope_core::tar::EntryKind;
-use layerscope_core::tree::{FileTrees, Mark, ViewEntry, ViewKind};
+use layerscope_core::engine::efficiency::analyze;
+use layerscope_core::engine::scan::{LayerSummary, ScanOptions, Scanner};
+use layerscope_core::engine::tar::EntryKind;
+use layerscope_core::engine::tree::{FileTrees, Mark, ViewEntry, ViewKind};
+use layerscope_core::model::digest::Digest;
 
 /// Reads a `docker save` archive (small fixtures only) and scans its layers
 /// in manifest order, checking each against the config's diff_ids.

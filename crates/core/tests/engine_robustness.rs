@@ -4,7 +4,7 @@
 mod engine_common;
 
 use engine_common::{gzip, LayerBuilder};
-use layerscope_core::layer::{ScanOptions, Scanner};
+use layerscope_core::engine::scan::{ScanOptions, Scanner};
 
 /// A small deterministic generator (xorshift), so failures reproduce.
 struct Rng(u64);
@@ -85,9 +85,9 @@ fn odd_paths_and_type_changes_stack_cleanly() {
 }
 
 fn stack_odd_paths(seed: u64) {
-    use layerscope_core::efficiency::analyze;
-    use layerscope_core::layer::scan_chunks;
-    use layerscope_core::tree::{FileTrees, ViewKind};
+    use layerscope_core::engine::efficiency::analyze;
+    use layerscope_core::engine::scan::scan_chunks;
+    use layerscope_core::engine::tree::{FileTrees, ViewKind};
 
     let names = [
         "a",
@@ -148,7 +148,7 @@ fn stack_odd_paths(seed: u64) {
                 e.path_lossy()
             );
         }
-        if e.kind == layerscope_core::tar::EntryKind::Directory {
+        if e.kind == layerscope_core::engine::tar::EntryKind::Directory {
             seen_dirs.insert(&e.path);
         }
     }

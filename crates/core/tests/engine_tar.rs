@@ -3,7 +3,7 @@
 mod engine_common;
 
 use engine_common::LayerBuilder;
-use layerscope_core::tar::{
+use layerscope_core::engine::tar::{
     EntryKind, TarEntry, TarErrorKind, TarEvent, TarParser, MAX_EXTENSION_SIZE,
 };
 
@@ -14,7 +14,10 @@ struct Parsed {
     end_marker: bool,
 }
 
-fn parse_in_chunks(data: &[u8], chunk: usize) -> Result<Parsed, layerscope_core::tar::TarError> {
+fn parse_in_chunks(
+    data: &[u8],
+    chunk: usize,
+) -> Result<Parsed, layerscope_core::engine::tar::TarError> {
     let mut parser = TarParser::new();
     let mut entries: Vec<(TarEntry, Vec<u8>)> = Vec::new();
     let mut ended = 0;

@@ -4,10 +4,10 @@
 mod engine_common;
 
 use engine_common::{gzip, LayerBuilder};
-use layerscope_core::efficiency::analyze;
-use layerscope_core::layer::{scan_chunks, LayerSummary, ScanOptions};
-use layerscope_core::tar::EntryKind;
-use layerscope_core::tree::{FileTrees, Mark, ViewEntry, ViewKind};
+use layerscope_core::engine::efficiency::analyze;
+use layerscope_core::engine::scan::{scan_chunks, LayerSummary, ScanOptions};
+use layerscope_core::engine::tar::EntryKind;
+use layerscope_core::engine::tree::{FileTrees, Mark, ViewEntry, ViewKind};
 
 fn scan(tar: Vec<u8>) -> LayerSummary {
     let blob = gzip(&tar);

@@ -9,14 +9,14 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-use layerscope_core::config::ImageConfig;
-use layerscope_core::digest::Digest;
-use layerscope_core::history;
-use layerscope_core::inspect::{self, InspectInput};
-use layerscope_core::manifest::{self, Document};
-use layerscope_core::media::{self, Compression, MediaKind};
-use layerscope_core::platform::{self, Platform};
-use layerscope_core::reference::Reference;
+use layerscope_core::model::config::ImageConfig;
+use layerscope_core::model::digest::Digest;
+use layerscope_core::model::manifest::{self, Document};
+use layerscope_core::model::media::{self, Compression, MediaKind};
+use layerscope_core::model::platform::{self, Platform};
+use layerscope_core::model::reference::Reference;
+use layerscope_core::present::history;
+use layerscope_core::present::inspect::{self, InspectInput};
 
 mod fixtures;
 use fixtures::peers;

@@ -3,10 +3,10 @@
 //! in containers/image's test data. Each goes through the same entry points
 //! the app uses (`manifest::parse`, `ImageConfig::parse`, ...).
 
-use layerscope_core::config::ImageConfig;
-use layerscope_core::digest::Digest;
-use layerscope_core::manifest::{self, Document, MediaTypeSource};
-use layerscope_core::media;
+use layerscope_core::model::config::ImageConfig;
+use layerscope_core::model::digest::Digest;
+use layerscope_core::model::manifest::{self, Document, MediaTypeSource};
+use layerscope_core::model::media;
 use serde_json::Value;
 
 mod fixtures;

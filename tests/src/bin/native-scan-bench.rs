@@ -2,7 +2,7 @@
 //!
 //! `native-scan-bench FILE [--chunk BYTES]` reads FILE in `--chunk`-sized pieces (default
 //! 65536, the same pieces the wasm page `src/bin/scanner-bench.rs` pushes), feeds each to
-//! `layerscope_core::layer::Scanner::push`, calls `finish`, and prints one JSON object: the
+//! `layerscope_core::engine::scan::Scanner::push`, calls `finish`, and prints one JSON object: the
 //! time from the first read to the end of `finish`, the time inside the scanner, and what the
 //! scan found (sizes, digests, entry count) so the runner can check every build agrees.
 //!
@@ -15,7 +15,7 @@ use std::io::{ErrorKind, Read};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use layerscope_core::layer::{LayerSummary, ScanOptions, Scanner};
+use layerscope_core::engine::scan::{LayerSummary, ScanOptions, Scanner};
 use serde_json::json;
 
 const DEFAULT_CHUNK: usize = 64 * 1024;

@@ -6,7 +6,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use layerscope_core::archive::{ArchiveError, ArchiveReader, ImageSelector, Step};
-use layerscope_core::report::{ImageListing, ImageReport};
+use layerscope_core::present::report::{ImageListing, ImageReport};
 
 #[path = "../fixtures/mod.rs"]
 mod fixtures;

@@ -142,6 +142,6 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-pub fn sha256(data: &[u8]) -> layerscope_core::digest::Digest {
-    layerscope_core::digest::Digest::sha256_of(data)
+pub fn sha256(data: &[u8]) -> layerscope_core::model::digest::Digest {
+    layerscope_core::model::digest::Digest::sha256_of(data)
 }

@@ -14,7 +14,7 @@
 //! - [`RootFs`] `{ kind, diff_ids: Vec<Digest> }`, [`HistoryEntry`].
 //!
 //! Own serde types rather than `oci-spec`'s, for the reasons given in
-//! [`crate::manifest`]: precise field paths in errors, the schema's checks, and
+//! [`crate::model::manifest`]: precise field paths in errors, the schema's checks, and
 //! the Docker-only fields (`Healthcheck`, `OnBuild`, `Shell`, `docker_version`)
 //! that `docker image inspect` shows.
 
@@ -24,10 +24,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::digest::Digest;
-use crate::humanize::Timestamp;
-use crate::manifest::describe_value;
-use crate::platform::Platform;
+use crate::model::digest::Digest;
+use crate::model::manifest::describe_value;
+use crate::model::platform::Platform;
+use crate::model::time::Timestamp;
 
 /// The largest config accepted; real ones are kilobytes, a long history a few hundred.
 pub const MAX_CONFIG_BYTES: usize = 8 * 1024 * 1024;

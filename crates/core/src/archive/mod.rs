@@ -56,10 +56,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
-use crate::digest::AnyDigest;
-use crate::manifest::{Descriptor, Document, ImageManifest};
-use crate::media::MediaKind;
-use crate::report::{ImageListing, ImageReport, LayerReport};
+use crate::model::digest::AnyDigest;
+use crate::model::manifest::{Descriptor, Document, ImageManifest};
+use crate::model::media::MediaKind;
+use crate::present::report::{ImageListing, ImageReport, LayerReport};
 
 /// Largest JSON document (manifest.json, index.json, a manifest, a config) the reader accepts.
 pub const MAX_DOCUMENT_BYTES: u64 = 4 * 1024 * 1024;
@@ -420,7 +420,7 @@ struct BlobRef {
     /// Name in the archive as the document gave it (normalized).
     path: String,
     /// Digest the content must hash to, when the archive says.
-    expected: Option<crate::digest::Digest>,
+    expected: Option<crate::model::digest::Digest>,
     media_type: Option<String>,
 }
 
@@ -1364,8 +1364,8 @@ fn same_reference(listed: &str, wanted: &str) -> bool {
         return true;
     }
     match (
-        crate::reference::Reference::parse(listed),
-        crate::reference::Reference::parse(wanted),
+        crate::model::reference::Reference::parse(listed),
+        crate::model::reference::Reference::parse(wanted),
     ) {
         (Ok(a), Ok(b)) => a.full() == b.full(),
         _ => false,
@@ -1435,11 +1435,11 @@ mod stream {
     use super::{
         normalize_name, ArchiveError, Entry, EntryKind, OuterCompression, MAX_DOCUMENT_BYTES,
     };
-    use crate::layer::{ScanOptions, Scanner};
-    use crate::tar::{EntryKind as TarKind, TarEvent, TarParser};
+    use crate::engine::scan::{ScanOptions, Scanner};
+    use crate::engine::tar::{EntryKind as TarKind, TarEvent, TarParser};
 
     /// The result of scanning one archive member as a layer while it streamed past.
-    pub(super) type Scanned = Result<crate::layer::LayerSummary, String>;
+    pub(super) type Scanned = Result<crate::engine::scan::LayerSummary, String>;
 
     /// What one push produced: new members, small documents, scanned possible layers.
     pub(super) type Drained = (Vec<Entry>, Vec<(String, Vec<u8>)>, Vec<(String, Scanned)>);
@@ -1882,7 +1882,8 @@ impl ArchiveReader {
 
     fn plan_oci(&self) -> Result<Listing, Need> {
         let bytes = self.document("index.json", "the archive")?;
-        let root = match parse_manifest(bytes, Some(crate::media::OCI_INDEX), "index.json")? {
+        let root = match parse_manifest(bytes, Some(crate::model::media::OCI_INDEX), "index.json")?
+        {
             Document::Index(index) => index.manifests,
             Document::Manifest(_) => {
                 return Err(ArchiveError::BadDocument {
@@ -1922,7 +1923,7 @@ impl ArchiveReader {
             if tags.is_empty() {
                 tags = inherited;
             }
-            let kind = crate::media::classify(&descriptor.media_type);
+            let kind = crate::model::media::classify(&descriptor.media_type);
             if !matches!(
                 kind,
                 MediaKind::OciManifest
@@ -1946,7 +1947,7 @@ impl ArchiveReader {
             // The document's own mediaType (or its shape) wins over the index entry's, as
             // go-containerregistry and containers/image read layouts; a disagreement is reported.
             let parsed = parse_manifest(document, None, &path)?;
-            if crate::media::classify(parsed.media_type()) != kind {
+            if crate::model::media::classify(parsed.media_type()) != kind {
                 warnings.push(format!(
                     "{parent} lists {path} as {} but the document is {}",
                     descriptor.media_type,
@@ -2006,7 +2007,7 @@ impl ArchiveReader {
     fn plan_oci_image(
         &self,
         index: usize,
-        digest: &crate::digest::Digest,
+        digest: &crate::model::digest::Digest,
         path: &str,
         manifest: &ImageManifest,
         tags: Vec<String>,
@@ -2050,7 +2051,7 @@ impl ArchiveReader {
 
 /// A manifest or index through the manifest module, refusals naming the archive file.
 fn parse_manifest(bytes: &[u8], declared: Option<&str>, file: &str) -> Result<Document, Need> {
-    crate::manifest::parse(bytes, declared).map_err(|e| {
+    crate::model::manifest::parse(bytes, declared).map_err(|e| {
         Need::Fail(ArchiveError::BadDocument {
             file: file.into(),
             detail: e.to_string(),
@@ -2059,7 +2060,7 @@ fn parse_manifest(bytes: &[u8], declared: Option<&str>, file: &str) -> Result<Do
 }
 
 /// Only sha256 and sha512 blobs can be found and verified.
-fn registered(digest: &AnyDigest, file: &str) -> Result<crate::digest::Digest, Need> {
+fn registered(digest: &AnyDigest, file: &str) -> Result<crate::model::digest::Digest, Need> {
     match digest {
         AnyDigest::Registered(digest) => Ok(digest.clone()),
         other => Err(ArchiveError::BadDocument {
@@ -2082,19 +2083,19 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
 }
 
 /// `blobs/<alg>/<hex>`, `<hex>.json` (legacy config) and `sha256:<hex>` (kaniko) name their digest.
-fn digest_from_name(name: &str) -> Option<crate::digest::Digest> {
+fn digest_from_name(name: &str) -> Option<crate::model::digest::Digest> {
     let name = normalize_name(name);
     if let Some(rest) = name.strip_prefix("blobs/") {
         let (alg, hex) = rest.split_once('/')?;
-        return crate::digest::Digest::parse(&format!("{alg}:{hex}")).ok();
+        return crate::model::digest::Digest::parse(&format!("{alg}:{hex}")).ok();
     }
     if let Some(hex) = name.strip_suffix(".json") {
-        return crate::digest::Digest::parse(&format!("sha256:{hex}")).ok();
+        return crate::model::digest::Digest::parse(&format!("sha256:{hex}")).ok();
     }
-    crate::digest::Digest::parse(&name).ok()
+    crate::model::digest::Digest::parse(&name).ok()
 }
 
-fn blob_path(digest: &crate::digest::Digest) -> String {
+fn blob_path(digest: &crate::model::digest::Digest) -> String {
     format!("blobs/{}/{}", digest.algorithm().name(), digest.hex())
 }
 
@@ -2117,11 +2118,11 @@ fn is_attestation(descriptor: &Descriptor) -> bool {
 }
 
 fn verify_document(
-    expected: &crate::digest::Digest,
+    expected: &crate::model::digest::Digest,
     document: &[u8],
     path: &str,
 ) -> Result<(), Need> {
-    let mut hasher = crate::digest::Hasher::for_digest(expected);
+    let mut hasher = crate::model::digest::Hasher::for_digest(expected);
     hasher.update(document);
     let actual = hasher.finish();
     if &actual != expected {
@@ -2144,7 +2145,7 @@ impl ArchiveReader {
         let listing = self.listing.as_ref().expect("listed before analysis");
         let plan = listing.images[image].clone();
         let config = self.document(&plan.config.path, &plan.listed_by)?.to_vec();
-        let source = crate::report::SourceInfo {
+        let source = crate::present::report::SourceInfo {
             format: match self.mode {
                 Mode::Directory { .. } => "oci-layout-directory".into(),
                 _ => listing.format.name().into(),
@@ -2263,10 +2264,10 @@ mod analysis {
     //! Turns the config and the scanner's layer summaries into an [`ImageReport`].
 
     use super::{ArchiveError, ImagePlan, Need};
-    use crate::config::ImageConfig;
-    use crate::digest::Digest;
-    use crate::layer::{LayerError, LayerSummary, ScanOptions, Scanner};
-    use crate::report::{
+    use crate::engine::scan::{LayerError, LayerSummary, ScanOptions, Scanner};
+    use crate::model::config::ImageConfig;
+    use crate::model::digest::Digest;
+    use crate::present::report::{
         EfficiencyReport, HistoryRow, ImageListing, ImageReport, InefficientFile, LayerFile,
         LayerReport, MergedFile, SourceInfo, Verification,
     };
@@ -2277,7 +2278,7 @@ mod analysis {
     pub(in crate::archive) struct Analysis {
         pub(in crate::archive) report: ImageReport,
         plan: ImagePlan,
-        config: crate::config::ImageConfig,
+        config: crate::model::config::ImageConfig,
         image_id: Digest,
         listing: ImageListing,
         diff_ids: Vec<Digest>,
@@ -2304,7 +2305,7 @@ mod analysis {
             let actual = Digest::sha256_of(config_bytes);
             let mut verification = Vec::new();
             if let Some(expected) = &plan.config.expected {
-                let mut hasher = crate::digest::Hasher::for_digest(expected);
+                let mut hasher = crate::model::digest::Hasher::for_digest(expected);
                 hasher.update(config_bytes);
                 let actual = hasher.finish();
                 if &actual != expected {
@@ -2318,8 +2319,8 @@ mod analysis {
                 }
                 verification.push(row("config", &file, expected, &actual));
             }
-            let config =
-                crate::config::ImageConfig::parse(config_bytes).map_err(|e| bad(e.to_string()))?;
+            let config = crate::model::config::ImageConfig::parse(config_bytes)
+                .map_err(|e| bad(e.to_string()))?;
             let diff_ids = config.diff_ids().to_vec();
             if diff_ids.len() != plan.layers.len() {
                 return Err(bad(format!(
@@ -2338,7 +2339,7 @@ mod analysis {
             let mut report = ImageReport {
                 source,
                 selected,
-                image_ls: crate::report::ImageLsRow {
+                image_ls: crate::present::report::ImageLsRow {
                     repository,
                     tag,
                     image_id: actual.short().to_string(),
@@ -2506,29 +2507,30 @@ mod analysis {
 
         /// Stacks the layers and computes the image-wide figures.
         pub(in crate::archive) fn finish(&mut self) -> Result<ImageReport, ArchiveError> {
-            let stack_error = |e: crate::tree::TreeError| ArchiveError::TooLarge {
+            let stack_error = |e: crate::engine::tree::TreeError| ArchiveError::TooLarge {
                 what: e.to_string(),
                 limit: u32::MAX as u64,
             };
-            let mut trees = crate::tree::FileTrees::new();
+            let mut trees = crate::engine::tree::FileTrees::new();
             for summary in &self.summaries {
                 trees.add_layer(&summary.entries).map_err(stack_error)?;
             }
             for (index, row) in self.report.layers.iter_mut().enumerate() {
                 let (added, modified, removed) =
-                    change_counts(&trees.view(index, crate::tree::ViewKind::LayerChanges));
+                    change_counts(&trees.view(index, crate::engine::tree::ViewKind::LayerChanges));
                 row.added = added;
                 row.modified = modified;
                 row.removed = removed;
-                row.size_bytes = crate::efficiency::dive_layer_size(&self.summaries[index].entries);
+                row.size_bytes =
+                    crate::engine::efficiency::dive_layer_size(&self.summaries[index].entries);
             }
             self.report.files = trees.final_view().iter().map(merged_file).collect();
-            let layers: Vec<&[crate::layer::LayerEntry]> = self
+            let layers: Vec<&[crate::engine::scan::LayerEntry]> = self
                 .summaries
                 .iter()
                 .map(|s| s.entries.as_slice())
                 .collect();
-            let efficiency = crate::efficiency::analyze(&layers).map_err(stack_error)?;
+            let efficiency = crate::engine::efficiency::analyze(&layers).map_err(stack_error)?;
             self.report.efficiency = Some(EfficiencyReport {
                 size_bytes: efficiency.size_bytes,
                 user_size_bytes: efficiency.user_size_bytes,
@@ -2547,7 +2549,7 @@ mod analysis {
                 })
                 .collect();
             self.report.image_ls.size_bytes = efficiency.size_bytes;
-            self.report.image_ls.size = crate::humanize::size(efficiency.size_bytes);
+            self.report.image_ls.size = crate::present::humanize::size(efficiency.size_bytes);
             let sizes: Vec<u64> = self.report.layers.iter().map(|l| l.size_bytes).collect();
             let (history, warnings) = history_rows(&self.config, &self.image_id, &sizes);
             self.report.history = history;
@@ -2572,13 +2574,13 @@ mod analysis {
         }
     }
 
-    fn change_counts(view: &[crate::tree::ViewEntry]) -> (u64, u64, u64) {
-        use crate::tree::Mark;
+    fn change_counts(view: &[crate::engine::tree::ViewEntry]) -> (u64, u64, u64) {
+        use crate::engine::tree::Mark;
         let mut counts = (0, 0, 0);
         // Directories only implied by deeper paths are context, not changes.
         for entry in view
             .iter()
-            .filter(|e| e.explicit || e.kind != crate::tar::EntryKind::Directory)
+            .filter(|e| e.explicit || e.kind != crate::engine::tar::EntryKind::Directory)
         {
             match entry.mark {
                 Mark::Added => counts.0 += 1,
@@ -2590,8 +2592,8 @@ mod analysis {
         counts
     }
 
-    fn kind_name(kind: crate::tar::EntryKind) -> &'static str {
-        use crate::tar::EntryKind as K;
+    fn kind_name(kind: crate::engine::tar::EntryKind) -> &'static str {
+        use crate::engine::tar::EntryKind as K;
         match kind {
             K::File | K::GnuSparse | K::Other(_) => "file",
             K::Directory => "dir",
@@ -2603,7 +2605,7 @@ mod analysis {
         }
     }
 
-    fn merged_file(entry: &crate::tree::ViewEntry) -> MergedFile {
+    fn merged_file(entry: &crate::engine::tree::ViewEntry) -> MergedFile {
         MergedFile {
             path: entry.path_lossy(),
             kind: kind_name(entry.kind).into(),
@@ -2637,7 +2639,7 @@ mod analysis {
         if bare_is_tag && !reference.contains(['/', ':']) {
             return ("<none>".into(), reference.to_string());
         }
-        if let Ok(parsed) = crate::reference::Reference::parse(reference) {
+        if let Ok(parsed) = crate::model::reference::Reference::parse(reference) {
             if let Some(tag) = parsed.tag() {
                 return (parsed.familiar_name(), tag.to_string());
             }
@@ -2672,7 +2674,7 @@ mod analysis {
         id: &Digest,
         layer_sizes: &[u64],
     ) -> (Vec<HistoryRow>, Vec<String>) {
-        let table = crate::history::rows(config, layer_sizes, id, 0);
+        let table = crate::present::history::rows(config, layer_sizes, id, 0);
         let rows = table
             .rows
             .into_iter()
@@ -2698,20 +2700,21 @@ mod analysis {
         let reference = listing
             .tags
             .first()
-            .and_then(|t| crate::reference::Reference::parse(t).ok());
-        let inspect = crate::inspect::image_inspect(&crate::inspect::InspectInput {
-            config,
-            image_id: id,
-            reference: reference.as_ref(),
-            repo_digest: None,
-            size,
-        });
+            .and_then(|t| crate::model::reference::Reference::parse(t).ok());
+        let inspect =
+            crate::present::inspect::image_inspect(&crate::present::inspect::InspectInput {
+                config,
+                image_id: id,
+                reference: reference.as_ref(),
+                repo_digest: None,
+                size,
+            });
         serde_json::to_value(inspect).unwrap_or(serde_json::Value::Null)
     }
 
     /// dive exports modes in Go's `os.FileMode` encoding: type bits high, permissions low.
-    fn go_file_mode(kind: crate::tar::EntryKind, mode: u32) -> u32 {
-        use crate::tar::EntryKind as K;
+    fn go_file_mode(kind: crate::engine::tar::EntryKind, mode: u32) -> u32 {
+        use crate::engine::tar::EntryKind as K;
         const DIR: u32 = 1 << 31;
         const SYMLINK: u32 = 1 << 27;
         const DEVICE: u32 = 1 << 26;
@@ -2740,8 +2743,8 @@ mod analysis {
         }
     }
 
-    fn type_flag(kind: crate::tar::EntryKind) -> u8 {
-        use crate::tar::EntryKind as K;
+    fn type_flag(kind: crate::engine::tar::EntryKind) -> u8 {
+        use crate::engine::tar::EntryKind as K;
         match kind {
             K::File => b'0',
             K::HardLink => b'1',
@@ -2756,7 +2759,7 @@ mod analysis {
     }
 
     /// dive's `fileList` entry; `None` for the `./` entry, which dive leaves out.
-    fn layer_file(entry: &crate::layer::LayerEntry) -> Option<LayerFile> {
+    fn layer_file(entry: &crate::engine::scan::LayerEntry) -> Option<LayerFile> {
         let raw = entry.path_lossy();
         // dive keeps Go's `path.Clean` of the tar name: relative, unless the name was rooted.
         let clean = super::normalize_name(&raw);
@@ -2780,7 +2783,7 @@ mod analysis {
             file_mode: go_file_mode(entry.kind, entry.mode),
             uid: entry.uid,
             gid: entry.gid,
-            is_dir: entry.kind == crate::tar::EntryKind::Directory,
+            is_dir: entry.kind == crate::engine::tar::EntryKind::Directory,
         })
     }
 }

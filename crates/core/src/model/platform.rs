@@ -19,7 +19,7 @@
 
 use std::fmt;
 
-use crate::manifest::{Descriptor, ImageIndex};
+use crate::model::manifest::{Descriptor, ImageIndex};
 
 /// The annotation BuildKit sets on attestation manifests in an index.
 pub const REFERENCE_TYPE_ANNOTATION: &str = "vnd.docker.reference.type";
@@ -262,7 +262,7 @@ fn variant_rank(arch: &str, variant: Option<&str>) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{parse, Document};
+    use crate::model::manifest::{parse, Document};
 
     fn index(entries: &[(&str, &str, Option<&str>, bool)]) -> ImageIndex {
         let manifests: Vec<String> = entries

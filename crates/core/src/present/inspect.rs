@@ -19,10 +19,11 @@
 
 use serde::Serialize;
 
-use crate::config::{ContainerConfig, ImageConfig};
-use crate::digest::Digest;
-use crate::humanize::{self, Timestamp};
-use crate::reference::Reference;
+use crate::model::config::{ContainerConfig, ImageConfig};
+use crate::model::digest::Digest;
+use crate::model::reference::Reference;
+use crate::model::time::Timestamp;
+use crate::present::humanize;
 
 /// What `docker image ls` prints for unknown repository or tag.
 pub const NONE: &str = "<none>";

@@ -22,9 +22,10 @@
 
 use serde::Serialize;
 
-use crate::config::{HistoryEntry, ImageConfig};
-use crate::digest::Digest;
-use crate::humanize::{self, Timestamp};
+use crate::model::config::{HistoryEntry, ImageConfig};
+use crate::model::digest::Digest;
+use crate::model::time::Timestamp;
+use crate::present::humanize;
 
 /// What docker prints in the IMAGE column for steps with no local image.
 pub const MISSING: &str = "<missing>";

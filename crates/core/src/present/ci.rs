@@ -19,7 +19,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::EfficiencyReport;
+use crate::present::report::EfficiencyReport;
 
 /// Largest rules file accepted; real ones are a few hundred bytes.
 pub const MAX_CONFIG_BYTES: usize = 64 * 1024;

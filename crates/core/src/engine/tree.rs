@@ -30,8 +30,8 @@ use std::collections::HashMap;
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::layer::LayerEntry;
-use crate::tar::EntryKind;
+use crate::engine::scan::LayerEntry;
+use crate::engine::tar::EntryKind;
 
 const NONE: u32 = u32::MAX;
 const WHITEOUT_PREFIX: &[u8] = b".wh.";

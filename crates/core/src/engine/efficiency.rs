@@ -40,9 +40,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::layer::LayerEntry;
-use crate::tar::EntryKind;
-use crate::tree::{FileTrees, TreeError};
+use crate::engine::scan::LayerEntry;
+use crate::engine::tar::EntryKind;
+use crate::engine::tree::{FileTrees, TreeError};
 
 /// dive's efficiency figures plus reclaimable bytes.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]

@@ -23,8 +23,8 @@ use flate2::{Decompress, FlushDecompress, Status};
 use ruzstd::decoding::FrameDecoder;
 use xxhash_rust::xxh3::Xxh3Default;
 
-use crate::digest::{Algorithm, Digest, Hasher, Mismatch};
-use crate::tar::{EntryKind, TarError, TarEvent, TarParser};
+use crate::engine::tar::{EntryKind, TarError, TarEvent, TarParser};
+use crate::model::digest::{Algorithm, Digest, Hasher, Mismatch};
 
 /// Size of the buffer that decompressed bytes pass through.
 const OUTPUT_WINDOW: usize = 64 * 1024;

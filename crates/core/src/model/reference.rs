@@ -24,7 +24,7 @@
 
 use std::fmt;
 
-use crate::digest::{Digest, DigestError};
+use crate::model::digest::{Digest, DigestError};
 
 /// The registry domain that Docker Hub references normalize to.
 pub const DOCKER_HUB_DOMAIN: &str = "docker.io";

@@ -31,9 +31,9 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::digest::AnyDigest;
-use crate::media::{self, MediaKind};
-use crate::platform::Platform;
+use crate::model::digest::AnyDigest;
+use crate::model::media::{self, MediaKind};
+use crate::model::platform::Platform;
 
 /// The largest manifest or index accepted. Registries cap manifests at a few
 /// MiB (containers/image uses 4 MiB); anything bigger is not a manifest.

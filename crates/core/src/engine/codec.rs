@@ -1,0 +1,1 @@
+//! Push decompression (filled in by the next commit).

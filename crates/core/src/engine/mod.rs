@@ -1,0 +1,12 @@
+//! Bytes to entries and trees: the work every layer goes through, whatever its source.
+//!
+//! [`codec`] undoes gzip or zstd as bytes are pushed, [`tar`] decodes headers, [`scan`]
+//! hashes a layer while walking its tar, [`tree`] stacks the layers' entries with whiteouts,
+//! and [`efficiency`] computes dive's figures from them. Archives and registries feed this
+//! room; neither is known here.
+
+pub mod codec;
+pub mod efficiency;
+pub mod scan;
+pub mod tar;
+pub mod tree;

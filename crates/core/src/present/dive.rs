@@ -1,0 +1,1 @@
+//! dive's JSON export (filled in by a later commit).
