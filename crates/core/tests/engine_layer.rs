@@ -3,10 +3,12 @@
 mod engine_common;
 
 use engine_common::{gzip, peers, sha256, LayerBuilder};
+use layerscope_core::engine::codec::CodecError;
 use layerscope_core::engine::scan::{
-    scan_chunks, Compression, DigestKind, LayerError, LayerSummary, ScanOptions, Scanner,
+    scan_chunks, DigestKind, LayerError, LayerSummary, ScanOptions, Scanner,
 };
 use layerscope_core::engine::tar::EntryKind;
+use layerscope_core::model::media::Compression;
 
 fn sample_tar() -> Vec<u8> {
     let mut b = LayerBuilder::new();
@@ -199,7 +201,10 @@ fn broken_streams_name_the_offset() {
     let gz = gzip(&tar);
     // Truncated gzip.
     let err = scan(&gz[..gz.len() / 2], 4096, ScanOptions::default()).unwrap_err();
-    assert!(matches!(err, LayerError::Gzip { .. }), "{err}");
+    assert!(
+        matches!(err, LayerError::Decompression(CodecError::Gzip { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("truncated"), "{err}");
     // Corrupt deflate data.
     let mut bad = gz.clone();
@@ -208,7 +213,7 @@ fn broken_streams_name_the_offset() {
     }
     let err = scan(&bad, 4096, ScanOptions::default()).unwrap_err();
     assert!(
-        matches!(err, LayerError::Gzip { offset, .. } if offset <= 200),
+        matches!(err, LayerError::Decompression(CodecError::Gzip { offset, .. }) if offset <= 200),
         "{err}"
     );
     // Garbage after the gzip member.
@@ -220,7 +225,10 @@ fn broken_streams_name_the_offset() {
     let zs = zstd(&tar);
     let err = scan(&zs[..zs.len() - 10], 4096, ScanOptions::default()).unwrap_err();
     assert!(
-        matches!(err, LayerError::Zstd { .. } | LayerError::Tar(_)),
+        matches!(
+            err,
+            LayerError::Decompression(CodecError::Zstd { .. }) | LayerError::Tar(_)
+        ),
         "{err}"
     );
     // Truncated plain tar: the tar error names the uncompressed offset.
@@ -295,10 +303,14 @@ fn media_types_name_their_compression() {
             "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
             Some(Compression::Gzip),
         ),
+        (
+            "application/vnd.docker.image.rootfs.diff.tar.zstd",
+            Some(Compression::Zstd),
+        ),
         ("application/octet-stream", None),
     ] {
         assert_eq!(
-            Compression::from_media_type(media_type),
+            layerscope_core::model::media::layer_compression(media_type),
             expected,
             "{media_type}"
         );

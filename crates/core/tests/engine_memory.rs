@@ -5,7 +5,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use layerscope_core::engine::scan::{Compression, ScanOptions, Scanner};
+use layerscope_core::engine::scan::{ScanOptions, Scanner};
+use layerscope_core::model::media::Compression;
 
 struct Counting;
 

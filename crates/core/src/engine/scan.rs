@@ -19,22 +19,12 @@
 
 use std::fmt;
 
-use flate2::{Decompress, FlushDecompress, Status};
-use ruzstd::decoding::FrameDecoder;
 use xxhash_rust::xxh3::Xxh3Default;
 
+use crate::engine::codec::{self, CodecError, Decoder};
 use crate::engine::tar::{EntryKind, TarError, TarEvent, TarParser};
 use crate::model::digest::{Algorithm, Digest, Hasher, Mismatch};
-
-/// Size of the buffer that decompressed bytes pass through.
-const OUTPUT_WINDOW: usize = 64 * 1024;
-
-/// Pending zstd input is decoded once this much is buffered: the largest zstd
-/// block (128 KiB) plus its header and the largest frame header.
-const ZSTD_MIN_INPUT: usize = MAX_ZSTD_BLOCK + 3 + 18;
-
-/// The zstd format's largest block.
-const MAX_ZSTD_BLOCK: usize = 128 * 1024;
+use crate::model::media::{self, Compression};
 
 /// What the scanner is told about the layer before its bytes arrive.
 #[derive(Clone, Debug, Default)]
@@ -45,42 +35,6 @@ pub struct ScanOptions {
     pub expected_diff_id: Option<Digest>,
     /// The media type the manifest declares; compared with what the bytes are.
     pub declared_media_type: Option<String>,
-}
-
-/// How a layer blob is compressed, as recognized from its first bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Compression {
-    /// A plain tar stream.
-    None,
-    /// gzip, one member or several.
-    Gzip,
-    /// Zstandard, one frame or several.
-    Zstd,
-}
-
-impl Compression {
-    /// Lower-case name, as used in media type suffixes.
-    pub fn name(self) -> &'static str {
-        match self {
-            Compression::None => "none",
-            Compression::Gzip => "gzip",
-            Compression::Zstd => "zstd",
-        }
-    }
-
-    /// The compression a media type names, if it names a layer type at all.
-    pub fn from_media_type(media_type: &str) -> Option<Compression> {
-        if media_type.contains("zstd") {
-            Some(Compression::Zstd)
-        } else if media_type.contains("gzip") {
-            Some(Compression::Gzip)
-        } else if media_type.ends_with("tar") || media_type.ends_with(".tar") {
-            Some(Compression::None)
-        } else {
-            None
-        }
-    }
 }
 
 /// One member of a layer's tar stream, compactly stored.
@@ -175,20 +129,8 @@ pub struct LayerSummary {
 pub enum LayerError {
     /// The tar stream inside is malformed (the offset is in the uncompressed stream).
     Tar(TarError),
-    /// The gzip stream is malformed.
-    Gzip {
-        /// Bytes of the blob consumed when the problem was found.
-        offset: u64,
-        /// What is wrong (zlib-rs's message, or truncation, or trailing garbage).
-        detail: String,
-    },
-    /// The zstd stream is malformed.
-    Zstd {
-        /// Bytes of the blob consumed when the problem was found.
-        offset: u64,
-        /// What is wrong (ruzstd's message, or truncation, or trailing garbage).
-        detail: String,
-    },
+    /// The compressed stream is malformed.
+    Decompression(CodecError),
     /// The layer was read but a digest did not match. The summary is kept so
     /// callers can still report what was found.
     DigestMismatch {
@@ -207,18 +149,7 @@ impl fmt::Display for LayerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LayerError::Tar(e) => write!(f, "layer tar: {e}"),
-            LayerError::Gzip { offset, detail } => {
-                write!(
-                    f,
-                    "layer gzip stream, compressed byte offset {offset}: {detail}"
-                )
-            }
-            LayerError::Zstd { offset, detail } => {
-                write!(
-                    f,
-                    "layer zstd stream, compressed byte offset {offset}: {detail}"
-                )
-            }
+            LayerError::Decompression(e) => write!(f, "layer {e}"),
             LayerError::DigestMismatch { kind, mismatch, .. } => write!(
                 f,
                 "layer {} mismatch: expected {}, actual {}",
@@ -231,7 +162,22 @@ impl fmt::Display for LayerError {
     }
 }
 
-impl std::error::Error for LayerError {}
+impl std::error::Error for LayerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LayerError::Tar(e) => Some(e),
+            LayerError::Decompression(e) => Some(e),
+            LayerError::DigestMismatch { mismatch, .. } => Some(mismatch),
+            LayerError::Finished => None,
+        }
+    }
+}
+
+impl From<CodecError> for LayerError {
+    fn from(e: CodecError) -> Self {
+        LayerError::Decompression(e)
+    }
+}
 
 impl From<TarError> for LayerError {
     fn from(e: TarError) -> Self {
@@ -317,41 +263,32 @@ impl Scanner {
             }
             self.start_decoder()?;
         }
-        let decoder = self.decoder.as_mut().expect("decoder chosen");
-        decoder.feed(bytes, &mut self.sink, &mut self.warnings)
+        let (Some(decoder), sink) = (self.decoder.as_mut(), &mut self.sink) else {
+            return Ok(());
+        };
+        decoder.push(bytes, &mut self.warnings, &mut |plain| sink.feed(plain))
     }
 
     /// Chooses the decoder from the magic bytes and feeds them to it.
     fn start_decoder(&mut self) -> Result<(), LayerError> {
-        let magic = &self.magic[..self.magic_len];
-        let compression = if magic.starts_with(&[0x1f, 0x8b]) {
-            Compression::Gzip
-        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) || is_skippable_zstd(magic) {
-            Compression::Zstd
-        } else {
-            Compression::None
-        };
-        self.check_media_type(compression);
-        let mut decoder = Decoder::new(compression);
         let magic = self.magic;
-        decoder.feed(&magic[..self.magic_len], &mut self.sink, &mut self.warnings)?;
-        self.decoder = Some(decoder);
-        Ok(())
+        let magic = &magic[..self.magic_len];
+        let compression = codec::sniff(magic);
+        self.check_media_type(compression);
+        let decoder = self.decoder.insert(Decoder::new(compression));
+        let sink = &mut self.sink;
+        decoder.push(magic, &mut self.warnings, &mut |plain| sink.feed(plain))
     }
 
     fn check_media_type(&mut self, found: Compression) {
         let Some(declared) = self.options.declared_media_type.as_deref() else {
             return;
         };
-        match Compression::from_media_type(declared) {
+        match media::layer_compression(declared) {
             Some(expected) if expected != found => self.warnings.push(format!(
                 "media type {declared} declares {} compression but the blob's bytes are {}",
                 expected.name(),
-                match found {
-                    Compression::None => "an uncompressed tar",
-                    Compression::Gzip => "gzip",
-                    Compression::Zstd => "zstd",
-                }
+                found.describe()
             )),
             Some(_) => {}
             None => self.warnings.push(format!(
@@ -370,10 +307,13 @@ impl Scanner {
         if self.decoder.is_none() {
             self.start_decoder()?;
         }
-        let compression = {
-            let decoder = self.decoder.as_mut().expect("decoder chosen");
-            decoder.finish(&mut self.sink, &mut self.warnings)?;
-            decoder.compression()
+        let compression = match self.decoder.as_mut() {
+            Some(decoder) => {
+                let sink = &mut self.sink;
+                decoder.finish(&mut self.warnings, &mut |plain| sink.feed(plain))?;
+                decoder.compression()
+            }
+            None => Compression::None,
         };
         let end = self.sink.tar.finish()?;
         if !end.end_marker_seen {
@@ -476,10 +416,6 @@ where
     scanner.finish()
 }
 
-fn is_skippable_zstd(magic: &[u8]) -> bool {
-    magic.len() == 4 && magic[0] & 0xf0 == 0x50 && magic[1..] == [0x2a, 0x4d, 0x18]
-}
-
 /// Receives the uncompressed stream: hashes it and walks its tar headers.
 struct TarSink {
     tar: TarParser,
@@ -555,407 +491,6 @@ impl TarSink {
                 }
             }
         })?;
-        Ok(())
-    }
-}
-
-enum Decoder {
-    Plain,
-    Gzip(Box<GzipDecoder>),
-    Zstd(Box<ZstdDecoder>),
-}
-
-impl Decoder {
-    fn new(compression: Compression) -> Decoder {
-        match compression {
-            Compression::None => Decoder::Plain,
-            Compression::Gzip => Decoder::Gzip(Box::new(GzipDecoder::new())),
-            Compression::Zstd => Decoder::Zstd(Box::new(ZstdDecoder::new())),
-        }
-    }
-
-    fn compression(&self) -> Compression {
-        match self {
-            Decoder::Plain => Compression::None,
-            Decoder::Gzip(_) => Compression::Gzip,
-            Decoder::Zstd(_) => Compression::Zstd,
-        }
-    }
-
-    fn feed(
-        &mut self,
-        bytes: &[u8],
-        sink: &mut TarSink,
-        warnings: &mut Vec<String>,
-    ) -> Result<(), LayerError> {
-        match self {
-            Decoder::Plain => sink.feed(bytes),
-            Decoder::Gzip(g) => g.feed(bytes, sink, warnings),
-            Decoder::Zstd(z) => z.feed(bytes, sink, warnings),
-        }
-    }
-
-    fn finish(&mut self, sink: &mut TarSink, warnings: &mut Vec<String>) -> Result<(), LayerError> {
-        match self {
-            Decoder::Plain => Ok(()),
-            Decoder::Gzip(g) => g.finish(),
-            Decoder::Zstd(z) => z.finish(sink, warnings),
-        }
-    }
-}
-
-/// Where a gzip stream is between members.
-#[derive(PartialEq, Eq)]
-enum GzipPhase {
-    /// Inside a member.
-    Member,
-    /// A member ended; another may start.
-    BetweenMembers,
-    /// Zero bytes after the last member (some tools pad blobs); only more zeros may follow.
-    ZeroPadding,
-}
-
-struct GzipDecoder {
-    inflater: Decompress,
-    phase: GzipPhase,
-    members: u64,
-    /// Compressed bytes consumed, for error offsets.
-    consumed: u64,
-    out: Box<[u8]>,
-}
-
-impl GzipDecoder {
-    fn new() -> GzipDecoder {
-        GzipDecoder {
-            inflater: Decompress::new_gzip(15),
-            phase: GzipPhase::Member,
-            members: 1,
-            consumed: 0,
-            out: vec![0; OUTPUT_WINDOW].into_boxed_slice(),
-        }
-    }
-
-    fn error(&self, detail: String) -> LayerError {
-        LayerError::Gzip {
-            offset: self.consumed,
-            detail,
-        }
-    }
-
-    fn feed(
-        &mut self,
-        mut input: &[u8],
-        sink: &mut TarSink,
-        warnings: &mut Vec<String>,
-    ) -> Result<(), LayerError> {
-        while !input.is_empty() {
-            match self.phase {
-                GzipPhase::BetweenMembers | GzipPhase::ZeroPadding => {
-                    let zeros = input.iter().take_while(|&&b| b == 0).count();
-                    if zeros > 0 {
-                        if self.phase == GzipPhase::BetweenMembers {
-                            warnings.push(format!(
-                                "zero bytes after gzip member {} at compressed byte offset {}",
-                                self.members, self.consumed
-                            ));
-                        }
-                        self.phase = GzipPhase::ZeroPadding;
-                        self.consumed += zeros as u64;
-                        input = &input[zeros..];
-                        continue;
-                    }
-                    if self.phase == GzipPhase::ZeroPadding {
-                        return Err(self.error(
-                            "trailing garbage after the zero padding that follows the gzip stream"
-                                .into(),
-                        ));
-                    }
-                    // Another member: a fresh inflater, so its header is parsed.
-                    self.inflater = Decompress::new_gzip(15);
-                    self.members += 1;
-                    self.phase = GzipPhase::Member;
-                }
-                GzipPhase::Member => {
-                    let used = self.inflate(input, sink)?;
-                    input = &input[used..];
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Inflates until the member ends or the input is used up (and all
-    /// output for it drained); returns the input bytes consumed.
-    fn inflate(&mut self, input: &[u8], sink: &mut TarSink) -> Result<usize, LayerError> {
-        let mut used = 0;
-        loop {
-            let (in_before, out_before) = (self.inflater.total_in(), self.inflater.total_out());
-            let status = self
-                .inflater
-                .decompress(&input[used..], &mut self.out, FlushDecompress::None)
-                .map_err(|e| self.error(format!("member {}: {e}", self.members)))?;
-            let read = (self.inflater.total_in() - in_before) as usize;
-            let written = (self.inflater.total_out() - out_before) as usize;
-            used += read;
-            self.consumed += read as u64;
-            sink.feed(&self.out[..written])?;
-            if status == Status::StreamEnd {
-                self.phase = GzipPhase::BetweenMembers;
-                return Ok(used);
-            }
-            if read == 0 && written == 0 {
-                return Ok(used);
-            }
-        }
-    }
-
-    fn finish(&mut self) -> Result<(), LayerError> {
-        if self.phase == GzipPhase::Member {
-            return Err(self.error(format!(
-                "gzip stream truncated inside member {}",
-                self.members
-            )));
-        }
-        Ok(())
-    }
-}
-
-struct ZstdDecoder {
-    decoder: FrameDecoder,
-    /// Compressed bytes not yet decoded (bounded: see `feed`).
-    pending: Vec<u8>,
-    in_frame: bool,
-    /// Bytes of a skippable frame still to skip.
-    skipping: u64,
-    frames: u64,
-    /// Compressed bytes consumed before `pending`, for error offsets.
-    consumed: u64,
-    zero_padding: bool,
-    /// The current frame's last block was decoded (its checksum may follow).
-    last_block_seen: bool,
-    out: Box<[u8]>,
-}
-
-impl ZstdDecoder {
-    fn new() -> ZstdDecoder {
-        ZstdDecoder {
-            decoder: FrameDecoder::new(),
-            pending: Vec::with_capacity(2 * ZSTD_MIN_INPUT),
-            in_frame: false,
-            skipping: 0,
-            frames: 0,
-            consumed: 0,
-            zero_padding: false,
-            last_block_seen: false,
-            out: vec![0; OUTPUT_WINDOW].into_boxed_slice(),
-        }
-    }
-
-    fn error(&self, detail: String) -> LayerError {
-        LayerError::Zstd {
-            offset: self.consumed,
-            detail,
-        }
-    }
-
-    fn feed(
-        &mut self,
-        mut input: &[u8],
-        sink: &mut TarSink,
-        warnings: &mut Vec<String>,
-    ) -> Result<(), LayerError> {
-        while !input.is_empty() {
-            let room = (2 * ZSTD_MIN_INPUT)
-                .saturating_sub(self.pending.len())
-                .max(1);
-            let take = room.min(input.len());
-            self.pending.extend_from_slice(&input[..take]);
-            input = &input[take..];
-            if self.pending.len() >= ZSTD_MIN_INPUT {
-                self.decode(false, sink, warnings)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self, sink: &mut TarSink, warnings: &mut Vec<String>) -> Result<(), LayerError> {
-        self.decode(true, sink, warnings)?;
-        if self.in_frame || self.skipping > 0 || !self.pending.is_empty() {
-            return Err(self.error(format!(
-                "zstd stream truncated inside frame {}",
-                self.frames
-            )));
-        }
-        Ok(())
-    }
-
-    fn drop_pending(&mut self, n: usize) {
-        self.pending.drain(..n);
-        self.consumed += n as u64;
-    }
-
-    /// Decodes what `pending` allows. With `last`, all input has arrived.
-    fn decode(
-        &mut self,
-        last: bool,
-        sink: &mut TarSink,
-        warnings: &mut Vec<String>,
-    ) -> Result<(), LayerError> {
-        loop {
-            if self.skipping > 0 {
-                let n = (self.skipping.min(self.pending.len() as u64)) as usize;
-                self.drop_pending(n);
-                self.skipping -= n as u64;
-                if self.skipping > 0 {
-                    return Ok(());
-                }
-            }
-            if !self.in_frame {
-                if !self.start_frame(last, warnings)? {
-                    return Ok(());
-                }
-                continue;
-            }
-            if !self.step_frame(last, sink)? {
-                return Ok(());
-            }
-        }
-    }
-
-    /// One step inside a frame: drain decoded bytes, or decode the next
-    /// block (or read the frame's checksum). Blocks are handed to ruzstd one
-    /// at a time, each at most 128 KiB decoded, so a frame of tiny blocks
-    /// that expand enormously never piles up in memory. False when more
-    /// input is needed.
-    fn step_frame(&mut self, last: bool, sink: &mut TarSink) -> Result<bool, LayerError> {
-        if self.decoder.can_collect() > 0 {
-            // Read, not decode_from_to: with a checksum pending, the latter
-            // expects the checksum bytes instead of draining.
-            let written = std::io::Read::read(&mut self.decoder, &mut self.out)
-                .map_err(|e| self.error(format!("frame {}: {e}", self.frames)))?;
-            sink.feed(&self.out[..written])?;
-            return Ok(true);
-        }
-        if self.decoder.is_finished() {
-            self.check_frame_checksum()?;
-            self.in_frame = false;
-            self.last_block_seen = false;
-            return Ok(true);
-        }
-        // After the last block, only the 4-byte content checksum is left.
-        let need = if self.last_block_seen {
-            4
-        } else {
-            self.next_block_len()?
-        };
-        if need == 0 || self.pending.len() < need {
-            if last {
-                return Err(self.error(format!(
-                    "zstd stream truncated inside frame {}",
-                    self.frames
-                )));
-            }
-            return Ok(false);
-        }
-        if !self.last_block_seen {
-            self.last_block_seen = self.pending[0] & 1 == 1;
-        }
-        let (read, written) = self
-            .decoder
-            .decode_from_to(&self.pending[..need], &mut self.out)
-            .map_err(|e| self.error(format!("frame {}: {e}", self.frames)))?;
-        self.drop_pending(read.min(need));
-        sink.feed(&self.out[..written])?;
-        Ok(true)
-    }
-
-    /// Length of the next block (header and content) from its 3-byte
-    /// header, 0 if the header has not arrived.
-    fn next_block_len(&self) -> Result<usize, LayerError> {
-        let Some(header) = self.pending.get(..3) else {
-            return Ok(0);
-        };
-        let header = u32::from(header[0]) | u32::from(header[1]) << 8 | u32::from(header[2]) << 16;
-        let size = (header >> 3) as usize;
-        let content = match (header >> 1) & 3 {
-            0 | 2 => size,
-            1 => 1,
-            _ => return Err(self.error(format!("frame {}: reserved block type", self.frames))),
-        };
-        if size > MAX_ZSTD_BLOCK {
-            return Err(self.error(format!(
-                "frame {}: block of {size} bytes exceeds the 128 KiB maximum",
-                self.frames
-            )));
-        }
-        Ok(3 + content)
-    }
-
-    /// Begins the next frame if `pending` holds its header; false if more
-    /// input is needed (or there is nothing left).
-    fn start_frame(&mut self, last: bool, warnings: &mut Vec<String>) -> Result<bool, LayerError> {
-        if self.zero_padding || self.pending.first() == Some(&0) {
-            let zeros = self.pending.iter().take_while(|&&b| b == 0).count();
-            if zeros < self.pending.len() {
-                return Err(self.error(
-                    "trailing garbage after the zero padding that follows the zstd stream".into(),
-                ));
-            }
-            if !self.zero_padding && zeros > 0 {
-                warnings.push(format!(
-                    "zero bytes after zstd frame {} at compressed byte offset {}",
-                    self.frames, self.consumed
-                ));
-            }
-            self.zero_padding = true;
-            self.drop_pending(zeros);
-            return Ok(false);
-        }
-        if self.pending.len() < 8 {
-            if last && !self.pending.is_empty() {
-                return Err(self.error("zstd stream truncated: incomplete frame header".into()));
-            }
-            return Ok(false);
-        }
-        if is_skippable_zstd(&self.pending[..4]) {
-            let len = u32::from_le_bytes(self.pending[4..8].try_into().expect("4 bytes"));
-            self.skipping = 8 + u64::from(len);
-            return Ok(true);
-        }
-        if self.pending[..4] != [0x28, 0xb5, 0x2f, 0xfd] {
-            return Err(self.error(format!(
-                "not a zstd frame (magic {:02x?}): trailing garbage after frame {}",
-                &self.pending[..4],
-                self.frames
-            )));
-        }
-        if self.pending.len() < 18 && !last {
-            return Ok(false);
-        }
-        let mut header = &self.pending[..];
-        let before = header.len();
-        self.decoder
-            .reset(&mut header)
-            .map_err(|e| self.error(format!("frame {} header: {e}", self.frames + 1)))?;
-        let used = before - header.len();
-        self.drop_pending(used);
-        self.frames += 1;
-        self.in_frame = true;
-        Ok(true)
-    }
-
-    fn check_frame_checksum(&self) -> Result<(), LayerError> {
-        if let (Some(stored), Some(computed)) = (
-            self.decoder.get_checksum_from_data(),
-            self.decoder.get_calculated_checksum(),
-        ) {
-            if stored != computed {
-                return Err(self.error(format!(
-                    "frame {} content checksum mismatch: stored {stored:08x}, computed {computed:08x}",
-                    self.frames
-                )));
-            }
-        }
         Ok(())
     }
 }

@@ -28,6 +28,8 @@ pub const DOCKER_LAYER_FOREIGN_GZIP: &str =
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 /// Docker uncompressed layer (rare, but written by some tools).
 pub const DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";
+/// Docker zstd-compressed layer (what `docker buildx --output compression=zstd` pushes).
+pub const DOCKER_LAYER_ZSTD: &str = "application/vnd.docker.image.rootfs.diff.tar.zstd";
 /// OCI image manifest.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// OCI image index.
@@ -89,15 +91,43 @@ pub enum MediaKind {
     Other,
 }
 
-/// How a layer blob is compressed, by its media type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// How a stream is compressed: a layer blob (by its media type or its magic bytes), or a
+/// whole archive (`docker save | gzip`). The one compression type of the crate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Compression {
     /// A plain tar.
     None,
-    /// gzip.
+    /// gzip, one member or several.
     Gzip,
-    /// zstd.
+    /// Zstandard, one frame or several.
     Zstd,
+}
+
+impl Compression {
+    /// Lower-case name, as media type suffixes and reports spell it (`none` for plain).
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+
+    /// How a person would call the bytes.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Compression::None => "an uncompressed tar",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Why a string is not a media type by the image-spec syntax.
@@ -219,7 +249,7 @@ pub fn layer_compression(media_type: &str) -> Option<Compression> {
         OCI_LAYER_GZIP | OCI_LAYER_NONDIST_GZIP | DOCKER_LAYER_GZIP | DOCKER_LAYER_FOREIGN_GZIP => {
             Some(Compression::Gzip)
         }
-        OCI_LAYER_ZSTD | OCI_LAYER_NONDIST_ZSTD => Some(Compression::Zstd),
+        OCI_LAYER_ZSTD | OCI_LAYER_NONDIST_ZSTD | DOCKER_LAYER_ZSTD => Some(Compression::Zstd),
         _ => None,
     }
 }
