@@ -199,9 +199,9 @@ fn image_name(image: &ImageListing) -> String {
         Some(tag) => tag.clone(),
         None => image
             .config_digest
-            .as_deref()
-            .or(image.manifest_digest.as_deref())
-            .map(short_digest)
+            .as_ref()
+            .or(image.manifest_digest.as_ref())
+            .map(|digest| digest.short().to_string())
             .unwrap_or_else(|| format!("image {}", image.index + 1)),
     }
 }
@@ -222,9 +222,12 @@ pub fn image_summary(props: &ReportProps) -> Html {
     let digest = listing.and_then(|image| {
         image
             .manifest_digest
-            .clone()
-            .map(|digest| ("DIGEST", digest))
-            .or(image.config_digest.clone().map(|digest| ("CONFIG", digest)))
+            .as_ref()
+            .map(|digest| ("DIGEST", digest.to_string()))
+            .or(image
+                .config_digest
+                .as_ref()
+                .map(|digest| ("CONFIG", digest.to_string())))
     });
     let other_tags: Vec<String> = listing
         .map(|image| image.tags.iter().skip(1).cloned().collect())
@@ -293,8 +296,9 @@ pub fn layer_list(props: &LayerListProps) -> Html {
 fn layer_row(layer: &LayerReport, largest: u64, streaming: bool) -> Html {
     let digest = layer
         .digest
-        .clone()
-        .or(layer.diff_id.clone())
+        .as_ref()
+        .or(layer.diff_id.as_ref())
+        .map(Digest::to_string)
         .unwrap_or_default();
     let (size, size_title) = if layer.scanned {
         (
@@ -376,11 +380,4 @@ fn created(rfc3339: Option<&str>) -> Html {
         }
         Err(_) => html! { <span title="not an RFC 3339 time">{text.to_string()}</span> },
     }
-}
-
-/// The 12-digit short form docker prints, from the core's digest parser.
-fn short_digest(digest: &str) -> String {
-    Digest::parse(digest)
-        .map(|digest| digest.short().to_string())
-        .unwrap_or_else(|_| digest.to_string())
 }

@@ -23,7 +23,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Object, Promise, Reflect, Uint8Array};
-use layerscope_core::layer::{LayerSummary, ScanOptions, Scanner};
+use layerscope_core::engine::scan::{LayerSummary, ScanOptions, Scanner};
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

@@ -13,8 +13,11 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use layerscope_core::archive::{ArchiveReader, DirectoryFile, ImageSelector, Step};
+use layerscope_core::model::digest::Digest;
+use layerscope_core::model::media::Compression;
 use layerscope_core::present::ci::{CiConfig, CiOutcome, RuleStatus};
 use layerscope_core::present::humanize;
+use layerscope_core::present::inspect::NONE;
 use layerscope_core::present::report::{ImageListing, ImageReport};
 
 /// Exit status when a CI rule fails.
@@ -256,7 +259,7 @@ fn print_listing(args: &InspectArgs, listing: &Listing) -> ExitCode {
             .iter()
             .try_for_each(|image| {
                 let tags = if image.tags.is_empty() {
-                    "<none>".to_string()
+                    NONE.to_string()
                 } else {
                     image.tags.join(", ")
                 };
@@ -343,11 +346,8 @@ fn analyse(args: &InspectArgs) -> Result<Analysis, String> {
     }
 }
 
-fn short(digest: Option<&str>) -> String {
-    match digest.and_then(|d| d.split_once(':')) {
-        Some((_, hex)) => hex.chars().take(12).collect(),
-        None => "-".into(),
-    }
+fn short(digest: Option<&Digest>) -> &str {
+    digest.map_or("-", Digest::short)
 }
 
 fn one_line(text: &str, width: usize) -> String {
@@ -370,7 +370,7 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
                 " "
             };
             let tags = if image.tags.is_empty() {
-                "<none>".to_string()
+                NONE.to_string()
             } else {
                 image.tags.join(", ")
             };
@@ -431,9 +431,9 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
             layer.index,
             humanize::size(layer.stored_size),
             humanize::size(layer.size_bytes),
-            short(layer.digest.as_deref()),
-            short(layer.diff_id.as_deref()),
-            layer.compression,
+            short(layer.digest.as_ref()),
+            short(layer.diff_id.as_ref()),
+            layer.compression.map_or("-", Compression::name),
             format!("{} {} {}", layer.added, layer.modified, layer.removed),
             one_line(&layer.command, 60)
         )?;

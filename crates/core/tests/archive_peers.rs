@@ -13,12 +13,12 @@ fn dive_docker_image_loads_with_dives_figures() {
     let report = load(&peer("dive/.data/test-docker-image.tar"));
     assert_eq!(report.images.len(), 1);
     assert_eq!(report.images[0].tags, vec!["dive-test:latest"]);
-    assert_eq!(report.source.format, "docker-save");
+    assert_eq!(report.source.format.name(), "docker-save");
     assert_eq!(report.layers.len(), 14);
     assert!(report
         .layers
         .iter()
-        .all(|l| l.scanned && l.compression == "none"));
+        .all(|l| l.scanned && l.compression.map(|c| c.name()) == Some("none")));
     // Legacy docker save stores layers uncompressed: blob digest == diff_id.
     assert!(report.layers.iter().all(|l| l.digest == l.diff_id));
     // 14 diff_ids and the config digest, all checked and matching.
@@ -52,15 +52,21 @@ fn kaniko_targz_layers_load() {
     let report = load(&peer("dive/.data/test-kaniko-image.tar"));
     assert_eq!(report.images[0].tags, vec!["dive-test:kaniko-latest"]);
     assert_eq!(report.layers.len(), 14);
-    assert!(report.layers.iter().all(|l| l.compression == "gzip"));
+    assert!(report
+        .layers
+        .iter()
+        .all(|l| l.compression.map(|c| c.name()) == Some("gzip")));
     assert!(report.layers.iter().all(|l| l.digest != l.diff_id));
     assert!(report.verified());
-    assert!(report.verification.iter().any(|v| v.kind == "config"));
+    assert!(report
+        .verification
+        .iter()
+        .any(|v| v.kind.name() == "config"));
     assert_eq!(
         report
             .verification
             .iter()
-            .filter(|v| v.kind == "diff_id")
+            .filter(|v| v.kind.name() == "diff_id")
             .count(),
         14
     );
@@ -75,14 +81,14 @@ fn oci_layouts_in_each_compression_load() {
         ("test-oci-estargz-image.tar", "gzip"),
     ] {
         let report = load(&peer(&format!("dive/.data/{file}")));
-        assert_eq!(report.source.format, "oci-layout", "{file}");
+        assert_eq!(report.source.format.name(), "oci-layout", "{file}");
         assert_eq!(report.layers.len(), 1, "{file}");
-        assert_eq!(report.layers[0].compression, compression, "{file}");
-        let kinds: Vec<&str> = report
-            .verification
-            .iter()
-            .map(|v| v.kind.as_str())
-            .collect();
+        assert_eq!(
+            report.layers[0].compression.map(|c| c.name()),
+            Some(compression),
+            "{file}"
+        );
+        let kinds: Vec<&str> = report.verification.iter().map(|v| v.kind.name()).collect();
         assert_eq!(kinds, ["config", "layer", "diff_id"], "{file}");
         assert!(report.verified(), "{file}");
         assert!(report.images[0].manifest_digest.is_some(), "{file}");
@@ -105,12 +111,12 @@ fn estargz_table_of_contents_is_reported_not_refused() {
 #[test]
 fn docker_25_save_loads() {
     let report = load(&peer(&format!("{TARBALL}/hello-world-v25.tar")));
-    assert_eq!(report.source.format, "docker-save-oci");
+    assert_eq!(report.source.format.name(), "docker-save-oci");
     assert_eq!(report.layers.len(), 1);
     assert!(report.images[0].tags.is_empty());
     assert_eq!(report.image_ls.repository, "<none>");
     assert!(report.verified());
-    assert!(report.verification.iter().any(|v| v.kind == "layer"));
+    assert!(report.verification.iter().any(|v| v.kind.name() == "layer"));
     assert!(report.files.iter().any(|f| f.path == "hello"));
 }
 

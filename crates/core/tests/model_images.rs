@@ -156,9 +156,17 @@ fn docker_save_archive_history_inspect_and_ls() {
     assert_eq!(json[0]["Id"], image_id.to_string());
     assert_eq!(json[0]["Os"], config.os);
 
-    let row = inspect::image_ls_row(Some(&reference), &image_id, &config, total, now);
+    let tag = reference.full();
+    let row = inspect::image_ls_row(Some(&tag), false, &image_id, &config, total);
     assert_eq!(row.image_id, image_id.hex()[..12]);
-    assert_eq!(row.created, "4 weeks ago");
+    let created = row
+        .created
+        .as_deref()
+        .expect("the config has a creation time");
+    assert_eq!(
+        layerscope_core::present::humanize::ago_rfc3339(created, now),
+        "4 weeks ago"
+    );
     assert_eq!(row.repository, reference.familiar_name());
 }
 

@@ -229,6 +229,23 @@ pub struct TarEnd {
     pub trailing_data_at: Option<u64>,
 }
 
+/// What the parser needs next, for a caller that reads the stream by ranges
+/// (an archive on disk or a `Blob`) and wants to skip member contents
+/// instead of reading them: see [`TarParser::next_read`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextRead {
+    /// Push the next `len` bytes: a header block (or its rest), a GNU sparse
+    /// extension block, or an extension record with its padding.
+    Bytes(u64),
+    /// The current member's content and padding follow, `len` bytes that
+    /// [`TarParser::skip_content`] skips without reading.
+    Content(u64),
+    /// The end-of-archive marker has been read.
+    End,
+    /// The parser failed; nothing more is accepted.
+    Failed,
+}
+
 /// Which extension record's content is being collected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Extension {
@@ -375,6 +392,33 @@ impl TarParser {
     /// Whether the end-of-archive marker has been seen.
     pub fn is_ended(&self) -> bool {
         self.state == State::Ended
+    }
+
+    /// What the stream must supply next; see [`NextRead`].
+    pub fn next_read(&self) -> NextRead {
+        match self.state {
+            State::Header | State::SparseExtension | State::OneZeroBlock => {
+                NextRead::Bytes((BLOCK - self.block_fill) as u64)
+            }
+            State::Extension {
+                remaining, padding, ..
+            } => NextRead::Bytes(remaining + padding),
+            State::Content { remaining, padding } => NextRead::Content(remaining + padding),
+            State::Ended => NextRead::End,
+            State::Failed => NextRead::Failed,
+        }
+    }
+
+    /// Jumps over the current member's content and padding without reading
+    /// them (no [`TarEvent::Data`] nor [`TarEvent::EntryEnd`] is reported);
+    /// returns the bytes skipped, 0 outside a member's content.
+    pub fn skip_content(&mut self) -> u64 {
+        let State::Content { remaining, padding } = self.state else {
+            return 0;
+        };
+        self.offset += remaining + padding;
+        self.state = State::Header;
+        remaining + padding
     }
 
     /// Feeds the next chunk of the tar stream, calling `on_event` for each
@@ -824,6 +868,23 @@ fn apply_pax(record: &[u8], into: &mut Overrides, offset: u64) -> Result<(), Tar
         }
     }
     Ok(())
+}
+
+/// A tar name cleaned as Go's `path.Clean` cleans it, without the leading `/`: no `.` or
+/// empty parts, `..` applied, no trailing `/`. Archive documents name members this way, and
+/// dive writes file paths this way.
+pub fn normalize_path(name: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in name.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    parts.join("/")
 }
 
 fn parse_decimal(value: &[u8]) -> Option<u64> {

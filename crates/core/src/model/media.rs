@@ -93,10 +93,13 @@ pub enum MediaKind {
 
 /// How a stream is compressed: a layer blob (by its media type or its magic bytes), or a
 /// whole archive (`docker save | gzip`). The one compression type of the crate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     /// A plain tar.
+    #[default]
     None,
     /// gzip, one member or several.
     Gzip,

@@ -4,8 +4,8 @@
 //! - [`rows`]`(config: &ImageConfig, layer_sizes: &[u64], image_id: &Digest, now_unix: i64) -> HistoryTable`:
 //!   `docker history` for a pulled image, newest first; `layer_sizes` are the
 //!   uncompressed sizes in layer order (base first), as many as are known;
-//! - [`HistoryTable`] `{ rows: Vec<HistoryRow>, warnings: Vec<String> }`;
-//! - [`HistoryRow`] (see its fields: image, created, created by in docker's,
+//! - [`HistoryTable`] `{ rows: Vec<TableRow>, warnings: Vec<String> }`;
+//! - [`TableRow`] (see its fields: image, created, created by in docker's,
 //!   truncated, raw and Dockerfile forms, size, comment, empty_layer, layer index);
 //! - [`dockerfile`]`(config: &ImageConfig) -> String`: the history as Dockerfile text;
 //! - [`instruction`]`(created_by: &str) -> String`: one entry as a Dockerfile line.
@@ -36,7 +36,7 @@ const EPOCH_2000: i64 = 946_684_800;
 
 /// One row of `docker history`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct HistoryRow {
+pub struct TableRow {
     /// IMAGE: the full image ID (`sha256:...`) on the top row, else `<missing>`.
     pub image: String,
     /// IMAGE as the table shows it: 12 hex characters, or `<missing>`.
@@ -72,7 +72,7 @@ pub struct HistoryRow {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct HistoryTable {
     /// Rows, newest first.
-    pub rows: Vec<HistoryRow>,
+    pub rows: Vec<TableRow>,
     /// Why some rows could not be paired with layers or sizes.
     pub warnings: Vec<String>,
 }
@@ -124,7 +124,7 @@ pub fn rows(
             now_unix,
         ));
     }
-    let mut rows: Vec<HistoryRow> = oldest_first.into_iter().rev().collect();
+    let mut rows: Vec<TableRow> = oldest_first.into_iter().rev().collect();
     if let Some(top) = rows.first_mut() {
         top.image = image_id.to_string();
         top.image_short = image_id.short().to_string();
@@ -137,7 +137,7 @@ fn row(
     layer_index: Option<usize>,
     layer_sizes: &[u64],
     now_unix: i64,
-) -> HistoryRow {
+) -> TableRow {
     let created = entry
         .created
         .as_deref()
@@ -154,7 +154,7 @@ fn row(
         // A non-empty entry beyond the last layer: its layer is missing.
         None => None,
     };
-    HistoryRow {
+    TableRow {
         image: MISSING.to_string(),
         image_short: MISSING.to_string(),
         created_since,
@@ -334,6 +334,42 @@ pub fn dockerfile(config: &ImageConfig) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The history command of each non-empty history step, one per layer.
+pub fn layer_commands(config: &ImageConfig, layers: usize) -> Vec<String> {
+    let steps: Vec<String> = config
+        .history
+        .iter()
+        .filter(|h| !h.empty_layer)
+        .map(|h| h.created_by.clone().unwrap_or_default())
+        .collect();
+    (0..layers)
+        .map(|i| steps.get(i).cloned().unwrap_or_default())
+        .collect()
+}
+
+/// The report's `docker history` rows (newest first) and pairing warnings; `layer_sizes`
+/// are known only after the scan. Relative times are left to the display, which has a clock.
+pub fn report_rows(
+    config: &ImageConfig,
+    image_id: &Digest,
+    layer_sizes: &[u64],
+) -> (Vec<crate::present::report::HistoryRow>, Vec<String>) {
+    let table = rows(config, layer_sizes, image_id, 0);
+    let rows = table
+        .rows
+        .into_iter()
+        .map(|row| crate::present::report::HistoryRow {
+            image: row.image_short,
+            created: row.created_at,
+            created_by: row.created_by,
+            size: row.size.unwrap_or(0),
+            comment: row.comment,
+            empty_layer: row.empty_layer,
+        })
+        .collect();
+    (rows, table.warnings)
 }
 
 #[cfg(test)]

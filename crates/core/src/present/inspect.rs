@@ -5,8 +5,8 @@
 //!   `docker image inspect`'s array, fields in docker's order;
 //! - [`to_docker_json`]`(&[ImageInspect]) -> String`: the array printed as the
 //!   docker CLI prints it (4-space indent, `<`, `>`, `&` escaped as Go does);
-//! - [`image_ls_row`]`(reference, image_id, config, size, now_unix) -> ImageLsRow`
-//!   with [`ImageLsRow`] `{ repository, tag, image_id, created, size }`.
+//! - [`image_ls_row`]`(tag, bare_is_tag, image_id, config, size) -> ImageLsRow`, the
+//!   report's `docker image ls` row.
 //!
 //! Only what the image itself says is shown. Keys that describe a local
 //! docker installation (`GraphDriver`, the last tag time, `Container` of a
@@ -24,6 +24,7 @@ use crate::model::digest::Digest;
 use crate::model::reference::Reference;
 use crate::model::time::Timestamp;
 use crate::present::humanize;
+use crate::present::report::ImageLsRow;
 
 /// What `docker image ls` prints for unknown repository or tag.
 pub const NONE: &str = "<none>";
@@ -165,41 +166,50 @@ pub fn to_docker_json(images: &[ImageInspect]) -> String {
         .replace('&', "\\u0026")
 }
 
-/// One row of `docker image ls`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ImageLsRow {
-    /// REPOSITORY, familiar form, or `<none>`.
-    pub repository: String,
-    /// TAG, or `<none>`.
-    pub tag: String,
-    /// IMAGE ID: the first 12 hex characters of the config digest.
-    pub image_id: String,
-    /// CREATED: `2 years ago`, or empty when unknown.
-    pub created: String,
-    /// SIZE: docker's three-significant-digit form.
-    pub size: String,
-}
-
-/// Builds the `docker image ls` row; `size` is the uncompressed size of all layers.
+/// The `docker image ls` row for an image known by `tag` (its first tag, if any); `size_bytes`
+/// is the uncompressed size of all layers (0 until they are scanned). The CREATED column is
+/// left to the display, which has a clock.
 pub fn image_ls_row(
-    reference: Option<&Reference>,
+    tag: Option<&str>,
+    bare_is_tag: bool,
     image_id: &Digest,
     config: &ImageConfig,
-    size: u64,
-    now_unix: i64,
+    size_bytes: u64,
 ) -> ImageLsRow {
+    let (repository, tag) = repository_and_tag(tag, bare_is_tag);
     ImageLsRow {
-        repository: reference.map_or_else(|| NONE.to_string(), Reference::familiar_name),
-        tag: reference
-            .and_then(Reference::tag_or_default)
-            .unwrap_or(NONE)
-            .to_string(),
+        repository,
+        tag,
         image_id: image_id.short().to_string(),
-        created: config
-            .created_at()
-            .map(|t| humanize::ago(t.unix, now_unix))
-            .unwrap_or_default(),
-        size: humanize::size(size),
+        created: config.created.clone(),
+        size_bytes,
+        size: humanize::size(size_bytes),
+    }
+}
+
+/// REPOSITORY and TAG of a `repo:tag` reference, split at the tag's colon (not a registry
+/// port's), in docker's familiar form (`docker.io/library/busybox:1` shows as `busybox`,
+/// `1`). With `bare_is_tag`, a name without `/` or `:` is a tag alone (an OCI layout's
+/// `org.opencontainers.image.ref.name` often is: `latest`, `1.0`).
+pub fn repository_and_tag(reference: Option<&str>, bare_is_tag: bool) -> (String, String) {
+    let Some(reference) = reference else {
+        return (NONE.into(), NONE.into());
+    };
+    if bare_is_tag && !reference.contains(['/', ':']) {
+        return (NONE.into(), reference.to_string());
+    }
+    if let Ok(parsed) = Reference::parse(reference) {
+        if let Some(tag) = parsed.tag() {
+            return (parsed.familiar_name(), tag.to_string());
+        }
+    }
+    let slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[slash..].rfind(':') {
+        Some(colon) => (
+            reference[..slash + colon].to_string(),
+            reference[slash + colon + 1..].to_string(),
+        ),
+        None => (reference.to_string(), "latest".into()),
     }
 }
 
@@ -320,20 +330,23 @@ mod tests {
     fn image_ls_row_matches_docker_columns() {
         let c = config();
         let id = Digest::sha256_of(CONFIG.as_bytes());
-        let r = Reference::parse("localhost:5000/team/app").unwrap();
-        let row = image_ls_row(
-            Some(&r),
-            &id,
-            &c,
-            126_000_000,
-            1_700_000_000 + 2 * 365 * 86400 + 100,
-        );
+        let row = image_ls_row(Some("localhost:5000/team/app"), false, &id, &c, 126_000_000);
         assert_eq!(row.repository, "localhost:5000/team/app");
         assert_eq!(row.tag, "latest");
         assert_eq!(row.image_id, &id.hex()[..12]);
-        assert_eq!(row.created, "2 years ago");
+        assert_eq!(
+            row.created.as_deref(),
+            Some("2023-11-14T22:13:20.120000000Z")
+        );
         assert_eq!(row.size, "126MB");
-        let none = image_ls_row(None, &id, &c, 0, 1_700_000_000);
+        let hub = image_ls_row(Some("docker.io/library/busybox:1.36"), false, &id, &c, 0);
+        assert_eq!(
+            (hub.repository.as_str(), hub.tag.as_str()),
+            ("busybox", "1.36")
+        );
+        let bare = image_ls_row(Some("1.0"), true, &id, &c, 0);
+        assert_eq!((bare.repository.as_str(), bare.tag.as_str()), (NONE, "1.0"));
+        let none = image_ls_row(None, false, &id, &c, 0);
         assert_eq!(
             (
                 none.repository.as_str(),

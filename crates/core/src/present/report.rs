@@ -5,11 +5,15 @@
 //! read ([`crate::archive::Step::Overview`]). It round-trips through serde so a Web Worker can
 //! post it to the page as JSON and the page can read it back.
 //!
-//! [`DiveExport`] is the `layerscope inspect --json` document: dive's `--json` export shape
-//! (`layer[]`, `image`) plus layerscope's extras (`history`, `inspect`, `files`,
-//! `verification`, `images`). [`ImageReport::dive_export`] builds it.
+//! Digests, compressions, formats and kinds are typed here and serialize to the same JSON
+//! strings people read (`sha256:...`, `gzip`, `docker-save`, `dir`). dive's export of a
+//! report is in [`crate::present::dive`].
 
 use serde::{Deserialize, Serialize};
+
+use crate::engine::tar::EntryKind;
+use crate::model::digest::Digest;
+use crate::model::media::Compression;
 
 /// Everything the page and `layerscope inspect` show about one image of an archive.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -43,14 +47,110 @@ pub struct ImageReport {
     pub complete: bool,
 }
 
+/// The archive's container format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArchiveFormat {
+    /// `docker save` before Docker 25: `manifest.json` and `<id>/layer.tar`.
+    #[default]
+    DockerSave,
+    /// Docker 25+ `docker save`: an OCI layout plus `manifest.json`.
+    DockerSaveOci,
+    /// An OCI image layout archive (`index.json`, `blobs/`), from skopeo, buildx, podman...
+    OciLayout,
+    /// An OCI image layout directory (the CLI reads one from disk).
+    OciLayoutDirectory,
+}
+
+impl ArchiveFormat {
+    /// The name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ArchiveFormat::DockerSave => "docker-save",
+            ArchiveFormat::DockerSaveOci => "docker-save-oci",
+            ArchiveFormat::OciLayout => "oci-layout",
+            ArchiveFormat::OciLayoutDirectory => "oci-layout-directory",
+        }
+    }
+
+    /// True for the OCI layouts, whose ref names are often bare tags (`latest`, `1.0`).
+    pub fn is_oci_layout(self) -> bool {
+        matches!(
+            self,
+            ArchiveFormat::OciLayout | ArchiveFormat::OciLayoutDirectory
+        )
+    }
+}
+
+/// Which digest a [`Verification`] checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DigestRole {
+    /// A manifest or index, against the descriptor that lists it.
+    Manifest,
+    /// The image config, against the manifest (the image ID).
+    Config,
+    /// A stored (possibly compressed) layer blob, against the manifest.
+    Layer,
+    /// An uncompressed layer tar, against the config's `rootfs.diff_ids`.
+    DiffId,
+}
+
+impl DigestRole {
+    /// The name used in reports and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            DigestRole::Manifest => "manifest",
+            DigestRole::Config => "config",
+            DigestRole::Layer => "layer",
+            DigestRole::DiffId => "diff_id",
+        }
+    }
+}
+
+/// What a path in the merged file system is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    /// A regular file (also sparse files and unknown tar types, as POSIX reads them).
+    #[default]
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link.
+    Symlink,
+    /// A hard link.
+    Hardlink,
+    /// A character device.
+    Char,
+    /// A block device.
+    Block,
+    /// A named pipe.
+    Fifo,
+}
+
+impl From<EntryKind> for FileKind {
+    fn from(kind: EntryKind) -> FileKind {
+        match kind {
+            EntryKind::File | EntryKind::GnuSparse | EntryKind::Other(_) => FileKind::File,
+            EntryKind::Directory => FileKind::Dir,
+            EntryKind::Symlink => FileKind::Symlink,
+            EntryKind::HardLink => FileKind::Hardlink,
+            EntryKind::CharDevice => FileKind::Char,
+            EntryKind::BlockDevice => FileKind::Block,
+            EntryKind::Fifo => FileKind::Fifo,
+        }
+    }
+}
+
 /// How the archive was read.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceInfo {
-    /// `docker-save`, `docker-save-oci` (Docker 25+), `oci-layout` or `oci-layout-directory`.
-    pub format: String,
-    /// Compression of the outer archive: `none`, `gzip` or `zstd`.
-    pub compression: String,
+    /// The archive's container format.
+    pub format: ArchiveFormat,
+    /// Compression of the outer archive.
+    pub compression: Compression,
     /// True when the archive was read once front to back (compressed outer archive or a pipe).
     pub streamed: bool,
     /// Bytes the reader asked its caller for.
@@ -68,9 +168,9 @@ pub struct ImageListing {
     /// `name:tag` references; empty for an untagged image.
     pub tags: Vec<String>,
     /// Digest of the image config (the image ID), when the archive names it by digest.
-    pub config_digest: Option<String>,
+    pub config_digest: Option<Digest>,
     /// Digest of the manifest, for OCI layouts.
-    pub manifest_digest: Option<String>,
+    pub manifest_digest: Option<Digest>,
     /// `os/arch[/variant]` from the index, when the index says.
     pub platform: Option<String>,
     /// Number of layers the manifest lists.
@@ -124,13 +224,13 @@ pub struct LayerReport {
     /// Path of the layer inside the archive (after following a symlink).
     pub path: String,
     /// Digest of the stored (possibly compressed) blob.
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
     /// Digest of the uncompressed tar (the config's `rootfs.diff_ids` entry).
-    pub diff_id: Option<String>,
+    pub diff_id: Option<Digest>,
     /// Media type from the manifest, when it has one.
     pub media_type: Option<String>,
-    /// `none`, `gzip` or `zstd`, as detected from the bytes.
-    pub compression: String,
+    /// As detected from the bytes; `None` until the layer is scanned.
+    pub compression: Option<Compression>,
     /// Size of the stored blob.
     pub stored_size: u64,
     /// Size of the uncompressed tar stream.
@@ -176,17 +276,17 @@ pub struct LayerFile {
 }
 
 /// One checked digest.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Verification {
-    /// `manifest`, `config`, `layer` (the stored blob) or `diff_id` (the uncompressed tar).
-    pub kind: String,
+    /// Which digest was checked.
+    pub kind: DigestRole,
     /// What was checked: an archive path, or `layer N`.
     pub subject: String,
     /// The digest the documents promise.
-    pub expected: String,
+    pub expected: Digest,
     /// The digest of the bytes in the archive.
-    pub actual: String,
+    pub actual: Digest,
     /// `expected == actual`.
     pub ok: bool,
 }
@@ -227,9 +327,9 @@ pub struct InefficientFile {
 pub struct MergedFile {
     /// Path without a leading `/`.
     pub path: String,
-    /// `file`, `dir`, `symlink`, `hardlink`, `char`, `block`, `fifo`.
+    /// What the path is.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: FileKind,
     /// Size in bytes (directories: 0).
     pub size: u64,
     /// Permission and special bits (`0o4755`), as in the tar header.
@@ -240,109 +340,7 @@ pub struct MergedFile {
     pub layer: usize,
 }
 
-/// The `layerscope inspect --json` document: dive's export shape plus layerscope's extras.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DiveExport {
-    /// dive's `layer[]`, bottom first.
-    pub layer: Vec<DiveLayer>,
-    /// dive's `image` plus layerscope's figures.
-    pub image: DiveImage,
-    /// `docker history` rows, newest first.
-    pub history: Vec<HistoryRow>,
-    /// The `docker image inspect` object.
-    pub inspect: serde_json::Value,
-    /// The merged file system of the top layer.
-    pub files: Vec<MergedFile>,
-    /// Every digest checked.
-    pub verification: Vec<Verification>,
-    /// Every image in the archive, with its tags.
-    pub images: Vec<ImageListing>,
-    /// Non-fatal oddities.
-    pub warnings: Vec<String>,
-}
-
-/// One entry of dive's `layer[]`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DiveLayer {
-    /// 0 for the bottom layer.
-    pub index: usize,
-    /// The layer's path in the archive, as dive's `id`.
-    pub id: String,
-    /// dive's `digestId`: the layer's diff_id (falls back to the blob digest).
-    pub digest_id: String,
-    /// Σ tar header sizes of the layer's entries.
-    pub size_bytes: u64,
-    /// The history command that made the layer.
-    pub command: String,
-    /// The layer's entries.
-    pub file_list: Vec<LayerFile>,
-}
-
-/// dive's `image` object plus `userSizeBytes`, `wastedUserPercent`, `reclaimableBytes`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DiveImage {
-    /// Σ layer sizes.
-    pub size_bytes: u64,
-    /// dive's wasted bytes.
-    pub inefficient_bytes: u64,
-    /// dive's score, 0..=1.
-    pub efficiency_score: f64,
-    /// Paths written more than once, largest waste first.
-    pub file_reference: Vec<DiveFileReference>,
-    /// Σ layer sizes above the bottom layer.
-    pub user_size_bytes: u64,
-    /// Wasted bytes / user bytes, a ratio as dive's `--ci` rule reads it.
-    pub wasted_user_percent: f64,
-    /// Bytes flattening the image would save.
-    pub reclaimable_bytes: u64,
-}
-
-/// One entry of dive's `fileReference[]`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DiveFileReference {
-    /// How many layers hold a copy.
-    pub count: u64,
-    /// Bytes all copies take.
-    pub size_bytes: u64,
-    /// The path, with a leading `/`.
-    pub file: String,
-}
-
 impl ImageReport {
-    /// The `layerscope inspect --json` document for this report.
-    pub fn dive_export(&self) -> DiveExport {
-        let efficiency = self.efficiency.clone().unwrap_or_default();
-        DiveExport {
-            layer: self.layers.iter().map(dive_layer).collect(),
-            image: DiveImage {
-                size_bytes: efficiency.size_bytes,
-                inefficient_bytes: efficiency.wasted_bytes,
-                efficiency_score: efficiency.score,
-                file_reference: self
-                    .inefficient_files
-                    .iter()
-                    .map(|f| DiveFileReference {
-                        count: f.count,
-                        size_bytes: f.wasted_bytes,
-                        file: f.path.clone(),
-                    })
-                    .collect(),
-                user_size_bytes: efficiency.user_size_bytes,
-                wasted_user_percent: efficiency.wasted_user_percent,
-                reclaimable_bytes: efficiency.reclaimable_bytes,
-            },
-            history: self.history.clone(),
-            inspect: self.inspect.clone(),
-            files: self.files.clone(),
-            verification: self.verification.clone(),
-            images: self.images.clone(),
-            warnings: self.warnings.clone(),
-        }
-    }
-
     /// The listing of the analysed image.
     pub fn selected_image(&self) -> Option<&ImageListing> {
         self.images.get(self.selected)
@@ -351,21 +349,6 @@ impl ImageReport {
     /// True when every checked digest matched.
     pub fn verified(&self) -> bool {
         self.verification.iter().all(|v| v.ok)
-    }
-}
-
-fn dive_layer(layer: &LayerReport) -> DiveLayer {
-    DiveLayer {
-        index: layer.index,
-        id: layer.path.clone(),
-        digest_id: layer
-            .diff_id
-            .clone()
-            .or_else(|| layer.digest.clone())
-            .unwrap_or_default(),
-        size_bytes: layer.size_bytes,
-        command: layer.command.clone(),
-        file_list: layer.file_list.clone(),
     }
 }
 
@@ -383,7 +366,7 @@ mod tests {
             }],
             layers: vec![LayerReport {
                 index: 0,
-                diff_id: Some("sha256:x".into()),
+                diff_id: Some(Digest::sha256_of(b"x")),
                 ..Default::default()
             }],
             efficiency: Some(EfficiencyReport {
@@ -395,30 +378,5 @@ mod tests {
         let text = serde_json::to_string(&report).unwrap();
         let back: ImageReport = serde_json::from_str(&text).unwrap();
         assert_eq!(back, report);
-    }
-
-    #[test]
-    fn dive_export_uses_dive_field_names() {
-        let report = ImageReport {
-            layers: vec![LayerReport {
-                index: 0,
-                path: "x/layer.tar".into(),
-                diff_id: Some("sha256:d".into()),
-                ..Default::default()
-            }],
-            inefficient_files: vec![InefficientFile {
-                path: "/a".into(),
-                count: 2,
-                wasted_bytes: 9,
-            }],
-            ..Default::default()
-        };
-        let value = serde_json::to_value(report.dive_export()).unwrap();
-        assert_eq!(value["layer"][0]["digestId"], "sha256:d");
-        assert_eq!(value["layer"][0]["fileList"], serde_json::json!([]));
-        assert_eq!(value["image"]["fileReference"][0]["file"], "/a");
-        assert_eq!(value["image"]["fileReference"][0]["sizeBytes"], 9);
-        assert!(value["image"].get("efficiencyScore").is_some());
-        assert!(value["image"].get("userSizeBytes").is_some());
     }
 }

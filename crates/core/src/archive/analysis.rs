@@ -1,0 +1,356 @@
+//! The chosen image's analysis: its config read and verified, each layer's scan verified
+//! against the documents, and at the end the stacked trees, efficiency and history as one
+//! [`ImageReport`].
+
+use super::members::Need;
+use super::plan::ImagePlan;
+use super::ArchiveError;
+use crate::engine::efficiency;
+use crate::engine::scan::{LayerError, LayerSummary, ScanOptions, Scanner};
+use crate::engine::tree::{FileTrees, Mark, TreeError, ViewEntry, ViewKind};
+use crate::model::config::ImageConfig;
+use crate::model::digest::{Digest, Hasher};
+use crate::present::report::{
+    DigestRole, EfficiencyReport, FileKind, ImageListing, ImageReport, InefficientFile,
+    LayerReport, MergedFile, SourceInfo, Verification,
+};
+use crate::present::{dive, history, inspect};
+
+/// One image being analysed; see the module documentation.
+pub(super) struct Analysis {
+    report: ImageReport,
+    plan: ImagePlan,
+    config: ImageConfig,
+    image_id: Digest,
+    diff_ids: Vec<Digest>,
+    summaries: Vec<LayerSummary>,
+}
+
+impl Analysis {
+    /// Reads and verifies the config; the report then has everything but the scan results.
+    pub(super) fn new(
+        plan: ImagePlan,
+        config_bytes: &[u8],
+        images: Vec<ImageListing>,
+        selected: usize,
+        source: SourceInfo,
+    ) -> Result<Analysis, Need> {
+        let file = plan.config.path.clone();
+        let image_id = Digest::sha256_of(config_bytes);
+        let mut verification = Vec::new();
+        if let Some(expected) = &plan.config.expected {
+            let mut hasher = Hasher::for_digest(expected);
+            hasher.update(config_bytes);
+            verification.push(checked(
+                DigestRole::Config,
+                &file,
+                expected,
+                hasher.finish(),
+            )?);
+        }
+        let config =
+            ImageConfig::parse(config_bytes).map_err(|source| ArchiveError::BadConfig {
+                file: file.clone(),
+                source,
+            })?;
+        let diff_ids = config.diff_ids().to_vec();
+        if diff_ids.len() != plan.layers.len() {
+            return Err(ArchiveError::bad_document(
+                file,
+                format!(
+                    "rootfs.diff_ids lists {} layers but {} lists {}",
+                    diff_ids.len(),
+                    plan.listed_by,
+                    plan.layers.len()
+                ),
+            )
+            .into());
+        }
+        let listing = images[selected].clone();
+        let image_ls = inspect::image_ls_row(
+            listing.tags.first().map(String::as_str),
+            source.format.is_oci_layout(),
+            &image_id,
+            &config,
+            0,
+        );
+        let commands = history::layer_commands(&config, plan.layers.len());
+        let layers = plan
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(index, layer)| LayerReport {
+                index,
+                path: layer.path.clone(),
+                digest: layer.expected.clone(),
+                diff_id: Some(diff_ids[index].clone()),
+                media_type: layer.media_type.clone(),
+                command: commands[index].clone(),
+                ..Default::default()
+            })
+            .collect();
+        let report = ImageReport {
+            source,
+            selected,
+            image_ls,
+            history: history::report_rows(&config, &image_id, &[]).0,
+            inspect: inspect_object(&config, &image_id, &listing, None),
+            layers,
+            images,
+            verification,
+            ..Default::default()
+        };
+        Ok(Analysis {
+            report,
+            plan,
+            config,
+            image_id,
+            diff_ids,
+            summaries: Vec::new(),
+        })
+    }
+
+    /// The report so far.
+    pub(super) fn report(&self) -> &ImageReport {
+        &self.report
+    }
+
+    pub(super) fn add_warnings(&mut self, warnings: impl IntoIterator<Item = String>) {
+        self.report.warnings.extend(warnings);
+    }
+
+    pub(super) fn layer_count(&self) -> usize {
+        self.plan.layers.len()
+    }
+
+    /// The layer's member in the archive and the document that names it.
+    pub(super) fn layer_path(&self, layer: usize) -> (&str, &str) {
+        (&self.plan.layers[layer].path, &self.plan.listed_by)
+    }
+
+    /// A scanner told what the documents promise about layer `layer`.
+    pub(super) fn scanner(&self, layer: usize) -> Scanner {
+        let blob = &self.plan.layers[layer];
+        Scanner::new(ScanOptions {
+            expected_blob_digest: blob.expected.clone(),
+            expected_diff_id: Some(self.diff_ids[layer].clone()),
+            declared_media_type: blob.media_type.clone(),
+        })
+    }
+
+    /// Ends layer `layer`'s scan; see [`Analysis::add_layer`].
+    pub(super) fn finish_layer(
+        &mut self,
+        layer: usize,
+        name: &str,
+        scanner: Scanner,
+    ) -> Result<LayerReport, ArchiveError> {
+        let result = match scanner.finish() {
+            // The digests are checked in add_layer, with the archive's names in the message.
+            Err(LayerError::DigestMismatch { summary, .. }) => Ok(*summary),
+            other => other,
+        };
+        self.add_layer(layer, name, result)
+    }
+
+    /// Verifies one scanned layer against the documents and fills its row.
+    pub(super) fn add_layer(
+        &mut self,
+        layer: usize,
+        name: &str,
+        result: Result<LayerSummary, LayerError>,
+    ) -> Result<LayerReport, ArchiveError> {
+        let summary = result.map_err(|source| ArchiveError::Layer {
+            index: layer,
+            file: name.into(),
+            source,
+        })?;
+        let subject = format!("layer {layer} ({name})");
+        if let Some(expected) = &self.plan.layers[layer].expected {
+            let check = checked(
+                DigestRole::Layer,
+                &subject,
+                expected,
+                summary.blob_digest.clone(),
+            )?;
+            self.report.verification.push(check);
+        }
+        let check = checked(
+            DigestRole::DiffId,
+            &subject,
+            &self.diff_ids[layer],
+            summary.diff_id.clone(),
+        )?;
+        self.report.verification.push(check);
+        let row = &mut self.report.layers[layer];
+        row.path = name.to_string();
+        row.digest = Some(summary.blob_digest.clone());
+        row.compression = Some(summary.compression);
+        row.stored_size = summary.compressed_size;
+        row.tar_size = summary.uncompressed_size;
+        row.size_bytes = summary.entries_size;
+        row.entry_count = summary.entries.len() as u64;
+        row.file_list = summary
+            .entries
+            .iter()
+            .filter_map(dive::layer_file)
+            .collect();
+        row.scanned = true;
+        let row = row.clone();
+        for warning in &summary.warnings {
+            self.report
+                .warnings
+                .push(format!("layer {layer} ({name}): {warning}"));
+        }
+        self.summaries.push(summary);
+        Ok(row)
+    }
+
+    /// Stacks the layers and computes the image-wide figures: the finished report.
+    pub(super) fn finish(mut self, bytes_read: u64) -> Result<ImageReport, ArchiveError> {
+        let stack_error = |e: TreeError| ArchiveError::too_large(e.to_string(), u32::MAX as u64);
+        let mut trees = FileTrees::new();
+        for summary in &self.summaries {
+            trees.add_layer(&summary.entries).map_err(stack_error)?;
+        }
+        for (index, row) in self.report.layers.iter_mut().enumerate() {
+            let (added, modified, removed) =
+                change_counts(&trees.view(index, ViewKind::LayerChanges));
+            row.added = added;
+            row.modified = modified;
+            row.removed = removed;
+            row.size_bytes = efficiency::dive_layer_size(&self.summaries[index].entries);
+        }
+        self.report.files = trees.final_view().iter().map(merged_file).collect();
+        let layers: Vec<&[crate::engine::scan::LayerEntry]> = self
+            .summaries
+            .iter()
+            .map(|s| s.entries.as_slice())
+            .collect();
+        let figures = efficiency::analyze(&layers).map_err(stack_error)?;
+        self.report.efficiency = Some(EfficiencyReport {
+            size_bytes: figures.size_bytes,
+            user_size_bytes: figures.user_size_bytes,
+            wasted_bytes: figures.wasted_bytes,
+            score: finite(figures.score),
+            wasted_user_percent: finite(figures.wasted_user_percent),
+            reclaimable_bytes: figures.reclaimable_bytes,
+        });
+        self.report.inefficient_files = figures
+            .inefficiencies
+            .iter()
+            .map(|i| InefficientFile {
+                path: i.path.clone(),
+                count: i.count as u64,
+                wasted_bytes: i.cumulative_bytes,
+            })
+            .collect();
+        let listing = self.report.images[self.report.selected].clone();
+        self.report.image_ls = inspect::image_ls_row(
+            listing.tags.first().map(String::as_str),
+            self.report.source.format.is_oci_layout(),
+            &self.image_id,
+            &self.config,
+            figures.size_bytes,
+        );
+        let sizes: Vec<u64> = self.report.layers.iter().map(|l| l.size_bytes).collect();
+        let (history, warnings) = history::report_rows(&self.config, &self.image_id, &sizes);
+        self.report.history = history;
+        self.report.warnings.extend(warnings);
+        self.report.inspect = inspect_object(
+            &self.config,
+            &self.image_id,
+            &listing,
+            Some(figures.size_bytes),
+        );
+        self.report.source.bytes_read = bytes_read;
+        self.report.complete = true;
+        Ok(self.report)
+    }
+}
+
+/// The verification row of a digest that matched, or the refusal naming both.
+fn checked(
+    kind: DigestRole,
+    subject: &str,
+    expected: &Digest,
+    actual: Digest,
+) -> Result<Verification, ArchiveError> {
+    if expected != &actual {
+        return Err(ArchiveError::DigestMismatch {
+            kind,
+            subject: subject.into(),
+            expected: expected.clone(),
+            actual,
+        });
+    }
+    Ok(Verification {
+        kind,
+        subject: subject.into(),
+        expected: expected.clone(),
+        actual,
+        ok: true,
+    })
+}
+
+/// JSON has no NaN or infinity; dive's ratio is NaN when an image has one layer.
+fn finite(value: f64) -> f64 {
+    if value.is_finite() {
+        value
+    } else {
+        0.0
+    }
+}
+
+fn change_counts(view: &[ViewEntry]) -> (u64, u64, u64) {
+    let mut counts = (0, 0, 0);
+    // Directories only implied by deeper paths are context, not changes.
+    for entry in view
+        .iter()
+        .filter(|e| e.explicit || e.kind != crate::engine::tar::EntryKind::Directory)
+    {
+        match entry.mark {
+            Mark::Added => counts.0 += 1,
+            Mark::Modified => counts.1 += 1,
+            Mark::Removed => counts.2 += 1,
+            Mark::Unchanged => {}
+        }
+    }
+    counts
+}
+
+fn merged_file(entry: &ViewEntry) -> MergedFile {
+    MergedFile {
+        path: entry.path_lossy(),
+        kind: FileKind::from(entry.kind),
+        size: entry.size,
+        mode: entry.mode,
+        link_name: entry
+            .link_target
+            .as_ref()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .unwrap_or_default(),
+        layer: entry.layer,
+    }
+}
+
+/// The `docker image inspect` object, from the inspect module.
+fn inspect_object(
+    config: &ImageConfig,
+    id: &Digest,
+    listing: &ImageListing,
+    size: Option<u64>,
+) -> serde_json::Value {
+    let reference = listing
+        .tags
+        .first()
+        .and_then(|t| crate::model::reference::Reference::parse(t).ok());
+    let inspect = inspect::image_inspect(&inspect::InspectInput {
+        config,
+        image_id: id,
+        reference: reference.as_ref(),
+        repo_digest: None,
+        size,
+    });
+    serde_json::to_value(inspect).unwrap_or(serde_json::Value::Null)
+}

@@ -1,0 +1,176 @@
+//! Why an archive was refused or could not be read.
+
+use crate::engine::codec::CodecError;
+use crate::engine::scan::LayerError;
+use crate::engine::tar::TarError;
+use crate::model::config::ConfigError;
+use crate::model::digest::Digest;
+use crate::model::manifest::ManifestError;
+use crate::present::report::DigestRole;
+
+/// Why an archive was refused or could not be read. Every message names the file, field,
+/// digest or byte offset concerned. Field meanings: `file` is a member of the archive,
+/// `detail` the reason in words, `offset` a byte offset in the (outer) archive. Where another
+/// part of the crate found the problem (the tar decoder, the decompressor, the layer scanner,
+/// the manifest and config parsers) its error is kept as the [`std::error::Error::source`].
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ArchiveError {
+    /// Neither manifest.json nor index.json: not an image archive.
+    #[error("{detail}")]
+    NotAnImage {
+        /// The whole message.
+        detail: String,
+    },
+    /// A document lists no image at all (`null`, `[]`, empty index).
+    #[error("{file}: {detail}")]
+    NoImages {
+        /// The document.
+        file: String,
+        /// What it holds instead.
+        detail: String,
+    },
+    /// A JSON document that does not parse or lacks a required field.
+    #[error("{file} is not valid: {detail}")]
+    BadDocument {
+        /// The document.
+        file: String,
+        /// What is wrong, with the field's path when there is one.
+        detail: String,
+    },
+    /// A manifest or index that the manifest parser refused.
+    #[error("{file} is not valid: {source}")]
+    BadManifest {
+        /// The document.
+        file: String,
+        /// The parser's reason, with the field's path.
+        source: ManifestError,
+    },
+    /// An image config that the config parser refused.
+    #[error("{file} is not valid: {source}")]
+    BadConfig {
+        /// The document.
+        file: String,
+        /// The parser's reason, with the field's path.
+        source: ConfigError,
+    },
+    /// A JSON document larger than [`super::MAX_DOCUMENT_BYTES`].
+    #[error("{file} is {size} bytes; JSON documents larger than {limit} bytes are refused")]
+    DocumentTooLarge {
+        /// The document.
+        file: String,
+        /// Its size in the archive.
+        size: u64,
+        /// [`super::MAX_DOCUMENT_BYTES`].
+        limit: u64,
+    },
+    /// A file that a document refers to is not in the archive.
+    #[error("{referenced_by} refers to {file}, which is not in the archive")]
+    MissingFile {
+        /// The member that is missing.
+        file: String,
+        /// The document (and image) that names it.
+        referenced_by: String,
+    },
+    /// Content that does not hash to the digest it should have.
+    #[error("{} digest mismatch for {subject}: expected {expected}, actual {actual}", kind.name())]
+    DigestMismatch {
+        /// Which digest disagreed.
+        kind: DigestRole,
+        /// The archive member or `layer N (member)`.
+        subject: String,
+        /// The digest the documents promise.
+        expected: Digest,
+        /// The digest of the bytes in the archive.
+        actual: Digest,
+    },
+    /// A descriptor whose media type is neither an image manifest nor an index.
+    #[error("{referenced_by} lists {digest} with unknown media type {media_type:?} (neither an image manifest nor an index)")]
+    UnknownMediaType {
+        /// The media type as written.
+        media_type: String,
+        /// The descriptor's digest.
+        digest: String,
+        /// The index that lists it.
+        referenced_by: String,
+    },
+    /// The outer tar is malformed.
+    #[error("the archive is not a valid tar: {source}")]
+    BadTar {
+        /// The tar decoder's reason, with the offset in the (uncompressed) archive.
+        source: TarError,
+    },
+    /// The archive ends before the data a header announced.
+    #[error("the archive ends early at byte {offset}: {detail}")]
+    Truncated {
+        /// Where the data stopped.
+        offset: u64,
+        /// What was being read.
+        detail: String,
+    },
+    /// The outer compression stream is corrupt.
+    #[error("the compressed archive is corrupt: {source}")]
+    Decompression {
+        /// The decompressor's reason, with the compressed offset.
+        source: CodecError,
+    },
+    /// A layer could not be scanned.
+    #[error("layer {index} ({file}): {source}")]
+    Layer {
+        /// Layer index, 0 for the bottom layer.
+        index: usize,
+        /// The layer's member in the archive.
+        file: String,
+        /// What the scanner found (it names the offset inside the layer).
+        source: LayerError,
+    },
+    /// `select_image` named an image that is not there.
+    #[error("no image {wanted:?} in the archive; it holds: {}", if available.is_empty() { "only untagged images".to_string() } else { available.join(", ") })]
+    ImageNotFound {
+        /// The tag or `#index` asked for.
+        wanted: String,
+        /// Every tag the archive has.
+        available: Vec<String>,
+    },
+    /// A bound on input-controlled counts or sizes was hit.
+    #[error("{what} exceeds the limit of {limit}")]
+    TooLarge {
+        /// What grew too large.
+        what: String,
+        /// The bound.
+        limit: u64,
+    },
+    /// The caller broke the protocol (supplied the wrong offset, selected too late...).
+    #[error("archive reader misuse: {detail}")]
+    Protocol {
+        /// What the caller did.
+        detail: String,
+    },
+}
+
+impl From<CodecError> for ArchiveError {
+    fn from(source: CodecError) -> Self {
+        ArchiveError::Decompression { source }
+    }
+}
+
+impl ArchiveError {
+    pub(super) fn too_large(what: impl Into<String>, limit: u64) -> ArchiveError {
+        ArchiveError::TooLarge {
+            what: what.into(),
+            limit,
+        }
+    }
+
+    pub(super) fn protocol(detail: impl Into<String>) -> ArchiveError {
+        ArchiveError::Protocol {
+            detail: detail.into(),
+        }
+    }
+
+    pub(super) fn bad_document(file: impl Into<String>, detail: impl Into<String>) -> ArchiveError {
+        ArchiveError::BadDocument {
+            file: file.into(),
+            detail: detail.into(),
+        }
+    }
+}

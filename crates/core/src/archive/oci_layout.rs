@@ -1,0 +1,210 @@
+//! OCI image layouts: `index.json`, nested indexes and manifests under `blobs/`, each
+//! document verified against the digest that names it. Tags come from
+//! `io.containerd.image.name` or `org.opencontainers.image.ref.name` annotations, inherited
+//! by the manifests of an annotated index.
+
+use super::members::{Members, Need};
+use super::plan::{blob_path, parse_manifest, registered, BlobRef, ImagePlan, Listing};
+use super::{ArchiveError, ArchiveFormat, MAX_INDEX_DEPTH, MAX_MANIFESTS};
+use crate::model::digest::Digest;
+use crate::model::manifest::{Descriptor, Document, ImageManifest};
+use crate::model::media::{self, MediaKind};
+use crate::model::platform;
+use crate::present::report::{DigestRole, ImageListing};
+
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
+const CONTAINERD_NAME: &str = "io.containerd.image.name";
+
+/// The images reachable from `index.json`, depth first in index order.
+pub(super) fn plan(members: &Members) -> Result<Listing, Need> {
+    let bytes = members.document("index.json", "the archive")?;
+    let root = match parse_manifest(bytes, Some(media::OCI_INDEX), "index.json")? {
+        Document::Index(index) => index.manifests,
+        Document::Manifest(_) => {
+            return Err(ArchiveError::BadDocument {
+                file: "index.json".into(),
+                detail: "it is an image manifest, not an index".into(),
+            }
+            .into())
+        }
+    };
+    if root.is_empty() {
+        return Err(ArchiveError::NoImages {
+            file: "index.json".into(),
+            detail: "the index lists no manifests".into(),
+        }
+        .into());
+    }
+    let mut images = Vec::new();
+    let mut warnings = Vec::new();
+    let mut unknown: Option<ArchiveError> = None;
+    let mut seen = 0usize;
+    // Depth first, in index order: (descriptor, depth, tags from an annotated parent, parent name).
+    let mut stack: Vec<(Descriptor, usize, Vec<String>, String)> = root
+        .into_iter()
+        .rev()
+        .map(|d| (d, 0, Vec::new(), "index.json".to_string()))
+        .collect();
+    while let Some((descriptor, depth, inherited, parent)) = stack.pop() {
+        seen += 1;
+        if seen > MAX_MANIFESTS {
+            return Err(ArchiveError::TooLarge {
+                what: "manifests reachable from index.json".into(),
+                limit: MAX_MANIFESTS as u64,
+            }
+            .into());
+        }
+        let mut tags = descriptor_tags(&descriptor);
+        if tags.is_empty() {
+            tags = inherited;
+        }
+        let kind = media::classify(&descriptor.media_type);
+        if !matches!(
+            kind,
+            MediaKind::OciManifest
+                | MediaKind::DockerManifest
+                | MediaKind::OciIndex
+                | MediaKind::DockerManifestList
+        ) {
+            let error = ArchiveError::UnknownMediaType {
+                media_type: descriptor.media_type.clone(),
+                digest: descriptor.digest.to_string(),
+                referenced_by: parent.clone(),
+            };
+            warnings.push(error.to_string());
+            unknown.get_or_insert(error);
+            continue;
+        }
+        let digest = registered(&descriptor.digest, &parent)?;
+        let path = blob_path(&digest);
+        let document = members.document(&path, &parent)?;
+        verify_document(&digest, document, &path)?;
+        // The document's own mediaType (or its shape) wins over the index entry's, as
+        // go-containerregistry and containers/image read layouts; a disagreement is reported.
+        let parsed = parse_manifest(document, None, &path)?;
+        if media::classify(parsed.media_type()) != kind {
+            warnings.push(format!(
+                "{parent} lists {path} as {} but the document is {}",
+                descriptor.media_type,
+                parsed.media_type()
+            ));
+        }
+        match parsed {
+            Document::Index(index) => {
+                if depth + 1 > MAX_INDEX_DEPTH {
+                    return Err(ArchiveError::TooLarge {
+                        what: "index nesting depth".into(),
+                        limit: MAX_INDEX_DEPTH as u64,
+                    }
+                    .into());
+                }
+                for child in index.manifests.into_iter().rev() {
+                    stack.push((child, depth + 1, tags.clone(), path.clone()));
+                }
+            }
+            Document::Manifest(manifest) => {
+                if platform::is_attestation(&descriptor) {
+                    continue;
+                }
+                if let Some(artifact) = manifest.artifact_kind() {
+                    warnings.push(format!(
+                        "{path} is an artifact ({artifact}), not an image; skipped"
+                    ));
+                    continue;
+                }
+                let plan = plan_image(
+                    members,
+                    images.len(),
+                    &digest,
+                    &path,
+                    &manifest,
+                    tags,
+                    &descriptor,
+                )?;
+                images.push(plan);
+            }
+        }
+    }
+    if images.is_empty() {
+        return Err(unknown
+            .unwrap_or(ArchiveError::NoImages {
+                file: "index.json".into(),
+                detail: "no image manifest is reachable from the index".into(),
+            })
+            .into());
+    }
+    Ok(Listing {
+        format: ArchiveFormat::OciLayout,
+        images,
+        warnings,
+    })
+}
+
+fn plan_image(
+    members: &Members,
+    index: usize,
+    digest: &Digest,
+    path: &str,
+    manifest: &ImageManifest,
+    tags: Vec<String>,
+    descriptor: &Descriptor,
+) -> Result<ImagePlan, Need> {
+    let config_digest = registered(&manifest.config.digest, path)?;
+    let config_ref = BlobRef {
+        path: blob_path(&config_digest),
+        expected: Some(config_digest.clone()),
+        media_type: Some(manifest.config.media_type.clone()),
+    };
+    members.blob(&config_ref.path, path)?;
+    let mut layers = Vec::new();
+    let mut stored_size = 0;
+    for layer in &manifest.layers {
+        let layer_digest = registered(&layer.digest, path)?;
+        let layer_path = blob_path(&layer_digest);
+        stored_size += members.blob(&layer_path, path)?.size;
+        layers.push(BlobRef {
+            path: layer_path,
+            expected: Some(layer_digest),
+            media_type: Some(layer.media_type.clone()),
+        });
+    }
+    Ok(ImagePlan {
+        listing: ImageListing {
+            index,
+            tags,
+            config_digest: Some(config_digest.clone()),
+            manifest_digest: Some(digest.clone()),
+            platform: descriptor.platform.as_ref().map(|p| p.to_string()),
+            layer_count: layers.len(),
+            stored_size,
+        },
+        listed_by: path.to_string(),
+        config: config_ref,
+        layers,
+    })
+}
+
+fn descriptor_tags(descriptor: &Descriptor) -> Vec<String> {
+    let get = |key: &str| descriptor.annotations.get(key).map(String::as_str);
+    match (get(CONTAINERD_NAME), get(REF_NAME)) {
+        (Some(name), _) => vec![name.to_string()],
+        (None, Some(name)) => vec![name.to_string()],
+        _ => Vec::new(),
+    }
+}
+
+fn verify_document(expected: &Digest, document: &[u8], path: &str) -> Result<(), Need> {
+    let mut hasher = crate::model::digest::Hasher::for_digest(expected);
+    hasher.update(document);
+    let actual = hasher.finish();
+    if &actual != expected {
+        return Err(ArchiveError::DigestMismatch {
+            kind: DigestRole::Manifest,
+            subject: path.into(),
+            expected: expected.clone(),
+            actual,
+        }
+        .into());
+    }
+    Ok(())
+}

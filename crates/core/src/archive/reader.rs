@@ -1,0 +1,755 @@
+//! [`ArchiveReader`]: the sans-IO state machine its caller drives with reads.
+//!
+//! Each [`Stage`] carries the data it works on, as quinn-proto's connection states do: the
+//! header walk its tar decoder, the listed stage the image plan, the layer stage the
+//! analysis and the layer being read, the finished stage the report or the refusal. What
+//! lives beside the stage is only what every stage shares: where the bytes come from, the
+//! member index, the one outstanding read and the queue of steps for the caller.
+
+use std::collections::VecDeque;
+
+use super::analysis::Analysis;
+use super::members::{Member, Members, Need};
+use super::plan::{plan_listing, Listing};
+use super::stream::ArchiveStream;
+use super::walk::{HeaderWalk, WalkRead};
+use super::{
+    ArchiveError, ArchiveFormat, DirectoryFile, FileSpan, ImageSelector, Phase, Progress, Step,
+    LAYER_CHUNK_BYTES, MAX_ARCHIVE_ENTRIES,
+};
+use crate::engine::codec::{self, Compression};
+use crate::engine::scan::Scanner;
+use crate::engine::tar::{normalize_path, BLOCK};
+use crate::model::reference::Reference;
+use crate::present::inspect::NONE;
+use crate::present::report::{ImageReport, SourceInfo};
+
+/// How bytes reach the reader.
+enum Source {
+    /// Any range can be read (a file, a Blob).
+    Random { total_len: u64 },
+    /// A layout directory presented as a virtual concatenation of its files.
+    Directory { total_len: u64 },
+    /// Bytes arrive once, in order (compressed archive or a pipe).
+    Stream(Box<ArchiveStream>),
+}
+
+/// Where the reader is, with what it works on.
+enum Stage {
+    /// Need the first block to tell a tar from a compressed archive.
+    Sniff,
+    /// Walking the outer tar's headers (random access only).
+    Walking(Box<HeaderWalk>),
+    /// Reading documents until the image list is known.
+    Documents,
+    /// Images listed; the caller may choose one before the next step.
+    Listed {
+        listing: Listing,
+        chosen: Option<usize>,
+    },
+    /// Reading the chosen image's config.
+    Config { listing: Listing, image: usize },
+    /// Scanning layer `layer` of the chosen image.
+    Layers {
+        analysis: Box<Analysis>,
+        layer: usize,
+        scan: LayerScan,
+    },
+    /// The report, or why there is none; every later step repeats it.
+    Finished(Result<Box<ImageReport>, ArchiveError>),
+}
+
+/// Where the current layer is.
+enum LayerScan {
+    /// Not started.
+    Next,
+    /// Its bytes are being read into the scanner, `done` of `member.size` so far.
+    Reading {
+        scanner: Box<Scanner>,
+        member: Member,
+        done: u64,
+    },
+}
+
+/// A read the reader has asked for and not yet fully received.
+struct PendingRead {
+    offset: u64,
+    len: u64,
+    purpose: Purpose,
+    /// Bytes received so far, for purposes that need the whole range at once.
+    partial: Vec<u8>,
+}
+
+impl PendingRead {
+    fn new(offset: u64, len: u64, purpose: Purpose) -> PendingRead {
+        PendingRead {
+            offset,
+            len,
+            purpose,
+            partial: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Purpose {
+    Sniff,
+    Walk,
+    Document(String),
+    LayerChunk,
+    StreamChunk,
+}
+
+impl Purpose {
+    fn describe(&self) -> String {
+        match self {
+            Purpose::Sniff => "the first tar header".into(),
+            Purpose::Walk => "a tar header or a long-name or PAX record".into(),
+            Purpose::Document(name) => format!("the content of {name}"),
+            Purpose::LayerChunk => "layer content".into(),
+            Purpose::StreamChunk => "the archive stream".into(),
+        }
+    }
+}
+
+/// One dropped or opened image archive, read through its caller. See the module docs of
+/// [`crate::archive`].
+pub struct ArchiveReader {
+    source: Source,
+    stage: Stage,
+    members: Members,
+    outbox: VecDeque<Step>,
+    pending: Option<PendingRead>,
+    bytes_read: u64,
+    warnings: Vec<String>,
+}
+
+impl ArchiveReader {
+    /// A reader for an archive of `total_len` bytes that can be read at any offset
+    /// (a `File`, a `Blob`). Compressed archives are detected and then read front to back.
+    pub fn new(total_len: u64) -> Self {
+        Self::with(Source::Random { total_len }, Stage::Sniff)
+    }
+
+    /// A reader for an archive whose bytes arrive once, in order, with no known length
+    /// (a pipe, a download). Gzip and zstd compression are detected from the first bytes.
+    pub fn new_streaming() -> Self {
+        Self::with(
+            Source::Stream(Box::new(ArchiveStream::new(None))),
+            Stage::Documents,
+        )
+    }
+
+    /// A reader for an OCI layout directory, given its files. Reads address the files laid
+    /// end to end in the given order; [`ArchiveReader::locate`] maps an offset back to a file.
+    pub fn new_directory(files: Vec<DirectoryFile>) -> Result<Self, ArchiveError> {
+        if files.len() > MAX_ARCHIVE_ENTRIES {
+            return Err(ArchiveError::too_large(
+                "number of files in the layout directory",
+                MAX_ARCHIVE_ENTRIES as u64,
+            ));
+        }
+        let mut offset = 0u64;
+        let mut members = Members::default();
+        for file in files {
+            members.add(Member {
+                name: normalize_path(&file.path),
+                kind: crate::engine::tar::EntryKind::File,
+                data_offset: offset,
+                size: file.size,
+                link: None,
+            })?;
+            offset = offset.saturating_add(file.size);
+        }
+        let mut reader = Self::with(Source::Directory { total_len: offset }, Stage::Documents);
+        reader.members = members;
+        Ok(reader)
+    }
+
+    fn with(source: Source, stage: Stage) -> Self {
+        ArchiveReader {
+            source,
+            stage,
+            members: Members::default(),
+            outbox: VecDeque::new(),
+            pending: None,
+            bytes_read: 0,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Bytes the caller has supplied so far (compressed bytes when streaming).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// Size of the archive, when the caller gave it (also after switching to streaming).
+    pub fn total_len(&self) -> Option<u64> {
+        match &self.source {
+            Source::Random { total_len } | Source::Directory { total_len } => Some(*total_len),
+            Source::Stream(stream) => stream.total_len(),
+        }
+    }
+
+    /// True when the archive is being read front to back instead of by ranges.
+    pub fn is_streaming(&self) -> bool {
+        matches!(self.source, Source::Stream(_))
+    }
+
+    /// For a layout directory: which file a virtual offset falls in.
+    pub fn locate(&self, offset: u64) -> Option<FileSpan<'_>> {
+        if !matches!(self.source, Source::Directory { .. }) {
+            return None;
+        }
+        let member = self.members.at_offset(offset)?;
+        Some(FileSpan {
+            path: &member.name,
+            offset: offset - member.data_offset,
+            remaining: member.data_offset + member.size - offset,
+        })
+    }
+
+    /// Chooses the image to analyse. Call after [`Step::ImagesListed`] and before the next
+    /// [`ArchiveReader::next_step`]; an unknown tag or index is an error and changes nothing.
+    pub fn select_image(&mut self, selector: &ImageSelector) -> Result<usize, ArchiveError> {
+        let Stage::Listed { listing, chosen } = &mut self.stage else {
+            let detail = match self.stage {
+                Stage::Sniff | Stage::Walking(_) | Stage::Documents => {
+                    "select_image before the images were listed"
+                }
+                _ => "select_image after the analysis started",
+            };
+            return Err(ArchiveError::protocol(detail));
+        };
+        let available = || {
+            listing
+                .images
+                .iter()
+                .flat_map(|i| i.listing.tags.clone())
+                .collect()
+        };
+        let index = match selector {
+            ImageSelector::Index(i) if *i < listing.images.len() => *i,
+            ImageSelector::Index(i) => {
+                return Err(ArchiveError::ImageNotFound {
+                    wanted: format!("#{i}"),
+                    available: available(),
+                })
+            }
+            ImageSelector::Tag(wanted) => listing
+                .images
+                .iter()
+                .position(|i| i.listing.tags.iter().any(|t| same_reference(t, wanted)))
+                .ok_or_else(|| ArchiveError::ImageNotFound {
+                    wanted: wanted.clone(),
+                    available: available(),
+                })?,
+        };
+        *chosen = Some(index);
+        Ok(index)
+    }
+
+    /// What the caller must do next. See [`Step`].
+    pub fn next_step(&mut self) -> Step {
+        if let Stage::Finished(Err(error)) = &self.stage {
+            return Step::Failed(error.clone());
+        }
+        if let Some(step) = self.outbox.pop_front() {
+            return step;
+        }
+        if let Stage::Finished(Ok(report)) = &self.stage {
+            return Step::Done(report.clone());
+        }
+        if let Some(pending) = &self.pending {
+            return Step::Read {
+                offset: pending.offset,
+                len: pending.len,
+            };
+        }
+        match self.advance() {
+            Ok(Some(read)) => {
+                let step = Step::Read {
+                    offset: read.offset,
+                    len: read.len,
+                };
+                self.pending = Some(read);
+                // Anything queued while advancing (progress, listings) goes out first.
+                self.outbox.pop_front().unwrap_or(step)
+            }
+            Ok(None) => match (self.outbox.pop_front(), &self.stage) {
+                (Some(step), _) => step,
+                (None, Stage::Finished(Ok(report))) => Step::Done(report.clone()),
+                (None, _) => self.fail(ArchiveError::protocol(
+                    "the reader stalled (no read and no result)",
+                )),
+            },
+            Err(error) => self.fail(error),
+        }
+    }
+
+    fn fail(&mut self, error: ArchiveError) -> Step {
+        self.stage = Stage::Finished(Err(error.clone()));
+        self.pending = None;
+        Step::Failed(error)
+    }
+
+    /// Answers the last [`Step::Read`]: `bytes` start at `offset`. Fewer bytes than asked are
+    /// fine; an empty slice means end of file. Errors are also returned by later `next_step`s.
+    pub fn supply(&mut self, offset: u64, bytes: &[u8]) -> Result<(), ArchiveError> {
+        if let Stage::Finished(Err(error)) = &self.stage {
+            return Err(error.clone());
+        }
+        let result = self.supply_inner(offset, bytes);
+        if let Err(error) = &result {
+            self.fail(error.clone());
+        }
+        result
+    }
+
+    fn supply_inner(&mut self, offset: u64, bytes: &[u8]) -> Result<(), ArchiveError> {
+        let mut pending = self.pending.take().ok_or_else(|| {
+            ArchiveError::protocol(format!("supply at offset {offset} without a pending read"))
+        })?;
+        let expected_offset = match pending.purpose {
+            Purpose::LayerChunk => pending.offset,
+            _ => pending.offset + pending.partial.len() as u64,
+        };
+        if offset != expected_offset {
+            return Err(ArchiveError::protocol(format!(
+                "supplied bytes at offset {offset}, but the reader asked for offset {expected_offset}"
+            )));
+        }
+        self.bytes_read += bytes.len() as u64;
+        if pending.purpose == Purpose::StreamChunk {
+            return self.stream_supply(bytes);
+        }
+        if bytes.is_empty() {
+            return Err(ArchiveError::Truncated {
+                offset,
+                detail: format!(
+                    "{} more bytes were expected ({})",
+                    pending.len,
+                    pending.purpose.describe()
+                ),
+            });
+        }
+        if pending.purpose == Purpose::LayerChunk {
+            let take = bytes.len().min(pending.len as usize);
+            return self.layer_chunk(&bytes[..take]);
+        }
+        let want = pending.len as usize - pending.partial.len();
+        pending
+            .partial
+            .extend_from_slice(&bytes[..bytes.len().min(want)]);
+        if pending.partial.len() < pending.len as usize {
+            self.pending = Some(pending);
+            return Ok(());
+        }
+        let data = pending.partial;
+        match pending.purpose {
+            Purpose::Sniff => self.on_first_block(&data),
+            Purpose::Walk => self.on_walk_bytes(&data),
+            Purpose::Document(name) => self.members.store_document(name, data),
+            Purpose::LayerChunk | Purpose::StreamChunk => unreachable!("handled above"),
+        }
+    }
+
+    fn progress(&mut self, phase: Phase, message: String) {
+        let (layer, layer_bytes) = match &self.stage {
+            Stage::Layers {
+                analysis,
+                layer,
+                scan,
+            } => (
+                Some((*layer, analysis.layer_count())),
+                match scan {
+                    LayerScan::Reading { member, done, .. } => Some((*done, member.size)),
+                    LayerScan::Next => None,
+                },
+            ),
+            _ => (None, None),
+        };
+        self.outbox.push_back(Step::Progress(Progress {
+            phase,
+            bytes_read: self.bytes_read,
+            total_bytes: self.total_len(),
+            streamed: self.is_streaming(),
+            layer,
+            layer_bytes,
+            message,
+        }));
+    }
+
+    fn random_len(&self) -> u64 {
+        match &self.source {
+            Source::Random { total_len } | Source::Directory { total_len } => *total_len,
+            Source::Stream(_) => 0,
+        }
+    }
+}
+
+// Driving the stages.
+impl ArchiveReader {
+    /// Moves through the stages until a read is needed or something is queued for the caller.
+    fn advance(&mut self) -> Result<Option<PendingRead>, ArchiveError> {
+        loop {
+            if !self.outbox.is_empty() || matches!(self.stage, Stage::Finished(_)) {
+                return Ok(None);
+            }
+            if let Source::Stream(stream) = &self.source {
+                if !stream.ended() {
+                    let offset = stream.consumed();
+                    return Ok(Some(PendingRead::new(
+                        offset,
+                        LAYER_CHUNK_BYTES,
+                        Purpose::StreamChunk,
+                    )));
+                }
+            }
+            match std::mem::replace(&mut self.stage, Stage::Sniff) {
+                Stage::Sniff => {
+                    let total_len = self.random_len();
+                    if total_len == 0 {
+                        return Err(ArchiveError::NotAnImage {
+                            detail: "The file is empty.".into(),
+                        });
+                    }
+                    self.progress(Phase::Detecting, "reading the first header".into());
+                    let len = total_len.min(BLOCK as u64);
+                    return Ok(Some(PendingRead::new(0, len, Purpose::Sniff)));
+                }
+                Stage::Walking(mut walk) => match walk.next_read(self.random_len())? {
+                    WalkRead::Bytes { offset, len } => {
+                        self.stage = Stage::Walking(walk);
+                        return Ok(Some(PendingRead::new(offset, len, Purpose::Walk)));
+                    }
+                    WalkRead::End => {
+                        self.stage = Stage::Documents;
+                        let message = format!("indexed {} archive entries", self.members.len());
+                        self.progress(Phase::ReadingDocuments, message);
+                    }
+                },
+                Stage::Documents => match plan_listing(&self.members) {
+                    Ok(listing) => self.announce_listing(listing),
+                    Err(Need::Document(name)) => {
+                        self.stage = Stage::Documents;
+                        return self.document_read(name).map(Some);
+                    }
+                    Err(Need::Fail(error)) => return Err(error),
+                },
+                Stage::Listed { listing, chosen } => {
+                    let image = chosen.unwrap_or_else(|| self.choose_default(&listing));
+                    self.stage = Stage::Config { listing, image };
+                }
+                Stage::Config { listing, image } => match self.start_analysis(&listing, image) {
+                    Ok(analysis) => {
+                        self.progress(Phase::ReadingConfig, "read the image config".into());
+                        let overview = analysis.report().clone();
+                        self.outbox.push_back(Step::Overview(Box::new(overview)));
+                        self.stage = Stage::Layers {
+                            analysis: Box::new(analysis),
+                            layer: 0,
+                            scan: LayerScan::Next,
+                        };
+                    }
+                    Err(Need::Document(name)) => {
+                        self.stage = Stage::Config { listing, image };
+                        return self.document_read(name).map(Some);
+                    }
+                    Err(Need::Fail(error)) => return Err(error),
+                },
+                Stage::Layers {
+                    analysis,
+                    layer,
+                    scan,
+                } => {
+                    if let Some(read) = self.layer_step(analysis, layer, scan)? {
+                        return Ok(Some(read));
+                    }
+                }
+                finished @ Stage::Finished(_) => {
+                    self.stage = finished;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    fn announce_listing(&mut self, listing: Listing) {
+        let images = listing.image_listings();
+        self.warnings.extend(listing.warnings.iter().cloned());
+        let message = format!(
+            "{} archive with {} image{}",
+            listing.format.name(),
+            images.len(),
+            if images.len() == 1 { "" } else { "s" }
+        );
+        self.stage = Stage::Listed {
+            listing,
+            chosen: None,
+        };
+        self.progress(Phase::ChoosingImage, message);
+        self.outbox.push_back(Step::ImagesListed(images));
+    }
+
+    /// Without a choice the first image is analysed, with a warning when there are several.
+    fn choose_default(&mut self, listing: &Listing) -> usize {
+        if listing.images.len() > 1 {
+            let first = listing.images[0]
+                .listing
+                .tags
+                .first()
+                .map_or(NONE, String::as_str);
+            self.warnings.push(format!(
+                "the archive holds {} images; analysing the first ({first}); choose another by tag or index",
+                listing.images.len()
+            ));
+        }
+        0
+    }
+
+    fn document_read(&self, name: String) -> Result<PendingRead, ArchiveError> {
+        let member = self.members.get(&name).ok_or_else(|| {
+            ArchiveError::protocol(format!("document {name} vanished from the index"))
+        })?;
+        if self.is_streaming() {
+            return Err(ArchiveError::bad_document(
+                name,
+                "its content does not start like a JSON document",
+            ));
+        }
+        Ok(PendingRead::new(
+            member.data_offset,
+            member.size,
+            Purpose::Document(name),
+        ))
+    }
+
+    fn start_analysis(&mut self, listing: &Listing, image: usize) -> Result<Analysis, Need> {
+        let plan = listing.images[image].clone();
+        let config = self
+            .members
+            .document(&plan.config.path, &plan.listed_by)?
+            .to_vec();
+        let source = SourceInfo {
+            format: match self.source {
+                Source::Directory { .. } => ArchiveFormat::OciLayoutDirectory,
+                _ => listing.format,
+            },
+            compression: match &self.source {
+                Source::Stream(stream) => stream.compression(),
+                _ => Compression::None,
+            },
+            streamed: self.is_streaming(),
+            bytes_read: self.bytes_read,
+            total_bytes: self.total_len(),
+        };
+        let mut analysis = Analysis::new(plan, &config, listing.image_listings(), image, source)?;
+        analysis.add_warnings(self.warnings.iter().cloned());
+        Ok(analysis)
+    }
+
+    /// Works on layer `layer`: a read of its next chunk, or (when it is done) its row queued
+    /// and the stage moved on.
+    fn layer_step(
+        &mut self,
+        mut analysis: Box<Analysis>,
+        layer: usize,
+        scan: LayerScan,
+    ) -> Result<Option<PendingRead>, ArchiveError> {
+        let count = analysis.layer_count();
+        if layer == count {
+            let report = analysis.finish(self.bytes_read)?;
+            self.stage = Stage::Finished(Ok(Box::new(report)));
+            self.progress(Phase::Finished, format!("analysed {count} layers"));
+            return Ok(None);
+        }
+        let (scanner, member, done) = match scan {
+            LayerScan::Reading {
+                scanner,
+                member,
+                done,
+            } => (scanner, member, done),
+            LayerScan::Next => {
+                let (path, listed_by) = analysis.layer_path(layer);
+                let member = self.members.blob(path, listed_by)?.clone();
+                if let Source::Stream(stream) = &mut self.source {
+                    let scanned = stream.take_scanned(&member.name).ok_or_else(|| {
+                        ArchiveError::MissingFile {
+                            file: member.name.clone(),
+                            referenced_by: listed_by.to_string(),
+                        }
+                    })?;
+                    let row = analysis.add_layer(layer, &member.name, scanned)?;
+                    self.outbox.push_back(Step::LayerScanned(Box::new(row)));
+                    self.stage = Stage::Layers {
+                        analysis,
+                        layer: layer + 1,
+                        scan: LayerScan::Next,
+                    };
+                    return Ok(None);
+                }
+                let scanner = Box::new(analysis.scanner(layer));
+                let message = format!("scanning layer {} of {count} ({})", layer + 1, member.name);
+                self.stage = Stage::Layers {
+                    analysis,
+                    layer,
+                    scan: LayerScan::Reading {
+                        scanner,
+                        member,
+                        done: 0,
+                    },
+                };
+                self.progress(Phase::ScanningLayers, message);
+                return Ok(None);
+            }
+        };
+        if done < member.size {
+            let read = PendingRead::new(
+                member.data_offset + done,
+                LAYER_CHUNK_BYTES.min(member.size - done),
+                Purpose::LayerChunk,
+            );
+            self.stage = Stage::Layers {
+                analysis,
+                layer,
+                scan: LayerScan::Reading {
+                    scanner,
+                    member,
+                    done,
+                },
+            };
+            return Ok(Some(read));
+        }
+        let row = analysis.finish_layer(layer, &member.name, *scanner)?;
+        self.outbox.push_back(Step::LayerScanned(Box::new(row)));
+        self.stage = Stage::Layers {
+            analysis,
+            layer: layer + 1,
+            scan: LayerScan::Next,
+        };
+        Ok(None)
+    }
+
+    fn layer_chunk(&mut self, bytes: &[u8]) -> Result<(), ArchiveError> {
+        let Stage::Layers {
+            analysis,
+            layer,
+            scan:
+                LayerScan::Reading {
+                    scanner,
+                    member,
+                    done,
+                },
+        } = &mut self.stage
+        else {
+            return Err(ArchiveError::protocol(
+                "layer bytes outside the layer stage",
+            ));
+        };
+        scanner.push(bytes).map_err(|source| ArchiveError::Layer {
+            index: *layer,
+            file: member.name.clone(),
+            source,
+        })?;
+        *done += bytes.len() as u64;
+        let message = format!(
+            "scanning layer {} of {}",
+            *layer + 1,
+            analysis.layer_count()
+        );
+        self.progress(Phase::ScanningLayers, message);
+        Ok(())
+    }
+}
+
+// The first block and the header walk (random access).
+impl ArchiveReader {
+    fn on_first_block(&mut self, data: &[u8]) -> Result<(), ArchiveError> {
+        let compression = codec::sniff(data);
+        if compression != Compression::None {
+            let stream = ArchiveStream::new(Some(self.random_len()));
+            self.source = Source::Stream(Box::new(stream));
+            self.stage = Stage::Documents;
+            self.progress(
+                Phase::Indexing,
+                format!("the archive is {compression}-compressed: reading it once, front to back"),
+            );
+            return self.stream_supply(data);
+        }
+        if let Some(what) = codec::unsupported(data) {
+            return Err(ArchiveError::NotAnImage {
+                detail: format!("The file is {what}-compressed; decompress it first (gzip and zstd are read directly)."),
+            });
+        }
+        if data.len() < BLOCK {
+            return Err(ArchiveError::NotAnImage {
+                detail: format!(
+                    "The file is only {} bytes: too short to be a tar archive.",
+                    data.len()
+                ),
+            });
+        }
+        self.stage = Stage::Walking(Box::new(HeaderWalk::new()));
+        self.progress(Phase::Indexing, "walking the archive's headers".into());
+        self.on_walk_bytes(data)
+    }
+
+    fn on_walk_bytes(&mut self, data: &[u8]) -> Result<(), ArchiveError> {
+        let Stage::Walking(walk) = &mut self.stage else {
+            return Err(ArchiveError::protocol(
+                "header bytes outside the header walk",
+            ));
+        };
+        let before = self.members.len();
+        walk.supply(data, &mut self.members)?;
+        let after = self.members.len();
+        if after != before && after.is_multiple_of(4096) {
+            self.progress(Phase::Indexing, format!("indexed {after} archive entries"));
+        }
+        Ok(())
+    }
+
+    fn stream_supply(&mut self, bytes: &[u8]) -> Result<(), ArchiveError> {
+        let Source::Stream(stream) = &mut self.source else {
+            return Err(ArchiveError::protocol(
+                "stream bytes for a random-access reader",
+            ));
+        };
+        if bytes.is_empty() {
+            stream.finish()?;
+        } else {
+            stream.push(bytes)?;
+        }
+        let message = if stream.ended() {
+            format!("read the whole {} archive", stream.describe())
+        } else {
+            format!(
+                "streaming the {} archive: {} bytes read",
+                stream.describe(),
+                stream.consumed()
+            )
+        };
+        let (members, documents, warnings) = stream.drain();
+        for member in members {
+            self.members.add(member)?;
+        }
+        for (name, data) in documents {
+            self.members.store_document(name, data)?;
+        }
+        self.warnings.extend(warnings);
+        self.progress(Phase::Indexing, message);
+        Ok(())
+    }
+}
+
+/// `busybox:latest` matches `docker.io/library/busybox:latest` and the other way round.
+fn same_reference(listed: &str, wanted: &str) -> bool {
+    if listed == wanted {
+        return true;
+    }
+    match (Reference::parse(listed), Reference::parse(wanted)) {
+        (Ok(a), Ok(b)) => a.full() == b.full(),
+        _ => false,
+    }
+}
