@@ -4,10 +4,9 @@ mod engine_common;
 
 use engine_common::{gzip, peers, sha256, LayerBuilder};
 use layerscope_core::engine::codec::CodecError;
-use layerscope_core::engine::scan::{
-    scan_chunks, DigestKind, LayerError, LayerSummary, ScanOptions, Scanner,
-};
+use layerscope_core::engine::scan::{scan_chunks, LayerError, LayerSummary, ScanOptions, Scanner};
 use layerscope_core::engine::tar::EntryKind;
+use layerscope_core::model::digest::DigestRole;
 use layerscope_core::model::media::Compression;
 
 fn sample_tar() -> Vec<u8> {
@@ -156,13 +155,13 @@ fn digests_are_verified() {
             mismatch,
             summary,
         }) => {
-            assert_eq!(kind, DigestKind::DiffId);
+            assert_eq!(kind, DigestRole::DiffId);
             assert_eq!(mismatch.expected, wrong);
             assert_eq!(mismatch.actual, sha256(&tar));
             assert!(summary
                 .verifications
                 .iter()
-                .any(|v| !v.ok && v.kind == DigestKind::DiffId));
+                .any(|v| !v.ok && v.kind == DigestRole::DiffId));
             let msg = LayerError::DigestMismatch {
                 kind,
                 mismatch,

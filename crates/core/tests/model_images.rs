@@ -154,7 +154,7 @@ fn docker_save_archive_history_inspect_and_ls() {
     assert_eq!(view.root_fs.layers.len(), 14);
     let json: serde_json::Value = serde_json::from_str(&inspect::to_docker_json(&[view])).unwrap();
     assert_eq!(json[0]["Id"], image_id.to_string());
-    assert_eq!(json[0]["Os"], config.os);
+    assert_eq!(json[0]["Os"], config.platform.os);
 
     let tag = reference.full();
     let row = inspect::image_ls_row(Some(&tag), false, &image_id, &config, total);

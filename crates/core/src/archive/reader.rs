@@ -369,6 +369,16 @@ impl ArchiveReader {
             ),
             _ => (None, None),
         };
+        self.push_progress(phase, layer, layer_bytes, message);
+    }
+
+    fn push_progress(
+        &mut self,
+        phase: Phase,
+        layer: Option<(usize, usize)>,
+        layer_bytes: Option<(u64, u64)>,
+        message: String,
+    ) {
         self.outbox.push_back(Step::Progress(Progress {
             phase,
             bytes_read: self.bytes_read,
@@ -589,19 +599,14 @@ impl ArchiveReader {
                     };
                     return Ok(None);
                 }
-                let scanner = Box::new(analysis.scanner(layer));
                 let message = format!("scanning layer {} of {count} ({})", layer + 1, member.name);
-                self.stage = Stage::Layers {
-                    analysis,
-                    layer,
-                    scan: LayerScan::Reading {
-                        scanner,
-                        member,
-                        done: 0,
-                    },
-                };
-                self.progress(Phase::ScanningLayers, message);
-                return Ok(None);
+                self.push_progress(
+                    Phase::ScanningLayers,
+                    Some((layer, count)),
+                    Some((0, member.size)),
+                    message,
+                );
+                (Box::new(analysis.scanner(layer)), member, 0)
             }
         };
         if done < member.size {

@@ -23,7 +23,7 @@ use xxhash_rust::xxh3::Xxh3Default;
 
 use crate::engine::codec::{self, CodecError, Decoder};
 use crate::engine::tar::{EntryKind, TarError, TarEvent, TarParser};
-use crate::model::digest::{Algorithm, Digest, Hasher, Mismatch};
+use crate::model::digest::{Algorithm, Digest, DigestRole, Hasher, Mismatch};
 use crate::model::media::{self, Compression};
 
 /// What the scanner is told about the layer before its bytes arrive.
@@ -68,31 +68,12 @@ impl LayerEntry {
     }
 }
 
-/// Which digest a [`Verification`] is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum DigestKind {
-    /// The digest of the blob as stored (compressed).
-    Blob,
-    /// The digest of the uncompressed tar stream.
-    DiffId,
-}
-
-impl DigestKind {
-    /// How the digest is named in messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            DigestKind::Blob => "blob digest",
-            DigestKind::DiffId => "diff_id",
-        }
-    }
-}
-
-/// One expected digest checked against what was computed.
+/// One expected digest checked against what was computed (the caller, who knows the
+/// layer's name, turns it into a report's [`crate::present::report::Verification`]).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Verification {
-    /// Which digest was checked.
-    pub kind: DigestKind,
+pub struct DigestCheck {
+    /// Which digest was checked: [`DigestRole::Layer`] (the blob) or [`DigestRole::DiffId`].
+    pub kind: DigestRole,
     /// What the manifest or config said.
     pub expected: Digest,
     /// What the bytes hashed to.
@@ -115,7 +96,7 @@ pub struct LayerSummary {
     /// Digest of the uncompressed tar stream.
     pub diff_id: Digest,
     /// One per expected digest given in [`ScanOptions`].
-    pub verifications: Vec<Verification>,
+    pub verifications: Vec<DigestCheck>,
     /// Things worth telling the user that did not stop the scan.
     pub warnings: Vec<String>,
     /// The tar members in stream order.
@@ -135,7 +116,7 @@ pub enum LayerError {
     /// callers can still report what was found.
     DigestMismatch {
         /// Which digest disagreed (the first, if both did).
-        kind: DigestKind,
+        kind: DigestRole,
         /// Expected and actual digest.
         mismatch: Mismatch,
         /// Everything else the scan found.
@@ -153,7 +134,10 @@ impl fmt::Display for LayerError {
             LayerError::DigestMismatch { kind, mismatch, .. } => write!(
                 f,
                 "layer {} mismatch: expected {}, actual {}",
-                kind.name(),
+                match kind {
+                    DigestRole::Layer => "blob digest",
+                    other => other.name(),
+                },
                 mismatch.expected,
                 mismatch.actual
             ),
@@ -336,18 +320,18 @@ impl Scanner {
         let mut first_mismatch = None;
         for (kind, expected, actual) in [
             (
-                DigestKind::Blob,
+                DigestRole::Layer,
                 &self.options.expected_blob_digest,
                 &blob_digest,
             ),
-            (DigestKind::DiffId, &self.options.expected_diff_id, &diff_id),
+            (DigestRole::DiffId, &self.options.expected_diff_id, &diff_id),
         ] {
             if let Some(expected) = expected {
                 let result = expected.verify(actual);
                 if let (Err(m), None) = (&result, &first_mismatch) {
                     first_mismatch = Some((kind, m.clone()));
                 }
-                verifications.push(Verification {
+                verifications.push(DigestCheck {
                     kind,
                     expected: expected.clone(),
                     actual: actual.clone(),

@@ -41,23 +41,10 @@ pub struct ImageConfig {
     /// Who made the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
-    /// CPU architecture.
-    pub architecture: String,
-    /// Operating system.
-    pub os: String,
-    /// CPU variant.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
-    /// OS version (Windows).
-    #[serde(
-        rename = "os.version",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub os_version: Option<String>,
-    /// Required OS features.
-    #[serde(rename = "os.features", default, skip_serializing_if = "Vec::is_empty")]
-    pub os_features: Vec<String>,
+    /// The platform the image is built for: `architecture`, `os`, `variant`, `os.version`,
+    /// `os.features` at the top level of the document.
+    #[serde(flatten)]
+    pub platform: Platform,
     /// Defaults for containers started from the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ContainerConfig>,
@@ -312,13 +299,7 @@ impl ImageConfig {
 
     /// The platform the image is built for.
     pub fn platform(&self) -> Platform {
-        Platform {
-            os: self.os.clone(),
-            architecture: self.architecture.clone(),
-            variant: self.variant.clone(),
-            os_version: self.os_version.clone(),
-            os_features: self.os_features.clone(),
-        }
+        self.platform.clone()
     }
 
     /// The creation time, when present and valid.

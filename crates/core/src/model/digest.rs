@@ -232,6 +232,32 @@ impl fmt::Display for Mismatch {
 
 impl std::error::Error for Mismatch {}
 
+/// Which of an image's digests a check is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DigestRole {
+    /// A manifest or index, against the descriptor that lists it.
+    Manifest,
+    /// The image config, against the manifest (the image ID).
+    Config,
+    /// A stored (possibly compressed) layer blob, against the manifest.
+    Layer,
+    /// An uncompressed layer tar, against the config's `rootfs.diff_ids`.
+    DiffId,
+}
+
+impl DigestRole {
+    /// The name used in reports and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            DigestRole::Manifest => "manifest",
+            DigestRole::Config => "config",
+            DigestRole::Layer => "layer",
+            DigestRole::DiffId => "diff_id",
+        }
+    }
+}
+
 /// A streaming hasher for one [`Algorithm`].
 #[derive(Clone)]
 pub enum Hasher {

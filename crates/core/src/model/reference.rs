@@ -637,10 +637,18 @@ mod tests {
             let r = Reference::parse(&input).unwrap_or_else(|e| panic!("{input}: {e}"));
             assert_eq!(r.full(), full, "full form of {input}");
             assert_eq!(r.familiar(), familiar, "familiar form of {input}");
-            // The full form is itself a valid reference that parses to the same thing.
+            // The full form is itself a valid reference that names the same image.
+            // (A reference without a tag gains the default tag in its full form.)
+            let again = Reference::parse(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
             assert_eq!(
-                Reference::parse(&full).unwrap(),
-                Reference::parse(&r.full()).unwrap()
+                (
+                    again.domain(),
+                    again.path(),
+                    again.tag_or_default(),
+                    again.digest()
+                ),
+                (r.domain(), r.path(), r.tag_or_default(), r.digest()),
+                "{full} parsed again"
             );
         }
     }

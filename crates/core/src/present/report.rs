@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::tar::EntryKind;
 use crate::model::digest::Digest;
+pub use crate::model::digest::DigestRole;
 use crate::model::media::Compression;
 
 /// Everything the page and `layerscope inspect` show about one image of an archive.
@@ -79,32 +80,6 @@ impl ArchiveFormat {
             self,
             ArchiveFormat::OciLayout | ArchiveFormat::OciLayoutDirectory
         )
-    }
-}
-
-/// Which digest a [`Verification`] checked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DigestRole {
-    /// A manifest or index, against the descriptor that lists it.
-    Manifest,
-    /// The image config, against the manifest (the image ID).
-    Config,
-    /// A stored (possibly compressed) layer blob, against the manifest.
-    Layer,
-    /// An uncompressed layer tar, against the config's `rootfs.diff_ids`.
-    DiffId,
-}
-
-impl DigestRole {
-    /// The name used in reports and messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            DigestRole::Manifest => "manifest",
-            DigestRole::Config => "config",
-            DigestRole::Layer => "layer",
-            DigestRole::DiffId => "diff_id",
-        }
     }
 }
 
