@@ -8,6 +8,7 @@ use std::process::Command;
 
 use archive_support::*;
 use layerscope_core::archive::{ArchiveError, ArchiveReader, Step, MAX_DOCUMENT_BYTES};
+use layerscope_core::present::analysis::AnalysisError;
 
 fn compress(tool: &str, source: &std::path::Path, target: &std::path::Path) {
     let output = Command::new(tool)
@@ -113,12 +114,12 @@ fn a_changed_layer_is_a_diff_id_mismatch_with_both_digests() {
     let path = scratch.0.join("tampered.tar");
     write_tar(&path, &files);
     match run(&path, None, false, usize::MAX).result {
-        Err(ArchiveError::DigestMismatch {
+        Err(ArchiveError::Analysis(AnalysisError::DigestMismatch {
             kind,
             expected,
             actual,
             subject,
-        }) => {
+        })) => {
             assert_eq!(kind.name(), "diff_id");
             assert!(subject.contains("layer.tar"));
             assert!(

@@ -2,9 +2,10 @@
 //! files (legacy `<id>/layer.tar`, kaniko's `sha256:<hex>`, or Docker 25's `blobs/sha256/..`).
 
 use super::members::{Members, Need};
-use super::plan::{digest_from_name, json_kind, BlobRef, ImagePlan, Listing};
+use super::plan::{digest_from_name, json_kind, Listing};
 use super::{ArchiveError, ArchiveFormat, MAX_MANIFESTS};
 use crate::engine::tar::normalize_path;
+use crate::present::analysis::{BlobPlan, ImagePlan};
 use crate::present::report::ImageListing;
 
 /// The images `manifest.json` lists.
@@ -73,7 +74,7 @@ pub(super) fn plan(members: &Members, format: ArchiveFormat) -> Result<Listing, 
             .get("Layers")
             .and_then(|l| l.as_array())
             .ok_or_else(|| bad(format!("image {index} has no \"Layers\" list")))?;
-        let config_ref = BlobRef {
+        let config_ref = BlobPlan {
             path: normalize_path(config),
             expected: digest_from_name(config),
             media_type: None,
@@ -87,7 +88,7 @@ pub(super) fn plan(members: &Members, format: ArchiveFormat) -> Result<Listing, 
                 .ok_or_else(|| bad(format!("image {index}: layer {i} is not a string")))?;
             let entry = members.blob(name, &listed_by)?;
             stored_size += entry.size;
-            layers.push(BlobRef {
+            layers.push(BlobPlan {
                 path: normalize_path(name),
                 expected: digest_from_name(name),
                 media_type: None,

@@ -1,12 +1,11 @@
 //! Why an archive was refused or could not be read.
 
 use crate::engine::codec::CodecError;
-use crate::engine::scan::LayerError;
 use crate::engine::tar::TarError;
-use crate::model::config::ConfigError;
 use crate::model::digest::Digest;
+use crate::model::digest::DigestRole;
 use crate::model::manifest::ManifestError;
-use crate::present::report::DigestRole;
+use crate::present::analysis::AnalysisError;
 
 /// Why an archive was refused or could not be read. Every message names the file, field,
 /// digest or byte offset concerned. Field meanings: `file` is a member of the archive,
@@ -45,14 +44,6 @@ pub enum ArchiveError {
         /// The parser's reason, with the field's path.
         source: ManifestError,
     },
-    /// An image config that the config parser refused.
-    #[error("{file} is not valid: {source}")]
-    BadConfig {
-        /// The document.
-        file: String,
-        /// The parser's reason, with the field's path.
-        source: ConfigError,
-    },
     /// A JSON document larger than [`super::MAX_DOCUMENT_BYTES`].
     #[error("{file} is {size} bytes; JSON documents larger than {limit} bytes are refused")]
     DocumentTooLarge {
@@ -71,7 +62,7 @@ pub enum ArchiveError {
         /// The document (and image) that names it.
         referenced_by: String,
     },
-    /// Content that does not hash to the digest it should have.
+    /// A manifest or index that does not hash to the digest that names it.
     #[error("{} digest mismatch for {subject}: expected {expected}, actual {actual}", kind.name())]
     DigestMismatch {
         /// Which digest disagreed.
@@ -113,16 +104,9 @@ pub enum ArchiveError {
         /// The decompressor's reason, with the compressed offset.
         source: CodecError,
     },
-    /// A layer could not be scanned.
-    #[error("layer {index} ({file}): {source}")]
-    Layer {
-        /// Layer index, 0 for the bottom layer.
-        index: usize,
-        /// The layer's member in the archive.
-        file: String,
-        /// What the scanner found (it names the offset inside the layer).
-        source: LayerError,
-    },
+    /// The chosen image's config or one of its layers could not be analysed.
+    #[error(transparent)]
+    Analysis(#[from] AnalysisError),
     /// `select_image` named an image that is not there.
     #[error("no image {wanted:?} in the archive; it holds: {}", if available.is_empty() { "only untagged images".to_string() } else { available.join(", ") })]
     ImageNotFound {

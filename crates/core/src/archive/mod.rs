@@ -60,9 +60,9 @@
 //! - `stream`: the compressed-archive strategy, one pass front to back;
 //! - `members`: the archive's member index, links followed, small documents kept;
 //! - `plan`, `docker_save`, `oci_layout`: from the documents to "this config, these layers";
-//! - `analysis`: the chosen image's config and layers through the engine into a report.
+//! - the chosen image's config and layers then go through [`crate::present::analysis`],
+//!   which a registry client feeds the same way.
 
-mod analysis;
 mod docker_save;
 mod error;
 mod members;

@@ -4,12 +4,13 @@
 //! by the manifests of an annotated index.
 
 use super::members::{Members, Need};
-use super::plan::{blob_path, parse_manifest, registered, BlobRef, ImagePlan, Listing};
+use super::plan::{blob_path, parse_manifest, registered, Listing};
 use super::{ArchiveError, ArchiveFormat, MAX_INDEX_DEPTH, MAX_MANIFESTS};
 use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, Document, ImageManifest};
 use crate::model::media::{self, MediaKind};
 use crate::model::platform;
+use crate::present::analysis::{BlobPlan, ImagePlan};
 use crate::present::report::{DigestRole, ImageListing};
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -150,7 +151,7 @@ fn plan_image(
     descriptor: &Descriptor,
 ) -> Result<ImagePlan, Need> {
     let config_digest = registered(&manifest.config.digest, path)?;
-    let config_ref = BlobRef {
+    let config_ref = BlobPlan {
         path: blob_path(&config_digest),
         expected: Some(config_digest.clone()),
         media_type: Some(manifest.config.media_type.clone()),
@@ -162,7 +163,7 @@ fn plan_image(
         let layer_digest = registered(&layer.digest, path)?;
         let layer_path = blob_path(&layer_digest);
         stored_size += members.blob(&layer_path, path)?.size;
-        layers.push(BlobRef {
+        layers.push(BlobPlan {
             path: layer_path,
             expected: Some(layer_digest),
             media_type: Some(layer.media_type.clone()),

@@ -7,27 +7,8 @@ use super::{docker_save, oci_layout, ArchiveError, ArchiveFormat};
 use crate::engine::tar::normalize_path;
 use crate::model::digest::{AnyDigest, Digest};
 use crate::model::manifest::Document;
+use crate::present::analysis::ImagePlan;
 use crate::present::report::ImageListing;
-
-/// A blob or file that a document refers to.
-#[derive(Debug, Clone)]
-pub(super) struct BlobRef {
-    /// Name in the archive as the document gave it (normalized).
-    pub(super) path: String,
-    /// Digest the content must hash to, when the archive says.
-    pub(super) expected: Option<Digest>,
-    pub(super) media_type: Option<String>,
-}
-
-/// One image as planned from the documents: what to read to analyse it.
-#[derive(Debug, Clone)]
-pub(super) struct ImagePlan {
-    pub(super) listing: ImageListing,
-    /// The document that listed this image, for messages.
-    pub(super) listed_by: String,
-    pub(super) config: BlobRef,
-    pub(super) layers: Vec<BlobRef>,
-}
 
 /// Everything the documents say about the archive's images.
 #[derive(Debug, Clone)]

@@ -8,7 +8,6 @@
 
 use std::collections::VecDeque;
 
-use super::analysis::Analysis;
 use super::members::{Member, Members, Need};
 use super::plan::{plan_listing, Listing};
 use super::stream::ArchiveStream;
@@ -21,6 +20,7 @@ use crate::engine::codec::{self, Compression};
 use crate::engine::scan::Scanner;
 use crate::engine::tar::{normalize_path, BLOCK};
 use crate::model::reference::Reference;
+use crate::present::analysis::{Analysis, AnalysisError};
 use crate::present::inspect::NONE;
 use crate::present::report::{ImageReport, SourceInfo};
 
@@ -554,7 +554,8 @@ impl ArchiveReader {
             bytes_read: self.bytes_read,
             total_bytes: self.total_len(),
         };
-        let mut analysis = Analysis::new(plan, &config, listing.image_listings(), image, source)?;
+        let mut analysis = Analysis::new(plan, &config, listing.image_listings(), image, source)
+            .map_err(ArchiveError::from)?;
         analysis.add_warnings(self.warnings.iter().cloned());
         Ok(analysis)
     }
@@ -652,7 +653,7 @@ impl ArchiveReader {
                 "layer bytes outside the layer stage",
             ));
         };
-        scanner.push(bytes).map_err(|source| ArchiveError::Layer {
+        scanner.push(bytes).map_err(|source| AnalysisError::Layer {
             index: *layer,
             file: member.name.clone(),
             source,

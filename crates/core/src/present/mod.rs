@@ -1,10 +1,12 @@
 //! What docker and dive print: the analysis as rows, documents and verdicts.
 //!
-//! [`report`] is the serializable result of an analysis (the page's and `--json`'s shape),
+//! [`analysis`] turns any source's config and layer scans into a report; [`report`] is
+//! the serializable result of an analysis (the page's and `--json`'s shape),
 //! [`dive`] its dive-compatible export, [`history`] and [`inspect`] the `docker history` and
 //! `docker image inspect` shapes, [`humanize`] docker's sizes and relative times, and [`ci`]
 //! dive's CI rules. Nothing here reads bytes; it only shapes what the other rooms found.
 
+pub mod analysis;
 pub mod ci;
 pub mod dive;
 pub mod history;

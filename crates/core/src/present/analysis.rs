@@ -1,13 +1,17 @@
-//! The chosen image's analysis: its config read and verified, each layer's scan verified
-//! against the documents, and at the end the stacked trees, efficiency and history as one
-//! [`ImageReport`].
+//! One image's analysis, whatever its bytes come from: its config read and verified, each
+//! layer's scan verified against the documents, and at the end the stacked trees, efficiency
+//! and history as one [`ImageReport`].
+//!
+//! The archive reader and the registry client both plan an image ([`ImagePlan`]: a config
+//! and layers, each with the digest the documents promise) and feed its layers' scans here,
+//! so a `docker save` of an image and the same image pulled from a registry give the same
+//! report.
 
-use super::members::Need;
-use super::plan::ImagePlan;
-use super::ArchiveError;
 use crate::engine::efficiency;
 use crate::engine::scan::{LayerError, LayerSummary, ScanOptions, Scanner};
-use crate::engine::tree::{FileTrees, Mark, TreeError, ViewEntry, ViewKind};
+use crate::engine::tree::TreeError as StackError;
+use crate::engine::tree::{FileTrees, Mark, ViewEntry, ViewKind};
+use crate::model::config::ConfigError;
 use crate::model::config::ImageConfig;
 use crate::model::digest::{Digest, Hasher};
 use crate::present::report::{
@@ -16,8 +20,81 @@ use crate::present::report::{
 };
 use crate::present::{dive, history, inspect};
 
+/// Where one blob of an image is and what it must hash to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobPlan {
+    /// Where the blob is: the archive member's path, or the digest in a registry.
+    pub path: String,
+    /// Digest the content must hash to, when the documents say.
+    pub expected: Option<Digest>,
+    /// The media type the manifest gives, when it has one.
+    pub media_type: Option<String>,
+}
+
+/// One image as planned from its documents: what to read to analyse it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImagePlan {
+    /// How the image is listed (tags, digests, platform).
+    pub listing: ImageListing,
+    /// The document that listed this image, for messages.
+    pub listed_by: String,
+    /// The image config.
+    pub config: BlobPlan,
+    /// The layers, bottom first.
+    pub layers: Vec<BlobPlan>,
+}
+
+/// Why an image's documents or layers could not be analysed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AnalysisError {
+    /// The config is not a valid image config.
+    #[error("{file} is not valid: {source}")]
+    BadConfig {
+        /// Where the config is.
+        file: String,
+        /// The parser's reason, with the field's path.
+        source: ConfigError,
+    },
+    /// The config and the manifest disagree on the layers.
+    #[error("{file} is not valid: {detail}")]
+    LayerCount {
+        /// Where the config is.
+        file: String,
+        /// Both counts, and who gave them.
+        detail: String,
+    },
+    /// Content that does not hash to the digest it should have.
+    #[error("{} digest mismatch for {subject}: expected {expected}, actual {actual}", kind.name())]
+    DigestMismatch {
+        /// Which digest disagreed.
+        kind: DigestRole,
+        /// The blob's path, or `layer N (path)`.
+        subject: String,
+        /// The digest the documents promise.
+        expected: Digest,
+        /// The digest of the bytes.
+        actual: Digest,
+    },
+    /// A layer could not be scanned.
+    #[error("layer {index} ({file}): {source}")]
+    Layer {
+        /// Layer index, 0 for the bottom layer.
+        index: usize,
+        /// The layer's path.
+        file: String,
+        /// What the scanner found (it names the offset inside the layer).
+        source: LayerError,
+    },
+    /// The layers could not be stacked (a bound on entries was hit).
+    #[error("{source}")]
+    Stack {
+        /// The tree's reason.
+        source: StackError,
+    },
+}
+
 /// One image being analysed; see the module documentation.
-pub(super) struct Analysis {
+pub struct Analysis {
     report: ImageReport,
     plan: ImagePlan,
     config: ImageConfig,
@@ -28,13 +105,14 @@ pub(super) struct Analysis {
 
 impl Analysis {
     /// Reads and verifies the config; the report then has everything but the scan results.
-    pub(super) fn new(
+    /// `images` are all the images the source lists, `selected` the one `plan` is for.
+    pub fn new(
         plan: ImagePlan,
         config_bytes: &[u8],
         images: Vec<ImageListing>,
         selected: usize,
         source: SourceInfo,
-    ) -> Result<Analysis, Need> {
+    ) -> Result<Analysis, AnalysisError> {
         let file = plan.config.path.clone();
         let image_id = Digest::sha256_of(config_bytes);
         let mut verification = Vec::new();
@@ -49,22 +127,21 @@ impl Analysis {
             )?);
         }
         let config =
-            ImageConfig::parse(config_bytes).map_err(|source| ArchiveError::BadConfig {
+            ImageConfig::parse(config_bytes).map_err(|source| AnalysisError::BadConfig {
                 file: file.clone(),
                 source,
             })?;
         let diff_ids = config.diff_ids().to_vec();
         if diff_ids.len() != plan.layers.len() {
-            return Err(ArchiveError::bad_document(
+            return Err(AnalysisError::LayerCount {
                 file,
-                format!(
+                detail: format!(
                     "rootfs.diff_ids lists {} layers but {} lists {}",
                     diff_ids.len(),
                     plan.listed_by,
                     plan.layers.len()
                 ),
-            )
-            .into());
+            });
         }
         let listing = images[selected].clone();
         let image_ls = inspect::image_ls_row(
@@ -111,25 +188,27 @@ impl Analysis {
     }
 
     /// The report so far.
-    pub(super) fn report(&self) -> &ImageReport {
+    pub fn report(&self) -> &ImageReport {
         &self.report
     }
 
-    pub(super) fn add_warnings(&mut self, warnings: impl IntoIterator<Item = String>) {
+    /// Adds things the source found odd to the report.
+    pub fn add_warnings(&mut self, warnings: impl IntoIterator<Item = String>) {
         self.report.warnings.extend(warnings);
     }
 
-    pub(super) fn layer_count(&self) -> usize {
+    /// How many layers the image has.
+    pub fn layer_count(&self) -> usize {
         self.plan.layers.len()
     }
 
     /// The layer's member in the archive and the document that names it.
-    pub(super) fn layer_path(&self, layer: usize) -> (&str, &str) {
+    pub fn layer_path(&self, layer: usize) -> (&str, &str) {
         (&self.plan.layers[layer].path, &self.plan.listed_by)
     }
 
     /// A scanner told what the documents promise about layer `layer`.
-    pub(super) fn scanner(&self, layer: usize) -> Scanner {
+    pub fn scanner(&self, layer: usize) -> Scanner {
         let blob = &self.plan.layers[layer];
         Scanner::new(ScanOptions {
             expected_blob_digest: blob.expected.clone(),
@@ -139,12 +218,12 @@ impl Analysis {
     }
 
     /// Ends layer `layer`'s scan; see [`Analysis::add_layer`].
-    pub(super) fn finish_layer(
+    pub fn finish_layer(
         &mut self,
         layer: usize,
         name: &str,
         scanner: Scanner,
-    ) -> Result<LayerReport, ArchiveError> {
+    ) -> Result<LayerReport, AnalysisError> {
         let result = match scanner.finish() {
             // The digests are checked in add_layer, with the archive's names in the message.
             Err(LayerError::DigestMismatch { summary, .. }) => Ok(*summary),
@@ -154,13 +233,13 @@ impl Analysis {
     }
 
     /// Verifies one scanned layer against the documents and fills its row.
-    pub(super) fn add_layer(
+    pub fn add_layer(
         &mut self,
         layer: usize,
         name: &str,
         result: Result<LayerSummary, LayerError>,
-    ) -> Result<LayerReport, ArchiveError> {
-        let summary = result.map_err(|source| ArchiveError::Layer {
+    ) -> Result<LayerReport, AnalysisError> {
+        let summary = result.map_err(|source| AnalysisError::Layer {
             index: layer,
             file: name.into(),
             source,
@@ -207,8 +286,8 @@ impl Analysis {
     }
 
     /// Stacks the layers and computes the image-wide figures: the finished report.
-    pub(super) fn finish(mut self, bytes_read: u64) -> Result<ImageReport, ArchiveError> {
-        let stack_error = |e: TreeError| ArchiveError::too_large(e.to_string(), u32::MAX as u64);
+    pub fn finish(mut self, bytes_read: u64) -> Result<ImageReport, AnalysisError> {
+        let stack_error = |source: StackError| AnalysisError::Stack { source };
         let mut trees = FileTrees::new();
         for summary in &self.summaries {
             trees.add_layer(&summary.entries).map_err(stack_error)?;
@@ -275,9 +354,9 @@ fn checked(
     subject: &str,
     expected: &Digest,
     actual: Digest,
-) -> Result<Verification, ArchiveError> {
+) -> Result<Verification, AnalysisError> {
     if expected != &actual {
-        return Err(ArchiveError::DigestMismatch {
+        return Err(AnalysisError::DigestMismatch {
             kind,
             subject: subject.into(),
             expected: expected.clone(),
