@@ -179,9 +179,9 @@ pub fn app() -> Html {
                     <ImagePicker images={state.images.clone()} selected={state.selected} busy={state.busy} on_pick={pick_image} />
                 }
                 if let Some(report) = report {
-                    <ImageSummary report={report.clone()} />
-                    <LayerList report={report.clone()} active={state.progress.as_ref().and_then(|p| p.layer)} />
-                    <HistoryTable {report} />
+                    <ImageSummary report={report.overview.clone()} />
+                    <LayerList layers={report.layers} active={state.progress.as_ref().and_then(|p| p.layer)} />
+                    <HistoryTable report={report.overview} />
                 }
             </main>
         </div>

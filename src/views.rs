@@ -260,7 +260,7 @@ pub fn image_summary(props: &ReportProps) -> Html {
 /// Props of [`LayerList`].
 #[derive(Properties, PartialEq)]
 pub struct LayerListProps {
-    pub report: Rc<ImageReport>,
+    pub layers: Vec<Rc<LayerReport>>,
     /// The layer being scanned now and the layer count.
     pub active: Option<(usize, usize)>,
 }
@@ -269,7 +269,6 @@ pub struct LayerListProps {
 #[function_component(LayerList)]
 pub fn layer_list(props: &LayerListProps) -> Html {
     let largest = props
-        .report
         .layers
         .iter()
         .map(|layer| layer.size_bytes)
@@ -278,11 +277,11 @@ pub fn layer_list(props: &LayerListProps) -> Html {
     let active = props.active.map(|(index, _)| index);
     html! {
         <section class="layers">
-            <h2>{format!("Layers ({})", props.report.layers.len())}</h2>
+            <h2>{format!("Layers ({})", props.layers.len())}</h2>
             <table>
                 <thead><tr><th class="num">{"#"}</th><th class="num">{"SIZE"}</th><th>{"DIGEST"}</th><th>{"COMMAND"}</th></tr></thead>
                 <tbody>
-                    { for props.report.layers.iter().map(|layer| layer_row(layer, largest, active == Some(layer.index))) }
+                    { for props.layers.iter().map(|layer| layer_row(layer, largest, active == Some(layer.index))) }
                 </tbody>
             </table>
         </section>
