@@ -3,10 +3,10 @@
 use web_sys::DragEvent;
 use yew::prelude::*;
 
-use crate::hooks::use_analysis;
-use crate::views::{
-    DropZone, ErrorBox, Header, HistoryTable, ImagePicker, ImageSummary, LayerList, ProgressBar,
+use crate::components::{
+    DropZone, ErrorBox, Header, HistoryTable, ImagePicker, ImageSummary, LayerTable, ProgressBar,
 };
+use crate::hooks::use_analysis;
 
 /// The whole page.
 #[function_component(App)]
@@ -61,9 +61,9 @@ pub fn app() -> Html {
                     <ImagePicker images={analysis.images.clone()} selected={analysis.selected} busy={analysis.busy} on_pick={analysis.pick_image.clone()} />
                 }
                 if let Some(report) = report {
-                    <ImageSummary report={report.overview.clone()} />
-                    <LayerList layers={report.layers} active={analysis.progress.as_ref().and_then(|p| p.layer)} />
-                    <HistoryTable report={report.overview} />
+                    <ImageSummary overview={report.overview.clone()} />
+                    <LayerTable layers={report.layers} active={analysis.progress.as_ref().and_then(|p| p.layer)} />
+                    <HistoryTable overview={report.overview} />
                 }
             </main>
         </div>
