@@ -12,6 +12,7 @@ use crate::hooks::use_analysis;
 #[function_component(App)]
 pub fn app() -> Html {
     let analysis = use_analysis();
+    let controls = analysis.controls.clone();
     let dragging = use_state(|| false);
 
     let ondragover = {
@@ -35,7 +36,7 @@ pub fn app() -> Html {
     };
     let ondrop = {
         let dragging = dragging.clone();
-        let open_files = analysis.open_files.clone();
+        let open_files = controls.open_files.clone();
         Callback::from(move |event: DragEvent| {
             event.prevent_default();
             dragging.set(false);
@@ -48,17 +49,17 @@ pub fn app() -> Html {
     let report = analysis.report.clone();
     html! {
         <div class={classes!("page", dragging.then_some("dragging"))} {ondragover} {ondragleave} {ondrop}>
-            <Header on_submit={analysis.open_reference.clone()} note={analysis.reference_note.clone()} />
+            <Header on_submit={controls.open_reference.clone()} note={analysis.reference_note.clone()} />
             <main>
-                <DropZone on_files={analysis.open_files.clone()} on_demo={analysis.open_demo.clone()} compact={analysis.source_name.is_some()} />
+                <DropZone on_files={controls.open_files.clone()} on_demo={controls.open_demo.clone()} compact={analysis.source_name.is_some()} />
                 if let Some(message) = analysis.error.clone() {
                     <ErrorBox {message} />
                 }
                 if analysis.busy {
-                    <ProgressBar progress={analysis.progress.clone()} source_name={analysis.source_name.clone().unwrap_or_default()} on_cancel={analysis.cancel.clone()} />
+                    <ProgressBar progress={analysis.progress.clone()} source_name={analysis.source_name.clone().unwrap_or_default()} on_cancel={controls.cancel.clone()} />
                 }
                 if analysis.images.len() > 1 {
-                    <ImagePicker images={analysis.images.clone()} selected={analysis.selected} busy={analysis.busy} on_pick={analysis.pick_image.clone()} />
+                    <ImagePicker images={analysis.images.clone()} selected={analysis.selected} busy={analysis.busy} on_pick={controls.pick_image.clone()} />
                 }
                 if let Some(report) = report {
                     <ImageSummary overview={report.overview.clone()} />

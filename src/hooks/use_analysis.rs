@@ -22,16 +22,7 @@ const DEMO_NAME: &str = "the demo image";
 #[derive(Clone)]
 pub struct UseAnalysisHandle {
     state: UseReducerHandle<PageState>,
-    /// Analyses the first image of the first file (dropped or chosen).
-    pub open_files: Callback<FileList>,
-    /// Downloads the demo image and analyses it.
-    pub open_demo: Callback<()>,
-    /// Analyses another image of the archive shown, by its position in the archive.
-    pub pick_image: Callback<usize>,
-    /// Stops the running analysis; what was read so far stays shown.
-    pub cancel: Callback<()>,
-    /// Opens what the reference box names.
-    pub open_reference: Callback<String>,
+    pub controls: Rc<Controls>,
 }
 
 impl Deref for UseAnalysisHandle {
@@ -42,85 +33,72 @@ impl Deref for UseAnalysisHandle {
     }
 }
 
-/// The page's state, fed by the running worker, with the callbacks that start and stop work.
-///
-/// The callbacks are made once per page, so they compare equal from render to render and the
-/// components that take them re-render only when their other props change.
+/// What the user can do. Made once per page, so the callbacks compare equal from render to
+/// render and the components that take them re-render only when their other props change.
+pub struct Controls {
+    /// JobRunner the first image of the first file (dropped or chosen).
+    pub open_files: Callback<FileList>,
+    /// Downloads the demo image and analyses it.
+    pub open_demo: Callback<()>,
+    /// JobRunner another image of the archive shown, by its position in the archive.
+    pub pick_image: Callback<usize>,
+    /// Stops the running analysis; what was read so far stays shown.
+    pub cancel: Callback<()>,
+    /// Opens what the reference box names.
+    pub open_reference: Callback<String>,
+}
+
+/// The page's state, fed by the running worker, with the controls that start and stop work.
 #[hook]
 pub fn use_analysis() -> UseAnalysisHandle {
     let state = use_reducer(PageState::default);
     let dispatcher = state.dispatcher();
-    let callbacks = use_memo((), move |()| Callbacks::new(dispatcher));
-    let Callbacks {
-        open_files,
-        open_demo,
-        pick_image,
-        cancel,
-        open_reference,
-    } = (*callbacks).clone();
-    UseAnalysisHandle {
-        state,
-        open_files,
-        open_demo,
-        pick_image,
-        cancel,
-        open_reference,
-    }
+    let controls = use_memo((), move |()| Controls::new(dispatcher));
+    UseAnalysisHandle { state, controls }
 }
 
-#[derive(Clone)]
-struct Callbacks {
-    open_files: Callback<FileList>,
-    open_demo: Callback<()>,
-    pick_image: Callback<usize>,
-    cancel: Callback<()>,
-    open_reference: Callback<String>,
-}
-
-impl Callbacks {
-    fn new(dispatcher: UseReducerDispatcher<PageState>) -> Callbacks {
-        let analyses = Rc::new(Analyses {
+impl Controls {
+    fn new(dispatcher: UseReducerDispatcher<PageState>) -> Controls {
+        let runner = Rc::new(JobRunner {
             dispatcher,
             last_job: Cell::new(0),
             current: RefCell::new(None),
         });
         let open_files = {
-            let analyses = analyses.clone();
+            let runner = runner.clone();
             Callback::from(move |files: FileList| {
                 if let Some(file) = files.get(0) {
                     let name = file.name();
-                    analyses.open(file.into(), name, 0);
+                    runner.open(file.into(), name, 0);
                 }
             })
         };
         let open_demo = {
-            let analyses = analyses.clone();
+            let runner = runner.clone();
             Callback::from(move |()| {
-                let analyses = analyses.clone();
+                let runner = runner.clone();
                 wasm_bindgen_futures::spawn_local(async move {
                     match fetch_blob(DEMO_URL).await {
-                        Ok(blob) => analyses.open(blob, DEMO_NAME.to_string(), 0),
-                        Err(message) => {
-                            analyses.dispatcher.dispatch(Action::LoadFailed { message })
-                        }
+                        Ok(blob) => runner.open(blob, DEMO_NAME.to_string(), 0),
+                        Err(message) => runner.dispatcher.dispatch(Action::LoadFailed { message }),
                     }
                 });
             })
         };
         let pick_image = {
-            let analyses = analyses.clone();
-            Callback::from(move |index: usize| analyses.reopen(index))
+            let runner = runner.clone();
+            Callback::from(move |index: usize| runner.reopen(index))
         };
         let cancel = {
-            let analyses = analyses.clone();
-            Callback::from(move |()| analyses.cancel())
+            let runner = runner.clone();
+            Callback::from(move |()| runner.cancel())
         };
         let open_reference = Callback::from(move |reference| {
-            analyses
+            runner
                 .dispatcher
                 .dispatch(Action::ReferenceSubmitted { reference })
         });
-        Callbacks {
+        Controls {
             open_files,
             open_demo,
             pick_image,
@@ -130,8 +108,8 @@ impl Callbacks {
     }
 }
 
-/// What the callbacks share.
-struct Analyses {
+/// Starts, restarts and stops the workers behind the controls.
+struct JobRunner {
     dispatcher: UseReducerDispatcher<PageState>,
     /// Number of the latest analysis started: the reducer ignores events of any other.
     last_job: Cell<u64>,
@@ -146,7 +124,7 @@ struct Current {
     worker: Option<Job>,
 }
 
-impl Analyses {
+impl JobRunner {
     fn open(&self, blob: Blob, name: String, select: usize) {
         let job = self.last_job.get() + 1;
         self.last_job.set(job);
