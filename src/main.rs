@@ -1,12 +1,14 @@
 //! The layerscope page: a Yew app that hands archives to a layer worker and renders its reports.
 //!
-//! State lives in one reducer ([`state::PageState`]); the components in [`views`] only render
-//! it and report clicks. The page never decompresses or hashes: a worker does ([`jobs`]).
+//! State lives in one reducer ([`state::PageState`]), fed by [`hooks::use_analysis`]; the
+//! [`components`] only render it and report clicks. The page never decompresses or
+//! hashes: a worker does ([`jobs`]).
 
 mod app;
+mod components;
+mod hooks;
 mod jobs;
 mod state;
-mod views;
 
 fn main() {
     yew::Renderer::<app::App>::new().render();

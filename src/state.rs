@@ -3,7 +3,7 @@
 use std::rc::Rc;
 
 use layerscope_core::archive::Progress;
-use layerscope_core::present::report::{ImageListing, ImageReport};
+use layerscope_core::present::report::{ImageListing, ImageReport, LayerReport};
 use layerscope_web::protocol::WorkerEvent;
 use yew::Reducible;
 
@@ -21,13 +21,37 @@ pub struct PageState {
     /// Position of the shown image in `images`.
     pub selected: usize,
     /// The report as far as it is known (overview, then layer by layer, then complete).
-    pub report: Option<Rc<ImageReport>>,
+    pub report: Option<Report>,
     /// The latest progress while busy.
     pub progress: Option<Progress>,
     /// What went wrong, in words, with what to try next.
     pub error: Option<String>,
     /// A note for the reference box (registry references are not supported yet).
     pub reference_note: Option<String>,
+}
+
+/// A report as the page holds it: the layers apart from the rest, each in its own `Rc`, so
+/// that a scanned layer replaces one row and every other row stays shared with the state before.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Report {
+    /// Everything but the layers: image row, history, images, verification, warnings.
+    /// Its own `layers` is always empty; read [`Report::layers`].
+    pub overview: Rc<ImageReport>,
+    /// One row per layer, bottom (index 0) to top.
+    pub layers: Vec<Rc<LayerReport>>,
+}
+
+impl From<ImageReport> for Report {
+    fn from(mut report: ImageReport) -> Report {
+        let layers = std::mem::take(&mut report.layers)
+            .into_iter()
+            .map(Rc::new)
+            .collect();
+        Report {
+            overview: Rc::new(report),
+            layers,
+        }
+    }
 }
 
 /// What can happen to the page.
@@ -100,13 +124,14 @@ impl PageState {
             WorkerEvent::Ready => {}
             WorkerEvent::Progress(progress) => self.progress = Some(progress),
             WorkerEvent::ImagesListed { images } => self.images = images,
-            WorkerEvent::Overview { report } => self.report = Some(Rc::new(*report)),
+            WorkerEvent::Overview { report } => self.report = Some(Report::from(*report)),
             WorkerEvent::LayerScanned { layer } => {
-                if let Some(report) = self.report.as_mut() {
-                    let report = Rc::make_mut(report);
-                    if let Some(slot) = report.layers.get_mut(layer.index) {
-                        *slot = *layer;
-                    }
+                if let Some(slot) = self
+                    .report
+                    .as_mut()
+                    .and_then(|report| report.layers.get_mut(layer.index))
+                {
+                    *slot = Rc::from(layer);
                 }
             }
             WorkerEvent::Done { report } => {
@@ -114,7 +139,7 @@ impl PageState {
                 if self.images.is_empty() {
                     self.images = report.images.clone();
                 }
-                self.report = Some(Rc::new(*report));
+                self.report = Some(Report::from(*report));
                 self.busy = false;
                 self.progress = None;
             }
@@ -146,7 +171,6 @@ fn reference_note(reference: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use layerscope_core::present::report::LayerReport;
 
     fn started(job: u64) -> Rc<PageState> {
         Rc::new(PageState::default()).reduce(Action::Started {
@@ -196,40 +220,68 @@ mod tests {
         assert!(stale.busy);
     }
 
+    fn overview_of(layer_count: usize) -> WorkerEvent {
+        WorkerEvent::Overview {
+            report: Box::new(ImageReport {
+                layers: (0..layer_count)
+                    .map(|index| LayerReport {
+                        index,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn scanned(index: usize) -> WorkerEvent {
+        WorkerEvent::LayerScanned {
+            layer: Box::new(LayerReport {
+                index,
+                scanned: true,
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn on_worker_event(state: Rc<PageState>, event: WorkerEvent) -> Rc<PageState> {
+        let job = state.job;
+        state.reduce(Action::Worker { job, event })
+    }
+
     #[test]
     fn a_scanned_layer_replaces_its_overview_row() {
-        let overview = ImageReport {
-            layers: vec![
-                LayerReport {
-                    index: 0,
-                    ..Default::default()
-                },
-                LayerReport {
-                    index: 1,
-                    ..Default::default()
-                },
-            ],
-            ..Default::default()
-        };
-        let state = started(1)
-            .reduce(Action::Worker {
-                job: 1,
-                event: WorkerEvent::Overview {
-                    report: Box::new(overview),
-                },
-            })
-            .reduce(Action::Worker {
-                job: 1,
-                event: WorkerEvent::LayerScanned {
-                    layer: Box::new(LayerReport {
-                        index: 1,
-                        scanned: true,
-                        ..Default::default()
-                    }),
-                },
-            });
+        let state = on_worker_event(on_worker_event(started(1), overview_of(2)), scanned(1));
         let layers = &state.report.as_ref().unwrap().layers;
         assert!(!layers[0].scanned);
         assert!(layers[1].scanned);
+    }
+
+    #[test]
+    fn a_scanned_layer_shares_every_other_row_and_the_overview() {
+        let before = on_worker_event(started(1), overview_of(3));
+        let after = on_worker_event(before.clone(), scanned(1));
+        let (before, after) = (
+            before.report.as_ref().unwrap(),
+            after.report.as_ref().unwrap(),
+        );
+        assert!(Rc::ptr_eq(&before.overview, &after.overview));
+        assert!(Rc::ptr_eq(&before.layers[0], &after.layers[0]));
+        assert!(Rc::ptr_eq(&before.layers[2], &after.layers[2]));
+        assert!(!Rc::ptr_eq(&before.layers[1], &after.layers[1]));
+    }
+
+    #[test]
+    fn the_overview_holds_no_copy_of_the_layers() {
+        let state = on_worker_event(started(1), overview_of(2));
+        let report = state.report.as_ref().unwrap();
+        assert!(report.overview.layers.is_empty());
+        assert_eq!(report.layers.len(), 2);
+    }
+
+    #[test]
+    fn a_layer_beyond_the_overview_is_ignored() {
+        let state = on_worker_event(on_worker_event(started(1), overview_of(1)), scanned(5));
+        assert_eq!(state.report.as_ref().unwrap().layers.len(), 1);
     }
 }

@@ -3,9 +3,14 @@
 //! It answers the core's [`ArchiveReader`] read requests synchronously with `FileReaderSync`
 //! over `Blob.slice`, so only the ranges the reader asks for are ever in memory, and posts
 //! [`WorkerEvent`]s back to the page. It knows nothing about formats: it moves bytes.
+//!
+//! Reports go to the page without their file lists (`LayerReport::file_list`,
+//! `ImageReport::files`): no view shows them, and they are most of a report's JSON, which the
+//! page would parse and hold for nothing. A file view will ask for the files it shows.
 
 use js_sys::Uint8Array;
 use layerscope_core::archive::{ArchiveReader, ImageSelector, Progress, Step};
+use layerscope_core::present::report::{ImageReport, LayerReport};
 use layerscope_web::protocol::{Request, WorkerEvent};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -85,9 +90,17 @@ fn drive(source: &mut BlobSource, select: usize) -> WorkerEvent {
                     }
                 }
             }
-            Step::Overview(report) => post(&WorkerEvent::Overview { report }),
-            Step::LayerScanned(layer) => post(&WorkerEvent::LayerScanned { layer }),
-            Step::Done(report) => return WorkerEvent::Done { report },
+            Step::Overview(report) => post(&WorkerEvent::Overview {
+                report: without_file_lists(report),
+            }),
+            Step::LayerScanned(layer) => post(&WorkerEvent::LayerScanned {
+                layer: without_layer_files(layer),
+            }),
+            Step::Done(report) => {
+                return WorkerEvent::Done {
+                    report: without_file_lists(report),
+                }
+            }
             Step::Failed(error) => {
                 return WorkerEvent::Failed {
                     message: error.to_string(),
@@ -95,6 +108,19 @@ fn drive(source: &mut BlobSource, select: usize) -> WorkerEvent {
             }
         }
     }
+}
+
+fn without_file_lists(mut report: Box<ImageReport>) -> Box<ImageReport> {
+    report.files = Vec::new();
+    for layer in &mut report.layers {
+        layer.file_list = Vec::new();
+    }
+    report
+}
+
+fn without_layer_files(mut layer: Box<LayerReport>) -> Box<LayerReport> {
+    layer.file_list = Vec::new();
+    layer
 }
 
 /// Posts progress at most every [`PROGRESS_INTERVAL_MS`], but always when the layer changes.
@@ -169,4 +195,53 @@ fn describe(error: &JsValue) -> String {
         .map(|error| String::from(error.to_string()))
         .or_else(|| error.as_string())
         .unwrap_or_else(|| format!("{error:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use layerscope_core::present::report::{LayerFile, MergedFile};
+
+    fn layer_with_a_file(index: usize) -> LayerReport {
+        LayerReport {
+            index,
+            command: "COPY . /app".into(),
+            file_list: vec![LayerFile {
+                path: "app/main".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_posted_report_keeps_everything_but_the_file_lists() {
+        let report = ImageReport {
+            layers: vec![layer_with_a_file(0), layer_with_a_file(1)],
+            files: vec![MergedFile::default()],
+            warnings: vec!["odd".into()],
+            complete: true,
+            ..Default::default()
+        };
+        let posted = without_file_lists(Box::new(report.clone()));
+        assert!(posted.files.is_empty());
+        assert!(posted.layers.iter().all(|layer| layer.file_list.is_empty()));
+        assert_eq!(posted.layers[1].command, report.layers[1].command);
+        assert_eq!(posted.warnings, report.warnings);
+        assert!(posted.complete);
+    }
+
+    #[test]
+    fn a_posted_layer_keeps_everything_but_its_files() {
+        let layer = layer_with_a_file(3);
+        let posted = without_layer_files(Box::new(layer.clone()));
+        assert!(posted.file_list.is_empty());
+        assert_eq!(
+            *posted,
+            LayerReport {
+                file_list: Vec::new(),
+                ..layer
+            }
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! The scanner benchmark page (`www/bench.html`).
 //!
 //! Streams a layer file from the page's own origin through the Fetch API's
-//! body reader into `layerscope_core::layer::Scanner`, times each run with
+//! body reader into `layerscope_core::engine::scan::Scanner`, times each run with
 //! `performance.now()`, and writes the figures as JSON into the element with
 //! `data-testid="bench-result"` (or a message into `data-testid="bench-error"`).
 //! `tests/src/bin/wasm-bench.rs` drives it; `scripts/bench-wasm.sh` runs both.

@@ -1,0 +1,39 @@
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct HeaderProps {
+    /// Called with the text of the reference box on submit.
+    pub on_submit: Callback<String>,
+    /// A note to show under the box.
+    pub note: Option<String>,
+}
+
+/// The header: the name and the reference box.
+#[function_component(Header)]
+pub fn header(props: &HeaderProps) -> Html {
+    let input = use_node_ref();
+    let onsubmit = {
+        let input = input.clone();
+        let on_submit = props.on_submit.clone();
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            if let Some(input) = input.cast::<HtmlInputElement>() {
+                on_submit.emit(input.value());
+            }
+        })
+    };
+    html! {
+        <header class="top">
+            <form class="reference" {onsubmit}>
+                <span class="brand">{"layerscope"}</span>
+                <input ref={input} type="text" name="reference" data-testid="ref-input" spellcheck="false"
+                    autocomplete="off" placeholder="image reference, e.g. nginx:1.17.6" aria-label="Image reference" />
+                <button type="submit">{"Open"}</button>
+            </form>
+            if let Some(note) = props.note.clone() {
+                <p class="note" data-testid="ref-note" role="status">{note}</p>
+            }
+        </header>
+    }
+}
