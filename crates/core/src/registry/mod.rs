@@ -16,7 +16,42 @@
 //!  error      RegistryError and the parsers' errors
 //! ```
 //!
-//! Bounds: every body the session reads has a limit (`session::Exchange::body_limit`, next): manifests
+//! Driving one operation:
+//!
+//! ```
+//! use layerscope_core::model::reference::Reference;
+//! use layerscope_core::registry::{
+//!     Action, Endpoint, InsecureRegistries, ManifestRef, Operation, Repository, Response,
+//!     Session,
+//! };
+//!
+//! let reference = Reference::parse("nginx:1.25").unwrap();
+//! let endpoint = Endpoint::for_reference(&reference, &InsecureRegistries::none()).unwrap();
+//! let mut session = Session::new(endpoint);
+//! let operation = Operation::Manifest {
+//!     repository: Repository::of(&reference),
+//!     reference: ManifestRef::of(&reference),
+//! };
+//! let now = 1_800_000_000; // the caller's clock, Unix seconds
+//! let mut exchange = session.start(operation, now);
+//! let outcome = loop {
+//!     match exchange.next_action() {
+//!         Action::Send(request) => {
+//!             // The caller performs `request` here; this example pretends the registry
+//!             // answered 404.
+//!             assert_eq!(request.url, "https://registry-1.docker.io/v2/library/nginx/manifests/1.25");
+//!             let response = Response::new(404);
+//!             if let Err(error) = exchange.receive(response, now) {
+//!                 break Err(error);
+//!             }
+//!         }
+//!         Action::Done(outcome) => break outcome,
+//!     }
+//! };
+//! assert!(outcome.unwrap_err().is_not_found());
+//! ```
+//!
+//! Bounds: every body the session reads has a limit ([`Exchange::body_limit`]): manifests
 //! [`crate::model::manifest::MAX_MANIFEST_BYTES`], configs
 //! [`crate::model::config::MAX_CONFIG_BYTES`], token responses
 //! [`auth::MAX_TOKEN_RESPONSE_BYTES`], tag and catalog pages [`api::MAX_LIST_BYTES`], the
@@ -27,6 +62,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod http;
+pub mod session;
 
 pub use api::{
     CatalogPage, ErrorCode, ErrorEntry, FetchedManifest, ManifestRef, NextPage, RateLimit,
@@ -35,3 +71,4 @@ pub use api::{
 pub use auth::{Challenge, Credentials, Scope, Token, TokenCache};
 pub use error::{ChallengeError, DigestClaim, EndpointError, RegistryError, TokenError};
 pub use http::{Endpoint, InsecureRegistries, Method, Request, Response, Scheme, Url};
+pub use session::{Action, BlobRequest, Cursor, Exchange, Operation, Outcome, Pinged, Session};
