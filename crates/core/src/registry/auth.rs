@@ -527,7 +527,9 @@ struct TokenBody {
 ///   past its life costs a failed request.
 /// - The lifetime counts from `issued_at` when given and not after `now` (a server clock
 ///   ahead of ours must not stretch the token), else from `now`. An unreadable `issued_at`
-///   is ignored, as the spec makes it optional.
+///   is ignored, as the spec makes it optional. A client clock far ahead of the server's
+///   makes tokens look stale early, which costs a token request, never a failed one: the
+///   session sends a token it just received regardless of its age.
 pub fn parse_token_response(body: &[u8], now: i64) -> Result<Token, TokenError> {
     if body.len() > MAX_TOKEN_RESPONSE_BYTES {
         return Err(TokenError::TooLarge {

@@ -595,6 +595,11 @@ impl Url {
         &self.path_and_query
     }
 
+    /// Whether the host is `localhost`, in `127.0.0.0/8` or `::1`.
+    pub fn is_loopback(&self) -> bool {
+        self.authority.is_loopback()
+    }
+
     /// Whether `other` has the same scheme, host and effective port.
     pub fn same_origin(&self, other: &Url) -> bool {
         self.scheme == other.scheme

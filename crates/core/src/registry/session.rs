@@ -22,7 +22,9 @@
 //! go-containerregistry goes further and refuses realms outside the registry's two-label
 //! domain; that would break registries whose token service lives on another domain, so it
 //! is not done here. A realm that is not `http`/`https`, carries a user name, or downgrades
-//! an HTTPS registry to plain HTTP is refused.
+//! an HTTPS registry to plain HTTP is refused, except a plain-HTTP realm on loopback
+//! (`localhost`, `127.0.0.0/8`, `::1`): that traffic never leaves the machine, and it is
+//! where `layerscope serve` answers when it stands in for a token service.
 
 use super::api::{
     self, CatalogPage, FetchedManifest, ManifestRef, NextPage, RateLimit, Repository, ResolvedTag,
@@ -414,7 +416,7 @@ impl Exchange<'_> {
                 }))));
             }
         }
-        let mut request = self.api_request(Call::Main)?;
+        let mut request = self.api_request(Call::Main);
         if let Some(a) = authorization {
             request.set_header("Authorization", a);
         }
@@ -464,7 +466,7 @@ impl Exchange<'_> {
     }
 
     /// The unauthorized request for `call`.
-    fn api_request(&self, call: Call) -> Result<Request, RegistryError> {
+    fn api_request(&self, call: Call) -> Request {
         let e = &self.session.endpoint;
         fn page(after: &Option<Cursor>) -> (Option<&str>, Option<String>) {
             match after {
@@ -473,7 +475,7 @@ impl Exchange<'_> {
                 Some(Cursor::Link(next)) => (None, Some(next.url().to_string())),
             }
         }
-        Ok(match (&self.operation, call) {
+        match (&self.operation, call) {
             (Operation::Ping, _) => api::ping(e),
             (Operation::ResolveTag { repository, tag }, Call::Main) => {
                 api::manifest(e, repository, &ManifestRef::Tag(tag.clone()), Method::Head)
@@ -509,7 +511,7 @@ impl Exchange<'_> {
                 (_, Some(url)) => Request::new(Method::Get, url),
                 (last, None) => api::catalog(e, *page_size, last),
             },
-        })
+        }
     }
 
     fn on_api(
@@ -557,6 +559,9 @@ impl Exchange<'_> {
                     errors: api::parse_errors(&response.body),
                 });
             }
+            // A probe answered with a redirect to storage is authorized; the caller
+            // follows the redirect when it streams the GET.
+            300..=399 if matches!(self.operation, Operation::LayerBlob { .. }) => {}
             403 if is_catalog => return Err(self.catalog_refused(403)),
             404 if is_catalog => return Err(self.catalog_refused(404)),
             403 => {
@@ -596,7 +601,7 @@ impl Exchange<'_> {
                 None => {
                     // No Docker-Content-Digest: fetch the manifest and hash it, with the
                     // authorization that just worked.
-                    let mut get = self.api_request(Call::ResolveByGet)?;
+                    let mut get = self.api_request(Call::ResolveByGet);
                     if let Some(a) = request.header("authorization") {
                         get.set_header("Authorization", a);
                     }
@@ -707,7 +712,7 @@ impl Exchange<'_> {
             };
             let authorization = credentials.basic_authorization();
             self.session.takes_basic = true;
-            let mut request = self.api_request(call)?;
+            let mut request = self.api_request(call);
             request.set_header("Authorization", authorization);
             return Ok(Stage::Api {
                 request,
@@ -736,7 +741,10 @@ impl Exchange<'_> {
             .realm()
             .ok_or_else(|| bad("", "the Bearer challenge names no realm"))?;
         let url = Url::parse(realm).map_err(|reason| bad(realm, reason))?;
-        if url.scheme() == Scheme::Http && self.session.endpoint.scheme() == Scheme::Https {
+        if url.scheme() == Scheme::Http
+            && self.session.endpoint.scheme() == Scheme::Https
+            && !url.is_loopback()
+        {
             return Err(bad(
                 realm,
                 "a token service over plain HTTP for an HTTPS registry would expose the token",
@@ -785,7 +793,7 @@ impl Exchange<'_> {
                 .tokens
                 .insert(&registry, scope.clone(), token, now);
         }
-        let mut retry = self.api_request(call)?;
+        let mut retry = self.api_request(call);
         retry.set_header("Authorization", authorization);
         Ok(Stage::Api {
             request: retry,
@@ -971,6 +979,77 @@ mod tests {
         });
         assert!(!sent[0].is_authorized());
         assert_eq!(s.tokens().len(), 2);
+    }
+
+    #[test]
+    fn manifest_config_and_layers_of_one_repository_cost_one_token() {
+        let config = br#"{"architecture":"amd64","os":"linux"}"#;
+        let config_digest = Digest::sha256_of(config);
+        let mut tokens_issued = 0;
+        let mut s = hub();
+        let mut registry = |r: &Request| {
+            if r.url.contains("auth.docker.io") {
+                tokens_issued += 1;
+                return token("hubtoken", 300);
+            }
+            if r.header("authorization") != Some("Bearer hubtoken") {
+                return Response::new(401).with_header("www-authenticate", HUB_CHALLENGE);
+            }
+            if r.url.contains("/blobs/") && r.method == Method::Get {
+                Response::new(200).with_body(&config[..])
+            } else if r.url.contains("/blobs/") {
+                Response::new(200)
+            } else {
+                manifest_ok()
+            }
+        };
+        let ops = [
+            manifest_op("1.25"),
+            Operation::ConfigBlob {
+                repository: nginx(),
+                digest: config_digest.clone(),
+            },
+            Operation::LayerBlob {
+                repository: nginx(),
+                digest: Digest::sha256_of(b"layer 1"),
+            },
+            Operation::LayerBlob {
+                repository: nginx(),
+                digest: Digest::sha256_of(b"layer 2"),
+            },
+        ];
+        let mut requests = 0;
+        for (i, op) in ops.into_iter().enumerate() {
+            let (outcome, sent) = run(&mut s, op, NOW + i as i64, &mut registry);
+            outcome.unwrap();
+            requests += sent.len();
+        }
+        assert_eq!(tokens_issued, 1);
+        // 3 for the manifest (401, token, retry), 1 for the config, 0 for each layer.
+        assert_eq!(requests, 4);
+    }
+
+    #[test]
+    fn bearer_is_preferred_when_a_header_offers_basic_too() {
+        let mut s = Session::new(endpoint("registry.example.com"))
+            .with_credentials(Credentials::new("ana", "s3cret"));
+        let (outcome, sent) = run(&mut s, manifest_op("1"), NOW, |r| {
+            if r.url.starts_with("https://auth.example.com/") {
+                return token("t", 300);
+            }
+            match r.header("authorization") {
+                Some("Bearer t") => manifest_ok(),
+                _ => Response::new(401).with_header(
+                    "WWW-Authenticate",
+                    "Basic realm=\"Registry\", Bearer realm=\"https://auth.example.com/token\",service=\"registry.example.com\"",
+                ),
+            }
+        });
+        outcome.unwrap();
+        assert_eq!(sent.len(), 3);
+        assert!(sent[1]
+            .url
+            .starts_with("https://auth.example.com/token?service=registry.example.com&scope="));
     }
 
     #[test]
@@ -1385,6 +1464,69 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn layer_blob_probe_redirect_counts_as_authorized() {
+        let mut s = Session::new(endpoint("localhost:5000"));
+        let digest = Digest::sha256_of(b"layer");
+        let (outcome, sent) = run(
+            &mut s,
+            Operation::LayerBlob {
+                repository: Repository::parse("a/b").unwrap(),
+                digest: digest.clone(),
+            },
+            NOW,
+            |_| Response::new(307).with_header("Location", "https://storage.example/blob?sig=x"),
+        );
+        let Ok(Outcome::LayerBlob(blob)) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(sent.len(), 1);
+        assert!(!blob.request.is_authorized());
+        assert_eq!(
+            blob.request.url,
+            format!("http://localhost:5000/v2/a/b/blobs/{digest}")
+        );
+        // Not for other operations: an unfollowed redirect of a manifest is an error.
+        let (outcome, _) = run(&mut s, manifest_op("1"), NOW, |_| Response::new(307));
+        assert!(matches!(
+            outcome.unwrap_err(),
+            RegistryError::Status { status: 307, .. }
+        ));
+    }
+
+    #[test]
+    fn plain_http_realm_allowed_on_loopback_only() {
+        let flow = |realm: &'static str| {
+            let mut s = hub().with_credentials(Credentials::new("ana", "s3cret"));
+            run(&mut s, manifest_op("1"), NOW, move |r| {
+                if r.url.starts_with(realm) {
+                    return token("t", 300);
+                }
+                match r.header("authorization") {
+                    Some("Bearer t") => manifest_ok(),
+                    _ => Response::new(401).with_header(
+                        "www-authenticate",
+                        &format!("Bearer realm=\"{realm}\",service=\"registry.docker.io\""),
+                    ),
+                }
+            })
+        };
+        let (outcome, sent) = flow("http://localhost:8080/proxy-token/auth.docker.io/token");
+        outcome.unwrap();
+        assert!(sent[1]
+            .url
+            .starts_with("http://localhost:8080/proxy-token/"));
+        let (outcome, sent) = flow("http://[::1]:8080/t");
+        outcome.unwrap();
+        assert_eq!(sent.len(), 3);
+        let (outcome, sent) = flow("http://192.168.1.10:8080/t");
+        assert!(matches!(
+            outcome.unwrap_err(),
+            RegistryError::BadRealm { .. }
+        ));
+        assert_eq!(sent.len(), 1);
     }
 
     #[test]
