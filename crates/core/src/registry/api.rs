@@ -692,7 +692,7 @@ pub fn read_manifest(
     endpoint: &Endpoint,
     repository: &Repository,
     reference: &ManifestRef,
-    response: &Response,
+    response: Response,
 ) -> Result<FetchedManifest, RegistryError> {
     let subject = format!("{repository}:{reference}");
     let body = &response.body;
@@ -704,7 +704,7 @@ pub fn read_manifest(
             MAX_MANIFEST_BYTES,
         ));
     }
-    let header = content_digest(endpoint, response)?;
+    let header = content_digest(endpoint, &response)?;
     let mismatch = |claim, expected: &Digest, actual: Digest| RegistryError::DigestMismatch {
         registry: endpoint.host(),
         role: DigestRole::Manifest,
@@ -736,7 +736,7 @@ pub fn read_manifest(
             return Err(mismatch(DigestClaim::Header, claimed, actual));
         }
     }
-    let declared = content_type(response);
+    let declared = content_type(&response);
     let document = manifest::parse(body, declared.as_deref()).map_err(|source| {
         RegistryError::BadManifest {
             registry: endpoint.host(),
@@ -748,7 +748,7 @@ pub fn read_manifest(
         digest,
         content_type: declared,
         document,
-        bytes: body.clone(),
+        bytes: response.body,
     })
 }
 
@@ -774,7 +774,7 @@ pub fn read_config_blob(
     endpoint: &Endpoint,
     repository: &Repository,
     digest: &Digest,
-    response: &Response,
+    response: Response,
 ) -> Result<VerifiedBlob, RegistryError> {
     let body = &response.body;
     if body.len() > MAX_CONFIG_BYTES {
@@ -798,7 +798,7 @@ pub fn read_config_blob(
     }
     Ok(VerifiedBlob {
         digest: actual,
-        bytes: body.clone(),
+        bytes: response.body,
     })
 }
 
@@ -1155,14 +1155,14 @@ mod tests {
             .with_header("Content-Type", OCI_MANIFEST)
             .with_header("Docker-Content-Digest", &d.to_string())
             .with_body(MANIFEST);
-        let m = read_manifest(&e, &r, &ManifestRef::Tag("1".into()), &ok).unwrap();
+        let m = read_manifest(&e, &r, &ManifestRef::Tag("1".into()), ok.clone()).unwrap();
         assert_eq!(m.digest, d);
         assert_eq!(m.content_type.as_deref(), Some(OCI_MANIFEST));
         assert!(matches!(m.document, Document::Manifest(_)));
         // Without the header, the digest is the body's sha256.
         let plain = Response::new(200).with_body(MANIFEST);
         assert_eq!(
-            read_manifest(&e, &r, &ManifestRef::Tag("1".into()), &plain)
+            read_manifest(&e, &r, &ManifestRef::Tag("1".into()), plain.clone())
                 .unwrap()
                 .digest,
             d
@@ -1172,7 +1172,7 @@ mod tests {
         let bad = Response::new(200)
             .with_header("docker-content-digest", &other.to_string())
             .with_body(MANIFEST);
-        let err = read_manifest(&e, &r, &ManifestRef::Tag("1".into()), &bad).unwrap_err();
+        let err = read_manifest(&e, &r, &ManifestRef::Tag("1".into()), bad.clone()).unwrap_err();
         let m = err.to_string();
         assert!(
             m.contains(&other.to_string())
@@ -1184,7 +1184,7 @@ mod tests {
             .with_header("docker-content-digest", "md5:abc")
             .with_body(MANIFEST);
         assert!(matches!(
-            read_manifest(&e, &r, &ManifestRef::Tag("1".into()), &garbage),
+            read_manifest(&e, &r, &ManifestRef::Tag("1".into()), garbage.clone()),
             Err(RegistryError::BadDigestHeader { .. })
         ));
     }
@@ -1195,9 +1195,10 @@ mod tests {
         let r = repo("library/nginx");
         let d = Digest::sha256_of(MANIFEST.as_bytes());
         let ok = Response::new(200).with_body(MANIFEST);
-        assert!(read_manifest(&e, &r, &ManifestRef::Digest(d.clone()), &ok).is_ok());
+        assert!(read_manifest(&e, &r, &ManifestRef::Digest(d.clone()), ok.clone()).is_ok());
         let asked = Digest::sha256_of(b"something else");
-        let err = read_manifest(&e, &r, &ManifestRef::Digest(asked.clone()), &ok).unwrap_err();
+        let err =
+            read_manifest(&e, &r, &ManifestRef::Digest(asked.clone()), ok.clone()).unwrap_err();
         match &err {
             RegistryError::DigestMismatch {
                 expected,
@@ -1221,7 +1222,7 @@ mod tests {
             .with_header("docker-content-digest", &d.to_string())
             .with_body(MANIFEST);
         assert_eq!(
-            read_manifest(&e, &r, &ManifestRef::Digest(d512.clone()), &ok)
+            read_manifest(&e, &r, &ManifestRef::Digest(d512.clone()), ok.clone())
                 .unwrap()
                 .digest,
             d512
@@ -1234,7 +1235,7 @@ mod tests {
         let r = repo("a/b");
         let big = Response::new(200).with_body(vec![b' '; MAX_MANIFEST_BYTES + 1]);
         assert!(matches!(
-            read_manifest(&e, &r, &ManifestRef::Tag("t".into()), &big),
+            read_manifest(&e, &r, &ManifestRef::Tag("t".into()), big.clone()),
             Err(RegistryError::TooLarge {
                 what: "manifest",
                 ..
@@ -1248,7 +1249,8 @@ mod tests {
             .with_body(
                 &br#"{"schemaVersion":1,"name":"a/b","tag":"t","fsLayers":[],"signatures":[]}"#[..],
             );
-        let err = read_manifest(&e, &r, &ManifestRef::Tag("t".into()), &schema1).unwrap_err();
+        let err =
+            read_manifest(&e, &r, &ManifestRef::Tag("t".into()), schema1.clone()).unwrap_err();
         assert!(matches!(err, RegistryError::BadManifest { .. }));
         assert!(err.to_string().contains("schema 1"), "{err}");
         assert!(std::error::Error::source(&err).is_some());
@@ -1281,13 +1283,16 @@ mod tests {
         let r = repo("a/b");
         let d = Digest::sha256_of(b"{}");
         let ok = Response::new(200).with_body(&b"{}"[..]);
-        assert_eq!(read_config_blob(&e, &r, &d, &ok).unwrap().bytes, b"{}");
+        assert_eq!(
+            read_config_blob(&e, &r, &d, ok.clone()).unwrap().bytes,
+            b"{}"
+        );
         let bad = Response::new(200).with_body(&b"{ }"[..]);
-        let err = read_config_blob(&e, &r, &d, &bad).unwrap_err();
+        let err = read_config_blob(&e, &r, &d, bad.clone()).unwrap_err();
         assert!(err.to_string().contains("config"), "{err}");
         let big = Response::new(200).with_body(vec![0u8; MAX_CONFIG_BYTES + 1]);
         assert!(matches!(
-            read_config_blob(&e, &r, &d, &big),
+            read_config_blob(&e, &r, &d, big.clone()),
             Err(RegistryError::TooLarge { .. })
         ));
     }

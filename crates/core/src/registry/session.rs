@@ -614,7 +614,7 @@ impl Exchange<'_> {
             },
             (Operation::ResolveTag { repository, tag }, Call::ResolveByGet) => {
                 let m =
-                    api::read_manifest(e, repository, &ManifestRef::Tag(tag.clone()), &response)?;
+                    api::read_manifest(e, repository, &ManifestRef::Tag(tag.clone()), response)?;
                 Outcome::Resolved(ResolvedTag {
                     digest: m.digest,
                     content_type: m.content_type,
@@ -628,10 +628,10 @@ impl Exchange<'_> {
                 },
                 _,
             ) => Outcome::Manifest(Box::new(api::read_manifest(
-                e, repository, reference, &response,
+                e, repository, reference, response,
             )?)),
             (Operation::ConfigBlob { repository, digest }, _) => {
-                Outcome::ConfigBlob(api::read_config_blob(e, repository, digest, &response)?)
+                Outcome::ConfigBlob(api::read_config_blob(e, repository, digest, response)?)
             }
             (Operation::LayerBlob { repository, digest }, _) => {
                 let mut get = api::blob(e, repository, digest, Method::Get);
