@@ -259,15 +259,6 @@ pub enum RegistryError {
         /// The digest parser's reason.
         source: DigestError,
     },
-    /// `HEAD` on a tag answered without `Docker-Content-Digest` and the `GET` that replaces
-    /// it was not allowed (never returned today; kept for callers matching exhaustively).
-    #[error("{registry} did not say which digest {subject} has")]
-    NoDigest {
-        /// The registry host.
-        registry: String,
-        /// The tag.
-        subject: String,
-    },
     /// A tag that the reference grammar refuses, so it cannot go in a URL.
     #[error("{tag:?} is not a valid tag for {registry}: {source}")]
     BadTag {
