@@ -3,13 +3,13 @@
 
 use super::members::{Members, Need};
 use super::plan::{digest_from_name, json_kind, Listing};
-use super::{ArchiveError, ArchiveFormat, MAX_MANIFESTS};
+use super::{ArchiveError, SourceFormat, MAX_MANIFESTS};
 use crate::engine::tar::normalize_path;
 use crate::present::analysis::{BlobPlan, ImagePlan};
 use crate::present::report::ImageListing;
 
 /// The images `manifest.json` lists.
-pub(super) fn plan(members: &Members, format: ArchiveFormat) -> Result<Listing, Need> {
+pub(super) fn plan(members: &Members, format: SourceFormat) -> Result<Listing, Need> {
     const FILE: &str = "manifest.json";
     let bytes = members.document(FILE, "the archive")?;
     let bad = |detail: String| {

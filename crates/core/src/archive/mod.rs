@@ -72,7 +72,7 @@ pub mod reader;
 mod stream;
 mod walk;
 
-pub use crate::present::report::ArchiveFormat;
+pub use crate::present::report::SourceFormat;
 pub use error::ArchiveError;
 pub use reader::ArchiveReader;
 

@@ -5,7 +5,7 @@
 
 use super::members::{Members, Need};
 use super::plan::{blob_path, parse_manifest, registered, Listing};
-use super::{ArchiveError, ArchiveFormat, MAX_INDEX_DEPTH, MAX_MANIFESTS};
+use super::{ArchiveError, SourceFormat, MAX_INDEX_DEPTH, MAX_MANIFESTS};
 use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, Document, ImageManifest};
 use crate::model::media::{self, MediaKind};
@@ -135,7 +135,7 @@ pub(super) fn plan(members: &Members) -> Result<Listing, Need> {
             .into());
     }
     Ok(Listing {
-        format: ArchiveFormat::OciLayout,
+        format: SourceFormat::OciLayout,
         images,
         warnings,
     })

@@ -3,7 +3,7 @@
 //! `oci_layout` read their own documents.
 
 use super::members::{Members, Need};
-use super::{docker_save, oci_layout, ArchiveError, ArchiveFormat};
+use super::{docker_save, oci_layout, ArchiveError, SourceFormat};
 use crate::engine::tar::normalize_path;
 use crate::model::digest::{AnyDigest, Digest};
 use crate::model::manifest::Document;
@@ -13,7 +13,7 @@ use crate::present::report::ImageListing;
 /// Everything the documents say about the archive's images.
 #[derive(Debug, Clone)]
 pub(super) struct Listing {
-    pub(super) format: ArchiveFormat,
+    pub(super) format: SourceFormat,
     pub(super) images: Vec<ImagePlan>,
     pub(super) warnings: Vec<String>,
 }
@@ -29,9 +29,9 @@ pub(super) fn plan_listing(members: &Members) -> Result<Listing, Need> {
     if members.contains("manifest.json") {
         let oci = members.contains("index.json") || members.contains("oci-layout");
         let format = if oci {
-            ArchiveFormat::DockerSaveOci
+            SourceFormat::DockerSaveOci
         } else {
-            ArchiveFormat::DockerSave
+            SourceFormat::DockerSave
         };
         return docker_save::plan(members, format);
     }

@@ -13,7 +13,7 @@ use super::plan::{plan_listing, Listing};
 use super::stream::ArchiveStream;
 use super::walk::{HeaderWalk, WalkRead};
 use super::{
-    ArchiveError, ArchiveFormat, DirectoryFile, FileSpan, ImageSelector, Phase, Progress, Step,
+    ArchiveError, DirectoryFile, FileSpan, ImageSelector, Phase, Progress, SourceFormat, Step,
     LAYER_CHUNK_BYTES, MAX_ARCHIVE_ENTRIES,
 };
 use crate::engine::codec::{self, Compression};
@@ -543,7 +543,7 @@ impl ArchiveReader {
             .to_vec();
         let source = SourceInfo {
             format: match self.source {
-                Source::Directory { .. } => ArchiveFormat::OciLayoutDirectory,
+                Source::Directory { .. } => SourceFormat::OciLayoutDirectory,
                 _ => listing.format,
             },
             compression: match &self.source {

@@ -27,7 +27,7 @@ use crate::model::digest::{Algorithm, Digest, DigestRole, Hasher, Mismatch};
 use crate::model::media::{self, Compression};
 
 /// What the scanner is told about the layer before its bytes arrive.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScanOptions {
     /// The digest the manifest gives for the blob; checked when given.
     pub expected_blob_digest: Option<Digest>,

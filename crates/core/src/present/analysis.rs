@@ -85,6 +85,12 @@ pub enum AnalysisError {
         /// What the scanner found (it names the offset inside the layer).
         source: LayerError,
     },
+    /// The analysis was finished before every layer was scanned.
+    #[error("layer {index} was never scanned")]
+    Unscanned {
+        /// The first layer without a scan.
+        index: usize,
+    },
     /// The layers could not be stacked (a bound on entries was hit).
     #[error("{source}")]
     Stack {
@@ -100,7 +106,8 @@ pub struct Analysis {
     config: ImageConfig,
     image_id: Digest,
     diff_ids: Vec<Digest>,
-    summaries: Vec<LayerSummary>,
+    /// By layer index: layers may be scanned in any order (a page scans several at once).
+    summaries: Vec<Option<LayerSummary>>,
 }
 
 impl Analysis {
@@ -177,13 +184,14 @@ impl Analysis {
             verification,
             ..Default::default()
         };
+        let layer_count = plan.layers.len();
         Ok(Analysis {
             report,
             plan,
             config,
             image_id,
             diff_ids,
-            summaries: Vec::new(),
+            summaries: vec![None; layer_count],
         })
     }
 
@@ -207,14 +215,24 @@ impl Analysis {
         (&self.plan.layers[layer].path, &self.plan.listed_by)
     }
 
-    /// A scanner told what the documents promise about layer `layer`.
-    pub fn scanner(&self, layer: usize) -> Scanner {
+    /// What the documents promise about layer `layer`, for its scanner.
+    pub fn scan_options(&self, layer: usize) -> ScanOptions {
         let blob = &self.plan.layers[layer];
-        Scanner::new(ScanOptions {
+        ScanOptions {
             expected_blob_digest: blob.expected.clone(),
             expected_diff_id: Some(self.diff_ids[layer].clone()),
             declared_media_type: blob.media_type.clone(),
-        })
+        }
+    }
+
+    /// A scanner told what the documents promise about layer `layer`.
+    pub fn scanner(&self, layer: usize) -> Scanner {
+        Scanner::new(self.scan_options(layer))
+    }
+
+    /// Digest checks the source made before the analysis (a registry's manifests).
+    pub fn add_verifications(&mut self, checks: impl IntoIterator<Item = Verification>) {
+        self.report.verification.extend(checks);
     }
 
     /// Ends layer `layer`'s scan; see [`Analysis::add_layer`].
@@ -281,15 +299,22 @@ impl Analysis {
                 .warnings
                 .push(format!("layer {layer} ({name}): {warning}"));
         }
-        self.summaries.push(summary);
+        self.summaries[layer] = Some(summary);
         Ok(row)
     }
 
     /// Stacks the layers and computes the image-wide figures: the finished report.
     pub fn finish(mut self, bytes_read: u64) -> Result<ImageReport, AnalysisError> {
         let stack_error = |source: StackError| AnalysisError::Stack { source };
+        if let Some(index) = self.summaries.iter().position(Option::is_none) {
+            return Err(AnalysisError::Unscanned { index });
+        }
+        let summaries: Vec<LayerSummary> = std::mem::take(&mut self.summaries)
+            .into_iter()
+            .flatten()
+            .collect();
         let mut trees = FileTrees::new();
-        for summary in &self.summaries {
+        for summary in &summaries {
             trees.add_layer(&summary.entries).map_err(stack_error)?;
         }
         for (index, row) in self.report.layers.iter_mut().enumerate() {
@@ -298,14 +323,11 @@ impl Analysis {
             row.added = added;
             row.modified = modified;
             row.removed = removed;
-            row.size_bytes = efficiency::dive_layer_size(&self.summaries[index].entries);
+            row.size_bytes = efficiency::dive_layer_size(&summaries[index].entries);
         }
         self.report.files = trees.final_view().iter().map(merged_file).collect();
-        let layers: Vec<&[crate::engine::scan::LayerEntry]> = self
-            .summaries
-            .iter()
-            .map(|s| s.entries.as_slice())
-            .collect();
+        let layers: Vec<&[crate::engine::scan::LayerEntry]> =
+            summaries.iter().map(|s| s.entries.as_slice()).collect();
         let figures = efficiency::analyze(&layers).map_err(stack_error)?;
         self.report.efficiency = Some(EfficiencyReport {
             size_bytes: figures.size_bytes,

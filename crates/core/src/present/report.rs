@@ -48,10 +48,10 @@ pub struct ImageReport {
     pub complete: bool,
 }
 
-/// The archive's container format.
+/// Where an image was read from: an archive's container format, or a registry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum ArchiveFormat {
+pub enum SourceFormat {
     /// `docker save` before Docker 25: `manifest.json` and `<id>/layer.tar`.
     #[default]
     DockerSave,
@@ -61,16 +61,19 @@ pub enum ArchiveFormat {
     OciLayout,
     /// An OCI image layout directory (the CLI reads one from disk).
     OciLayoutDirectory,
+    /// A registry, over the Distribution API.
+    Registry,
 }
 
-impl ArchiveFormat {
+impl SourceFormat {
     /// The name used in reports.
     pub fn name(self) -> &'static str {
         match self {
-            ArchiveFormat::DockerSave => "docker-save",
-            ArchiveFormat::DockerSaveOci => "docker-save-oci",
-            ArchiveFormat::OciLayout => "oci-layout",
-            ArchiveFormat::OciLayoutDirectory => "oci-layout-directory",
+            SourceFormat::DockerSave => "docker-save",
+            SourceFormat::DockerSaveOci => "docker-save-oci",
+            SourceFormat::OciLayout => "oci-layout",
+            SourceFormat::OciLayoutDirectory => "oci-layout-directory",
+            SourceFormat::Registry => "registry",
         }
     }
 
@@ -78,7 +81,7 @@ impl ArchiveFormat {
     pub fn is_oci_layout(self) -> bool {
         matches!(
             self,
-            ArchiveFormat::OciLayout | ArchiveFormat::OciLayoutDirectory
+            SourceFormat::OciLayout | SourceFormat::OciLayoutDirectory
         )
     }
 }
@@ -122,8 +125,8 @@ impl From<EntryKind> for FileKind {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceInfo {
-    /// The archive's container format.
-    pub format: ArchiveFormat,
+    /// The archive's container format, or `registry`.
+    pub format: SourceFormat,
     /// Compression of the outer archive.
     pub compression: Compression,
     /// True when the archive was read once front to back (compressed outer archive or a pipe).

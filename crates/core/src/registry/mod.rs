@@ -14,6 +14,7 @@
 //!  session    Session (endpoint, credentials, tokens) and Exchange, the state machine
 //!             a caller drives for one Operation
 //!  error      RegistryError and the parsers' errors
+//!  pull       ImagePull, one image from reference to report, on top of a session
 //! ```
 //!
 //! Driving one operation:
@@ -62,6 +63,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod http;
+pub mod pull;
 pub mod session;
 
 pub use api::{
@@ -71,4 +73,5 @@ pub use api::{
 pub use auth::{Challenge, Credentials, Scope, Token, TokenCache};
 pub use error::{ChallengeError, DigestClaim, EndpointError, RegistryError, TokenError};
 pub use http::{Endpoint, InsecureRegistries, Method, Request, Response, Scheme, Url};
+pub use pull::{ImagePull, LayerJob, PullError, PullStep};
 pub use session::{Action, BlobRequest, Cursor, Exchange, Operation, Outcome, Pinged, Session};
