@@ -15,9 +15,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use layerscope_core::archive::{ArchiveReader, DirectoryFile, ImageSelector, Step};
 use layerscope_core::model::digest::Digest;
 use layerscope_core::model::media::Compression;
+use layerscope_core::model::platform::Platform;
+use layerscope_core::model::reference::Reference;
 use layerscope_core::present::ci::{CiConfig, CiOutcome, RuleStatus};
 use layerscope_core::present::humanize;
 use layerscope_core::present::inspect::NONE;
+use layerscope_core::registry::Credentials;
+
+use crate::pull;
 use layerscope_core::present::report::{ImageListing, ImageReport};
 
 /// Exit status when a CI rule fails.
@@ -31,8 +36,22 @@ const TOP_WASTED: usize = 10;
 #[derive(Debug, Clone, clap::Args)]
 pub struct InspectArgs {
     /// A `docker save` / OCI layout archive (optionally gzip- or zstd-compressed), an OCI
-    /// layout directory, or `-` for an archive on standard input.
+    /// layout directory, `-` for an archive on standard input, or an image reference
+    /// (`nginx:1.25`, `ghcr.io/org/app@sha256:...`) to read from its registry.
     pub source: PathBuf,
+    /// For a registry image whose reference names an index: the platform to analyse
+    /// (`os/arch[/variant]`; default: this machine's, `linux/amd64` on x86-64).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// Log in to the registry as this user; the password or token comes from
+    /// `LAYERSCOPE_PASSWORD`, else from the first line of standard input. Without it, the
+    /// credentials `docker login` stored are used when there are some.
+    #[arg(long, value_name = "USER")]
+    pub username: Option<String>,
+    /// Talk to this registry (`host:port`, or a CIDR range) over plain HTTP. Loopback
+    /// registries always are.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
     /// Print one JSON document (dive's `--json` shape plus history, inspect, files,
     /// verification and images) instead of tables.
     #[arg(long)]
@@ -219,6 +238,60 @@ fn open_source(path: &Path) -> Result<(ArchiveReader, Source), String> {
     Ok((ArchiveReader::new(meta.len()), Source::File(file)))
 }
 
+/// `Some` when `source` is no file (nor `-`) but parses as an image reference.
+fn registry_reference(source: &Path) -> Result<Option<Reference>, String> {
+    if source == Path::new("-") || std::fs::symlink_metadata(source).is_ok() {
+        return Ok(None);
+    }
+    let text = source.to_string_lossy();
+    match Reference::parse(&text) {
+        Ok(reference) => Ok(Some(reference)),
+        Err(error) => Err(format!(
+            "{}: no such file or directory, and not an image reference either ({error})",
+            source.display()
+        )),
+    }
+}
+
+fn pull_image(args: &InspectArgs, reference: &Reference) -> Result<ImageReport, String> {
+    let platform = match &args.platform {
+        Some(text) => Platform::parse(text).map_err(|e| e.to_string())?,
+        None => pull::host_platform(),
+    };
+    let credentials = match &args.username {
+        Some(user) => Some(Credentials::new(user.clone(), read_password()?)),
+        None => pull::docker_login(reference.domain())?,
+    };
+    let options = pull::PullOptions {
+        platform,
+        credentials,
+        insecure: args.insecure_registries.clone(),
+    };
+    let bar = progress_bar();
+    let result = pull::pull(reference, options, &mut |message| bar.set_message(message));
+    bar.finish_and_clear();
+    result.map_err(|error| format!("{}: {error}", reference.familiar()))
+}
+
+/// The password for `--username`: `LAYERSCOPE_PASSWORD`, else standard input's first line.
+fn read_password() -> Result<String, String> {
+    if let Ok(password) = std::env::var("LAYERSCOPE_PASSWORD") {
+        return Ok(password);
+    }
+    let mut line = String::new();
+    io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("reading the password from standard input: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        return Err(
+            "--username needs a password: set LAYERSCOPE_PASSWORD or pipe it on standard input"
+                .into(),
+        );
+    }
+    Ok(password)
+}
+
 fn progress_bar() -> ProgressBar {
     if !io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -295,8 +368,15 @@ fn print_listing(args: &InspectArgs, listing: &Listing) -> ExitCode {
     }
 }
 
-/// Drives the archive reader to the end (or, with `--list`, to the image list).
+/// Drives the archive reader to the end (or, with `--list`, to the image list); a source
+/// that is no file but an image reference is pulled from its registry.
 fn analyse(args: &InspectArgs) -> Result<Analysis, String> {
+    if let Some(reference) = registry_reference(&args.source)? {
+        if args.list || args.image.is_some() {
+            return Err("--list and --image read archives; for a registry image, name the tag or digest, and --platform".into());
+        }
+        return pull_image(args, &reference).map(|report| Analysis::Report(Box::new(report)));
+    }
     let (mut reader, mut source) = open_source(&args.source)?;
     let bar = progress_bar();
     let where_ = args.source.display();

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod inspect;
+mod pull;
 mod serve;
 
 /// Inspect container images: serve the browser app, or analyse images in a terminal.

@@ -232,7 +232,8 @@ impl Analysis {
 
     /// Digest checks the source made before the analysis (a registry's manifests).
     pub fn add_verifications(&mut self, checks: impl IntoIterator<Item = Verification>) {
-        self.report.verification.extend(checks);
+        // They were made first, so they come first.
+        self.report.verification.splice(0..0, checks);
     }
 
     /// Ends layer `layer`'s scan; see [`Analysis::add_layer`].

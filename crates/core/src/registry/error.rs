@@ -317,6 +317,14 @@ pub enum RegistryError {
         /// The registry host.
         registry: String,
     },
+    /// The caller could not perform a request (connection refused, TLS, timeout, CORS).
+    #[error("could not reach {registry}: {detail}")]
+    Transport {
+        /// The host the request was for.
+        registry: String,
+        /// The caller's words for what went wrong.
+        detail: String,
+    },
 }
 
 impl RegistryError {

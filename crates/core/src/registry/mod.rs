@@ -61,6 +61,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod docker_config;
 pub mod error;
 pub mod http;
 pub mod pull;
