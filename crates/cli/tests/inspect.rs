@@ -4,27 +4,20 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use layerscope_test_support::{layerscope_binary_or, peer, TempDir};
 use serde_json::Value;
 
-fn peers() -> PathBuf {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/peers"
-    ));
-    assert!(
-        dir.join("README.md").is_file(),
-        "peer fixtures missing at {}",
-        dir.display()
-    );
-    dir
+fn dive_image() -> PathBuf {
+    peer("dive/.data/test-docker-image.tar")
 }
 
-fn dive_image() -> PathBuf {
-    peers().join("dive/.data/test-docker-image.tar")
+/// The binary under test: `$LAYERSCOPE_BIN`, else this package's own build.
+fn binary() -> PathBuf {
+    layerscope_binary_or(env!("CARGO_BIN_EXE_layerscope"))
 }
 
 fn layerscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_layerscope"))
+    Command::new(binary())
         .args(args)
         .output()
         .expect("run layerscope")
@@ -47,28 +40,9 @@ fn json_of(path: &Path, extra: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("one JSON document")
 }
 
-/// A scratch directory removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("layerscope-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn ci_passes_dives_test_image_with_dives_own_rules() {
-    let config = peers().join("dive/.data/.dive-ci");
+    let config = peer("dive/.data/.dive-ci");
     let out = layerscope(&[
         "inspect",
         dive_image().to_str().unwrap(),
@@ -96,8 +70,8 @@ fn ci_passes_dives_test_image_with_dives_own_rules() {
 
 #[test]
 fn ci_fails_with_stricter_rules_and_exits_1() {
-    let scratch = Scratch::new("ci");
-    let config = scratch.0.join("strict.yaml");
+    let scratch = TempDir::new("ci");
+    let config = scratch.path().join("strict.yaml");
     // Efficiency is 0.9844 and 32025 bytes are wasted; the percent rule is off (kebab-case key).
     std::fs::write(&config, "rules:\n  lowestEfficiency: 0.99\n  highestWastedBytes: 30KB\n  highest-user-wasted-percent: off\n").unwrap();
     let out = layerscope(&[
@@ -132,7 +106,7 @@ fn unreadable_input_exits_2() {
     let out = layerscope(&["inspect", "/nonexistent/image.tar"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("/nonexistent/image.tar"));
-    let plain = peers().join("dive/.data/test-uncompressed-image.tar");
+    let plain = peer("dive/.data/test-uncompressed-image.tar");
     let out = layerscope(&["inspect", plain.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -217,7 +191,7 @@ fn json_has_dives_shape_and_the_extras() {
 
 #[test]
 fn image_flag_picks_one_of_several() {
-    let bundle = peers().join("go-containerregistry/pkg/v1/tarball/testdata/test_bundle.tar");
+    let bundle = peer("go-containerregistry/pkg/v1/tarball/testdata/test_bundle.tar");
     let doc = json_of(&bundle, &["--image", "test_image_1"]);
     assert_eq!(doc["images"].as_array().unwrap().len(), 2);
     let one = doc["verification"].clone();
@@ -257,7 +231,7 @@ fn human_output_has_the_tables() {
 
 #[test]
 fn layout_directory_is_read() {
-    let layout = peers().join("go-containerregistry/pkg/v1/layout/testdata/test_index_one_image");
+    let layout = peer("go-containerregistry/pkg/v1/layout/testdata/test_index_one_image");
     let doc = json_of(&layout, &[]);
     assert!(!doc["layer"].as_array().unwrap().is_empty());
     assert!(doc["verification"]
@@ -391,8 +365,8 @@ fn assert_matches_skopeo(doc: &Value, transport: &str, dir: &Path) {
 
 #[test]
 fn skopeo_docker_and_oci_archives_match_skopeos_digests() {
-    let scratch = Scratch::new("skopeo");
-    let dir = &scratch.0;
+    let scratch = TempDir::new("skopeo");
+    let dir = scratch.path();
     umoci_layout(dir);
     run_tool(
         "skopeo",
@@ -440,8 +414,8 @@ fn skopeo_docker_and_oci_archives_match_skopeos_digests() {
 
 #[test]
 fn gzipped_archive_on_stdin_streams() {
-    let scratch = Scratch::new("stdin");
-    let dir = &scratch.0;
+    let scratch = TempDir::new("stdin");
+    let dir = scratch.path();
     let gz = dir.join("image.tar.gz");
     let status = Command::new("sh")
         .arg("-c")
@@ -453,7 +427,7 @@ fn gzipped_archive_on_stdin_streams() {
         .status()
         .unwrap();
     assert!(status.success());
-    let out = Command::new(env!("CARGO_BIN_EXE_layerscope"))
+    let out = Command::new(binary())
         .args(["inspect", "-", "--json"])
         .stdin(Stdio::from(std::fs::File::open(&gz).unwrap()))
         .output()
@@ -469,7 +443,7 @@ fn gzipped_archive_on_stdin_streams() {
 
 #[test]
 fn list_reads_headers_and_documents_only() {
-    let bundle = peers().join("go-containerregistry/pkg/v1/tarball/testdata/test_bundle.tar");
+    let bundle = peer("go-containerregistry/pkg/v1/tarball/testdata/test_bundle.tar");
     let out = layerscope(&["inspect", bundle.to_str().unwrap(), "--list", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let listing: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -18,8 +18,7 @@ use layerscope_core::media::{self, Compression, MediaKind};
 use layerscope_core::platform::{self, Platform};
 use layerscope_core::reference::Reference;
 
-mod fixtures;
-use fixtures::peers;
+use layerscope_test_support::peers;
 
 /// Small entries of a tar file (layers are skipped: only their sizes are kept).
 struct TarFiles {

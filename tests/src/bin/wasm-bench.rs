@@ -31,9 +31,8 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use layerscope_e2e::browser::{Browser, CHROMIUM_FLAGS};
-use layerscope_e2e::layerscope::{layerscope_binary, LayerscopeServer};
-use layerscope_e2e::process::{free_port, ChildGuard, TempDir};
 use layerscope_e2e::webdriver::WebDriver;
+use layerscope_e2e::{free_port, layerscope_binary, ChildGuard, LayerscopeServer, TempDir};
 use serde_json::{json, Value};
 
 const DEFAULT_REPS: usize = 5;
@@ -173,7 +172,7 @@ fn parse_count(flag: &str, text: &str) -> Result<usize, String> {
 }
 
 fn run(options: &Options) -> Result<(), String> {
-    let server = LayerscopeServer::start_with(layerscope_binary(), options.served.clone());
+    let server = LayerscopeServer::start_with(&layerscope_binary(), &options.served);
     let browser = PageBrowser::start()?;
     let browser = browser.webdriver();
     let scratch = TempDir::new("wasm-bench");
