@@ -80,6 +80,16 @@ fn compress(tool: &str, source: &Path, target: &Path) {
     assert!(out.status.success(), "{tool}: {}", text(&out.stderr));
 }
 
+/// Checks that a run was refused: exit 2, and `says` in what it wrote to stderr.
+fn assert_refused(out: &Output, says: &str) {
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(says),
+        "stderr should say {says:?}: {stderr}"
+    );
+}
+
 /// Panics naming the first of `lines` that `output` does not contain.
 fn assert_has_all(output: &str, lines: &[&str]) {
     for line in lines {
@@ -329,40 +339,25 @@ fn a_misconfigured_rule_fails_and_says_which_value_is_wrong() {
     // A line that is not `key: value` is refused before anything is read: exit 2, file and line.
     std::fs::write(&config, "rules:\n  lowestEfficiency 0.9\n").unwrap();
     let out = ci_with(&config);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
     assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
-    let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains(&format!(
+    assert_refused(
+        &out,
+        &format!(
             "{}: CI rules file, line 2: expected `key: value`, found \"lowestEfficiency 0.9\"",
             config.display()
-        )),
-        "{stderr}"
+        ),
     );
 }
 
 #[test]
 fn unreadable_input_exits_2() {
     let out = layerscope(&["inspect", "/nonexistent/image.tar"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("/nonexistent/image.tar"));
+    assert_refused(&out, "/nonexistent/image.tar");
     let plain = peer("dive/.data/test-uncompressed-image.tar");
     let out = layerscope(&["inspect", plain.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("plain file system tar"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = layerscope(&[
-        "inspect",
-        dive_image().to_str().unwrap(),
-        "--ci",
-        "--ci-config",
-        "/nonexistent/.dive-ci",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("/nonexistent/.dive-ci"));
+    assert_refused(&out, "plain file system tar");
+    let out = ci_with(Path::new("/nonexistent/.dive-ci"));
+    assert_refused(&out, "/nonexistent/.dive-ci");
 }
 
 #[test]
@@ -563,12 +558,7 @@ fn image_flag_picks_one_of_several() {
         "index 0 is test_image_2, another config"
     );
     let out = layerscope(&["inspect", bundle.to_str().unwrap(), "--image", "nope:1"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("test_image_1"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_refused(&out, "test_image_1");
 }
 
 #[test]
@@ -1005,12 +995,7 @@ fn plain_and_zstd_archives_on_stdin_give_the_files_report() {
     assert!(listing["totalBytes"].is_null(), "{listing}");
     // Not an archive on standard input: refused, exit 2.
     let out = inspect_stdin(&peer("dive/.data/test-uncompressed-image.tar"), &[]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("plain file system tar"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_refused(&out, "plain file system tar");
 }
 
 #[test]
