@@ -175,7 +175,62 @@ impl LayerscopeServer {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_serve_banner;
+    use super::*;
+
+    fn panic_message(run: impl FnOnce() -> PathBuf + std::panic::UnwindSafe) -> String {
+        let payload = std::panic::catch_unwind(run).expect_err("should have panicked");
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    }
+
+    // The only test that touches these variables (tests in one binary share the process).
+    #[test]
+    fn binary_and_page_are_exactly_what_the_variables_name_or_a_clear_failure() {
+        let scratch = crate::TempDir::new("support-variables");
+        let binary = scratch.path().join("layerscope");
+        std::fs::write(&binary, "").unwrap();
+        let cargo_build = scratch.path().join("cargo-build");
+        std::fs::write(&cargo_build, "").unwrap();
+        let cargo_build = cargo_build.to_str().unwrap().to_string();
+        let saved = (
+            std::env::var_os(BIN_VARIABLE),
+            std::env::var_os(DIST_VARIABLE),
+        );
+
+        std::env::remove_var(BIN_VARIABLE);
+        std::env::remove_var(DIST_VARIABLE);
+        assert!(panic_message(layerscope_binary).contains("LAYERSCOPE_BIN is not set"));
+        assert_eq!(
+            layerscope_binary_or(&cargo_build),
+            PathBuf::from(&cargo_build)
+        );
+        assert!(panic_message(dist_dir).contains("LAYERSCOPE_DIST is not set"));
+
+        std::env::set_var(BIN_VARIABLE, &binary);
+        assert_eq!(layerscope_binary(), binary);
+        assert_eq!(
+            layerscope_binary_or(&cargo_build),
+            binary,
+            "the variable wins"
+        );
+        std::env::set_var(BIN_VARIABLE, scratch.path().join("missing"));
+        assert!(panic_message(layerscope_binary).contains("which is not a file"));
+
+        std::env::set_var(DIST_VARIABLE, scratch.path());
+        assert!(panic_message(dist_dir).contains("holds no index.html"));
+        std::fs::write(scratch.path().join("index.html"), "").unwrap();
+        assert_eq!(dist_dir(), scratch.path());
+
+        for (variable, value) in [(BIN_VARIABLE, saved.0), (DIST_VARIABLE, saved.1)] {
+            match value {
+                Some(value) => std::env::set_var(variable, value),
+                None => std::env::remove_var(variable),
+            }
+        }
+    }
 
     #[test]
     fn reads_the_bound_port_and_the_served_directory() {
