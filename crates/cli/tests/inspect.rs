@@ -854,7 +854,12 @@ fn assert_matches_skopeo(doc: &Value, transport: &str, dir: &Path) {
         .map(|l| l["digest"].as_str().unwrap().to_string())
         .collect();
     let layer_rows = actual("layer");
-    if !layer_rows.is_empty() {
+    if transport.starts_with("docker-archive:") {
+        // `docker save` stores each layer as its tar: the blob is the diff_id, which the
+        // diff_id rows verify, and there is no compressed blob to check on its own.
+        assert!(layer_rows.is_empty(), "{transport}: {layer_rows:?}");
+        assert_eq!(blob_digests, diff_ids, "{transport}");
+    } else {
         assert_eq!(layer_rows, blob_digests, "{transport}");
     }
     assert_eq!(
