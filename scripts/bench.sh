@@ -1,41 +1,61 @@
 #!/usr/bin/env bash
-# The benchmark command: prepares a real layer (a Debian minbase root file
-# system, tarred and gzipped, cached under .cache/bench) and prints figures as
-# `name: value unit` lines. Ratios are measured side by side in one run, each
-# command repeated and the median taken.
-set -euo pipefail
+# The benchmark command: every figure, printed as `name: value unit` lines.
+#
+#   scripts/bench.sh [--prepare-only] [native] [wasm] [archive]
+#
+# With no part named, all three run, in this order:
+#
+#   native   the layer scanner (bench/src/bin/scan-layer.rs) built natively twice (sha2
+#            with the CPU's SHA instructions and with its force-soft code, which is what
+#            wasm runs), against `gzip -dc | sha256sum` and `zstd -dc | sha256sum`;
+#   wasm     the same scanner compiled to wasm (the page bench/page, built by trunk, once
+#            as the app is built and once with wasm SIMD) in headless Chromium on a file
+#            served over loopback, side by side with both native builds
+#            (bench/src/bin/wasm-bench.rs drives it);
+#   archive  listing a generated archive above 2 GiB from its headers (bench/make-archives.py
+#            writes it), and `layerscope inspect` against `tar -xOf` + `gzip -dc | sha256sum`.
+#
+# The layer is real: a Debian minbase root file system made with debootstrap, tarred,
+# gzipped and zstd-compressed, cached under .cache/bench. `--prepare-only` makes it and
+# stops. Ratios are measured side by side in one run; each command is repeated
+# BENCH_REPS times (default 5) and the median taken. BENCH_CHUNK (default 65536) is the
+# bytes per Scanner::push, natively and in wasm.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-DATA="$ROOT/.cache/bench"
+DATA="$REPO_ROOT/.cache/bench"
 REPS="${BENCH_REPS:-5}"
-# Bytes per Scanner::push, natively and in wasm (the page's default).
 CHUNK="${BENCH_CHUNK:-65536}"
-mkdir -p "$DATA"
+LAYER="$DATA/debian-rootfs.tar.gz"
+LAYER_TAR="$DATA/debian-rootfs.tar"
+ZLAYER="$DATA/debian-rootfs.tar.zst"
+BIN="$DATA/bin"
 
-log() { echo "# $*" >&2; }
+prepare_only=0
+parts=()
+for arg in "$@"; do
+  case "$arg" in
+    --prepare-only) prepare_only=1 ;;
+    native | wasm | archive) parts+=("$arg") ;;
+    *) die "usage: scripts/bench.sh [--prepare-only] [native] [wasm] [archive]" ;;
+  esac
+done
+[ ${#parts[@]} -gt 0 ] || parts=(native wasm archive)
+wants() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+cd "$REPO_ROOT"
+mkdir -p "$DATA" "$BIN"
 
-ensure_tools() {
-  local missing=()
-  command -v debootstrap >/dev/null || missing+=(debootstrap)
-  [ -x /usr/bin/time ] || missing+=(time)
-  command -v zstd >/dev/null || missing+=(zstd)
-  if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]}"
-    as_root apt-get install -y "${missing[@]}" >&2
-  fi
-}
+# --- the layer ----------------------------------------------------------------------
 
-# The first deb URI and suite that apt on this machine is configured with,
-# read at run time so no host name is committed.
+# The first deb URI and suite that apt on this machine is configured with, read at run
+# time so no host name is committed.
 debian_mirror() {
   local uri
   uri=$(grep -hE '^\s*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1 | awk '{print $2}' || true)
   if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
     uri=$(grep -E '^\s*deb\s' /etc/apt/sources.list | head -1 | awk '{print $2}')
   fi
-  [ -n "$uri" ] || { echo "no Debian mirror found in /etc/apt sources" >&2; exit 2; }
+  [ -n "$uri" ] || die "no Debian mirror found in /etc/apt sources"
   echo "$uri"
 }
 
@@ -48,151 +68,216 @@ debian_suite() {
   echo "${suite:-bookworm}"
 }
 
-# A Debian minbase root file system as a gzipped tar: the real layer.
+# A Debian minbase root file system as a tar, gzipped: the real layer.
 prepare_rootfs_layer() {
-  local out="$DATA/debian-rootfs.tar.gz"
-  if [ -s "$out" ] && [ -s "$DATA/debian-rootfs.tar" ]; then return; fi
+  if [ -s "$LAYER" ] && [ -s "$LAYER_TAR" ]; then return; fi
   local rootfs="$DATA/rootfs"
   if [ ! -f "$rootfs/.complete" ]; then
-    as_root rm -rf "$rootfs"
+    $SUDO rm -rf "$rootfs"
     local mirror suite
-    mirror=$(debian_mirror); suite=$(debian_suite)
-    log "debootstrap --variant=minbase $suite (mirror from apt sources)"
-    as_root debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" >&2
-    as_root touch "$rootfs/.complete"
+    mirror=$(debian_mirror)
+    suite=$(debian_suite)
+    say "debootstrap --variant=minbase $suite (mirror from apt sources)"
+    $SUDO debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" >&2
+    $SUDO touch "$rootfs/.complete"
   fi
-  log "tarring and gzipping the root file system"
-  as_root tar --numeric-owner --exclude=./.complete -C "$rootfs" -cf "$DATA/debian-rootfs.tar.tmp" .
-  as_root chown "$(id -u):$(id -g)" "$DATA/debian-rootfs.tar.tmp"
-  mv "$DATA/debian-rootfs.tar.tmp" "$DATA/debian-rootfs.tar"
-  gzip -6 -c "$DATA/debian-rootfs.tar" > "$out.tmp"
-  mv "$out.tmp" "$out"
-  rm -f "$DATA/debian-rootfs.tar.zst"
+  say "tarring and gzipping the root file system"
+  $SUDO tar --numeric-owner --exclude=./.complete -C "$rootfs" -cf "$LAYER_TAR.tmp" .
+  $SUDO chown "$(id -u):$(id -g)" "$LAYER_TAR.tmp"
+  mv "$LAYER_TAR.tmp" "$LAYER_TAR"
+  gzip -6 -c "$LAYER_TAR" >"$LAYER.tmp"
+  mv "$LAYER.tmp" "$LAYER"
+  rm -f "$ZLAYER"
 }
 
 # The same layer as zstd (level 3, with checksums, as zstd writes by default).
 prepare_zstd_layer() {
-  [ -s "$DATA/debian-rootfs.tar.zst" ] && return
-  zstd -q -3 -T1 -c "$DATA/debian-rootfs.tar" > "$DATA/debian-rootfs.tar.zst.tmp"
-  mv "$DATA/debian-rootfs.tar.zst.tmp" "$DATA/debian-rootfs.tar.zst"
+  [ -s "$ZLAYER" ] && return
+  zstd -q -3 -T1 -c "$LAYER_TAR" >"$ZLAYER.tmp"
+  mv "$ZLAYER.tmp" "$ZLAYER"
 }
 
-# Builds the scanner benchmark in release (bench profile) with the given
-# cargo features and copies it to $DATA/bin/NAME.
-build_scanner() {
-  local name="$1"; shift
-  local exe
-  exe=$(cd "$ROOT" && cargo bench -p layerscope-core --bench scan_layer --no-run --message-format=json "$@" 2>/dev/null \
-    | python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "scan_layer" and m.get("executable"):
-        print(m["executable"])')
-  [ -x "$exe" ] || { echo "building the scanner benchmark ($name) failed" >&2; exit 1; }
-  mkdir -p "$DATA/bin"
-  cp "$exe" "$DATA/bin/$name"
-}
-
-# Seconds one command takes (wall clock), its output discarded.
-seconds_of() {
-  local t0=$EPOCHREALTIME
-  "$@" >/dev/null
-  local t1=$EPOCHREALTIME
-  python3 -c "print(f'{$t1 - $t0:.4f}')"
-}
-
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-
-# Peak resident memory of one run, in MB.
-peak_rss_mb() {
-  local kb
-  kb=$( { /usr/bin/time -f '%M' "$@" >/dev/null; } 2>&1 | tail -1)
-  python3 -c "print(f'{$kb / 1024:.1f}')"
-}
-
-gunzip_and_hash() { gzip -dc "$1" | sha256sum; }
-
-unzstd_and_hash() { zstd -dc "$1" | sha256sum; }
-
-ensure_tools
+apt_install_missing debootstrap time zstd
 prepare_rootfs_layer
 prepare_zstd_layer
-[ "${1:-}" = "--prepare-only" ] && exit 0
+[ $prepare_only = 1 ] && exit 0
+TAR_BYTES=$(stat -c %s "$LAYER_TAR")
 
-LAYER="$DATA/debian-rootfs.tar.gz"
-TAR_BYTES=$(stat -c %s "$DATA/debian-rootfs.tar")
-log "building the scanner benchmark (release), with CPU SHA and with sha2's force-soft"
-build_scanner scan-cpu
-build_scanner scan-soft --features soft-sha
-CPU="$DATA/bin/scan-cpu"
-SOFT="$DATA/bin/scan-soft"
+mbps() { awk -v bytes="$TAR_BYTES" -v s="$1" 'BEGIN {printf "%.1f\n", bytes / 1e6 / s}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f\n", a / b}'; }
 
-# Correctness first: the scanner's digests agree with sha256sum.
-report=$("$CPU" "$LAYER" 1 "$CHUNK")
-diff_id=$(awk '/^scan_diff_id:/ {print $2}' <<<"$report")
-blob=$(awk '/^scan_blob_digest:/ {print $2}' <<<"$report")
-[ "$diff_id" = "sha256:$(gunzip_and_hash "$LAYER" | cut -d' ' -f1)" ] || { echo "diff_id disagrees with gzip -dc | sha256sum" >&2; exit 1; }
-[ "$blob" = "sha256:$(sha256sum "$LAYER" | cut -d' ' -f1)" ] || { echo "blob digest disagrees with sha256sum" >&2; exit 1; }
-zdiff_id=$("$CPU" "$DATA/debian-rootfs.tar.zst" 1 "$CHUNK" | awk '/^scan_diff_id:/ {print $2}')
-[ "$zdiff_id" = "$diff_id" ] || { echo "the zstd layer's diff_id differs from the gzip layer's" >&2; exit 1; }
+# --- builds (release), once for all parts ---------------------------------------------
 
-log "timing $REPS rounds, the three commands interleaved"
-ZLAYER="$DATA/debian-rootfs.tar.zst"
-cpu_t=(); soft_t=(); gz_t=(); zcpu_t=(); zcli_t=()
-for _ in $(seq "$REPS"); do
-  cpu_t+=("$(seconds_of "$CPU" "$LAYER" 1 "$CHUNK")")
-  soft_t+=("$(seconds_of "$SOFT" "$LAYER" 1 "$CHUNK")")
-  gz_t+=("$(seconds_of gunzip_and_hash "$LAYER")")
-  zcpu_t+=("$(seconds_of "$CPU" "$ZLAYER" 1 "$CHUNK")")
-  zcli_t+=("$(seconds_of unzstd_and_hash "$ZLAYER")")
-done
-cpu=$(median "${cpu_t[@]}"); soft=$(median "${soft_t[@]}"); gz=$(median "${gz_t[@]}")
-zcpu=$(median "${zcpu_t[@]}"); zcli=$(median "${zcli_t[@]}")
-mbps() { python3 -c "print(f'{$TAR_BYTES / 1e6 / $1:.1f}')"; }
-ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+# Copies the release build of bench binary $1 to $BIN/$2.
+keep_build() { cp "$TARGET_DIR/release/$1" "$BIN/$2"; }
 
-echo "layer_tar_bytes: $TAR_BYTES B"
-echo "layer_gzip_bytes: $(stat -c %s "$LAYER") B"
-echo "layer_entries: $(awk '/^scan_entries:/ {print $2}' <<<"$report") entries"
-echo "repetitions: $REPS runs"
-echo "scan_chunk: $CHUNK B"
-echo "scan_native_seconds: $cpu s"
-echo "scan_native_throughput: $(mbps "$cpu") MB/s"
-echo "scan_native_soft_sha_seconds: $soft s"
-echo "scan_native_soft_sha_throughput: $(mbps "$soft") MB/s"
-echo "gzip_sha256sum_seconds: $gz s"
-echo "gzip_sha256sum_throughput: $(mbps "$gz") MB/s"
-echo "scan_native_vs_gzip_sha256sum: $(ratio "$gz" "$cpu") x (target >= 1.8)"
-echo "scan_native_soft_sha_vs_gzip_sha256sum: $(ratio "$gz" "$soft") x"
-echo "scan_native_zstd_seconds: $zcpu s"
-echo "scan_native_zstd_throughput: $(mbps "$zcpu") MB/s"
-echo "zstd_sha256sum_seconds: $zcli s"
-echo "scan_native_zstd_vs_zstd_sha256sum: $(ratio "$zcli" "$zcpu") x"
-echo "scan_native_peak_rss: $(peak_rss_mb "$CPU" "$LAYER" 1 "$CHUNK") MB"
-echo "scan_native_soft_sha_peak_rss: $(peak_rss_mb "$SOFT" "$LAYER" 1 "$CHUNK") MB"
-echo "scan_native_zstd_peak_rss: $(peak_rss_mb "$CPU" "$ZLAYER" 1 "$CHUNK") MB"
-echo "gzip_sha256sum_peak_rss: $(peak_rss_mb sh -c "gzip -dc '$LAYER' | sha256sum") MB"
-
-# Hook for the WebAssembly run (scripts/bench-wasm.sh, from the wasm
-# benchmark work): called with the layer path and BENCH_REPS / BENCH_CHUNK
-# set to this run's values, it scans the layer with the same
-# layerscope_core::layer::Scanner in headless Chromium (served over
-# loopback) and prints its own `name: value unit` lines. If one of them is
-# `scan_wasm_seconds: S s` (the median), the ratios to this run's native
-# figures are printed as well.
-if [ -x "$ROOT/scripts/bench-wasm.sh" ]; then
-  wasm_report=$(BENCH_REPS="$REPS" BENCH_CHUNK="$CHUNK" "$ROOT/scripts/bench-wasm.sh" "$LAYER")
-  echo "$wasm_report"
-  wasm=$(awk '/^scan_wasm_seconds:/ {print $2}' <<<"$wasm_report")
-  if [ -n "$wasm" ]; then
-    echo "scan_wasm_throughput: $(mbps "$wasm") MB/s"
-    echo "scan_wasm_vs_native_soft_sha: $(ratio "$soft" "$wasm") x (target >= 0.9)"
-    echo "scan_wasm_vs_native: $(ratio "$cpu" "$wasm") x"
-  fi
-else
-  log "wasm benchmark: scripts/bench-wasm.sh not present yet"
+if wants native || wants wasm; then
+  say "building the scanner (release) with CPU SHA, and the wasm runner"
+  cargo build --release --quiet -p layerscope-bench --bin scan-layer --bin wasm-bench >&2
+  keep_build scan-layer scan-cpu
+  keep_build wasm-bench wasm-bench
+  say "building the scanner (release) with sha2's force-soft"
+  cargo build --release --quiet -p layerscope-bench --bin scan-layer --features soft-sha >&2
+  keep_build scan-layer scan-soft
+fi
+if wants wasm || wants archive; then
+  say "building the layerscope binary (release)"
+  cargo build --release --quiet -p layerscope >&2
+  export LAYERSCOPE_BIN="$TARGET_DIR/release/layerscope"
 fi
 
-# Archive figures (issue: archives): header-only listing of a 2 GiB archive
-# and `layerscope inspect` against tar + gzip + sha256sum.
-BENCH_REPS="$REPS" "$ROOT/scripts/bench-archive.sh"
+# --- native ---------------------------------------------------------------------------
+
+gunzip_and_hash() { gzip -dc "$1" | sha256sum; }
+unzstd_and_hash() { zstd -dc "$1" | sha256sum; }
+
+bench_native() {
+  local cpu="$BIN/scan-cpu" soft="$BIN/scan-soft"
+  # Correctness first: the scanner's digests agree with sha256sum.
+  local report diff_id blob zdiff_id
+  report=$("$cpu" "$LAYER" --chunk "$CHUNK")
+  diff_id=$(awk '/^scan_diff_id:/ {print $2}' <<<"$report")
+  blob=$(awk '/^scan_blob_digest:/ {print $2}' <<<"$report")
+  [ "$diff_id" = "sha256:$(gunzip_and_hash "$LAYER" | cut -d' ' -f1)" ] || die "diff_id disagrees with gzip -dc | sha256sum"
+  [ "$blob" = "sha256:$(sha256sum "$LAYER" | cut -d' ' -f1)" ] || die "blob digest disagrees with sha256sum"
+  zdiff_id=$("$cpu" "$ZLAYER" --chunk "$CHUNK" | awk '/^scan_diff_id:/ {print $2}')
+  [ "$zdiff_id" = "$diff_id" ] || die "the zstd layer's diff_id differs from the gzip layer's"
+
+  say "native: timing $REPS rounds, the commands interleaved"
+  local cpu_t=() soft_t=() gz_t=() zcpu_t=() zcli_t=()
+  for _ in $(seq "$REPS"); do
+    cpu_t+=("$(seconds_of "$cpu" "$LAYER" --chunk "$CHUNK")")
+    soft_t+=("$(seconds_of "$soft" "$LAYER" --chunk "$CHUNK")")
+    gz_t+=("$(seconds_of gunzip_and_hash "$LAYER")")
+    zcpu_t+=("$(seconds_of "$cpu" "$ZLAYER" --chunk "$CHUNK")")
+    zcli_t+=("$(seconds_of unzstd_and_hash "$ZLAYER")")
+  done
+  local cpu_s soft_s gz zcpu zcli
+  cpu_s=$(median "${cpu_t[@]}")
+  soft_s=$(median "${soft_t[@]}")
+  gz=$(median "${gz_t[@]}")
+  zcpu=$(median "${zcpu_t[@]}")
+  zcli=$(median "${zcli_t[@]}")
+
+  echo "layer_tar_bytes: $TAR_BYTES B"
+  echo "layer_gzip_bytes: $(stat -c %s "$LAYER") B"
+  echo "layer_entries: $(awk '/^scan_entries:/ {print $2}' <<<"$report") entries"
+  echo "repetitions: $REPS runs"
+  echo "scan_chunk: $CHUNK B"
+  echo "scan_native_seconds: $cpu_s s"
+  echo "scan_native_throughput: $(mbps "$cpu_s") MB/s"
+  echo "scan_native_soft_sha_seconds: $soft_s s"
+  echo "scan_native_soft_sha_throughput: $(mbps "$soft_s") MB/s"
+  echo "gzip_sha256sum_seconds: $gz s"
+  echo "gzip_sha256sum_throughput: $(mbps "$gz") MB/s"
+  echo "scan_native_vs_gzip_sha256sum: $(ratio "$gz" "$cpu_s") x (target >= 1.8)"
+  echo "scan_native_soft_sha_vs_gzip_sha256sum: $(ratio "$gz" "$soft_s") x"
+  echo "scan_native_zstd_seconds: $zcpu s"
+  echo "scan_native_zstd_throughput: $(mbps "$zcpu") MB/s"
+  echo "zstd_sha256sum_seconds: $zcli s"
+  echo "scan_native_zstd_vs_zstd_sha256sum: $(ratio "$zcli" "$zcpu") x"
+  echo "scan_native_peak_rss: $(peak_rss_mb "$cpu" "$LAYER" --chunk "$CHUNK") MB"
+  echo "scan_native_soft_sha_peak_rss: $(peak_rss_mb "$soft" "$LAYER" --chunk "$CHUNK") MB"
+  echo "scan_native_zstd_peak_rss: $(peak_rss_mb "$cpu" "$ZLAYER" --chunk "$CHUNK") MB"
+  echo "gzip_sha256sum_peak_rss: $(peak_rss_mb sh -c "gzip -dc '$LAYER' | sha256sum") MB"
+}
+
+# --- wasm -----------------------------------------------------------------------------
+
+# Rounds alternate native-sha, native-soft and the pages (plus a fetch-only wasm pass). The
+# pages read the body on their own thread with a BYOB reader; `*_fetch_worker` lines have a
+# worker read it and post the chunks, so receiving overlaps scanning.
+bench_wasm() {
+  "$REPO_ROOT/scripts/setup.sh" web >&2
+  apt_install_missing chromium chromium-driver
+  local page_dist="$TARGET_DIR/bench-page" simd_dist="$TARGET_DIR/bench-page-simd128"
+  # Other RUSTFLAGS than the app's build: a target dir of its own keeps both cached.
+  local simd_target="$WASM_TARGET_DIR/simd128"
+  # Served from next to the cached layer, so the layer can be hard-linked in.
+  local served="$DATA/wasm-served"
+
+  say "building the benchmark page (bench/page, $(wasm_route) wasm route)"
+  with_wasm_env trunk build --release --dist "$page_dist" bench/page/index.html >&2
+  say "building the benchmark page with wasm SIMD (simd128)"
+  with_wasm_env env CARGO_TARGET_DIR="$simd_target" RUSTFLAGS="-C target-feature=+simd128" \
+    trunk build --release --dist "$simd_dist" bench/page/index.html >&2
+
+  rm -rf "$served"
+  mkdir -p "$served/simd128"
+  cp -r "$page_dist/." "$served/"
+  cp -r "$simd_dist/." "$served/simd128/"
+  local layer_name
+  layer_name="layer-$(basename "$LAYER")"
+  ln "$LAYER" "$served/$layer_name" 2>/dev/null || cp "$LAYER" "$served/$layer_name"
+
+  if grep -qw sha_ni /proc/cpuinfo; then
+    say "this CPU has SHA instructions (sha_ni): native-sha uses them"
+  else
+    say "this CPU has no SHA instructions: native-sha falls back to the soft code"
+  fi
+  say "wasm: running $REPS rounds (plus one warm-up)"
+  local report
+  # Its ratios compare the builds within the same rounds.
+  report=$("$BIN/wasm-bench" --served "$served" --file "$layer_name" --reps "$REPS" \
+    --chunk "$CHUNK" \
+    --page "wasm=index.html" --page "wasm_simd128=simd128/index.html" \
+    --page "wasm_simd128_fetch_worker=simd128/index.html?reader=worker" \
+    --native "sha=$BIN/scan-cpu" \
+    --native "soft=$BIN/scan-soft")
+  rm -rf "$served"
+  echo "$report"
+}
+
+# --- archive --------------------------------------------------------------------------
+
+bench_archive() {
+  local work="$DATA/archive" list_limit=$((1024 * 1024))
+  local layerscope="$LAYERSCOPE_BIN"
+  mkdir -p "$work"
+  python3 "$REPO_ROOT/bench/make-archives.py" "$LAYER" "$LAYER_TAR" "$work"
+  local huge="$work/huge-save.tar" oci="$work/debian-oci.tar" layer_name
+  layer_name=$(cat "$work/debian-layer-name")
+
+  # Listing from headers: at most 1 MiB of a 2 GiB archive.
+  local listing list_bytes list_tags
+  listing=$("$layerscope" inspect --list --json "$huge")
+  list_bytes=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["bytesRead"])' <<<"$listing")
+  list_tags=$(python3 -c 'import json,sys; print(",".join(json.load(sys.stdin)["images"][0]["tags"]))' <<<"$listing")
+  [ "$list_tags" = "bench/huge:1,bench/huge:latest" ] || die "listing found $list_tags"
+  local list_t=()
+  for _ in $(seq "$REPS"); do list_t+=("$(seconds_of "$layerscope" inspect --list "$huge")"); done
+  echo "archive_list_archive_bytes: $(stat -c %s "$huge") B"
+  echo "archive_list_bytes_read: $list_bytes B (limit $list_limit)"
+  echo "archive_list_within_limit: $([ "$list_bytes" -le "$list_limit" ] && echo yes || echo no) bool"
+  echo "archive_list_seconds: $(median "${list_t[@]}") s"
+  [ "$list_bytes" -le "$list_limit" ] || die "listing read $list_bytes bytes (> $list_limit)"
+
+  # Correctness first: the diff_id layerscope verified is what gzip -dc | sha256sum computes.
+  local verified expected
+  verified=$("$layerscope" inspect --json "$oci" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+rows = [v for v in d["verification"] if v["kind"] == "diff_id"]
+assert rows and all(v["ok"] for v in d["verification"]), d["verification"]
+print(rows[0]["actual"])')
+  expected="sha256:$(tar -xOf "$oci" "$layer_name" | gzip -dc | sha256sum | cut -d' ' -f1)"
+  [ "$verified" = "$expected" ] || die "layerscope diff_id $verified != $expected"
+
+  tar_gzip_sha() { tar -xOf "$oci" "$layer_name" | gzip -dc | sha256sum; }
+  local inspect_t=() baseline_t=() inspect baseline
+  for _ in $(seq "$REPS"); do
+    inspect_t+=("$(seconds_of "$layerscope" inspect --json "$oci")")
+    baseline_t+=("$(seconds_of tar_gzip_sha)")
+  done
+  inspect=$(median "${inspect_t[@]}")
+  baseline=$(median "${baseline_t[@]}")
+  echo "inspect_debian_archive_bytes: $(stat -c %s "$oci") B"
+  echo "inspect_debian_seconds: $inspect s"
+  echo "tar_gzip_sha256sum_seconds: $baseline s"
+  echo "inspect_vs_tar_gzip_sha256sum: $(ratio "$baseline" "$inspect") x (above 1: inspect is faster)"
+  echo "inspect_debian_peak_rss: $(peak_rss_mb "$layerscope" inspect --json "$oci") MB"
+}
+
+if wants native; then bench_native; fi
+if wants wasm; then bench_wasm; fi
+if wants archive; then bench_archive; fi

@@ -29,6 +29,25 @@ WASM_TARGET_DIR="$TARGET_DIR/wasm"
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# Measuring, for the benchmarks (the same median as bench/src/lib.rs): the middle
+# value, or the mean of the two middle values of an even count.
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+# Wall-clock seconds of one run of a command, its output discarded.
+seconds_of() {
+  local t0=$EPOCHREALTIME
+  "$@" >/dev/null
+  local t1=$EPOCHREALTIME
+  awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f\n", b - a}'
+}
+
+# Peak resident memory of one run of a command, in MB (needs /usr/bin/time).
+peak_rss_mb() {
+  local kb
+  kb=$( { /usr/bin/time -f '%M' "$@" >/dev/null; } 2>&1 | tail -1)
+  awk -v kb="$kb" 'BEGIN {printf "%.1f\n", kb / 1024}'
+}
+
 # rustup's cargo and cargo-installed tools come first: Debian's cargo-web
 # also installs /usr/bin/cargo, which only the wasm build (with_wasm_env) wants.
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"

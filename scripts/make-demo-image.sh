@@ -14,15 +14,14 @@
 # umoci's rootless mode).
 #
 # Usage: scripts/make-demo-image.sh [OUTPUT.tar]
-set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-repo_root="$(cd "$(dirname "$0")/.." && pwd)"
-output="${1:-$repo_root/static/demo/layerscope-demo.tar}"
+output="${1:-$REPO_ROOT/static/demo/layerscope-demo.tar}"
 epoch="${SOURCE_DATE_EPOCH:-1704067200}" # 2024-01-01T00:00:00Z
 image_ref="layerscope/demo:1.0"
 
 for tool in umoci skopeo; do
-  command -v "$tool" >/dev/null || { echo "make-demo-image: $tool is not installed" >&2; exit 1; }
+  command -v "$tool" >/dev/null || die "make-demo-image: $tool is not installed"
 done
 
 rootless=()

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::process::{free_port, ChildGuard, TempDir};
 use crate::webdriver::{ElementId, LogEntry, WebDriver};
+use layerscope_test_support::{free_port, ChildGuard, TempDir};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";

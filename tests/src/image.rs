@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::process::{run_checked, TempDir};
 use crate::registry::Registry;
+use layerscope_test_support::{run_checked, TempDir};
 
 /// An image now in the registry.
 #[derive(Debug, Clone)]

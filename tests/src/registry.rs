@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::encoding::base64_standard;
 use crate::http::loopback_agent;
-use crate::process::{free_port, run_checked, ChildGuard, TempDir};
 use crate::token::{TokenIssuer, ISSUER_NAME, SERVICE_NAME};
+use layerscope_test_support::{free_port, run_checked, ChildGuard, TempDir};
 
 const REGISTRY_BINARY: &str = "/usr/bin/docker-registry";
 const HTPASSWD_BINARY: &str = "/usr/bin/htpasswd";

@@ -15,7 +15,7 @@ use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::encoding::{base64_standard, base64_url};
 use crate::http::loopback_agent;
-use crate::process::{run_checked, TempDir};
+use layerscope_test_support::{run_checked, TempDir};
 
 /// Lifetime of issued tokens.
 const TOKEN_SECONDS: u64 = 300;

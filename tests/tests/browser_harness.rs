@@ -47,7 +47,7 @@ fn harness_site() -> TempDir {
 }
 
 fn start(site: &Path) -> (LayerscopeServer, Browser) {
-    let server = LayerscopeServer::start_with(layerscope_binary(), site.to_path_buf());
+    let server = LayerscopeServer::start_with(&layerscope_binary(), site);
     let browser = Browser::start();
     browser.open(&server.url);
     (server, browser)

@@ -123,7 +123,7 @@ fn find_file(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
 
 #[test]
 fn built_page_ships_the_demo_archive() {
-    let dist = layerscope_e2e::require_built_dist();
+    let dist = layerscope_e2e::dist_dir();
     let committed = layerscope_e2e::repo_root().join("static/demo/layerscope-demo.tar");
     let shipped = find_file(&dist, "layerscope-demo.tar").unwrap_or_else(|| {
         panic!(

@@ -13,25 +13,23 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use layerscope_e2e::browser::describe_log;
-use layerscope_e2e::{dist_dir, layerscope_binary, repo_root, Browser, LayerscopeServer, TempDir};
+use layerscope_e2e::{
+    dist_dir, layerscope_binary, peer, repo_root, Browser, LayerscopeServer, TempDir,
+};
 use serde_json::Value;
 
 const OPEN_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn peers() -> PathBuf {
-    repo_root().join("../shared/fixtures/peers")
-}
-
 fn dive_image() -> PathBuf {
-    peers().join("dive/.data/test-docker-image.tar")
+    peer("dive/.data/test-docker-image.tar")
 }
 
 fn not_an_image() -> PathBuf {
-    peers().join("dive/.data/test-uncompressed-image.tar")
+    peer("dive/.data/test-uncompressed-image.tar")
 }
 
 fn bundle() -> PathBuf {
-    peers().join("go-containerregistry/pkg/v1/tarball/testdata/test_bundle.tar")
+    peer("go-containerregistry/pkg/v1/tarball/testdata/test_bundle.tar")
 }
 
 fn demo() -> PathBuf {
@@ -296,7 +294,7 @@ fn the_page_works_from_a_sub_path() {
         "<!doctype html><a href=\"some/where/layerscope/\">layerscope</a>",
     )
     .unwrap();
-    let server = LayerscopeServer::start_with(layerscope_binary(), root.path().to_path_buf());
+    let server = LayerscopeServer::start_with(&layerscope_binary(), root.path());
     let browser = Browser::start();
     browser.open(&format!("{}some/where/layerscope/", server.url));
     let button = browser.wait_for_testid("open-demo", OPEN_TIMEOUT);

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use layerscope_e2e::{
-    layerscope_binary, process::run_checked, push_archive, repo_root, Grant, Registry,
-    RegistryConfig, TempDir, TokenIssuer, TokenPolicy,
+    layerscope_binary, push_archive, repo_root, run_checked, Grant, Registry, RegistryConfig,
+    TempDir, TokenIssuer, TokenPolicy,
 };
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};

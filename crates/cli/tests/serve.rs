@@ -1,52 +1,22 @@
 //! `layerscope serve` as a user runs it: the real binary on a free loopback port, spoken to
 //! with raw HTTP so that paths reach the server exactly as written (clients normalise `..`).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Command;
 use std::time::Duration;
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct ScratchDir(PathBuf);
+use layerscope_test_support::{layerscope_binary_or, LayerscopeServer, TempDir};
 
-impl ScratchDir {
-    fn new(label: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let unique = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!(
-            "layerscope-serve-test-{}-{label}-{unique}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create scratch dir");
-        ScratchDir(path)
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The server process, killed on drop, and the port it printed.
-struct RunningServer {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for RunningServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The binary under test: `$LAYERSCOPE_BIN`, else this package's own build.
+fn layerscope() -> PathBuf {
+    layerscope_binary_or(env!("CARGO_BIN_EXE_layerscope"))
 }
 
 /// A page directory with one file of each kind the page ships, plus a secret next to it.
-fn sample_site(scratch: &ScratchDir) -> PathBuf {
-    let dist = scratch.0.join("dist");
+fn sample_site(scratch: &TempDir) -> PathBuf {
+    let dist = scratch.path().join("dist");
     std::fs::create_dir_all(dist.join("demo")).unwrap();
     std::fs::write(
         dist.join("index.html"),
@@ -59,40 +29,20 @@ fn sample_site(scratch: &ScratchDir) -> PathBuf {
     std::fs::write(dist.join("logo.svg"), "<svg/>").unwrap();
     std::fs::write(dist.join("demo/image.tar"), [0u8; 1024]).unwrap();
     std::fs::write(dist.join("demo/info.json"), "{}").unwrap();
-    std::fs::write(scratch.0.join("secret.txt"), "TOP-SECRET").unwrap();
-    std::os::unix::fs::symlink(scratch.0.join("secret.txt"), dist.join("leak.txt")).unwrap();
+    std::fs::write(scratch.path().join("secret.txt"), "TOP-SECRET").unwrap();
+    std::os::unix::fs::symlink(scratch.path().join("secret.txt"), dist.join("leak.txt")).unwrap();
     dist
 }
 
-fn start_server(dist: &Path) -> RunningServer {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_layerscope"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--dist"])
-        .arg(dist)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn layerscope serve");
-    let mut first_line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first_line)
-        .expect("read the serve banner");
-    let url = first_line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let port = url
-        .strip_prefix("http://127.0.0.1:")
-        .and_then(|rest| rest.strip_suffix('/'))
-        .and_then(|port| port.parse::<u16>().ok())
-        .unwrap_or_else(|| panic!("banner does not end in a loopback URL: {first_line:?}"));
-    assert_ne!(port, 0, "the banner must show the bound port, not 0");
-    assert!(
-        first_line.starts_with("layerscope serving ") && first_line.contains("dist/ at "),
-        "unexpected banner {first_line:?}"
+/// `layerscope serve --addr 127.0.0.1:0 --dist DIST`; its banner names DIST and the bound port.
+fn start_server(dist: &Path) -> LayerscopeServer {
+    let server = LayerscopeServer::start_with(&layerscope(), dist);
+    assert_eq!(
+        server.banner.served,
+        format!("{}/", dist.display()),
+        "the banner names the served directory"
     );
-    RunningServer { child, port }
+    server
 }
 
 struct RawResponse {
@@ -146,7 +96,7 @@ fn raw_request(port: u16, method: &str, target: &str) -> RawResponse {
 
 #[test]
 fn serves_each_file_kind_with_its_mime_type() {
-    let scratch = ScratchDir::new("mime");
+    let scratch = TempDir::new("mime");
     let server = start_server(&sample_site(&scratch));
     let cases = [
         ("/", "text/html; charset=utf-8"),
@@ -171,7 +121,7 @@ fn serves_each_file_kind_with_its_mime_type() {
 
 #[test]
 fn unknown_paths_are_404_and_head_has_no_body() {
-    let scratch = ScratchDir::new("404");
+    let scratch = TempDir::new("404");
     let server = start_server(&sample_site(&scratch));
     assert_eq!(raw_request(server.port, "GET", "/nope.js").status, 404);
     assert_eq!(raw_request(server.port, "GET", "/demo").status, 404);
@@ -183,7 +133,7 @@ fn unknown_paths_are_404_and_head_has_no_body() {
 
 #[test]
 fn traversal_never_reaches_files_outside_dist() {
-    let scratch = ScratchDir::new("traversal");
+    let scratch = TempDir::new("traversal");
     let server = start_server(&sample_site(&scratch));
     for target in [
         "/../secret.txt",
@@ -208,10 +158,10 @@ fn traversal_never_reaches_files_outside_dist() {
 
 #[test]
 fn missing_dist_fails_with_a_clear_message() {
-    let scratch = ScratchDir::new("missing");
-    let output = Command::new(env!("CARGO_BIN_EXE_layerscope"))
+    let scratch = TempDir::new("missing");
+    let output = Command::new(layerscope())
         .args(["serve", "--addr", "127.0.0.1:0"])
-        .current_dir(&scratch.0)
+        .current_dir(scratch.path())
         .output()
         .expect("run layerscope serve");
     assert!(!output.status.success());
@@ -224,11 +174,11 @@ fn missing_dist_fails_with_a_clear_message() {
 
 #[test]
 fn busy_port_fails_with_the_address_in_the_message() {
-    let scratch = ScratchDir::new("busy");
+    let scratch = TempDir::new("busy");
     let dist = sample_site(&scratch);
     let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("hold a port");
     let addr = holder.local_addr().unwrap().to_string();
-    let output = Command::new(env!("CARGO_BIN_EXE_layerscope"))
+    let output = Command::new(layerscope())
         .args(["serve", "--addr", &addr, "--dist"])
         .arg(&dist)
         .output()

@@ -22,11 +22,11 @@ fn compress(tool: &str, source: &std::path::Path, target: &std::path::Path) {
 
 #[test]
 fn gzip_and_zstd_outer_archives_stream_to_the_same_report() {
-    let scratch = Scratch::new("streams");
+    let scratch = TempDir::new("streams");
     let original = peer("dive/.data/test-docker-image.tar");
     let expected = load(&original);
     for (tool, name) in [("gzip", "image.tar.gz"), ("zstd", "image.tar.zst")] {
-        let compressed = scratch.0.join(name);
+        let compressed = scratch.path().join(name);
         compress(tool, &original, &compressed);
         // Random-access source: the reader detects compression and reads front to back.
         let seekable = run(&compressed, None, false, usize::MAX);
@@ -85,11 +85,11 @@ fn uncompressed_stream_matches_random_access() {
 
 #[test]
 fn a_missing_blob_is_named() {
-    let scratch = Scratch::new("missing");
+    let scratch = TempDir::new("missing");
     let mut files = read_tar(&peer("dive/.data/test-oci-gzip-image.tar"));
     let layer = "blobs/sha256/9aef42427209c9a180c61bb36b0b09681cbe3d3ff6409408bde0eb17ec1ba0cc";
     files.retain(|(name, _)| name != layer);
-    let path = scratch.0.join("missing.tar");
+    let path = scratch.path().join("missing.tar");
     write_tar(&path, &files);
     let message = refusal(&path);
     assert!(
@@ -100,7 +100,7 @@ fn a_missing_blob_is_named() {
 
 #[test]
 fn a_changed_layer_is_a_diff_id_mismatch_with_both_digests() {
-    let scratch = Scratch::new("mismatch");
+    let scratch = TempDir::new("mismatch");
     let mut files = read_tar(&peer(&format!(
         "{}/test_image_1.tar",
         "go-containerregistry/pkg/v1/tarball/testdata"
@@ -111,7 +111,7 @@ fn a_changed_layer_is_a_diff_id_mismatch_with_both_digests() {
         .unwrap();
     // The layer holds `./` then `./bar`: change the first content byte of `bar`.
     layer[1024] ^= 0x20;
-    let path = scratch.0.join("tampered.tar");
+    let path = scratch.path().join("tampered.tar");
     write_tar(&path, &files);
     match run(&path, None, false, usize::MAX).result {
         Err(ArchiveError::Analysis(AnalysisError::DigestMismatch {
@@ -134,12 +134,12 @@ fn a_changed_layer_is_a_diff_id_mismatch_with_both_digests() {
 
 #[test]
 fn a_changed_config_is_a_config_mismatch() {
-    let scratch = Scratch::new("config");
+    let scratch = TempDir::new("config");
     let mut files = read_tar(&peer("dive/.data/test-oci-gzip-image.tar"));
     let config = "blobs/sha256/3eaccc100f866490f00ae82727b459a737af031dcf44c791d8aa714a70f24959";
     let (_, bytes) = files.iter_mut().find(|(name, _)| name == config).unwrap();
     bytes.push(b'\n');
-    let path = scratch.0.join("config.tar");
+    let path = scratch.path().join("config.tar");
     write_tar(&path, &files);
     let message = refusal(&path);
     assert!(
@@ -150,11 +150,11 @@ fn a_changed_config_is_a_config_mismatch() {
 
 #[test]
 fn oversized_documents_are_refused() {
-    let scratch = Scratch::new("large");
+    let scratch = TempDir::new("large");
     let mut big = b"[".to_vec();
     big.resize(MAX_DOCUMENT_BYTES as usize + 10, b' ');
     big.push(b']');
-    let path = scratch.0.join("large.tar");
+    let path = scratch.path().join("large.tar");
     write_tar(&path, &[("manifest.json".into(), big)]);
     let message = refusal(&path);
     assert!(
@@ -165,13 +165,13 @@ fn oversized_documents_are_refused() {
 
 #[test]
 fn not_a_tar_and_other_compressions_are_refused() {
-    let scratch = Scratch::new("junk");
-    let junk = scratch.0.join("junk.bin");
+    let scratch = TempDir::new("junk");
+    let junk = scratch.path().join("junk.bin");
     std::fs::write(&junk, vec![7u8; 4096]).unwrap();
     assert!(refusal(&junk).contains("not a tar archive"));
     let streamed = run(&junk, None, true, 1000).result.unwrap_err().to_string();
     assert!(streamed.contains("not a tar archive"), "{streamed}");
-    let empty = scratch.0.join("empty");
+    let empty = scratch.path().join("empty");
     std::fs::write(&empty, b"").unwrap();
     assert!(refusal(&empty).contains("empty"));
     let streamed = run(&empty, None, true, 1000)
@@ -179,7 +179,7 @@ fn not_a_tar_and_other_compressions_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(streamed.contains("empty"), "{streamed}");
-    let xz = scratch.0.join("x.xz");
+    let xz = scratch.path().join("x.xz");
     std::fs::write(&xz, [0xfd, b'7', b'z', b'X', b'Z', 0, 1, 2]).unwrap();
     assert!(refusal(&xz).contains("xz"));
 }
@@ -187,8 +187,8 @@ fn not_a_tar_and_other_compressions_are_refused() {
 /// A 2 GiB layer (a sparse file) before manifest.json: listing reads headers only.
 #[test]
 fn a_two_gib_archive_lists_its_images_from_headers() {
-    let scratch = Scratch::new("huge");
-    let path = scratch.0.join("huge.tar");
+    let scratch = TempDir::new("huge");
+    let path = scratch.path().join("huge.tar");
     let layer_size: u64 = 2 << 30;
     let mut file = std::fs::File::create(&path).unwrap();
     let header = |name: &str, size: u64| {

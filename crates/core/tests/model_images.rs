@@ -10,7 +10,7 @@ use std::io::Read;
 use std::path::Path;
 
 use layerscope_core::model::config::ImageConfig;
-use layerscope_core::model::digest::Digest;
+use layerscope_core::model::digest::{Algorithm, Digest, Hasher};
 use layerscope_core::model::manifest::{self, Document};
 use layerscope_core::model::media::{self, Compression, MediaKind};
 use layerscope_core::model::platform::{self, Platform};
@@ -18,13 +18,14 @@ use layerscope_core::model::reference::Reference;
 use layerscope_core::present::history;
 use layerscope_core::present::inspect::{self, InspectInput};
 
-mod fixtures;
-use fixtures::peers;
+use layerscope_test_support::peers;
 
-/// Small entries of a tar file (layers are skipped: only their sizes are kept).
+/// Small entries of a tar file, and every entry's size and sha256 (layers are hashed as they
+/// stream past, never held whole).
 struct TarFiles {
     small: BTreeMap<String, Vec<u8>>,
     sizes: BTreeMap<String, u64>,
+    digests: BTreeMap<String, Digest>,
 }
 
 fn read_tar(path: &Path) -> TarFiles {
@@ -33,15 +34,29 @@ fn read_tar(path: &Path) -> TarFiles {
     let mut out = TarFiles {
         small: BTreeMap::new(),
         sizes: BTreeMap::new(),
+        digests: BTreeMap::new(),
     };
+    let mut buffer = vec![0u8; 64 * 1024];
     for entry in archive.entries().unwrap() {
         let mut entry = entry.unwrap();
         let name = entry.path().unwrap().to_string_lossy().into_owned();
         let size = entry.header().size().unwrap();
+        let keep = size <= 1 << 20;
+        let mut bytes = Vec::new();
+        let mut hasher = Hasher::new(Algorithm::Sha256);
+        loop {
+            let n = entry.read(&mut buffer).unwrap();
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            if keep {
+                bytes.extend_from_slice(&buffer[..n]);
+            }
+        }
         out.sizes.insert(name.clone(), size);
-        if size <= 1 << 20 {
-            let mut bytes = Vec::new();
-            entry.read_to_end(&mut bytes).unwrap();
+        out.digests.insert(name.clone(), hasher.finish());
+        if keep {
             out.small.insert(name, bytes);
         }
     }
@@ -72,10 +87,9 @@ fn docker_save_archive_history_inspect_and_ls() {
     assert_eq!(config.rootfs.diff_ids.len(), layer_files.len());
     assert_eq!(layer_files.len(), 14);
     // In this legacy layout the layer tars are stored uncompressed: their sha256 is the diff ID.
+    // Every layer, the 1.15 MB base layer too.
     for (file, diff_id) in layer_files.iter().zip(&config.rootfs.diff_ids) {
-        if let Some(bytes) = tar.small.get(*file) {
-            assert_eq!(&Digest::sha256_of(bytes), diff_id, "{file}");
-        }
+        assert_eq!(&tar.digests[*file], diff_id, "{file}");
     }
 
     let sizes: Vec<u64> = layer_files.iter().map(|f| tar.sizes[*f]).collect();
@@ -324,6 +338,11 @@ fn buildx_oci_layouts_from_dive() {
             tar.sizes[&format!("blobs/sha256/{}", layer.digest.encoded())],
             layer.size,
             "{file}: layer size matches its descriptor"
+        );
+        assert_eq!(
+            Some(&tar.digests[&format!("blobs/sha256/{}", layer.digest.encoded())]),
+            layer.digest.registered(),
+            "{file}: layer blob hashes to its descriptor's digest"
         );
     }
 }

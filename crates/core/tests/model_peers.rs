@@ -9,8 +9,7 @@ use layerscope_core::model::manifest::{self, Document, MediaTypeSource};
 use layerscope_core::model::media;
 use serde_json::Value;
 
-mod fixtures;
-use fixtures::peers;
+use layerscope_test_support::peers;
 
 fn read(rel: &str) -> Vec<u8> {
     let path = peers().join(rel);

@@ -3,21 +3,13 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use layerscope_core::archive::{ArchiveError, ArchiveReader, ImageSelector, Step};
 use layerscope_core::present::report::{ImageListing, ImageReport};
 
-#[path = "../fixtures/mod.rs"]
-mod fixtures;
 #[allow(unused_imports)]
-pub use fixtures::peers;
-
-pub fn peer(path: &str) -> PathBuf {
-    let file = peers().join(path);
-    assert!(file.exists(), "peer fixture missing: {}", file.display());
-    file
-}
+pub use layerscope_test_support::{peer, peers, TempDir};
 
 /// What one run produced.
 #[derive(Debug)]
@@ -192,23 +184,4 @@ pub fn read_tar(path: &Path) -> Vec<(String, Vec<u8>)> {
         }
     }
     files
-}
-
-/// A scratch directory removed when dropped.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("layerscope-archive-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

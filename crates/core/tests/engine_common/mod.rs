@@ -6,10 +6,8 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-#[path = "../fixtures/mod.rs"]
-mod fixtures;
 #[allow(unused_imports)]
-pub use fixtures::peers;
+pub use layerscope_test_support::peers;
 
 /// Builds a tar layer in memory.
 pub struct LayerBuilder {

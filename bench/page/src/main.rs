@@ -1,10 +1,10 @@
-//! The scanner benchmark page (`www/bench.html`).
+//! The scanner benchmark page (`bench/page/index.html`, built by trunk for wasm32).
 //!
 //! Streams a layer file from the page's own origin through the Fetch API's
 //! body reader into `layerscope_core::engine::scan::Scanner`, times each run with
 //! `performance.now()`, and writes the figures as JSON into the element with
 //! `data-testid="bench-result"` (or a message into `data-testid="bench-error"`).
-//! `tests/src/bin/wasm-bench.rs` drives it; `scripts/bench-wasm.sh` runs both.
+//! `bench/src/bin/wasm-bench.rs` drives it; `scripts/bench.sh` builds and runs both.
 //!
 //! Query parameters: `file` (path relative to the page, required), `reps`
 //! (timed runs, default 1), `chunk` (bytes per `Scanner::push`, default
@@ -16,23 +16,20 @@
 //!
 //! Fetch hands over chunks of whatever size the network stack chose; they are
 //! copied into a fixed buffer and pushed in `chunk`-sized pieces, exactly the
-//! pieces the native benchmark (`tests/src/bin/native-scan-bench.rs`) pushes
+//! pieces the native benchmark (`bench/src/bin/scan-layer.rs`) pushes
 //! from its file reads, so both run the same scanner on the same calls.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Object, Promise, Reflect, Uint8Array};
+use layerscope_bench::{describe_layer, DEFAULT_CHUNK, MAX_CHUNK};
 use layerscope_core::engine::scan::{LayerSummary, ScanOptions, Scanner};
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-/// Bytes per `Scanner::push` unless the page is told otherwise.
-const DEFAULT_CHUNK: usize = 64 * 1024;
-/// Largest chunk the page accepts: the chunk buffer is the only one it allocates.
-const MAX_CHUNK: usize = 64 * 1024 * 1024;
 /// Most timed runs one page load does.
 const MAX_REPS: u32 = 100;
 
@@ -619,18 +616,6 @@ impl Body {
             .map(Some)
             .map_err(|other| format!("the body of {file} yielded {other:?}, not bytes"))
     }
-}
-
-/// What the scanner found, so the runner can check every build did the same work.
-fn describe_layer(summary: &LayerSummary) -> Value {
-    json!({
-        "compressedBytes": summary.compressed_size,
-        "uncompressedBytes": summary.uncompressed_size,
-        "compression": summary.compression.name(),
-        "blobDigest": summary.blob_digest.to_string(),
-        "diffId": summary.diff_id.to_string(),
-        "entries": summary.entries.len(),
-    })
 }
 
 /// Size of the module's linear memory, which only grows: the peak the scanner needed.

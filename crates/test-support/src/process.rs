@@ -12,15 +12,6 @@ use std::time::{Duration, Instant};
 /// How much of a process's stderr a panic message quotes.
 const STDERR_TAIL_BYTES: u64 = 4000;
 
-/// The repository root (the parent of this crate's directory).
-pub fn repo_root() -> PathBuf {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir
-        .parent()
-        .expect("tests/ has a parent directory")
-        .to_path_buf()
-}
-
 /// A loopback TCP port that was free a moment ago.
 ///
 /// The port is released before returning, so another process could grab it in between;
@@ -37,12 +28,12 @@ pub struct TempDir {
 }
 
 impl TempDir {
-    /// Creates `<tmp>/layerscope-e2e-<pid>-<label>-<n>`.
+    /// Creates `<tmp>/layerscope-test-<pid>-<label>-<n>`, empty.
     pub fn new(label: &str) -> TempDir {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let unique = COUNTER.fetch_add(1, Ordering::SeqCst);
         let path = std::env::temp_dir().join(format!(
-            "layerscope-e2e-{}-{label}-{unique}",
+            "layerscope-test-{}-{label}-{unique}",
             std::process::id()
         ));
         let _ = std::fs::remove_dir_all(&path);

@@ -1,4 +1,4 @@
-//! The wasm-vs-native scanner benchmark runner (`scripts/bench-wasm.sh` calls it).
+//! The wasm-vs-native scanner benchmark runner (`scripts/bench.sh` calls it).
 //!
 //! ```text
 //! wasm-bench --served DIR --file NAME [--reps N] [--chunk BYTES] [--native LABEL=BINARY]...
@@ -6,11 +6,11 @@
 //! ```
 //!
 //! DIR holds the layer file NAME and one or more builds of the benchmark page
-//! (`www/bench.html` built by trunk; `--page` labels each and may add a query, default
+//! (`bench/page/index.html` built by trunk; `--page` labels each and may add a query, default
 //! `wasm=index.html`). The
 //! runner serves DIR with `layerscope serve` on loopback, opens headless Chromium through the
 //! harness in this crate, and then, N times in turn: runs each native binary
-//! (`native-scan-bench`) under `/usr/bin/time -v`, loads each page to scan the file in wasm
+//! (`scan-layer --json`) under `/usr/bin/time -v`, loads each page to scan the file in wasm
 //! (pages take turns going first), and loads the first page again in drain mode (fetch and
 //! copy only). A warm-up round comes first and is not counted. Every run must find the same
 //! sizes, digests and entry count. Medians are printed as `name: value unit` lines:
@@ -30,14 +30,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+use layerscope_bench::{median, DEFAULT_CHUNK};
 use layerscope_e2e::browser::{Browser, CHROMIUM_FLAGS};
-use layerscope_e2e::layerscope::{layerscope_binary, LayerscopeServer};
-use layerscope_e2e::process::{free_port, ChildGuard, TempDir};
 use layerscope_e2e::webdriver::WebDriver;
+use layerscope_e2e::{free_port, layerscope_binary, ChildGuard, LayerscopeServer, TempDir};
 use serde_json::{json, Value};
 
 const DEFAULT_REPS: usize = 5;
-const DEFAULT_CHUNK: usize = 64 * 1024;
 /// How long one page run may take before the runner gives up on it.
 const PAGE_TIMEOUT: Duration = Duration::from_secs(300);
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -141,7 +140,7 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
         let page = page.split_once('?').map_or(page.as_str(), |(path, _)| path);
         if !served.join(page).is_file() {
             return Err(format!(
-                "page {label}: {} is not a file: build www/bench.html with trunk into it first",
+                "page {label}: {} is not a file: build bench/page/index.html with trunk into it first",
                 served.join(page).display()
             ));
         }
@@ -173,7 +172,7 @@ fn parse_count(flag: &str, text: &str) -> Result<usize, String> {
 }
 
 fn run(options: &Options) -> Result<(), String> {
-    let server = LayerscopeServer::start_with(layerscope_binary(), options.served.clone());
+    let server = LayerscopeServer::start_with(&layerscope_binary(), &options.served);
     let browser = PageBrowser::start()?;
     let browser = browser.webdriver();
     let scratch = TempDir::new("wasm-bench");
@@ -278,7 +277,7 @@ impl Results {
     }
 
     fn median_of(&self, label: &str, field: impl Fn(&Sample) -> f64) -> f64 {
-        median(&self.samples[label], field)
+        median(self.samples[label].iter().map(field))
     }
 
     /// The shortest first-byte-to-finish time among the label's runs.
@@ -312,7 +311,8 @@ impl Results {
             .iter()
             .map(|(label, _)| format!("native_{label}"))
             .collect();
-        for label in &natives {
+        // The median first-byte-to-finish time of a label, and its throughput.
+        let print_speed = |label: &str| {
             let seconds = self.median_of(label, |s| s.seconds);
             print_line(&format!("{label}_scanner_seconds"), seconds, "s");
             print_line(
@@ -320,15 +320,13 @@ impl Results {
                 uncompressed / MB / seconds,
                 "MB/s",
             );
+            seconds
+        };
+        for label in &natives {
+            print_speed(label);
         }
         for (label, _) in &options.pages {
-            let seconds = self.median_of(label, |s| s.seconds);
-            print_line(&format!("{label}_scanner_seconds"), seconds, "s");
-            print_line(
-                &format!("{label}_scanner_throughput"),
-                uncompressed / MB / seconds,
-                "MB/s",
-            );
+            let seconds = print_speed(label);
             let total = self.median_of(label, |s| s.total_seconds);
             print_line(
                 &format!("{label}_scanner_throughput_including_fetch_start"),
@@ -425,6 +423,7 @@ fn run_native(binary: &Path, options: &Options, scratch: &Path) -> Result<(Sampl
         .arg(&time_report)
         .arg(binary)
         .arg(&file)
+        .arg("--json")
         .arg("--chunk")
         .arg(options.chunk.to_string())
         .output()
@@ -536,17 +535,6 @@ fn page_sample(page: &Value, mode: &str) -> Result<Sample, String> {
         reads: run["fetchChunks"].as_f64().unwrap_or(0.0),
         layer: page["layer"].clone(),
     })
-}
-
-fn median(samples: &[Sample], field: impl Fn(&Sample) -> f64) -> f64 {
-    let mut values: Vec<f64> = samples.iter().map(field).collect();
-    values.sort_by(f64::total_cmp);
-    let middle = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[middle]
-    } else {
-        (values[middle - 1] + values[middle]) / 2.0
-    }
 }
 
 fn print_line(name: &str, value: f64, unit: &str) {
