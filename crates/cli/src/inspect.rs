@@ -90,7 +90,7 @@ pub fn run(args: &InspectArgs) -> ExitCode {
     let mut out = io::stdout().lock();
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &report.dive_export())
-            .map_err(io::Error::other)
+            .map_err(io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
         print_human(&mut out, &report)
@@ -324,7 +324,7 @@ fn print_listing(args: &InspectArgs, listing: &Listing) -> ExitCode {
     let mut out = io::stdout().lock();
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, listing)
-            .map_err(io::Error::other)
+            .map_err(io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
         listing
