@@ -6,8 +6,9 @@
 //!  model      documents: digest, reference, media types, manifest, config, platform, time
 //!    |
 //!  archive    where bytes come from: a docker save / OCI layout archive, read by ranges
-//!  (registry  or by stream, planned into "this config, these layers" -- a registry client
-//!    |        is the next room beside it)
+//!  registry   or by stream, planned into "this config, these layers"; or a registry,
+//!    |        through Distribution API requests and responses as values (auth
+//!    |        challenges, tokens, pagination, errors) that the caller performs
 //!    v
 //!  engine     bytes to entries: codec (gzip/zstd/plain), tar headers, the layer scanner,
 //!    |        stacked trees with whiteouts, dive's efficiency figures
@@ -31,3 +32,4 @@ pub mod archive;
 pub mod engine;
 pub mod model;
 pub mod present;
+pub mod registry;

@@ -1,0 +1,74 @@
+//! Where bytes come from, registries: the OCI Distribution API as a sans-IO client.
+//!
+//! Requests are values ([`Request`]: method, URL, headers) and answers are parsed from
+//! values ([`Response`]: status, headers, body); the caller performs the HTTP, the page with
+//! `fetch`, the CLI with ureq. The core never opens a connection, reads a clock or follows
+//! a redirect.
+//!
+//! ```text
+//!  http       Request, Response, Endpoint (host + scheme as docker picks it), Url
+//!  auth       WWW-Authenticate challenges, token requests and responses, TokenCache,
+//!             Credentials
+//!  api        the operations' requests and readers: /v2/, manifests, blobs, tags,
+//!             catalog; registry error bodies, Docker Hub rate limits, Link pagination
+//!  session    Session (endpoint, credentials, tokens) and Exchange, the state machine
+//!             a caller drives for one Operation
+//!  error      RegistryError and the parsers' errors
+//! ```
+//!
+//! Driving one operation:
+//!
+//! ```
+//! use layerscope_core::model::reference::Reference;
+//! use layerscope_core::registry::{
+//!     Action, Endpoint, InsecureRegistries, ManifestRef, Operation, Repository, Response,
+//!     Session,
+//! };
+//!
+//! let reference = Reference::parse("nginx:1.25").unwrap();
+//! let endpoint = Endpoint::for_reference(&reference, &InsecureRegistries::none()).unwrap();
+//! let mut session = Session::new(endpoint);
+//! let operation = Operation::Manifest {
+//!     repository: Repository::of(&reference),
+//!     reference: ManifestRef::of(&reference),
+//! };
+//! let now = 1_800_000_000; // the caller's clock, Unix seconds
+//! let mut exchange = session.start(operation, now);
+//! let outcome = loop {
+//!     match exchange.next_action() {
+//!         Action::Send(request) => {
+//!             // The caller performs `request` here; this example pretends the registry
+//!             // answered 404.
+//!             assert_eq!(request.url, "https://registry-1.docker.io/v2/library/nginx/manifests/1.25");
+//!             let response = Response::new(404);
+//!             if let Err(error) = exchange.receive(response, now) {
+//!                 break Err(error);
+//!             }
+//!         }
+//!         Action::Done(outcome) => break outcome,
+//!     }
+//! };
+//! assert!(outcome.unwrap_err().is_not_found());
+//! ```
+//!
+//! Bounds: every body the session reads has a limit ([`Exchange::body_limit`]): manifests
+//! [`crate::model::manifest::MAX_MANIFEST_BYTES`], configs
+//! [`crate::model::config::MAX_CONFIG_BYTES`], token responses
+//! [`auth::MAX_TOKEN_RESPONSE_BYTES`], tag and catalog pages [`api::MAX_LIST_BYTES`], the
+//! rest [`api::MAX_SMALL_BODY_BYTES`]. URLs from headers are followed only when they are
+//! the token realm of a Bearer challenge or a `Link` on the registry's own origin.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod http;
+pub mod session;
+
+pub use api::{
+    CatalogPage, ErrorCode, ErrorEntry, FetchedManifest, ManifestRef, NextPage, RateLimit,
+    Repository, ResolvedTag, TagPage, VerifiedBlob,
+};
+pub use auth::{Challenge, Credentials, Scope, Token, TokenCache};
+pub use error::{ChallengeError, DigestClaim, EndpointError, RegistryError, TokenError};
+pub use http::{Endpoint, InsecureRegistries, Method, Request, Response, Scheme, Url};
+pub use session::{Action, BlobRequest, Cursor, Exchange, Operation, Outcome, Pinged, Session};
