@@ -271,6 +271,50 @@ fn answer_one(mut stream: TcpStream, status_and_headers: &str, body: &[u8]) -> O
     })
 }
 
+/// A loopback server that answers one request with `total` bytes as fast as the reader takes
+/// them, so a proxy that buffered whole bodies would have to hold them all.
+fn start_endless_blob_server(total: u64) -> (String, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the blob server");
+    let authority = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let thread = std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok() && line != "\r\n" && !line.is_empty() {
+            line.clear();
+        }
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
+        );
+        if stream.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let chunk = vec![0x5a_u8; 64 * 1024];
+        let mut sent = 0;
+        while sent < total {
+            let length = chunk.len().min((total - sent) as usize);
+            if stream.write_all(&chunk[..length]).is_err() {
+                return;
+            }
+            sent += length as u64;
+        }
+    });
+    (authority, thread)
+}
+
+/// A memory figure of a process in KiB from `/proc/PID/status`: `VmRSS` (now) or `VmHWM`
+/// (the most it has been resident).
+fn memory_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
 const BLOB_DIGEST: &str = "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae";
 
 #[test]
@@ -523,4 +567,65 @@ fn static_files_are_still_served_beside_the_proxy() {
     );
     assert_eq!(index.body, b"<!doctype html>");
     assert_eq!(server.request("GET", "/proxy", &[]).status, 404);
+}
+
+#[test]
+fn a_large_blob_streams_through_bounded_buffers() {
+    const TOTAL: u64 = 256 * 1024 * 1024;
+    let (authority, blob_server) = start_endless_blob_server(TOTAL);
+    let server = ProxyServer::start(std::slice::from_ref(&authority));
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /proxy/{authority}/v2/big/blobs/{BLOB_DIGEST} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::with_capacity(1024 * 1024, stream);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        head.push_str(&line);
+    }
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("content-length: {TOTAL}")),
+        "{head}"
+    );
+    let mut first = vec![0u8; 1024 * 1024];
+    reader.read_exact(&mut first).unwrap();
+    let baseline = memory_kib(server.child.id(), "VmRSS");
+    // The page stops reading for a moment: the upstream must wait, not the proxy's memory grow.
+    std::thread::sleep(Duration::from_millis(1500));
+    let paused = memory_kib(server.child.id(), "VmRSS");
+    assert!(
+        paused < baseline + 32 * 1024,
+        "the proxy grew from {baseline} KiB to {paused} KiB while the reader paused"
+    );
+    let mut received = first.len() as u64;
+    let mut buffer = vec![0u8; 1024 * 1024];
+    loop {
+        let read = reader.read(&mut buffer).unwrap();
+        if read == 0 {
+            break;
+        }
+        received += read as u64;
+    }
+    assert_eq!(received, TOTAL);
+    blob_server.join().unwrap();
+    let peak = memory_kib(server.child.id(), "VmHWM");
+    eprintln!(
+        "proxy memory: {baseline} KiB after the first MiB, {paused} KiB paused, peak {peak} KiB"
+    );
+    assert!(
+        peak < 128 * 1024,
+        "the proxy was {peak} KiB resident at its peak while relaying {TOTAL} bytes"
+    );
 }
