@@ -14,11 +14,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderValue};
 use axum::http::{Method, Response, StatusCode};
+use axum::serve::ListenerExt;
 use tokio_util::io::ReaderStream;
 
 pub use target::{BadTarget, InsecureRegistry, ProxyTarget};
@@ -130,10 +132,27 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
             display_dir(&args.dist)
         );
         let router = axum::Router::new().fallback(answer).with_state(app);
+        let listener = listener.tap_io(drop_stalled_readers);
         axum::serve(listener, router)
             .await
             .map_err(|source| ServeError::Serve { source })
     })
+}
+
+/// A client that stops reading holds its upstream slot for as long as the connection lives;
+/// the kernel closes a connection whose sent data stays unacknowledged this long (zero-window
+/// probes included), which drops the response body and frees the slot.
+const STALLED_READER_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn drop_stalled_readers(stream: &mut tokio::net::TcpStream) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Err(error) =
+        socket2::SockRef::from(&*stream).set_tcp_user_timeout(Some(STALLED_READER_TIMEOUT))
+    {
+        eprintln!("layerscope serve: cannot set TCP_USER_TIMEOUT: {error}");
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = (stream, STALLED_READER_TIMEOUT);
 }
 
 /// Shows a directory the way the user typed it, with a trailing slash (`dist/`).

@@ -126,7 +126,7 @@ impl RawResponse {
 fn raw_request(port: u16, method: &str, target: &str, headers: &[(&str, &str)]) -> RawResponse {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to server");
     stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
+        .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     let mut head = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
     for (name, value) in headers {
@@ -628,4 +628,61 @@ fn a_large_blob_streams_through_bounded_buffers() {
         peak < 128 * 1024,
         "the proxy was {peak} KiB resident at its peak while relaying {TOTAL} bytes"
     );
+}
+
+#[test]
+fn an_upstream_that_never_answers_times_out_after_thirty_seconds() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a silent upstream");
+    let authority = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    // Accepts and reads, never answers; the connection stays open until the test ends.
+    let _silent = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let server = ProxyServer::start(std::slice::from_ref(&authority));
+    let started = std::time::Instant::now();
+    let response = server.request("GET", &format!("/proxy/{authority}/v2/"), &[]);
+    let waited = started.elapsed();
+    assert_eq!(response.status, 504, "{}", response.text());
+    assert!(
+        waited >= Duration::from_secs(29) && waited < Duration::from_secs(40),
+        "answered after {waited:?}"
+    );
+    assert!(response.text().contains("30s"), "{}", response.text());
+}
+
+#[test]
+fn a_client_that_stops_reading_is_dropped_and_frees_its_upstream_slot() {
+    const TOTAL: u64 = 256 * 1024 * 1024;
+    let (authority, blob_server) = start_endless_blob_server(TOTAL);
+    let server = ProxyServer::start(std::slice::from_ref(&authority));
+    let mut stalled = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    // Sends the request and never reads: the socket buffers fill and the proxy's sends stall.
+    write!(
+        stalled,
+        "GET /proxy/{authority}/v2/big/blobs/{BLOB_DIGEST} HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    // The body, which holds the upstream slot, is dropped when the connection closes.
+    let gone = loop {
+        let log = server.log();
+        if log.contains("(the client went away)") {
+            break log;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(150),
+            "the stalled client still holds its slot: {log}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(55),
+        "dropped after only {waited:?}: {gone}"
+    );
+    blob_server.join().unwrap();
+    drop(stalled);
 }
