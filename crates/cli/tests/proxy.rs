@@ -686,3 +686,46 @@ fn a_client_that_stops_reading_is_dropped_and_frees_its_upstream_slot() {
     blob_server.join().unwrap();
     drop(stalled);
 }
+
+#[test]
+fn upstream_connections_are_bounded() {
+    const SLOTS: usize = 32;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a silent upstream");
+    let authority = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    // Accepts and never answers, so every request keeps its slot until the server stops.
+    let _silent = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let server = ProxyServer::start(std::slice::from_ref(&authority));
+    let clients: Vec<_> = (0..SLOTS + 4)
+        .map(|index| {
+            let port = server.port;
+            let path = format!("/proxy/{authority}/v2/repo/manifests/tag-{index}");
+            std::thread::spawn(move || {
+                // Ends when the server is stopped; the answer does not matter here.
+                let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+                    return;
+                };
+                let _ = write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+                let _ = stream.read_to_end(&mut Vec::new());
+            })
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    while accepted.load(Ordering::SeqCst) < SLOTS && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Give the requests beyond the limit time to (wrongly) connect too.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(accepted.load(Ordering::SeqCst), SLOTS);
+    drop(server);
+    for client in clients {
+        let _ = client.join();
+    }
+}
