@@ -489,7 +489,7 @@ fn rewritten_challenges(header_value: &str) -> Option<String> {
     changed.then(|| {
         challenges
             .iter()
-            .map(render_challenge)
+            .map(|challenge| challenge.to_string())
             .collect::<Vec<_>>()
             .join(", ")
     })
@@ -518,32 +518,6 @@ fn proxied_realm(realm: &str) -> Option<String> {
 }
 
 /// Writes a parsed challenge back as header text (RFC 9110 section 11.6.1).
-// TODO(core): rendering belongs beside `parse_challenges` in `registry::auth` (a `Display`
-// for `Challenge`); it moves there once the core has it.
-fn render_challenge(challenge: &Challenge) -> String {
-    let scheme = match challenge.scheme.as_str() {
-        "bearer" => "Bearer",
-        "basic" => "Basic",
-        other => other,
-    };
-    if let Some(token68) = &challenge.token68 {
-        return format!("{scheme} {token68}");
-    }
-    let params: Vec<String> = challenge
-        .params
-        .iter()
-        .map(|(name, value)| {
-            let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
-            format!("{name}=\"{escaped}\"")
-        })
-        .collect();
-    if params.is_empty() {
-        scheme.to_string()
-    } else {
-        format!("{scheme} {}", params.join(","))
-    }
-}
-
 /// `Cache-Control` for a proxied response: by digest immutable, by tag revalidated, tokens
 /// and failures never stored.
 fn cache_control(target: &ProxyTarget, status: StatusCode, authorized: bool) -> &'static str {
@@ -811,7 +785,7 @@ mod tests {
             token68: None,
             params: vec![("realm".to_string(), "a\"b\\c".to_string())],
         };
-        let rendered = render_challenge(&challenge);
+        let rendered = ToString::to_string(&challenge);
         assert_eq!(rendered, "Bearer realm=\"a\\\"b\\\\c\"");
         assert_eq!(parse_challenges(&rendered).unwrap(), vec![challenge]);
     }

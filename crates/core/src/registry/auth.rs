@@ -84,6 +84,28 @@ pub struct Challenge {
     pub params: Vec<(String, String)>,
 }
 
+/// The challenge as `WWW-Authenticate` text again (schemes capitalized as registries send
+/// them, every parameter quoted and escaped), so a proxy can rewrite one parameter and hand
+/// the rest on unchanged.
+impl std::fmt::Display for Challenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = match self.scheme.as_str() {
+            "bearer" => "Bearer",
+            "basic" => "Basic",
+            other => other,
+        };
+        f.write_str(scheme)?;
+        if let Some(token68) = &self.token68 {
+            return write!(f, " {token68}");
+        }
+        for (i, (name, value)) in self.params.iter().enumerate() {
+            let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+            write!(f, "{}{name}=\"{escaped}\"", if i == 0 { " " } else { "," })?;
+        }
+        Ok(())
+    }
+}
+
 impl Challenge {
     /// The value of parameter `name` (case-insensitive).
     pub fn param(&self, name: &str) -> Option<&str> {
@@ -913,5 +935,19 @@ mod tests {
         // Expired tokens go first.
         cache.insert("r", Scope::pull("newer"), Token::new("t", 900), 150);
         assert!(cache.len() < MAX_CACHED_TOKENS);
+    }
+
+    #[test]
+    fn a_challenge_renders_back_to_what_parses_to_it() {
+        let header = r#"Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull,push",error="insufficient_scope""#;
+        let parsed = parse_challenges(header).unwrap();
+        assert_eq!(parsed[0].to_string(), header);
+        let quoted = Challenge {
+            scheme: "basic".into(),
+            token68: None,
+            params: vec![("realm".into(), r#"a "quoted" \ realm"#.into())],
+        };
+        let again = parse_challenges(&quoted.to_string()).unwrap();
+        assert_eq!(again[0], quoted);
     }
 }
