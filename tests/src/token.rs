@@ -15,6 +15,7 @@ use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::encoding::{base64_standard, base64_url};
 use crate::http::loopback_agent;
+use layerscope_core::registry::http::query_decode;
 use layerscope_test_support::{run_checked, TempDir};
 
 /// Lifetime of issued tokens.
@@ -372,36 +373,9 @@ fn parse_query(query: &str) -> Vec<(String, String)> {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key), percent_decode(value))
+            (query_decode(key), query_decode(value))
         })
         .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let escaped = (bytes[index] == b'%')
-            .then(|| bytes.get(index + 1..index + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
-        match (escaped, bytes[index]) {
-            (Some(byte), _) => {
-                decoded.push(byte);
-                index += 3;
-            }
-            (None, b'+') => {
-                decoded.push(b' ');
-                index += 1;
-            }
-            (None, byte) => {
-                decoded.push(byte);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 fn header(name: &str, value: &str) -> Header {

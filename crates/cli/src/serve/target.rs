@@ -121,7 +121,7 @@ fn check_authority(authority: &str) -> Result<(), BadTarget> {
 /// of `/v2/`, and backslashes and NULs, which some servers read as separators.
 fn check_path(path: &str) -> Result<(), BadTarget> {
     for segment in path.split('/') {
-        let decoded = percent_decoded_lossy(segment);
+        let decoded = layerscope_core::registry::http::percent_decode(segment);
         if decoded == "." || decoded == ".." || decoded.contains(['\\', '\0', '/']) {
             return Err(BadTarget(format!(
                 "path segment {segment:?} is not allowed"
@@ -129,29 +129,6 @@ fn check_path(path: &str) -> Result<(), BadTarget> {
         }
     }
     Ok(())
-}
-
-fn percent_decoded_lossy(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let escaped = (bytes[index] == b'%')
-            .then(|| bytes.get(index + 1..index + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
-        match escaped {
-            Some(byte) => {
-                decoded.push(byte);
-                index += 3;
-            }
-            None => {
-                decoded.push(bytes[index]);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 /// A registry the user allowed with `--insecure-registry HOST:PORT`: reached over plain HTTP

@@ -2,8 +2,6 @@
 
 use crate::engine::codec::CodecError;
 use crate::engine::tar::TarError;
-use crate::model::digest::Digest;
-use crate::model::digest::DigestRole;
 use crate::model::manifest::ManifestError;
 use crate::present::analysis::AnalysisError;
 
@@ -62,18 +60,6 @@ pub enum ArchiveError {
         /// The document (and image) that names it.
         referenced_by: String,
     },
-    /// A manifest or index that does not hash to the digest that names it.
-    #[error("{} digest mismatch for {subject}: expected {expected}, actual {actual}", kind.name())]
-    DigestMismatch {
-        /// Which digest disagreed.
-        kind: DigestRole,
-        /// The archive member or `layer N (member)`.
-        subject: String,
-        /// The digest the documents promise.
-        expected: Digest,
-        /// The digest of the bytes in the archive.
-        actual: Digest,
-    },
     /// A descriptor whose media type is neither an image manifest nor an index.
     #[error("{referenced_by} lists {digest} with unknown media type {media_type:?} (neither an image manifest nor an index)")]
     UnknownMediaType {
@@ -104,7 +90,8 @@ pub enum ArchiveError {
         /// The decompressor's reason, with the compressed offset.
         source: CodecError,
     },
-    /// The chosen image's config or one of its layers could not be analysed.
+    /// A manifest, the chosen image's config or one of its layers does not match the digest
+    /// that names it, or could not be analysed.
     #[error(transparent)]
     Analysis(#[from] AnalysisError),
     /// `select_image` named an image that is not there.

@@ -10,7 +10,7 @@ use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, Document, ImageManifest};
 use crate::model::media::{self, MediaKind};
 use crate::model::platform;
-use crate::present::analysis::{BlobPlan, ImagePlan};
+use crate::present::analysis::{AnalysisError, BlobPlan, ImagePlan};
 use crate::present::report::{DigestRole, ImageListing};
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -199,12 +199,12 @@ fn verify_document(expected: &Digest, document: &[u8], path: &str) -> Result<(),
     hasher.update(document);
     let actual = hasher.finish();
     if &actual != expected {
-        return Err(ArchiveError::DigestMismatch {
+        return Err(ArchiveError::from(AnalysisError::DigestMismatch {
             kind: DigestRole::Manifest,
             subject: path.into(),
             expected: expected.clone(),
             actual,
-        }
+        })
         .into());
     }
     Ok(())

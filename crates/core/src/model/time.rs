@@ -118,6 +118,37 @@ impl Timestamp {
         Ok(Timestamp { unix, nanos })
     }
 
+    /// Parses an HTTP date in the IMF-fixdate form RFC 9110 requires senders to use
+    /// (`Sun, 06 Nov 1994 08:49:37 GMT`), as `Retry-After` and `Date` carry it.
+    pub fn parse_http_date(text: &str) -> Option<Timestamp> {
+        let (_, rest) = text.trim().split_once(", ")?;
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let [day, month, year, time, "GMT"] = fields.as_slice() else {
+            return None;
+        };
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let month = MONTHS.iter().position(|m| m == month)? as i64 + 1;
+        let year: i64 = year.parse().ok().filter(|_| year.len() == 4)?;
+        let day: i64 = day
+            .parse()
+            .ok()
+            .filter(|d| (1..=days_in_month(year, month)).contains(d))?;
+        let hms: Vec<i64> = time
+            .split(':')
+            .map(|p| p.parse().ok())
+            .collect::<Option<Vec<i64>>>()?;
+        let [h, m, s] = hms.as_slice() else {
+            return None;
+        };
+        if *h > 23 || *m > 59 || *s > 60 {
+            return None;
+        }
+        let days = days_from_civil(year, month, day);
+        Some(Timestamp::from_unix(days * 86_400 + h * 3600 + m * 60 + s))
+    }
+
     /// RFC 3339 in UTC with whole seconds, as Go's `time.RFC3339` prints a UTC time.
     pub fn to_rfc3339(&self) -> String {
         let days = self.unix.div_euclid(86_400);
@@ -227,5 +258,13 @@ mod tests {
             let e = Timestamp::parse(bad).unwrap_err();
             assert!(e.to_string().contains("RFC 3339"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn parses_http_dates() {
+        let t = Timestamp::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(t.to_rfc3339(), "1994-11-06T08:49:37Z");
+        assert!(Timestamp::parse_http_date("Sun, 31 Feb 1994 08:49:37 GMT").is_none());
+        assert!(Timestamp::parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT").is_none());
     }
 }

@@ -68,7 +68,7 @@ pub enum AnalysisError {
     DigestMismatch {
         /// Which digest disagreed.
         kind: DigestRole,
-        /// The blob's path, or `layer N (path)`.
+        /// The document's or blob's path, or `layer N (path)`.
         subject: String,
         /// The digest the documents promise.
         expected: Digest,

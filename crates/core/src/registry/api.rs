@@ -420,41 +420,7 @@ pub fn retry_after(response: &Response, now: i64) -> Option<i64> {
     if let Ok(secs) = value.parse::<u32>() {
         return Some(now.saturating_add(i64::from(secs)));
     }
-    parse_imf_fixdate(value)
-}
-
-fn parse_imf_fixdate(text: &str) -> Option<i64> {
-    // "Sun, 06 Nov 1994 08:49:37 GMT"
-    let (_, rest) = text.split_once(", ")?;
-    let fields: Vec<&str> = rest.split(' ').collect();
-    let [day, month, year, time, "GMT"] = fields.as_slice() else {
-        return None;
-    };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| m == month)? as i64 + 1;
-    let day: i64 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
-    let year: i64 = year.parse().ok().filter(|_| year.len() == 4)?;
-    let hms: Vec<i64> = time
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<Vec<i64>>>()?;
-    let [h, m, s] = hms.as_slice() else {
-        return None;
-    };
-    if *h > 23 || *m > 59 || *s > 60 {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm, proleptic Gregorian).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + m * 60 + s)
+    crate::model::time::Timestamp::parse_http_date(value).map(|t| t.unix)
 }
 
 /// The next page, from a `Link: <...>; rel="next"` header: a URL on the registry's own

@@ -611,7 +611,7 @@ impl Url {
     pub fn query_param(&self, name: &str) -> Option<String> {
         self.query()?.split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k) == name).then(|| percent_decode(v))
+            (query_decode(k) == name).then(|| query_decode(v))
         })
     }
 }
@@ -628,6 +628,38 @@ impl fmt::Display for Url {
     }
 }
 
+/// Undoes percent-encoding in a path segment (`%XX`): a malformed escape stays as it is,
+/// invalid UTF-8 is replaced.
+pub fn percent_decode(text: &str) -> String {
+    decode(text, false)
+}
+
+/// Undoes a query component's encoding: [`percent_decode`], and `+` as a space, as HTML forms
+/// (and some token clients) write queries.
+pub fn query_decode(text: &str) -> String {
+    decode(text, true)
+}
+
+fn decode(text: &str, plus_is_space: bool) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escaped = (bytes[index] == b'%')
+            .then(|| bytes.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
+        let (byte, used) = match (escaped, bytes[index]) {
+            (Some(byte), _) => (byte, 3),
+            (None, b'+') if plus_is_space => (b' ', 1),
+            (None, byte) => (byte, 1),
+        };
+        decoded.push(byte);
+        index += used;
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
 /// Percent-encodes a query component: everything but RFC 3986's unreserved characters
 /// (`A-Z a-z 0-9 - . _ ~`) becomes `%XX`, so `repository:a/b:pull` travels as
 /// `repository%3Aa%2Fb%3Apull` and a space as `%20`.
@@ -641,44 +673,6 @@ pub fn percent_encode(text: &str) -> String {
         }
     }
     out
-}
-
-/// Decodes `%XX` escapes and `+` (as a space, the form encoding registries' own query
-/// strings use); a malformed escape is kept as written.
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| {
-                    std::str::from_utf8(h)
-                        .ok()
-                        .and_then(|h| u8::from_str_radix(h, 16).ok())
-                });
-                match hex {
-                    Some(v) => {
-                        out.push(v);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -876,5 +870,14 @@ mod tests {
         assert_eq!(percent_encode("a b*~"), "a%20b%2A~");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         assert_eq!(percent_decode(&percent_encode("é/ü:*")), "é/ü:*");
+    }
+
+    #[test]
+    fn percent_decoding_undoes_the_encoder() {
+        let text = "repository:a/b:pull push~ü";
+        assert_eq!(percent_decode(&percent_encode(text)), text);
+        assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
+        assert_eq!(percent_decode("a+b"), "a+b");
+        assert_eq!(query_decode("a+b%2B"), "a b+");
     }
 }
