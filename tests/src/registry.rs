@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::encoding::base64_standard;
-use crate::http::loopback_agent;
+use crate::http::{loopback_agent, read_reply};
 use crate::token::{TokenIssuer, ISSUER_NAME, SERVICE_NAME};
 use layerscope_test_support::{free_port, run_checked, ChildGuard, TempDir};
 
@@ -221,23 +221,12 @@ impl Registry {
         let mut response = request
             .call()
             .unwrap_or_else(|error| panic!("GET {url}: {error}"));
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let reply = read_reply(&mut response, 64 * 1024 * 1024)
+            .unwrap_or_else(|error| panic!("GET {url}: reading the body: {error}"));
         RegistryResponse {
-            status: response.status().as_u16(),
-            headers,
-            body: response
-                .body_mut()
-                .read_to_string()
-                .unwrap_or_else(|error| panic!("GET {url}: reading the body: {error}")),
+            status: reply.status,
+            body: reply.text(),
+            headers: reply.headers,
         }
     }
 }

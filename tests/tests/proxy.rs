@@ -9,7 +9,7 @@ use std::time::Duration;
 use layerscope_core::registry::auth::parse_challenges;
 use layerscope_core::registry::http::percent_encode;
 use layerscope_e2e::encoding::base64_standard;
-use layerscope_e2e::http::loopback_agent;
+use layerscope_e2e::http::{loopback_agent, read_reply, HttpReply};
 use layerscope_e2e::token::SERVICE_NAME;
 use layerscope_e2e::{
     layerscope_binary, push_dir_as_image, ChildGuard, Grant, PushedImage, Registry, RegistryConfig,
@@ -67,7 +67,7 @@ impl ProxyServer {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    fn send(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Fetched {
+    fn send(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> HttpReply {
         let agent = loopback_agent(Duration::from_secs(60));
         let url = self.url(path);
         let mut request = ureq::http::Request::builder().method(method).uri(&url);
@@ -78,57 +78,19 @@ impl ProxyServer {
         let mut response = agent
             .run(request)
             .unwrap_or_else(|error| panic!("{method} {url}: {error}"));
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024 * 1024)
-            .read_to_vec()
-            .unwrap_or_else(|error| panic!("{method} {url}: reading the body: {error}"));
-        Fetched {
-            status: response.status().as_u16(),
-            headers,
-            body,
-        }
+        read_reply(&mut response, 64 * 1024 * 1024)
+            .unwrap_or_else(|error| panic!("{method} {url}: reading the body: {error}"))
     }
 
-    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Fetched {
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> HttpReply {
         self.send("GET", path, headers)
     }
 }
 
-#[derive(Debug)]
-struct Fetched {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Fetched {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.text()))
-    }
+/// The body as JSON, or a failure quoting it.
+fn json(reply: &HttpReply) -> Value {
+    serde_json::from_slice(&reply.body)
+        .unwrap_or_else(|error| panic!("not JSON ({error}): {}", reply.text()))
 }
 
 fn sha256_digest(bytes: &[u8]) -> String {
@@ -212,7 +174,7 @@ fn manifest_and_blob_stream_through_the_proxy_from_an_allowed_loopback_registry(
     assert_eq!(by_digest.status, 200);
     assert_eq!(by_digest.header("Cache-Control"), Some(IMMUTABLE_PUBLIC));
 
-    let (layer_digest, layer_size) = only_layer(&by_tag.json());
+    let (layer_digest, layer_size) = only_layer(&json(&by_tag));
     assert!(layer_size > 3 * 1024 * 1024, "layer of {layer_size} bytes");
     let blob = server.get(&format!("{base}/blobs/{layer_digest}"), &[]);
     assert_eq!(blob.status, 200, "{}", blob.text());
@@ -317,7 +279,7 @@ fn the_token_flow_stays_on_the_proxy() {
         Some("no-store"),
         "tokens are credentials"
     );
-    let token = token_response.json()["token"]
+    let token = json(&token_response)["token"]
         .as_str()
         .expect("a token")
         .to_string();
@@ -336,7 +298,7 @@ fn the_token_flow_stays_on_the_proxy() {
     );
     assert_eq!(manifest.status, 200, "{}", manifest.text());
     assert_eq!(sha256_digest(&manifest.body), pushed.digest);
-    let (layer_digest, layer_size) = only_layer(&manifest.json());
+    let (layer_digest, layer_size) = only_layer(&json(&manifest));
     let blob = server.get(
         &format!(
             "/proxy/{}/v2/team/app/blobs/{layer_digest}",

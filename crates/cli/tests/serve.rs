@@ -1,13 +1,11 @@
 //! `layerscope serve` as a user runs it: the real binary on a free loopback port, spoken to
 //! with raw HTTP so that paths reach the server exactly as written (clients normalise `..`).
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use layerscope_test_support::{layerscope_binary_or, LayerscopeServer, TempDir};
+use layerscope_test_support::{layerscope_binary_or, HttpReply, LayerscopeServer, TempDir};
 
 /// The binary under test: `$LAYERSCOPE_BIN`, else this package's own build.
 fn layerscope() -> PathBuf {
@@ -45,53 +43,8 @@ fn start_server(dist: &Path) -> LayerscopeServer {
     server
 }
 
-struct RawResponse {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl RawResponse {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-}
-
-fn raw_request(port: u16, method: &str, target: &str) -> RawResponse {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to server");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read response");
-    let split = raw
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .expect("response has a header block");
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .expect("status line");
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
-        .collect();
-    RawResponse {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    }
+fn raw_request(port: u16, method: &str, target: &str) -> HttpReply {
+    layerscope_test_support::raw_request(port, method, target, &[], Duration::from_secs(10))
 }
 
 #[test]

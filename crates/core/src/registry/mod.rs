@@ -61,6 +61,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod base64;
 pub mod docker_config;
 pub mod error;
 pub mod http;
