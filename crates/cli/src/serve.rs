@@ -1,21 +1,35 @@
-//! `layerscope serve`: serves the built page (`dist/`) over plain HTTP on loopback.
+//! `layerscope serve`: serves the built page (`dist/`) and the registry CORS proxy over plain
+//! HTTP, by default on loopback.
 //!
-//! The server is deliberately small: tiny_http with a fixed pool of worker threads, files
-//! streamed from disk, MIME types from the extension. Every request goes through [`route`],
-//! which is where the registry CORS proxy (`/proxy/...`) will plug in later.
+//! One tokio runtime answers both: files are streamed from disk with MIME types from their
+//! extension, and paths under `/proxy/` and `/proxy-token/` go to [`proxy::Proxy`], which
+//! forwards them to registries and their token services. Every request is routed by [`route`].
+
+mod guard;
+mod proxy;
+mod target;
 
 use std::fmt;
-use std::fs::File;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use std::thread;
+use std::time::Duration;
 
-use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{self, HeaderValue};
+use axum::http::{Method, Response, StatusCode};
+use axum::serve::ListenerExt;
+use tokio_util::io::ReaderStream;
 
-/// Worker threads answering requests; the page loads a handful of files at once.
+pub use target::{BadTarget, InsecureRegistry, ProxyTarget};
+
+/// Runtime threads answering requests; the work is IO, so a few serve many connections.
 const WORKER_THREADS: usize = 4;
+
+/// Chunk size for files streamed from disk.
+const FILE_CHUNK_BYTES: usize = 64 * 1024;
 
 /// The script that builds `dist/`, named in the error when the page is missing.
 const BUILD_SCRIPT: &str = "scripts/build-web.sh";
@@ -29,6 +43,10 @@ pub struct ServeArgs {
     /// Directory holding the built page (index.html, the .js and .wasm files).
     #[arg(long, default_value = "dist")]
     pub dist: PathBuf,
+    /// A registry the proxy may reach over plain HTTP and on a loopback or private address
+    /// (repeatable), e.g. a development registry at 127.0.0.1:5000.
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT", value_parser = InsecureRegistry::parse)]
+    pub insecure_registries: Vec<InsecureRegistry>,
 }
 
 /// Why `layerscope serve` could not start.
@@ -40,6 +58,10 @@ pub enum ServeError {
     BadDist { dist: PathBuf, source: io::Error },
     /// Binding the listening socket failed (address in use, bad address).
     Bind { addr: SocketAddr, message: String },
+    /// The async runtime or the proxy's HTTP client could not be set up.
+    Setup { message: String },
+    /// The listener failed while serving.
+    Serve { source: io::Error },
 }
 
 impl fmt::Display for ServeError {
@@ -58,40 +80,79 @@ impl fmt::Display for ServeError {
                 )
             }
             ServeError::Bind { addr, message } => write!(f, "cannot listen on {addr}: {message}"),
+            ServeError::Setup { message } => write!(f, "cannot start the server: {message}"),
+            ServeError::Serve { source } => write!(f, "the server stopped: {source}"),
         }
     }
 }
 
-impl std::error::Error for ServeError {}
+impl std::error::Error for ServeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServeError::BadDist { source, .. } | ServeError::Serve { source } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// What every request handler shares.
+struct App {
+    root: PathBuf,
+    proxy: proxy::Proxy,
+}
 
 /// Starts the server and answers requests until the process is killed.
 pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
     let root = checked_dist_root(&args.dist)?;
-    let server = Server::http(args.addr).map_err(|error| ServeError::Bind {
+    // Bound before the runtime starts so that a busy port fails as plainly as before.
+    let listener = std::net::TcpListener::bind(args.addr).map_err(|error| ServeError::Bind {
         addr: args.addr,
         message: error.to_string(),
     })?;
-    // With port 0 the OS picks the port: print the bound one so callers can connect.
-    let bound = server.server_addr().to_ip().unwrap_or(args.addr);
-    println!(
-        "layerscope serving {} at http://{bound}/",
-        display_dir(&args.dist)
-    );
+    let bound = listener.local_addr().unwrap_or(args.addr);
+    let setup = |message: String| ServeError::Setup { message };
+    listener
+        .set_nonblocking(true)
+        .map_err(|error| setup(error.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKER_THREADS)
+        .thread_name("layerscope-serve")
+        .enable_all()
+        .build()
+        .map_err(|error| setup(error.to_string()))?;
+    let proxy = proxy::Proxy::new(args.insecure_registries.clone())
+        .map_err(|error| setup(format!("the proxy's HTTP client: {error}")))?;
+    let app = Arc::new(App { root, proxy });
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|error| setup(error.to_string()))?;
+        // With port 0 the OS picks the port: print the bound one so callers can connect.
+        println!(
+            "layerscope serving {} at http://{bound}/",
+            display_dir(&args.dist)
+        );
+        let router = axum::Router::new().fallback(answer).with_state(app);
+        let listener = listener.tap_io(drop_stalled_readers);
+        axum::serve(listener, router)
+            .await
+            .map_err(|source| ServeError::Serve { source })
+    })
+}
 
-    let server = Arc::new(server);
-    let root = Arc::new(root);
-    let workers: Vec<_> = (0..WORKER_THREADS)
-        .map(|_| {
-            let server = Arc::clone(&server);
-            let root = Arc::clone(&root);
-            thread::spawn(move || answer_requests(&server, &root))
-        })
-        .collect();
-    for worker in workers {
-        // A worker only ends when the listener fails; the others keep serving meanwhile.
-        let _ = worker.join();
+/// A client that stops reading holds its upstream slot for as long as the connection lives;
+/// the kernel closes a connection whose sent data stays unacknowledged this long (zero-window
+/// probes included), which drops the response body and frees the slot.
+const STALLED_READER_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn drop_stalled_readers(stream: &mut tokio::net::TcpStream) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Err(error) =
+        socket2::SockRef::from(&*stream).set_tcp_user_timeout(Some(STALLED_READER_TIMEOUT))
+    {
+        eprintln!("layerscope serve: cannot set TCP_USER_TIMEOUT: {error}");
     }
-    Ok(())
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = (stream, STALLED_READER_TIMEOUT);
 }
 
 /// Shows a directory the way the user typed it, with a trailing slash (`dist/`).
@@ -117,36 +178,23 @@ fn checked_dist_root(dist: &Path) -> Result<PathBuf, ServeError> {
     })
 }
 
-fn answer_requests(server: &Server, root: &Path) {
-    loop {
-        let request = match server.recv() {
-            Ok(request) => request,
-            Err(error) => {
-                eprintln!("layerscope serve: listener failed: {error}");
-                return;
-            }
-        };
-        let response_result = respond(request, root);
-        if let Err(error) = response_result {
-            // The client went away mid-response; nothing to do for it.
-            eprintln!("layerscope serve: could not send a response: {error}");
-        }
-    }
-}
-
-/// Where a request goes. New kinds of endpoints are added here, before the static files.
+/// Where a request goes: the proxy's prefixes first, then the static files.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Route {
     /// A file below the dist directory, given as its path relative to that directory.
     StaticFile(PathBuf),
     /// The URL path cannot name a file below dist (`..`, NUL, backslash, bad escapes).
     Rejected,
-    // A later issue adds the registry CORS proxy here: paths under `/proxy/` will route to
-    // it before falling through to static files.
+    /// A registry or token request for the CORS proxy (`/proxy/...`, `/proxy-token/...`),
+    /// or why its path names no valid upstream.
+    Proxy(Result<ProxyTarget, BadTarget>),
 }
 
 /// Maps a raw request target (path plus optional query) to a [`Route`].
 pub fn route(target: &str) -> Route {
+    if let Some(proxied) = target::parse_proxy_target(target) {
+        return Route::Proxy(proxied);
+    }
     match safe_relative_path(target) {
         Some(relative) => Route::StaticFile(relative),
         None => Route::Rejected,
@@ -228,47 +276,66 @@ pub fn mime_type(path: &Path) -> &'static str {
     }
 }
 
-fn respond(request: Request, root: &Path) -> io::Result<()> {
-    if !matches!(request.method(), Method::Get | Method::Head) {
-        return request.respond(text_response(405, "only GET and HEAD are served\n"));
-    }
-    match route(request.url()) {
-        Route::StaticFile(relative) => serve_file(request, root, &relative),
-        Route::Rejected => request.respond(text_response(400, "bad path\n")),
+async fn answer(State(app): State<Arc<App>>, request: Request) -> Response<Body> {
+    let method = request.method().clone();
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |path_and_query| path_and_query.as_str());
+    match route(target) {
+        Route::Proxy(proxied) => app.proxy.handle(&method, proxied, request.headers()).await,
+        _ if method != Method::GET && method != Method::HEAD => text_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET and HEAD are served\n",
+        ),
+        Route::StaticFile(relative) => serve_file(&app.root, &relative).await,
+        Route::Rejected => text_response(StatusCode::BAD_REQUEST, "bad path\n"),
     }
 }
 
-fn serve_file(request: Request, root: &Path, relative: &Path) -> io::Result<()> {
-    let Some(file_path) = contained_file(root, relative) else {
-        return request.respond(text_response(404, "not found\n"));
+async fn serve_file(root: &Path, relative: &Path) -> Response<Body> {
+    let not_found = || text_response(StatusCode::NOT_FOUND, "not found\n");
+    let Some(file_path) = contained_file(root, relative).await else {
+        return not_found();
     };
-    let file = match File::open(&file_path) {
-        Ok(file) => file,
-        Err(_) => return request.respond(text_response(404, "not found\n")),
+    let Ok(file) = tokio::fs::File::open(&file_path).await else {
+        return not_found();
     };
-    let response = Response::from_file(file)
-        .with_header(header("Content-Type", mime_type(&file_path)))
-        // The page is rebuilt in place during development; always revalidate.
-        .with_header(header("Cache-Control", "no-cache"))
-        .with_header(header("X-Content-Type-Options", "nosniff"));
-    request.respond(response)
+    let Ok(metadata) = file.metadata().await else {
+        return not_found();
+    };
+    let body = Body::from_stream(ReaderStream::with_capacity(file, FILE_CHUNK_BYTES));
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(mime_type(&file_path)),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(metadata.len()));
+    // The page is rebuilt in place during development; always revalidate.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 /// The file's canonical path if it is a regular file inside `root` (symlinks may not lead out).
-fn contained_file(root: &Path, relative: &Path) -> Option<PathBuf> {
-    let canonical = root.join(relative).canonicalize().ok()?;
-    (canonical.starts_with(root) && canonical.is_file()).then_some(canonical)
+async fn contained_file(root: &Path, relative: &Path) -> Option<PathBuf> {
+    let canonical = tokio::fs::canonicalize(root.join(relative)).await.ok()?;
+    let is_file = tokio::fs::metadata(&canonical).await.ok()?.is_file();
+    (canonical.starts_with(root) && is_file).then_some(canonical)
 }
 
-fn text_response(status: u16, body: &str) -> Response<io::Cursor<Vec<u8>>> {
-    Response::from_string(body)
-        .with_status_code(StatusCode(status))
-        .with_header(header("Content-Type", "text/plain; charset=utf-8"))
-}
-
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes())
-        .expect("static header names and values are valid ASCII")
+fn text_response(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
 }
 
 #[cfg(test)]
@@ -319,6 +386,23 @@ mod tests {
         ] {
             assert_eq!(route(target), Route::Rejected, "{target} must be rejected");
         }
+    }
+
+    #[test]
+    fn proxy_prefixes_route_to_the_proxy_before_static_files() {
+        match route("/proxy/127.0.0.1:5000/v2/a/b/manifests/1") {
+            Route::Proxy(Ok(target)) => assert_eq!(target.authority, "127.0.0.1:5000"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            route("/proxy/host/etc/passwd"),
+            Route::Proxy(Err(_))
+        ));
+        assert!(matches!(
+            route("/proxy-token/auth.example/token?scope=x"),
+            Route::Proxy(Ok(_))
+        ));
+        assert_eq!(route("/proxy"), Route::StaticFile(PathBuf::from("proxy")));
     }
 
     #[test]

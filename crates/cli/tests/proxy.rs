@@ -1,0 +1,731 @@
+//! The registry proxy of `layerscope serve` where no registry is needed: refusals, the
+//! preflight, and redirects between two real loopback listeners (std's `TcpListener`) that
+//! record what reached them. Registry flows are in `tests/tests/proxy.rs` (layerscope-e2e).
+//!
+//! Every upstream here is on 127.0.0.1; refused targets are refused before any connection.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The binary under test: `LAYERSCOPE_BIN` when set, else the one cargo built for this test.
+fn layerscope_binary() -> PathBuf {
+    std::env::var_os("LAYERSCOPE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_layerscope")))
+}
+
+/// A fresh directory with a minimal page, removed on drop.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new(label: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let unique = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!(
+            "layerscope-proxy-test-{}-{label}-{unique}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(path.join("dist")).expect("create scratch dir");
+        std::fs::write(path.join("dist/index.html"), "<!doctype html>").unwrap();
+        ScratchDir(path)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `layerscope serve` on a free port, its stderr (the request log) going to a file.
+struct ProxyServer {
+    child: Child,
+    port: u16,
+    scratch: ScratchDir,
+}
+
+impl ProxyServer {
+    fn start(insecure_registries: &[String]) -> ProxyServer {
+        let scratch = ScratchDir::new("serve");
+        let stderr = std::fs::File::create(scratch.0.join("stderr.log")).unwrap();
+        let mut command = Command::new(layerscope_binary());
+        command
+            .args(["serve", "--addr", "127.0.0.1:0", "--dist"])
+            .arg(scratch.0.join("dist"));
+        for registry in insecure_registries {
+            command.args(["--insecure-registry", registry]);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn layerscope serve");
+        let mut banner = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut banner)
+            .expect("read the serve banner");
+        let port = banner
+            .trim()
+            .rsplit(' ')
+            .next()
+            .and_then(|url| url.strip_prefix("http://127.0.0.1:"))
+            .and_then(|rest| rest.strip_suffix('/'))
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("banner without a loopback URL: {banner:?}"));
+        ProxyServer {
+            child,
+            port,
+            scratch,
+        }
+    }
+
+    fn request(&self, method: &str, target: &str, headers: &[(&str, &str)]) -> RawResponse {
+        raw_request(self.port, method, target, headers)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.scratch.0.join("stderr.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for ProxyServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+struct RawResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl RawResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One HTTP/1.1 request on its own connection, written as given (no client normalisation).
+fn raw_request(port: u16, method: &str, target: &str, headers: &[(&str, &str)]) -> RawResponse {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to server");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read response");
+    let split = raw
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .expect("response has a header block");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .expect("status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers.iter().any(|(key, value)| {
+        key.eq_ignore_ascii_case("transfer-encoding") && value.contains("chunked")
+    });
+    if chunked {
+        body = dechunk(&body);
+    }
+    RawResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = raw
+            .windows(2)
+            .position(|window| window == b"\r\n")
+            .expect("chunk size line");
+        let size_text = String::from_utf8_lossy(&raw[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16)
+            .expect("hex chunk size");
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            return body;
+        }
+        body.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
+    }
+}
+
+/// What one upstream listener saw of one request.
+#[derive(Debug, Clone)]
+struct SeenRequest {
+    request_line: String,
+    headers: Vec<(String, String)>,
+}
+
+impl SeenRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// A loopback HTTP server on std's `TcpListener`: answers every request with the same raw
+/// response (status line and headers; `Content-Length` and `Connection: close` added) and
+/// records each request's head.
+struct Upstream {
+    port: u16,
+    seen: Arc<Mutex<Vec<SeenRequest>>>,
+    _thread: JoinHandle<()>,
+}
+
+impl Upstream {
+    fn start(status_and_headers: String, body: &'static [u8]) -> Upstream {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind an upstream listener");
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recorder = Arc::clone(&seen);
+        let thread = std::thread::spawn(move || {
+            // The listener lives as long as the test process; each test makes its own.
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                if let Some(request) = answer_one(stream, &status_and_headers, body) {
+                    recorder.lock().unwrap().push(request);
+                }
+            }
+        });
+        Upstream {
+            port,
+            seen,
+            _thread: thread,
+        }
+    }
+
+    fn authority(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn seen(&self) -> Vec<SeenRequest> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn answer_one(mut stream: TcpStream, status_and_headers: &str, body: &[u8]) -> Option<SeenRequest> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line).ok()?;
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_string(), value.trim().to_string()));
+        }
+    }
+    let response = format!(
+        "{status_and_headers}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(response.as_bytes()).ok()?;
+    stream.write_all(body).ok()?;
+    Some(SeenRequest {
+        request_line: request_line.trim_end().to_string(),
+        headers,
+    })
+}
+
+/// A loopback server that answers one request with `total` bytes as fast as the reader takes
+/// them, so a proxy that buffered whole bodies would have to hold them all.
+fn start_endless_blob_server(total: u64) -> (String, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the blob server");
+    let authority = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let thread = std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok() && line != "\r\n" && !line.is_empty() {
+            line.clear();
+        }
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
+        );
+        if stream.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let chunk = vec![0x5a_u8; 64 * 1024];
+        let mut sent = 0;
+        while sent < total {
+            let length = chunk.len().min((total - sent) as usize);
+            if stream.write_all(&chunk[..length]).is_err() {
+                return;
+            }
+            sent += length as u64;
+        }
+    });
+    (authority, thread)
+}
+
+/// A memory figure of a process in KiB from `/proc/PID/status`: `VmRSS` (now) or `VmHWM`
+/// (the most it has been resident).
+fn memory_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+const BLOB_DIGEST: &str = "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae";
+
+#[test]
+fn loopback_and_metadata_targets_are_refused_without_the_flag() {
+    let upstream = Upstream::start("HTTP/1.1 200 OK".to_string(), b"{}");
+    let server = ProxyServer::start(&[]);
+    let targets = [
+        format!("/proxy/{}/v2/", upstream.authority()),
+        // A name is judged by the addresses it resolves to.
+        format!("/proxy/localhost:{}/v2/", upstream.port),
+        "/proxy/169.254.169.254/v2/".to_string(),
+        "/proxy/[fd00:ec2::254]/v2/".to_string(),
+        "/proxy/[::ffff:127.0.0.1]/v2/".to_string(),
+        "/proxy/10.1.2.3/v2/".to_string(),
+        format!("/proxy-token/{}/token", upstream.authority()),
+    ];
+    for target in &targets {
+        let response = server.request("GET", target, &[]);
+        assert_eq!(response.status, 403, "{target}: {}", response.text());
+        assert_eq!(
+            response.header("Content-Type"),
+            Some("text/plain; charset=utf-8"),
+            "{target}"
+        );
+        assert!(
+            response.text().contains("--insecure-registry"),
+            "{target}: the reason names the flag: {}",
+            response.text()
+        );
+    }
+    assert!(upstream.seen().is_empty(), "a refused target was contacted");
+    let localhost = server.request("GET", &targets[1], &[]).text();
+    assert!(
+        localhost.contains("resolves to") && localhost.contains("loopback"),
+        "{localhost}"
+    );
+}
+
+#[test]
+fn only_the_registry_api_and_only_reads_are_forwarded() {
+    let upstream = Upstream::start("HTTP/1.1 200 OK".to_string(), b"{}");
+    let server = ProxyServer::start(&[upstream.authority()]);
+    let host = upstream.authority();
+    for path in ["/", "/admin", "/v2", "/v2/../admin", "/v2/%2e%2e/admin"] {
+        let response = server.request("GET", &format!("/proxy/{host}{path}"), &[]);
+        assert_eq!(response.status, 400, "{path}: {}", response.text());
+        assert!(!response.body.is_empty(), "{path}: the 400 says why");
+    }
+    for method in ["POST", "PUT", "PATCH", "DELETE"] {
+        let response = server.request(method, &format!("/proxy/{host}/v2/a/b/blobs/uploads/"), &[]);
+        assert_eq!(response.status, 405, "{method}");
+        assert_eq!(response.header("Allow"), Some("GET, HEAD, OPTIONS"));
+    }
+    assert!(upstream.seen().is_empty(), "nothing refused went upstream");
+    let allowed = server.request("GET", &format!("/proxy/{host}/v2/"), &[]);
+    assert_eq!(allowed.status, 200, "{}", allowed.text());
+    assert_eq!(allowed.body, b"{}");
+    assert_eq!(upstream.seen().len(), 1);
+    assert_eq!(upstream.seen()[0].request_line, "GET /v2/ HTTP/1.1");
+}
+
+#[test]
+fn preflight_allows_the_registry_headers() {
+    let server = ProxyServer::start(&[]);
+    let response = server.request(
+        "OPTIONS",
+        "/proxy/registry.example/v2/library/nginx/manifests/latest",
+        &[
+            ("Origin", "http://127.0.0.1"),
+            ("Access-Control-Request-Method", "GET"),
+            ("Access-Control-Request-Headers", "authorization, accept"),
+        ],
+    );
+    assert_eq!(response.status, 204);
+    assert_eq!(
+        response.header("Access-Control-Allow-Methods"),
+        Some("GET, HEAD")
+    );
+    let allowed = response
+        .header("Access-Control-Allow-Headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(
+        allowed.contains("authorization") && allowed.contains("accept"),
+        "{allowed}"
+    );
+    let exposed = response
+        .header("Access-Control-Expose-Headers")
+        .unwrap_or_default();
+    for name in [
+        "Docker-Content-Digest",
+        "WWW-Authenticate",
+        "Link",
+        "Content-Length",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "Retry-After",
+    ] {
+        assert!(exposed.contains(name), "{name} not in {exposed}");
+    }
+}
+
+#[test]
+fn blob_redirects_are_followed_without_the_credentials_or_cookies() {
+    let storage = Upstream::start(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nSet-Cookie: storage=1\r\n\
+         Connection: X-Storage-Hop\r\nX-Storage-Hop: 1\r\nStrict-Transport-Security: max-age=1"
+            .to_string(),
+        b"layer bytes",
+    );
+    let registry = Upstream::start(
+        format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{}/storage/blob?sig=abc\r\n\
+             Docker-Content-Digest: {BLOB_DIGEST}\r\nSet-Cookie: registry=1",
+            storage.authority()
+        ),
+        b"",
+    );
+    let server = ProxyServer::start(&[registry.authority(), storage.authority()]);
+    let path = format!(
+        "/proxy/{}/v2/team/app/blobs/{BLOB_DIGEST}",
+        registry.authority()
+    );
+    let response = server.request(
+        "GET",
+        &path,
+        &[
+            ("Authorization", "Bearer registry-secret-token"),
+            ("Cookie", "page-session=xyz"),
+            ("Accept", "application/octet-stream"),
+            ("Connection", "X-Page-Hop"),
+            ("X-Page-Hop", "1"),
+            ("Keep-Alive", "timeout=5"),
+            ("Proxy-Authorization", "Basic cHJveHk6c2VjcmV0"),
+        ],
+    );
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.body, b"layer bytes");
+    assert_eq!(response.header("Docker-Content-Digest"), Some(BLOB_DIGEST));
+    assert_eq!(response.header("Set-Cookie"), None);
+    assert_eq!(response.header("X-Storage-Hop"), None);
+    assert_eq!(response.header("Strict-Transport-Security"), None);
+    assert_eq!(response.header("Location"), None);
+    assert_eq!(
+        response.header("Cache-Control"),
+        Some("private, max-age=31536000, immutable"),
+        "a blob fetched with credentials is cached by the browser only"
+    );
+
+    let at_registry = registry.seen();
+    assert_eq!(at_registry.len(), 1);
+    assert_eq!(
+        at_registry[0].request_line,
+        format!("GET /v2/team/app/blobs/{BLOB_DIGEST} HTTP/1.1")
+    );
+    assert_eq!(
+        at_registry[0].header("Authorization"),
+        Some("Bearer registry-secret-token"),
+        "the registry is the host the credentials are for"
+    );
+    assert_eq!(
+        at_registry[0].header("Accept"),
+        Some("application/octet-stream")
+    );
+    let at_storage = storage.seen();
+    assert_eq!(at_storage.len(), 1);
+    assert_eq!(
+        at_storage[0].request_line,
+        "GET /storage/blob?sig=abc HTTP/1.1"
+    );
+    assert_eq!(
+        at_storage[0].header("Authorization"),
+        None,
+        "credentials leaked to the redirect's host: {:?}",
+        at_storage[0].headers
+    );
+    for seen in at_registry.iter().chain(&at_storage) {
+        for dropped in ["Cookie", "X-Page-Hop", "Keep-Alive", "Proxy-Authorization"] {
+            assert_eq!(seen.header(dropped), None, "{dropped} was forwarded");
+        }
+        assert_eq!(
+            seen.header("Host"),
+            Some(seen_host(seen, &registry, &storage).as_str())
+        );
+    }
+
+    let log = server.log();
+    assert!(
+        log.contains(&format!(
+            "GET {} /v2/team/app/blobs/{BLOB_DIGEST} 200 11 bytes",
+            registry.authority()
+        )),
+        "one line per request with method, host, path, status, bytes: {log}"
+    );
+    assert!(
+        !log.contains("registry-secret-token") && !log.contains("page-session"),
+        "credentials in the log: {log}"
+    );
+}
+
+/// The `Host` each upstream must have seen: its own authority, not the proxy's.
+fn seen_host(seen: &SeenRequest, registry: &Upstream, storage: &Upstream) -> String {
+    if seen.request_line.contains("/v2/") {
+        registry.authority()
+    } else {
+        storage.authority()
+    }
+}
+
+#[test]
+fn redirect_targets_meet_the_same_address_checks() {
+    // The storage port is not allowed by flag: a redirect there must not be followed.
+    let unlisted = Upstream::start("HTTP/1.1 200 OK".to_string(), b"internal");
+    let registry = Upstream::start(
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: http://{}/internal",
+            unlisted.authority()
+        ),
+        b"",
+    );
+    let metadata = Upstream::start(
+        "HTTP/1.1 302 Found\r\nLocation: https://169.254.169.254/latest/meta-data/".to_string(),
+        b"",
+    );
+    let server = ProxyServer::start(&[registry.authority(), metadata.authority()]);
+    for (upstream, reason) in [(&registry, "plain http"), (&metadata, "metadata")] {
+        let response = server.request(
+            "GET",
+            &format!("/proxy/{}/v2/a/blobs/{BLOB_DIGEST}", upstream.authority()),
+            &[],
+        );
+        assert_eq!(response.status, 403, "{}", response.text());
+        assert!(response.text().contains(reason), "{}", response.text());
+        assert_ne!(response.body, b"internal");
+    }
+    assert!(
+        unlisted.seen().is_empty(),
+        "the unlisted target was contacted"
+    );
+}
+
+#[test]
+fn static_files_are_still_served_beside_the_proxy() {
+    let server = ProxyServer::start(&[]);
+    let index = server.request("GET", "/", &[]);
+    assert_eq!(index.status, 200);
+    assert_eq!(
+        index.header("Content-Type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(index.body, b"<!doctype html>");
+    assert_eq!(server.request("GET", "/proxy", &[]).status, 404);
+}
+
+#[test]
+fn a_large_blob_streams_through_bounded_buffers() {
+    const TOTAL: u64 = 256 * 1024 * 1024;
+    let (authority, blob_server) = start_endless_blob_server(TOTAL);
+    let server = ProxyServer::start(std::slice::from_ref(&authority));
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /proxy/{authority}/v2/big/blobs/{BLOB_DIGEST} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::with_capacity(1024 * 1024, stream);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        head.push_str(&line);
+    }
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("content-length: {TOTAL}")),
+        "{head}"
+    );
+    let mut first = vec![0u8; 1024 * 1024];
+    reader.read_exact(&mut first).unwrap();
+    let baseline = memory_kib(server.child.id(), "VmRSS");
+    // The page stops reading for a moment: the upstream must wait, not the proxy's memory grow.
+    std::thread::sleep(Duration::from_millis(1500));
+    let paused = memory_kib(server.child.id(), "VmRSS");
+    assert!(
+        paused < baseline + 32 * 1024,
+        "the proxy grew from {baseline} KiB to {paused} KiB while the reader paused"
+    );
+    let mut received = first.len() as u64;
+    let mut buffer = vec![0u8; 1024 * 1024];
+    loop {
+        let read = reader.read(&mut buffer).unwrap();
+        if read == 0 {
+            break;
+        }
+        received += read as u64;
+    }
+    assert_eq!(received, TOTAL);
+    blob_server.join().unwrap();
+    let peak = memory_kib(server.child.id(), "VmHWM");
+    eprintln!(
+        "proxy memory: {baseline} KiB after the first MiB, {paused} KiB paused, peak {peak} KiB"
+    );
+    assert!(
+        peak < 128 * 1024,
+        "the proxy was {peak} KiB resident at its peak while relaying {TOTAL} bytes"
+    );
+}
+
+#[test]
+fn an_upstream_that_never_answers_times_out_after_thirty_seconds() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a silent upstream");
+    let authority = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    // Accepts and reads, never answers; the connection stays open until the test ends.
+    let _silent = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let server = ProxyServer::start(std::slice::from_ref(&authority));
+    let started = std::time::Instant::now();
+    let response = server.request("GET", &format!("/proxy/{authority}/v2/"), &[]);
+    let waited = started.elapsed();
+    assert_eq!(response.status, 504, "{}", response.text());
+    assert!(
+        waited >= Duration::from_secs(29) && waited < Duration::from_secs(40),
+        "answered after {waited:?}"
+    );
+    assert!(response.text().contains("30s"), "{}", response.text());
+}
+
+#[test]
+fn a_client_that_stops_reading_is_dropped_and_frees_its_upstream_slot() {
+    const TOTAL: u64 = 256 * 1024 * 1024;
+    let (authority, blob_server) = start_endless_blob_server(TOTAL);
+    let server = ProxyServer::start(std::slice::from_ref(&authority));
+    let mut stalled = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    // Sends the request and never reads: the socket buffers fill and the proxy's sends stall.
+    write!(
+        stalled,
+        "GET /proxy/{authority}/v2/big/blobs/{BLOB_DIGEST} HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    // The body, which holds the upstream slot, is dropped when the connection closes.
+    let gone = loop {
+        let log = server.log();
+        if log.contains("(the client went away)") {
+            break log;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(150),
+            "the stalled client still holds its slot: {log}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(55),
+        "dropped after only {waited:?}: {gone}"
+    );
+    blob_server.join().unwrap();
+    drop(stalled);
+}
+
+#[test]
+fn upstream_connections_are_bounded() {
+    const SLOTS: usize = 32;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a silent upstream");
+    let authority = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    // Accepts and never answers, so every request keeps its slot until the server stops.
+    let _silent = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let server = ProxyServer::start(std::slice::from_ref(&authority));
+    let clients: Vec<_> = (0..SLOTS + 4)
+        .map(|index| {
+            let port = server.port;
+            let path = format!("/proxy/{authority}/v2/repo/manifests/tag-{index}");
+            std::thread::spawn(move || {
+                // Ends when the server is stopped; the answer does not matter here.
+                let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+                    return;
+                };
+                let _ = write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+                let _ = stream.read_to_end(&mut Vec::new());
+            })
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    while accepted.load(Ordering::SeqCst) < SLOTS && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Give the requests beyond the limit time to (wrongly) connect too.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(accepted.load(Ordering::SeqCst), SLOTS);
+    drop(server);
+    for client in clients {
+        let _ = client.join();
+    }
+}
