@@ -9,6 +9,8 @@ mod history_table;
 mod image_picker;
 mod image_summary;
 mod layer_table;
+mod login_form;
+mod platform_table;
 mod progress_bar;
 
 pub use drop_zone::DropZone;
@@ -18,4 +20,6 @@ pub use history_table::HistoryTable;
 pub use image_picker::ImagePicker;
 pub use image_summary::ImageSummary;
 pub use layer_table::LayerTable;
+pub use login_form::LoginForm;
+pub use platform_table::PlatformTable;
 pub use progress_bar::ProgressBar;
