@@ -23,6 +23,7 @@ use layerscope_e2e::{
     LayerscopeServer, Registry, RegistryConfig,
 };
 use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
 
 const OPEN_TIMEOUT: Duration = Duration::from_secs(60);
 const USER: &str = "layerscope-user";
@@ -588,4 +589,170 @@ fn screenshot(browser: &Browser, name: &str) {
         .unwrap_or_else(std::env::temp_dir);
     let png = browser.webdriver().screenshot_png().unwrap();
     std::fs::write(dir.join(name), png).unwrap();
+}
+
+#[test]
+fn a_multi_arch_index_lists_its_platforms_and_a_row_opens_another() {
+    let server = LayerscopeServer::start();
+    let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
+    let layout = layerscope_e2e::TempDir::new("multi-arch");
+    write_multi_arch_layout(layout.path());
+    let status = Command::new("skopeo")
+        .args([
+            "copy",
+            "--quiet",
+            "--all",
+            "--insecure-policy",
+            "--dest-tls-verify=false",
+        ])
+        .arg(format!("oci:{}:multi", layout.path().display()))
+        .arg(format!("docker://{}/multi/app:1", registry.host()))
+        .status()
+        .unwrap();
+    assert!(status.success(), "skopeo copy of the multi-arch layout");
+    let reference = format!("{}/multi/app:1", registry.host());
+    let browser = Browser::start();
+    browser.open(&format!("{}#/image/{reference}", server.url));
+
+    let history_names = |wanted: &str| {
+        let deadline = Instant::now() + OPEN_TIMEOUT;
+        loop {
+            let rows = browser.find_testid("history-row");
+            let text = rows
+                .first()
+                .map(|row| browser.webdriver().element_text(row).unwrap_or_default())
+                .unwrap_or_default();
+            if text.contains(wanted) && browser.find_testid("progress").is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "history never showed {wanted:?} (last {text:?}); console: {}",
+                describe_log(&browser.console_log())
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    // Chromium here runs on amd64 (or says nothing better): linux/amd64 first.
+    history_names("ADD amd64.txt /");
+    let rows = browser.find_testid("platform-row");
+    assert_eq!(rows.len(), 2, "two platforms, the attestation left out");
+    let platforms: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            browser
+                .webdriver()
+                .element_attribute(row, "data-platform")
+                .unwrap()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64/v8"]);
+    let index = registry.get_with_headers(
+        "/v2/multi/app/manifests/1",
+        false,
+        &[("Accept", "application/vnd.oci.image.index.v1+json")],
+    );
+    let index: Value = serde_json::from_str(&index.body).unwrap();
+    let arm_digest = index["manifests"][1]["digest"].as_str().unwrap();
+    let arm_text = browser.webdriver().element_text(&rows[1]).unwrap();
+    let short = &arm_digest["sha256:".len().."sha256:".len() + 12];
+    assert!(
+        arm_text.contains("arm64") && arm_text.contains("v8") && arm_text.contains(short),
+        "{arm_text:?} names linux/arm64/v8 and {short}"
+    );
+
+    let choice = browser.wait_for_testid("platform-choice", OPEN_TIMEOUT);
+    browser.webdriver().click(&choice).unwrap();
+    history_names("ADD arm64.txt /");
+    assert_eq!(
+        browser.execute("return location.hash;"),
+        json!(format!("#/image/{reference}?platform=linux/arm64/v8"))
+    );
+    assert_eq!(browser.find_testid("platform-row").len(), 2);
+    screenshot(&browser, "page-registry-platforms.png");
+}
+
+/// An OCI layout holding an index of two platform images and a buildx-style attestation.
+fn write_multi_arch_layout(root: &Path) {
+    std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
+    let put = |bytes: &[u8]| -> (String, u64) {
+        let hex = hex(&Sha256::digest(bytes));
+        std::fs::write(root.join("blobs/sha256").join(&hex), bytes).unwrap();
+        (format!("sha256:{hex}"), bytes.len() as u64)
+    };
+    let mut manifests = Vec::new();
+    for (arch, variant) in [("amd64", None), ("arm64", Some("v8"))] {
+        let layer = layer_tar(&format!("built for {arch}\n"));
+        let (layer_digest, layer_size) = put(&layer);
+        let mut config = json!({
+            "architecture": arch, "os": "linux",
+            "created": "2024-01-02T03:04:05Z",
+            "config": {"Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": [layer_digest.clone()]},
+            "history": [{"created": "2024-01-02T03:04:05Z", "created_by": format!("ADD {arch}.txt /")}]
+        });
+        if let Some(v) = variant {
+            config["variant"] = json!(v);
+        }
+        let (config_digest, config_size) = put(config.to_string().as_bytes());
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer_size}]
+        });
+        let (digest, size) = put(manifest.to_string().as_bytes());
+        let mut platform = json!({"architecture": arch, "os": "linux"});
+        if let Some(v) = variant {
+            platform["variant"] = json!(v);
+        }
+        manifests.push((digest, size, platform));
+    }
+    // The attestation: an image manifest for unknown/unknown, annotated as buildx does.
+    let (empty_digest, empty_size) = put(b"{}");
+    let statement = put(br#"{"_type":"https://in-toto.io/Statement/v0.1"}"#);
+    let attestation = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": empty_digest, "size": empty_size},
+        "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": statement.0, "size": statement.1}]
+    });
+    let (att_digest, att_size) = put(attestation.to_string().as_bytes());
+    let mut entries: Vec<Value> = manifests
+        .iter()
+        .map(|(digest, size, platform)| {
+            json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size, "platform": platform})
+        })
+        .collect();
+    entries.push(json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": att_digest, "size": att_size,
+        "platform": {"architecture": "unknown", "os": "unknown"},
+        "annotations": {"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": manifests[0].0}
+    }));
+    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries});
+    let (index_digest, index_size) = put(index.to_string().as_bytes());
+    let top = json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": index_digest, "size": index_size,
+        "annotations": {"org.opencontainers.image.ref.name": "multi"}
+    }]});
+    std::fs::write(root.join("index.json"), top.to_string()).unwrap();
+    std::fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+fn layer_tar(content: &str) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(1_700_000_000);
+    header.set_cksum();
+    builder
+        .append_data(&mut header, "platform.txt", content.as_bytes())
+        .unwrap();
+    builder.into_inner().unwrap()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
