@@ -57,8 +57,10 @@ pub fn login_form(props: &LoginFormProps) -> Html {
                 <label>{"User name "}<input ref={username} type="text" name="username" data-testid="login-username" autocomplete="username" spellcheck="false" /></label>
                 <label>{"Password or token "}<input ref={secret} type="password" name="password" data-testid="login-password" autocomplete="current-password" /></label>
                 <label class="remember"><input ref={remember} type="checkbox" data-testid="login-remember" />{" remember in this tab"}</label>
-                <button type="submit" data-testid="login-submit">{"Log in"}</button>
-                <button type="button" class="secondary" onclick={on_dismiss}>{"Cancel"}</button>
+                <div class="buttons">
+                    <button type="submit" data-testid="login-submit">{"Log in"}</button>
+                    <button type="button" class="secondary" onclick={on_dismiss}>{"Cancel"}</button>
+                </div>
             </form>
             <p class="private">{format!("The login stays in this tab and goes only to {registry} and its token service.")}</p>
         </section>
