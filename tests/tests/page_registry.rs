@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use layerscope_e2e::browser::describe_log;
 use layerscope_e2e::{
-    layerscope_binary, push_archive, repo_root, require_built_dist, Browser, ChildGuard,
-    LayerscopeServer, Registry, RegistryConfig,
+    layerscope_binary, push_archive, repo_root, require_built_dist, Browser, ChildGuard, Grant,
+    LayerscopeServer, Registry, RegistryConfig, TokenIssuer, TokenPolicy,
 };
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
@@ -88,25 +88,48 @@ struct Seen {
 struct Tap {
     port: u16,
     seen: Arc<Mutex<Vec<Seen>>>,
+    /// Bytes relayed from the registry to the browser.
+    relayed: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Tap {
     fn start(upstream_port: u16) -> Tap {
+        Tap::start_slow(upstream_port, None)
+    }
+
+    /// A tap that relays answers `chunk` bytes at a time with a pause after each, so a pull
+    /// takes long enough to be cancelled.
+    fn start_slow(upstream_port: u16, pace: Option<(usize, Duration)>) -> Tap {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
+        let relayed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = relayed.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let Ok(upstream) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
                     continue;
                 };
                 let log = log.clone();
+                let counter = counter.clone();
                 let (mut client_read, mut upstream_write) =
                     (client.try_clone().unwrap(), upstream.try_clone().unwrap());
                 let (mut upstream_read, mut client_write) = (upstream, client);
                 std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut upstream_read, &mut client_write);
+                    let (chunk, pause) = pace.unwrap_or((64 * 1024, Duration::ZERO));
+                    let mut buffer = vec![0u8; chunk];
+                    loop {
+                        let n = match upstream_read.read(&mut buffer) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if client_write.write_all(&buffer[..n]).is_err() {
+                            break;
+                        }
+                        counter.fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
+                        std::thread::sleep(pause);
+                    }
                     let _ = client_write.shutdown(std::net::Shutdown::Both);
                 });
                 std::thread::spawn(move || {
@@ -142,7 +165,15 @@ impl Tap {
                 });
             }
         });
-        Tap { port, seen }
+        Tap {
+            port,
+            seen,
+            relayed,
+        }
+    }
+
+    fn relayed(&self) -> u64 {
+        self.relayed.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn host(&self) -> String {
@@ -217,11 +248,10 @@ struct Timings {
 fn assert_shows_demo(
     browser: &Browser,
     started: Instant,
-    registry: &Registry,
+    layer_digests: &[String],
     blocked_direct_try: bool,
 ) -> Timings {
     let (diff_ids, history_len) = demo_expected();
-    let layer_digests = layer_digests_of(registry, "demo/app", "1.0");
     let deadline = started + OPEN_TIMEOUT;
     let mut first_history_row = None;
     loop {
@@ -257,7 +287,7 @@ fn assert_shows_demo(
     let rows = browser.find_testid("layer-row");
     assert_eq!(rows.len(), 3, "the demo has three layers");
     assert_eq!(layer_digests.len(), diff_ids.len());
-    for (index, (row, digest)) in rows.iter().zip(&layer_digests).enumerate() {
+    for (index, (row, digest)) in rows.iter().zip(layer_digests).enumerate() {
         let text = browser.webdriver().element_text(row).unwrap();
         assert!(
             text.contains(digest),
@@ -310,20 +340,33 @@ fn count_by_kind(seen: &[Seen], config_digest: &str) -> BTreeMap<String, usize> 
 
 /// The manifest the registry serves for `tag` (docker v2 or OCI).
 fn manifest_of(registry: &Registry, repository: &str, tag: &str) -> Value {
+    manifest_with(registry, repository, tag, None)
+}
+
+/// [`manifest_of`] with a Bearer token (a token registry).
+fn manifest_with(registry: &Registry, repository: &str, tag: &str, token: Option<&str>) -> Value {
+    let bearer = token.map(|token| format!("Bearer {token}"));
+    let mut headers = vec![(
+        "Accept",
+        "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+    )];
+    if let Some(bearer) = &bearer {
+        headers.push(("Authorization", bearer.as_str()));
+    }
     let response = registry.get_with_headers(
         &format!("/v2/{repository}/manifests/{tag}"),
-        true,
-        &[(
-            "Accept",
-            "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
-        )],
+        token.is_none(),
+        &headers,
     );
     serde_json::from_str(&response.body)
         .unwrap_or_else(|e| panic!("manifest of {repository}:{tag}: {e}: {}", response.body))
 }
 
 fn layer_digests_of(registry: &Registry, repository: &str, tag: &str) -> Vec<String> {
-    let manifest = manifest_of(registry, repository, tag);
+    digests_in(&manifest_of(registry, repository, tag))
+}
+
+fn digests_in(manifest: &Value) -> Vec<String> {
     manifest["layers"]
         .as_array()
         .unwrap()
@@ -360,6 +403,7 @@ fn a_cors_registry_is_read_directly_and_a_plain_one_through_the_proxy() {
     push_archive(&demo_source(), &cors, "demo/app:1.0");
     let cors_tap = Tap::start(cors.port);
     let config = config_digest_of(&cors, "demo/app", "1.0");
+    let cors_layers = layer_digests_of(&cors, "demo/app", "1.0");
     let browser = Browser::start();
     browser.open(&server.url);
     browser.wait_for_testid("drop-zone", OPEN_TIMEOUT);
@@ -367,7 +411,7 @@ fn a_cors_registry_is_read_directly_and_a_plain_one_through_the_proxy() {
     let reference = format!("{}/demo/app:1.0", cors_tap.host());
     let started = Instant::now();
     submit_reference(&browser, &reference);
-    let direct = assert_shows_demo(&browser, started, &cors, false);
+    let direct = assert_shows_demo(&browser, started, &cors_layers, false);
     let seen = cors_tap.take();
     assert!(
         seen.iter()
@@ -389,6 +433,7 @@ fn a_cors_registry_is_read_directly_and_a_plain_one_through_the_proxy() {
     let plain = Registry::start(RegistryConfig::plain());
     push_archive(&demo_source(), &plain, "demo/app:1.0");
     let plain_tap = Tap::start(plain.port);
+    let plain_layers = layer_digests_of(&plain, "demo/app", "1.0");
     let served = serve_with_insecure(&[plain_tap.host()]);
     let browser = Browser::start();
     browser.open(&served.url);
@@ -397,7 +442,7 @@ fn a_cors_registry_is_read_directly_and_a_plain_one_through_the_proxy() {
     let reference = format!("{}/demo/app:1.0", plain_tap.host());
     let started = Instant::now();
     submit_reference(&browser, &reference);
-    let proxied = assert_shows_demo(&browser, started, &plain, true);
+    let proxied = assert_shows_demo(&browser, started, &plain_layers, true);
     let seen = plain_tap.take();
     assert!(
         seen.iter()
@@ -418,7 +463,7 @@ fn a_cors_registry_is_read_directly_and_a_plain_one_through_the_proxy() {
     let started = Instant::now();
     browser.execute("location.hash = '#/'; return null;");
     browser.open(&format!("{}#/image/{reference}", served.url));
-    let proxied_again = assert_shows_demo(&browser, started, &plain, true);
+    let proxied_again = assert_shows_demo(&browser, started, &plain_layers, true);
     let again_counts = count_by_kind(&plain_tap.take(), &config);
     print_counts("proxied, route remembered", &again_counts);
     assert_eq!(
@@ -449,7 +494,12 @@ fn the_fragment_restores_the_image_in_a_fresh_browser() {
         server.url,
         registry.host()
     ));
-    assert_shows_demo(&browser, started, &registry, false);
+    assert_shows_demo(
+        &browser,
+        started,
+        &layer_digests_of(&registry, "demo/app", "1.0"),
+        false,
+    );
     let value = browser.execute(&format!(
         "return document.querySelector({}).value;",
         json!("[data-testid=\"ref-input\"]")
@@ -506,7 +556,12 @@ fn an_htpasswd_registry_asks_for_a_login_and_then_shows_the_image() {
         .webdriver()
         .click(&browser.wait_for_testid("login-submit", OPEN_TIMEOUT))
         .unwrap();
-    assert_shows_demo(&browser, started, &registry, true);
+    assert_shows_demo(
+        &browser,
+        started,
+        &layer_digests_of(&registry, "demo/app", "1.0"),
+        true,
+    );
     assert!(browser.find_testid("login-form").is_empty());
     screenshot(&browser, "page-registry-image.png");
 
@@ -755,4 +810,111 @@ fn layer_tar(content: &str) -> Vec<u8> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn cancel_stops_the_downloads() {
+    let server = LayerscopeServer::start();
+    let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
+    push_archive(&demo_source(), &registry, "demo/app:1.0");
+    // 1 KiB every 20 ms: the 73 kB bottom layer alone takes over a second.
+    let tap = Tap::start_slow(registry.port, Some((1024, Duration::from_millis(20))));
+    let browser = Browser::start();
+    browser.open(&format!(
+        "{}#/image/{}/demo/app:1.0",
+        server.url,
+        tap.host()
+    ));
+    let deadline = Instant::now() + OPEN_TIMEOUT;
+    // Wait until a layer streams (a layer-row is marked streaming while the progress shows it).
+    while !tap
+        .take()
+        .iter()
+        .any(|r| r.method == "GET" && r.path.contains("/blobs/"))
+        || browser.find_testid("cancel").is_empty()
+    {
+        assert!(Instant::now() < deadline, "no layer download started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    browser
+        .webdriver()
+        .click(&browser.wait_for_testid("cancel", OPEN_TIMEOUT))
+        .unwrap();
+    let error = browser.testid_text("error");
+    assert!(error.starts_with("Stopped reading"), "{error:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    let after_cancel = tap.relayed();
+    tap.take();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        tap.relayed(),
+        after_cancel,
+        "nothing more is downloaded once cancelled"
+    );
+    let later: Vec<Seen> = tap.take();
+    assert!(later.is_empty(), "no request after cancel: {later:?}");
+    assert!(browser.find_testid("progress").is_empty());
+}
+
+#[test]
+fn a_token_registry_behind_the_proxy_takes_a_login_through_proxy_token() {
+    let issuer = TokenIssuer::start(TokenPolicy {
+        accounts: vec![(USER.to_string(), PASSWORD.to_string())],
+        grants: vec![Grant::user(USER, "demo/app", &["pull", "push"])],
+    });
+    let registry = Registry::start(
+        RegistryConfig::plain()
+            .with_token(&issuer)
+            .with_credentials(USER, PASSWORD),
+    );
+    push_archive(&demo_source(), &registry, "demo/app:1.0");
+    let issuer_host = issuer
+        .realm()
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_string();
+    let server = serve_with_insecure(&[registry.host(), issuer_host]);
+    let browser = Browser::start();
+    browser.open(&format!(
+        "{}#/image/{}/demo/app:1.0",
+        server.url,
+        registry.host()
+    ));
+    browser.wait_for_testid("login-form", OPEN_TIMEOUT);
+    let type_into = |testid: &str, value: &str| {
+        let input = browser.wait_for_testid(testid, OPEN_TIMEOUT);
+        browser.webdriver().send_keys(&input, value).unwrap();
+    };
+    type_into("login-username", USER);
+    type_into("login-password", PASSWORD);
+    browser
+        .webdriver()
+        .click(&browser.wait_for_testid("login-remember", OPEN_TIMEOUT))
+        .unwrap();
+    let started = Instant::now();
+    browser
+        .webdriver()
+        .click(&browser.wait_for_testid("login-submit", OPEN_TIMEOUT))
+        .unwrap();
+    let token = issuer
+        .request_token("repository:demo/app:pull", Some((USER, PASSWORD)))
+        .unwrap();
+    let layers = digests_in(&manifest_with(&registry, "demo/app", "1.0", Some(&token)));
+    assert_shows_demo(&browser, started, &layers, true);
+    // Remembered in this tab, as asked; never in the URL.
+    let stored = browser.execute(&format!(
+        "return sessionStorage.getItem({});",
+        json!(format!("layerscope.login.{}", registry.host()))
+    ));
+    assert!(
+        stored.as_str().unwrap_or_default().contains(USER),
+        "{stored}"
+    );
+    assert!(!browser
+        .webdriver()
+        .current_url()
+        .unwrap()
+        .contains(PASSWORD));
 }
