@@ -221,7 +221,11 @@ fn reference_note(reference: &str) -> String {
     if reference.is_empty() {
         "Type an image reference (nginx:1.25, ghcr.io/owner/image:tag), or drop a `docker save` or OCI archive anywhere on the page.".to_string()
     } else {
-        format!("“{reference}” is not an image reference.")
+        let why = layerscope_core::model::reference::Reference::parse(reference)
+            .err()
+            .map(|error| format!(": {error}"))
+            .unwrap_or_default();
+        format!("“{reference}” is not an image reference{why}. Try name:tag, e.g. nginx:1.25 or ghcr.io/owner/image:tag.")
     }
 }
 
