@@ -5,7 +5,7 @@ use yew::prelude::*;
 
 use crate::components::{
     DropZone, ErrorBox, Header, HistoryTable, ImagePicker, ImageSummary, LayerTable, LoginForm,
-    PlatformTable, ProgressBar,
+    PlatformTable, ProgressBar, TagList,
 };
 use crate::hooks::use_analysis;
 
@@ -74,7 +74,16 @@ pub fn app() -> Html {
                     <LayerTable layers={report.layers} active={analysis.progress.as_ref().and_then(|p| p.layer)} />
                     <HistoryTable overview={report.overview} />
                 }
+                if analysis.from_registry && !analysis.tags.is_empty() {
+                    <TagList tags={analysis.tags.clone()} more={analysis.more_tags} current={current_tag(analysis.source_name.as_deref())} on_pick={controls.pick_tag.clone()} />
+                }
             </main>
         </div>
     }
+}
+
+/// The tag a reference names, if any (`nginx:1.25` -> `1.25`).
+fn current_tag(reference: Option<&str>) -> Option<String> {
+    let reference = layerscope_core::model::reference::Reference::parse(reference?).ok()?;
+    reference.tag().map(str::to_string)
 }

@@ -158,6 +158,9 @@ pub enum WorkerEvent {
     NeedsLogin { registry: String, message: String },
     /// How the worker reached `registry`, for the page to remember in this tab.
     Routed { registry: String, route: Route },
+    /// The repository's tags (first page), after the image is `Done`; `more` when the
+    /// registry has further pages.
+    Tags { tags: Vec<String>, more: bool },
     /// The platforms of a registry index (the pull goes on with `selected`).
     Platforms {
         images: Vec<ImageListing>,

@@ -20,7 +20,7 @@ use layerscope_core::model::platform::Platform;
 use layerscope_core::model::reference::Reference;
 use layerscope_core::registry::{
     Action, Credentials, Endpoint, ImagePull, InsecureRegistries, Method, Operation, Outcome,
-    PullError, PullStep, RegistryError, Request, Response, Scheme, Session, Url,
+    PullError, PullStep, RegistryError, Repository, Request, Response, Scheme, Session, Url,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -30,6 +30,9 @@ use web_sys::{
 };
 
 use crate::protocol::{without_file_lists, without_layer_files, RegistryPull, Route, WorkerEvent};
+
+/// Tags asked for in one page of the tag list.
+const TAG_PAGE: u32 = 100;
 
 /// Least time between two progress messages.
 const PROGRESS_INTERVAL_MS: f64 = 80.0;
@@ -85,6 +88,7 @@ pub async fn pull(
         buffer: Vec::new(),
     };
     let mut progress = Throttle::default();
+    let repository = Repository::of(&reference);
     let mut pull = ImagePull::new(reference, platform);
     loop {
         let Some(step) = pull.next_step() else {
@@ -142,9 +146,23 @@ pub async fn pull(
                 layer: without_layer_files(layer),
             }),
             PullStep::Done(report) => {
-                return Some(WorkerEvent::Done {
+                post(&WorkerEvent::Done {
                     report: without_file_lists(report),
-                })
+                });
+                // The image is shown; the tag list follows (a registry may refuse it: then
+                // there is simply no list).
+                let operation = Operation::Tags {
+                    repository,
+                    page_size: Some(TAG_PAGE),
+                    after: None,
+                };
+                return match http.run(&mut session, operation, post).await {
+                    Ok(Ok(Outcome::Tags(page))) => Some(WorkerEvent::Tags {
+                        tags: page.tags,
+                        more: page.next.is_some(),
+                    }),
+                    _ => None,
+                };
             }
             PullStep::Failed(error) => return final_error(&registry, error, &session),
         }

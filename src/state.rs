@@ -37,6 +37,11 @@ pub struct PageState {
     pub login: Option<LoginPrompt>,
     /// Whether the running pull was given a login.
     pub with_login: bool,
+    /// The repository's tags (registry images), and whether the registry has more.
+    pub tags: Vec<String>,
+    pub more_tags: bool,
+    /// The repository being shown (`domain/path`), for a registry image.
+    pub repository: Option<String>,
 }
 
 /// A registry's request for a login.
@@ -84,6 +89,8 @@ pub enum Action {
         from_registry: bool,
         /// Whether a login was given for this pull (a 401 then means it was refused).
         with_login: bool,
+        /// The repository (`domain/path`) of a registry reference.
+        repository: Option<String>,
     },
     /// A worker of analysis `job` said something.
     Worker { job: u64, event: WorkerEvent },
@@ -111,7 +118,9 @@ impl Reducible for PageState {
                 selected,
                 from_registry,
                 with_login,
+                repository,
             } => {
+                let same_repository = repository.is_some() && next.repository == repository;
                 let same_source = next.source_name.as_deref() == Some(source_name.as_str());
                 next = PageState {
                     job,
@@ -128,6 +137,14 @@ impl Reducible for PageState {
                         Vec::new()
                     },
                     platform_selected: next.platform_selected,
+                    // Another tag or platform of the same repository keeps the tag list.
+                    tags: if same_repository {
+                        next.tags
+                    } else {
+                        Vec::new()
+                    },
+                    more_tags: same_repository && next.more_tags,
+                    repository,
                     with_login,
                     ..PageState::default()
                 };
@@ -197,6 +214,10 @@ impl PageState {
             }
             // The job runner keeps routes; the state has nothing to show for them.
             WorkerEvent::Routed { .. } => {}
+            WorkerEvent::Tags { tags, more } => {
+                self.tags = tags;
+                self.more_tags = more;
+            }
             WorkerEvent::Platforms { images, selected } => {
                 self.platforms = images;
                 self.platform_selected = selected;
@@ -240,6 +261,7 @@ mod tests {
             selected: 0,
             from_registry: false,
             with_login: false,
+            repository: None,
         })
     }
 
@@ -360,6 +382,7 @@ mod registry_tests {
             selected: 0,
             from_registry: true,
             with_login,
+            repository: Some("ghcr.io/a/b".into()),
         })
     }
 
@@ -398,5 +421,37 @@ mod registry_tests {
             state.error.as_deref(),
             Some("Could not open ghcr.io/a/b:1: x")
         );
+    }
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::*;
+
+    fn started(state: Rc<PageState>, job: u64, reference: &str, repository: &str) -> Rc<PageState> {
+        state.reduce(Action::Started {
+            job,
+            source_name: reference.into(),
+            selected: 0,
+            from_registry: true,
+            with_login: false,
+            repository: Some(repository.into()),
+        })
+    }
+
+    #[test]
+    fn tags_stay_for_another_tag_of_the_same_repository_only() {
+        let state = started(Rc::new(PageState::default()), 1, "a/b:1", "docker.io/a/b");
+        let state = state.reduce(Action::Worker {
+            job: 1,
+            event: WorkerEvent::Tags {
+                tags: vec!["1".into(), "2".into()],
+                more: false,
+            },
+        });
+        let same = started(state.clone(), 2, "a/b:2", "docker.io/a/b");
+        assert_eq!(same.tags.len(), 2);
+        let other = started(state, 3, "c/d:1", "docker.io/c/d");
+        assert!(other.tags.is_empty());
     }
 }

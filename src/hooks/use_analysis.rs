@@ -75,6 +75,8 @@ pub struct Controls {
     pub login: Callback<LoginSubmit>,
     /// Closes the login form.
     pub dismiss_login: Callback<()>,
+    /// Opens another tag of the shown repository.
+    pub pick_tag: Callback<String>,
 }
 
 /// The page's state, fed by the running worker, with the controls that start and stop work.
@@ -170,6 +172,23 @@ impl Controls {
                 });
             })
         };
+        let pick_tag = {
+            let runner = runner.clone();
+            Callback::from(move |tag: String| {
+                let current = match runner.current.borrow().as_ref().map(|c| &c.source) {
+                    Some(Source::Registry { reference, .. }) => reference.clone(),
+                    _ => return,
+                };
+                let Ok(reference) = Reference::parse(&current).and_then(|r| r.with_tag(&tag))
+                else {
+                    return;
+                };
+                runner.navigate(ImageLink {
+                    reference: reference.familiar(),
+                    platform: None,
+                });
+            })
+        };
         let login = {
             let runner = runner.clone();
             Callback::from(move |submit: LoginSubmit| runner.log_in(submit))
@@ -185,6 +204,7 @@ impl Controls {
             pick_platform,
             login,
             dismiss_login,
+            pick_tag,
         }
     }
 }
@@ -238,7 +258,7 @@ impl JobRunner {
         self.last_job.set(job);
         // Stop the previous worker before starting the next one.
         self.current.borrow_mut().take();
-        let (work, name, from_registry, with_login) = match &source {
+        let (work, name, from_registry, with_login, repository) = match &source {
             Source::Archive { blob, name } => (
                 Work::Archive(Request {
                     blob: blob.clone(),
@@ -247,6 +267,7 @@ impl JobRunner {
                 name.clone(),
                 false,
                 false,
+                None,
             ),
             Source::Registry {
                 reference,
@@ -273,6 +294,7 @@ impl JobRunner {
                     reference.clone(),
                     true,
                     with_login,
+                    parsed.as_ref().map(|r| r.name()),
                 )
             }
         };
@@ -282,6 +304,7 @@ impl JobRunner {
             selected: select,
             from_registry,
             with_login,
+            repository,
         });
         let on_event = {
             let dispatcher = self.dispatcher.clone();

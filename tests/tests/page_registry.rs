@@ -324,6 +324,8 @@ fn count_by_kind(seen: &[Seen], config_digest: &str) -> BTreeMap<String, usize> 
             "preflight OPTIONS".to_string()
         } else if path == "/v2/" {
             format!("ping {}", request.method)
+        } else if path.ends_with("/tags/list") {
+            format!("tags {}", request.method)
         } else if path.contains("/manifests/") {
             format!("manifest {}", request.method)
         } else if path.ends_with(config_digest) {
@@ -917,4 +919,56 @@ fn a_token_registry_behind_the_proxy_takes_a_login_through_proxy_token() {
         .current_url()
         .unwrap()
         .contains(PASSWORD));
+}
+
+#[test]
+fn the_tag_list_opens_another_tag() {
+    let server = LayerscopeServer::start();
+    let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
+    push_archive(&demo_source(), &registry, "demo/app:1.0");
+    push_archive(&demo_source(), &registry, "demo/app:2.0");
+    let layers = layer_digests_of(&registry, "demo/app", "1.0");
+    let browser = Browser::start();
+    let started = Instant::now();
+    browser.open(&format!(
+        "{}#/image/{}/demo/app:1.0",
+        server.url,
+        registry.host()
+    ));
+    assert_shows_demo(&browser, started, &layers, false);
+    let deadline = Instant::now() + OPEN_TIMEOUT;
+    while browser.find_testid("tag-row").len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the tag list never showed two tags"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rows = browser.find_testid("tag-row");
+    let names: Vec<String> = rows
+        .iter()
+        .map(|row| browser.webdriver().element_text(row).unwrap())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["1.0", "2.0"]);
+    let position = names.iter().position(|name| name == "2.0").unwrap();
+    let other = browser
+        .webdriver()
+        .find_elements_in(&rows[position], "button")
+        .unwrap()
+        .remove(0);
+    let started = Instant::now();
+    browser.webdriver().click(&other).unwrap();
+    let deadline = Instant::now() + OPEN_TIMEOUT;
+    while browser.execute("return location.hash;")
+        != json!(format!("#/image/{}/demo/app:2.0", registry.host()))
+    {
+        assert!(Instant::now() < deadline, "the fragment never named 2.0");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_shows_demo(&browser, started, &layers, false);
+    let summary = browser.testid_text("image-summary");
+    assert!(summary.contains("demo/app:2.0"), "{summary:?}");
+    screenshot(&browser, "page-registry-tags.png");
 }
