@@ -4,7 +4,8 @@ use web_sys::DragEvent;
 use yew::prelude::*;
 
 use crate::components::{
-    DropZone, ErrorBox, Header, HistoryTable, ImagePicker, ImageSummary, LayerTable, ProgressBar,
+    DropZone, ErrorBox, Header, HistoryTable, ImagePicker, ImageSummary, LayerTable, LoginForm,
+    PlatformTable, ProgressBar, TagList,
 };
 use crate::hooks::use_analysis;
 
@@ -49,16 +50,23 @@ pub fn app() -> Html {
     let report = analysis.report.clone();
     html! {
         <div class={classes!("page", dragging.then_some("dragging"))} {ondragover} {ondragleave} {ondrop}>
-            <Header on_submit={controls.open_reference.clone()} note={analysis.reference_note.clone()} />
+            <Header on_submit={controls.open_reference.clone()} note={analysis.reference_note.clone()}
+                current={analysis.from_registry.then(|| analysis.source_name.clone()).flatten()} />
             <main>
                 <DropZone on_files={controls.open_files.clone()} on_demo={controls.open_demo.clone()} compact={analysis.source_name.is_some()} />
                 if let Some(message) = analysis.error.clone() {
-                    <ErrorBox {message} />
+                    <ErrorBox {message} from_registry={analysis.from_registry} />
+                }
+                if let Some(prompt) = analysis.login.clone() {
+                    <LoginForm {prompt} on_login={controls.login.clone()} on_dismiss={controls.dismiss_login.clone()} />
                 }
                 if analysis.busy {
                     <ProgressBar progress={analysis.progress.clone()} source_name={analysis.source_name.clone().unwrap_or_default()} on_cancel={controls.cancel.clone()} />
                 }
-                if analysis.images.len() > 1 {
+                if analysis.from_registry && analysis.platforms.len() > 1 {
+                    <PlatformTable platforms={analysis.platforms.clone()} selected={analysis.platform_selected} on_pick={controls.pick_platform.clone()} />
+                }
+                if !analysis.from_registry && analysis.images.len() > 1 {
                     <ImagePicker images={analysis.images.clone()} selected={analysis.selected} busy={analysis.busy} on_pick={controls.pick_image.clone()} />
                 }
                 if let Some(report) = report {
@@ -66,7 +74,16 @@ pub fn app() -> Html {
                     <LayerTable layers={report.layers} active={analysis.progress.as_ref().and_then(|p| p.layer)} />
                     <HistoryTable overview={report.overview} />
                 }
+                if analysis.from_registry && !analysis.tags.is_empty() {
+                    <TagList tags={analysis.tags.clone()} more={analysis.more_tags} current={current_tag(analysis.source_name.as_deref())} on_pick={controls.pick_tag.clone()} />
+                }
             </main>
         </div>
     }
+}
+
+/// The tag a reference names, if any (`nginx:1.25` -> `1.25`).
+fn current_tag(reference: Option<&str>) -> Option<String> {
+    let reference = layerscope_core::model::reference::Reference::parse(reference?).ok()?;
+    reference.tag().map(str::to_string)
 }

@@ -9,7 +9,10 @@ mod history_table;
 mod image_picker;
 mod image_summary;
 mod layer_table;
+mod login_form;
+mod platform_table;
 mod progress_bar;
+mod tag_list;
 
 pub use drop_zone::DropZone;
 pub use error_box::ErrorBox;
@@ -18,4 +21,7 @@ pub use history_table::HistoryTable;
 pub use image_picker::ImagePicker;
 pub use image_summary::ImageSummary;
 pub use layer_table::LayerTable;
+pub use login_form::LoginForm;
+pub use platform_table::PlatformTable;
 pub use progress_bar::ProgressBar;
+pub use tag_list::TagList;

@@ -2,4 +2,4 @@
 
 mod use_analysis;
 
-pub use use_analysis::use_analysis;
+pub use use_analysis::{use_analysis, LoginSubmit};

@@ -1,46 +1,48 @@
 //! Starting, feeding and stopping layer workers from the page.
 
-use layerscope_web::protocol::{Request, WorkerEvent};
+use layerscope_web::protocol::{Job as Work, WorkerEvent, CANCEL};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Blob, ErrorEvent, MessageEvent, Worker};
+use web_sys::{ErrorEvent, MessageEvent, Worker};
 use yew::Callback;
 
 /// The worker script, relative to the page so the app works under any sub-path
 /// (static/layer-worker-loader.js: it imports `layer-worker.js` and starts its wasm).
 const WORKER_SCRIPT: &str = "./layer-worker-loader.js";
 
-/// One running analysis. Dropping it terminates the worker, which is how work is cancelled.
+/// One running analysis. Dropping it stops the worker, which is how work is cancelled: an
+/// archive worker is terminated (it reads synchronously); a registry worker is told to cancel,
+/// aborts its fetches with its `AbortController` and closes itself.
 pub struct Job {
     worker: Worker,
+    graceful: bool,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(ErrorEvent)>,
 }
 
 impl Drop for Job {
     fn drop(&mut self) {
-        self.worker.terminate();
+        self.worker.set_onmessage(None);
+        self.worker.set_onerror(None);
+        if !self.graceful || self.worker.post_message(&CANCEL.into()).is_err() {
+            self.worker.terminate();
+        }
     }
 }
 
 impl Job {
-    /// Starts a worker on `blob`, analysing image `select`; every event goes to `on_event`, and a
-    /// worker that cannot start or dies goes to `on_failure` with a message.
+    /// Starts a worker on `work`; every event goes to `on_event`, and a worker that cannot
+    /// start or dies goes to `on_failure` with a message.
     pub fn start(
-        blob: Blob,
-        select: usize,
+        work: Work,
         on_event: Callback<WorkerEvent>,
         on_failure: Callback<String>,
     ) -> Result<Job, String> {
         let worker = Worker::new(WORKER_SCRIPT).map_err(|error| {
             format!("the browser refused to start the layer worker ({WORKER_SCRIPT}): {error:?}")
         })?;
-        let on_message = message_handler(
-            worker.clone(),
-            Request { blob, select },
-            on_event,
-            on_failure.clone(),
-        );
+        let graceful = matches!(work, Work::Registry(_));
+        let on_message = message_handler(worker.clone(), work, on_event, on_failure.clone());
         let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
             event.prevent_default();
             let detail = event.message();
@@ -55,6 +57,7 @@ impl Job {
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         Ok(Job {
             worker,
+            graceful,
             _on_message: on_message,
             _on_error: on_error,
         })
@@ -64,7 +67,7 @@ impl Job {
 /// Posts `request` once the worker says it is ready, then relays its events.
 fn message_handler(
     worker: Worker,
-    request: Request,
+    request: Work,
     on_event: Callback<WorkerEvent>,
     on_failure: Callback<String>,
 ) -> Closure<dyn FnMut(MessageEvent)> {

@@ -4,3 +4,4 @@
 //! that talk through `postMessage`; [`protocol`] is the one place that defines what they say.
 
 pub mod protocol;
+pub mod pull;

@@ -6,6 +6,7 @@
 
 mod app;
 mod components;
+mod fragment;
 mod hooks;
 mod jobs;
 mod state;

@@ -14,6 +14,89 @@ use web_sys::Blob;
 const BLOB_KEY: &str = "blob";
 /// Key of the request object's image choice.
 const SELECT_KEY: &str = "select";
+/// Key of the request object's registry pull (JSON text of [`RegistryPull`]).
+const REGISTRY_KEY: &str = "registry";
+/// The text the page posts to a worker to stop it (its fetches are aborted).
+pub const CANCEL: &str = "cancel";
+
+/// One image from a registry, as the page asks the worker for it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryPull {
+    /// The reference as the user wrote it (`nginx:1.25`, `127.0.0.1:5000/demo/app:1.0`).
+    pub reference: String,
+    /// The platform to pick from an index (`linux/amd64`).
+    pub platform: String,
+    /// The login for the registry, if the user gave one. Posted to the worker (memory to
+    /// memory), never put in a URL or logged.
+    pub credentials: Option<Login>,
+    /// How this tab reached the registry before, if it did.
+    pub route: Option<Route>,
+}
+
+/// A registry login as the page holds it.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Login {
+    pub username: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret, not even in a debug message.
+        write!(
+            f,
+            "Login {{ username: {:?}, secret: <hidden> }}",
+            self.username
+        )
+    }
+}
+
+/// How the page reaches a registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Route {
+    /// `fetch` straight to the registry (it sends CORS headers).
+    Direct,
+    /// Through `./proxy/{host}/...` on the page's own origin (`layerscope serve`).
+    Proxy,
+}
+
+/// What a worker is asked to do.
+pub enum Job {
+    /// Analyse an archive.
+    Archive(Request),
+    /// Pull an image from a registry.
+    Registry(RegistryPull),
+}
+
+impl Job {
+    /// The object posted to the worker.
+    pub fn to_js(&self) -> JsValue {
+        match self {
+            Job::Archive(request) => request.to_js(),
+            Job::Registry(pull) => {
+                let object = js_sys::Object::new();
+                let text = serde_json::to_string(pull).unwrap_or_default();
+                let _ = js_sys::Reflect::set(&object, &REGISTRY_KEY.into(), &text.into());
+                object.into()
+            }
+        }
+    }
+
+    /// Reads a job posted by [`Job::to_js`].
+    pub fn from_js(value: &JsValue) -> Result<Job, String> {
+        if let Some(text) = js_sys::Reflect::get(value, &REGISTRY_KEY.into())
+            .ok()
+            .and_then(|text| text.as_string())
+        {
+            return serde_json::from_str(&text)
+                .map(Job::Registry)
+                .map_err(|error| format!("the page's registry request is unreadable: {error}"));
+        }
+        Request::from_js(value).map(Job::Archive)
+    }
+}
 
 /// One piece of work for a worker: analyse image `select` of the archive in `blob`.
 pub struct Request {
@@ -71,6 +154,18 @@ pub enum WorkerEvent {
     Done { report: Box<ImageReport> },
     /// The archive was refused or could not be read; the message says what and where.
     Failed { message: String },
+    /// The registry (`registry`, a host) wants a login; the page shows its form.
+    NeedsLogin { registry: String, message: String },
+    /// How the worker reached `registry`, for the page to remember in this tab.
+    Routed { registry: String, route: Route },
+    /// The repository's tags (first page), after the image is `Done`; `more` when the
+    /// registry has further pages.
+    Tags { tags: Vec<String>, more: bool },
+    /// The platforms of a registry index (the pull goes on with `selected`).
+    Platforms {
+        images: Vec<ImageListing>,
+        selected: usize,
+    },
 }
 
 impl WorkerEvent {
@@ -88,6 +183,22 @@ impl WorkerEvent {
             format!("the layer worker sent a message the page cannot read: {error}")
         })
     }
+}
+
+/// A report as posted to the page: without its file lists (`LayerReport::file_list`,
+/// `ImageReport::files`). No view shows them, and they are most of a report's JSON.
+pub fn without_file_lists(mut report: Box<ImageReport>) -> Box<ImageReport> {
+    report.files = Vec::new();
+    for layer in &mut report.layers {
+        layer.file_list = Vec::new();
+    }
+    report
+}
+
+/// A layer as posted to the page: without its file list.
+pub fn without_layer_files(mut layer: Box<LayerReport>) -> Box<LayerReport> {
+    layer.file_list = Vec::new();
+    layer
 }
 
 #[cfg(test)]
@@ -111,9 +222,38 @@ mod tests {
             WorkerEvent::Failed {
                 message: "no manifest.json".into(),
             },
+            WorkerEvent::NeedsLogin {
+                registry: "ghcr.io".into(),
+                message: "401".into(),
+            },
+            WorkerEvent::Routed {
+                registry: "docker.io".into(),
+                route: Route::Proxy,
+            },
         ];
         for event in events {
             assert_eq!(WorkerEvent::from_json(&event.to_json()).unwrap(), event);
         }
+    }
+}
+
+#[cfg(test)]
+mod login_tests {
+    use super::*;
+
+    #[test]
+    fn a_login_never_prints_its_secret() {
+        let login = Login {
+            username: "me".into(),
+            secret: "hunter2".into(),
+        };
+        assert!(!format!("{login:?}").contains("hunter2"));
+        let pull = RegistryPull {
+            reference: "a/b".into(),
+            platform: "linux/amd64".into(),
+            credentials: Some(login),
+            route: None,
+        };
+        assert!(!format!("{pull:?}").contains("hunter2"));
     }
 }

@@ -26,8 +26,33 @@ pub struct PageState {
     pub progress: Option<Progress>,
     /// What went wrong, in words, with what to try next.
     pub error: Option<String>,
-    /// A note for the reference box (registry references are not supported yet).
+    /// A note for the reference box.
     pub reference_note: Option<String>,
+    /// True when the source is a registry reference (not an archive).
+    pub from_registry: bool,
+    /// The platforms of a registry index, with the one shown at `platform_selected`.
+    pub platforms: Vec<ImageListing>,
+    pub platform_selected: usize,
+    /// The registry that asked for a login, with what it said.
+    pub login: Option<LoginPrompt>,
+    /// Whether the running pull was given a login.
+    pub with_login: bool,
+    /// The repository's tags (registry images), and whether the registry has more.
+    pub tags: Vec<String>,
+    pub more_tags: bool,
+    /// The repository being shown (`domain/path`), for a registry image.
+    pub repository: Option<String>,
+}
+
+/// A registry's request for a login.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoginPrompt {
+    /// The registry host, as the reference names it.
+    pub registry: String,
+    /// True when a login was sent and refused.
+    pub refused: bool,
+    /// The registry's answer, in words.
+    pub detail: String,
 }
 
 /// A report as the page holds it: the layers apart from the rest, each in its own `Rc`, so
@@ -61,6 +86,11 @@ pub enum Action {
         job: u64,
         source_name: String,
         selected: usize,
+        from_registry: bool,
+        /// Whether a login was given for this pull (a 401 then means it was refused).
+        with_login: bool,
+        /// The repository (`domain/path`) of a registry reference.
+        repository: Option<String>,
     },
     /// A worker of analysis `job` said something.
     Worker { job: u64, event: WorkerEvent },
@@ -70,8 +100,10 @@ pub enum Action {
     Cancelled { job: u64 },
     /// The archive could not be loaded (the demo download failed, say); nothing else changes.
     LoadFailed { message: String },
-    /// The user submitted the reference box.
+    /// The user submitted an empty reference box.
     ReferenceSubmitted { reference: String },
+    /// The user closed the login form.
+    LoginDismissed,
 }
 
 impl Reducible for PageState {
@@ -84,7 +116,11 @@ impl Reducible for PageState {
                 job,
                 source_name,
                 selected,
+                from_registry,
+                with_login,
+                repository,
             } => {
+                let same_repository = repository.is_some() && next.repository == repository;
                 let same_source = next.source_name.as_deref() == Some(source_name.as_str());
                 next = PageState {
                     job,
@@ -93,6 +129,23 @@ impl Reducible for PageState {
                     // Re-analysing another image of the same archive keeps its list visible.
                     images: if same_source { next.images } else { Vec::new() },
                     selected,
+                    from_registry,
+                    // Another platform of the same reference keeps the platform table.
+                    platforms: if same_source {
+                        next.platforms
+                    } else {
+                        Vec::new()
+                    },
+                    platform_selected: next.platform_selected,
+                    // Another tag or platform of the same repository keeps the tag list.
+                    tags: if same_repository {
+                        next.tags
+                    } else {
+                        Vec::new()
+                    },
+                    more_tags: same_repository && next.more_tags,
+                    repository,
+                    with_login,
                     ..PageState::default()
                 };
             }
@@ -101,8 +154,13 @@ impl Reducible for PageState {
             Action::Cancelled { job } if job == next.job && next.busy => {
                 next.busy = false;
                 next.progress = None;
+                let again = if next.from_registry {
+                    "Open it again to read it all."
+                } else {
+                    "Drop the archive again to read it all."
+                };
                 next.error = Some(format!(
-                    "Stopped reading {}; what was read so far is shown. Drop the archive again to read it all.",
+                    "Stopped reading {}; what was read so far is shown. {again}",
                     next.source_name.as_deref().unwrap_or("the archive")
                 ));
             }
@@ -113,6 +171,7 @@ impl Reducible for PageState {
             Action::ReferenceSubmitted { reference } => {
                 next.reference_note = Some(reference_note(&reference))
             }
+            Action::LoginDismissed => next.login = None,
         }
         Rc::new(next)
     }
@@ -144,12 +203,35 @@ impl PageState {
                 self.progress = None;
             }
             WorkerEvent::Failed { message } => self.fail(message),
+            WorkerEvent::NeedsLogin { registry, message } => {
+                self.busy = false;
+                self.progress = None;
+                self.login = Some(LoginPrompt {
+                    registry,
+                    refused: self.with_login,
+                    detail: message,
+                });
+            }
+            // The job runner keeps routes; the state has nothing to show for them.
+            WorkerEvent::Routed { .. } => {}
+            WorkerEvent::Tags { tags, more } => {
+                self.tags = tags;
+                self.more_tags = more;
+            }
+            WorkerEvent::Platforms { images, selected } => {
+                self.platforms = images;
+                self.platform_selected = selected;
+            }
         }
     }
 
     fn fail(&mut self, message: String) {
         let name = self.source_name.as_deref().unwrap_or("the archive");
-        self.error = Some(format!("Could not read {name}: {message}"));
+        self.error = Some(if self.from_registry {
+            format!("Could not open {name}: {message}")
+        } else {
+            format!("Could not read {name}: {message}")
+        });
         self.busy = false;
         self.progress = None;
     }
@@ -157,15 +239,15 @@ impl PageState {
 
 fn reference_note(reference: &str) -> String {
     let reference = reference.trim();
-    let subject = if reference.is_empty() {
-        "Image references".to_string()
+    if reference.is_empty() {
+        "Type an image reference (nginx:1.25, ghcr.io/owner/image:tag), or drop a `docker save` or OCI archive anywhere on the page.".to_string()
     } else {
-        format!("“{reference}”: registry references")
-    };
-    format!(
-        "{subject} arrive in a later version of layerscope. For now, drop a `docker save` or OCI archive \
-         anywhere on the page, choose one with the file picker, or open the demo image."
-    )
+        let why = layerscope_core::model::reference::Reference::parse(reference)
+            .err()
+            .map(|error| format!(": {error}"))
+            .unwrap_or_default();
+        format!("“{reference}” is not an image reference{why}. Try name:tag, e.g. nginx:1.25 or ghcr.io/owner/image:tag.")
+    }
 }
 
 #[cfg(test)]
@@ -177,6 +259,9 @@ mod tests {
             job,
             source_name: "a.tar".into(),
             selected: 0,
+            from_registry: false,
+            with_login: false,
+            repository: None,
         })
     }
 
@@ -283,5 +368,90 @@ mod tests {
     fn a_layer_beyond_the_overview_is_ignored() {
         let state = on_worker_event(on_worker_event(started(1), overview_of(1)), scanned(5));
         assert_eq!(state.report.as_ref().unwrap().layers.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+
+    fn pulling(with_login: bool) -> Rc<PageState> {
+        Rc::new(PageState::default()).reduce(Action::Started {
+            job: 1,
+            source_name: "ghcr.io/a/b:1".into(),
+            selected: 0,
+            from_registry: true,
+            with_login,
+            repository: Some("ghcr.io/a/b".into()),
+        })
+    }
+
+    #[test]
+    fn a_401_shows_the_login_form_and_ends_the_work() {
+        let state = pulling(false).reduce(Action::Worker {
+            job: 1,
+            event: WorkerEvent::NeedsLogin {
+                registry: "ghcr.io".into(),
+                message: "401".into(),
+            },
+        });
+        let login = state.login.as_ref().unwrap();
+        assert_eq!(login.registry, "ghcr.io");
+        assert!(!login.refused);
+        assert!(!state.busy);
+        let refused = pulling(true).reduce(Action::Worker {
+            job: 1,
+            event: WorkerEvent::NeedsLogin {
+                registry: "ghcr.io".into(),
+                message: "401".into(),
+            },
+        });
+        assert!(refused.login.as_ref().unwrap().refused);
+    }
+
+    #[test]
+    fn a_registry_failure_says_open() {
+        let state = pulling(false).reduce(Action::Worker {
+            job: 1,
+            event: WorkerEvent::Failed {
+                message: "x".into(),
+            },
+        });
+        assert_eq!(
+            state.error.as_deref(),
+            Some("Could not open ghcr.io/a/b:1: x")
+        );
+    }
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::*;
+
+    fn started(state: Rc<PageState>, job: u64, reference: &str, repository: &str) -> Rc<PageState> {
+        state.reduce(Action::Started {
+            job,
+            source_name: reference.into(),
+            selected: 0,
+            from_registry: true,
+            with_login: false,
+            repository: Some(repository.into()),
+        })
+    }
+
+    #[test]
+    fn tags_stay_for_another_tag_of_the_same_repository_only() {
+        let state = started(Rc::new(PageState::default()), 1, "a/b:1", "docker.io/a/b");
+        let state = state.reduce(Action::Worker {
+            job: 1,
+            event: WorkerEvent::Tags {
+                tags: vec!["1".into(), "2".into()],
+                more: false,
+            },
+        });
+        let same = started(state.clone(), 2, "a/b:2", "docker.io/a/b");
+        assert_eq!(same.tags.len(), 2);
+        let other = started(state, 3, "c/d:1", "docker.io/c/d");
+        assert!(other.tags.is_empty());
     }
 }

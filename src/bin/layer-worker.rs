@@ -4,17 +4,25 @@
 //! over `Blob.slice`, so only the ranges the reader asks for are ever in memory, and posts
 //! [`WorkerEvent`]s back to the page. It knows nothing about formats: it moves bytes.
 //!
+//! For a registry image it drives the core's pull with `fetch` instead ([`layerscope_web::pull`]),
+//! every request under one `AbortController`: the page's `cancel` message aborts them and the
+//! worker closes itself.
+//!
 //! Reports go to the page without their file lists (`LayerReport::file_list`,
 //! `ImageReport::files`): no view shows them, and they are most of a report's JSON, which the
 //! page would parse and hold for nothing. A file view will ask for the files it shows.
 
 use js_sys::Uint8Array;
 use layerscope_core::archive::{ArchiveReader, ImageSelector, Progress, Step};
-use layerscope_core::present::report::{ImageReport, LayerReport};
-use layerscope_web::protocol::{Request, WorkerEvent};
+use layerscope_web::protocol::{
+    without_file_lists, without_layer_files, Job, Request, WorkerEvent, CANCEL,
+};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Blob, DedicatedWorkerGlobalScope, FileReaderSync, MessageEvent};
+use web_sys::{
+    AbortController, Blob, DedicatedWorkerGlobalScope, FileReaderSync, MessageEvent,
+    WorkerGlobalScope,
+};
 
 /// Least time between two progress messages, so a fast scan does not flood the page.
 const PROGRESS_INTERVAL_MS: f64 = 80.0;
@@ -25,9 +33,34 @@ fn main() {
             message: format!("the layer worker stopped on an internal error: {info}"),
         });
     }));
-    let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
-        match Request::from_js(&event.data()) {
-            Ok(request) => analyse(request),
+    let controller = AbortController::new().ok();
+    let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let data = event.data();
+        if data.as_string().as_deref() == Some(CANCEL) {
+            if let Some(controller) = &controller {
+                controller.abort();
+            }
+            scope().close();
+            return;
+        }
+        match Job::from_js(&data) {
+            Ok(Job::Archive(request)) => analyse(request),
+            Ok(Job::Registry(pull)) => {
+                let Some(signal) = controller.as_ref().map(|c| c.signal()) else {
+                    post(&WorkerEvent::Failed {
+                        message: "this browser offers no AbortController in workers".into(),
+                    });
+                    return;
+                };
+                wasm_bindgen_futures::spawn_local(async move {
+                    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+                    if let Some(event) =
+                        layerscope_web::pull::pull(pull, scope, signal, &post).await
+                    {
+                        post(&event);
+                    }
+                });
+            }
             Err(message) => post(&WorkerEvent::Failed { message }),
         }
     });
@@ -110,19 +143,6 @@ fn drive(source: &mut BlobSource, select: usize) -> WorkerEvent {
     }
 }
 
-fn without_file_lists(mut report: Box<ImageReport>) -> Box<ImageReport> {
-    report.files = Vec::new();
-    for layer in &mut report.layers {
-        layer.file_list = Vec::new();
-    }
-    report
-}
-
-fn without_layer_files(mut layer: Box<LayerReport>) -> Box<LayerReport> {
-    layer.file_list = Vec::new();
-    layer
-}
-
 /// Posts progress at most every [`PROGRESS_INTERVAL_MS`], but always when the layer changes.
 #[derive(Default)]
 struct ProgressThrottle {
@@ -200,7 +220,7 @@ fn describe(error: &JsValue) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use layerscope_core::present::report::{LayerFile, MergedFile};
+    use layerscope_core::present::report::{ImageReport, LayerFile, LayerReport, MergedFile};
 
     fn layer_with_a_file(index: usize) -> LayerReport {
         LayerReport {

@@ -7,12 +7,23 @@ pub struct HeaderProps {
     pub on_submit: Callback<String>,
     /// A note to show under the box.
     pub note: Option<String>,
+    /// The reference being shown, put in the box when it changes (opened from the URL, say).
+    #[prop_or_default]
+    pub current: Option<String>,
 }
 
 /// The header: the name and the reference box.
 #[function_component(Header)]
 pub fn header(props: &HeaderProps) -> Html {
     let input = use_node_ref();
+    use_effect_with(props.current.clone(), {
+        let input = input.clone();
+        move |current: &Option<String>| {
+            if let (Some(current), Some(input)) = (current, input.cast::<HtmlInputElement>()) {
+                input.set_value(current);
+            }
+        }
+    });
     let onsubmit = {
         let input = input.clone();
         let on_submit = props.on_submit.clone();

@@ -1,17 +1,40 @@
-//! One analysis at a time: starting a layer worker on an archive, feeding its events to the
-//! page's reducer, and stopping it.
+//! One analysis at a time: starting a layer worker on an archive or a registry reference,
+//! feeding its events to the page's reducer, and stopping it.
+//!
+//! Registry logins live here, in memory (and in `sessionStorage` only when the user ticks
+//! "remember in this tab"); they go to the worker in its job message, never into a URL or a
+//! log. How each registry was reached (directly or through the proxy) is remembered for the
+//! tab the same way, so later opens skip the failed direct attempt.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::rc::Rc;
 
+use layerscope_core::model::reference::Reference;
+use layerscope_web::protocol::{Job as Work, Login, RegistryPull, Request, Route, WorkerEvent};
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, FileList, Response};
 use yew::prelude::*;
 
+use crate::fragment::ImageLink;
 use crate::jobs::Job;
 use crate::state::{Action, PageState};
+
+/// `sessionStorage` key prefixes: a remembered login, a registry's route.
+const LOGIN_KEY: &str = "layerscope.login.";
+const ROUTE_KEY: &str = "layerscope.route.";
+
+/// What the login form hands back.
+#[derive(Clone, PartialEq)]
+pub struct LoginSubmit {
+    pub registry: String,
+    pub username: String,
+    pub secret: String,
+    pub remember: bool,
+}
 
 /// The demo archive, relative to the page so it loads under any sub-path.
 const DEMO_URL: &str = "./demo/layerscope-demo.tar";
@@ -44,8 +67,16 @@ pub struct Controls {
     pub pick_image: Callback<usize>,
     /// Stops the running analysis; what was read so far stays shown.
     pub cancel: Callback<()>,
-    /// Opens what the reference box names.
+    /// Opens what the reference box names (and puts it in the URL fragment).
     pub open_reference: Callback<String>,
+    /// Re-opens the shown reference for another platform (`linux/arm64`).
+    pub pick_platform: Callback<String>,
+    /// Keeps a login for a registry and opens the reference again.
+    pub login: Callback<LoginSubmit>,
+    /// Closes the login form.
+    pub dismiss_login: Callback<()>,
+    /// Opens another tag of the shown repository.
+    pub pick_tag: Callback<String>,
 }
 
 /// The page's state, fed by the running worker, with the controls that start and stop work.
@@ -53,17 +84,36 @@ pub struct Controls {
 pub fn use_analysis() -> UseAnalysisHandle {
     let state = use_reducer(PageState::default);
     let dispatcher = state.dispatcher();
-    let controls = use_memo((), move |()| Controls::new(dispatcher));
+    let runner = use_memo((), move |()| Rc::new(JobRunner::new(dispatcher)));
+    let controls = use_memo((), {
+        let runner = (*runner).clone();
+        move |()| Controls::new(runner)
+    });
+    // The fragment names an image: open it now and whenever it changes.
+    use_effect_with((), {
+        let runner = (*runner).clone();
+        move |()| {
+            runner.open_fragment();
+            let on_change = Closure::<dyn FnMut(web_sys::HashChangeEvent)>::new(
+                move |_: web_sys::HashChangeEvent| runner.open_fragment(),
+            );
+            let window = web_sys::window();
+            if let Some(window) = &window {
+                window.set_onhashchange(Some(on_change.as_ref().unchecked_ref()));
+            }
+            move || {
+                if let Some(window) = window {
+                    window.set_onhashchange(None);
+                }
+                drop(on_change);
+            }
+        }
+    });
     UseAnalysisHandle { state, controls }
 }
 
 impl Controls {
-    fn new(dispatcher: UseReducerDispatcher<PageState>) -> Controls {
-        let runner = Rc::new(JobRunner {
-            dispatcher,
-            last_job: Cell::new(0),
-            current: RefCell::new(None),
-        });
+    fn new(runner: Rc<JobRunner>) -> Controls {
         let open_files = {
             let runner = runner.clone();
             Callback::from(move |files: FileList| {
@@ -93,17 +143,68 @@ impl Controls {
             let runner = runner.clone();
             Callback::from(move |()| runner.cancel())
         };
-        let open_reference = Callback::from(move |reference| {
-            runner
-                .dispatcher
-                .dispatch(Action::ReferenceSubmitted { reference })
-        });
+        let open_reference = {
+            let runner = runner.clone();
+            Callback::from(move |reference: String| {
+                let reference = reference.trim().to_string();
+                if Reference::parse(&reference).is_err() {
+                    runner
+                        .dispatcher
+                        .dispatch(Action::ReferenceSubmitted { reference });
+                    return;
+                }
+                runner.navigate(ImageLink {
+                    reference,
+                    platform: None,
+                });
+            })
+        };
+        let pick_platform = {
+            let runner = runner.clone();
+            Callback::from(move |platform: String| {
+                let reference = match runner.current.borrow().as_ref().map(|c| &c.source) {
+                    Some(Source::Registry { reference, .. }) => reference.clone(),
+                    _ => return,
+                };
+                runner.navigate(ImageLink {
+                    reference,
+                    platform: Some(platform),
+                });
+            })
+        };
+        let pick_tag = {
+            let runner = runner.clone();
+            Callback::from(move |tag: String| {
+                let current = match runner.current.borrow().as_ref().map(|c| &c.source) {
+                    Some(Source::Registry { reference, .. }) => reference.clone(),
+                    _ => return,
+                };
+                let Ok(reference) = Reference::parse(&current).and_then(|r| r.with_tag(&tag))
+                else {
+                    return;
+                };
+                runner.navigate(ImageLink {
+                    reference: reference.familiar(),
+                    platform: None,
+                });
+            })
+        };
+        let login = {
+            let runner = runner.clone();
+            Callback::from(move |submit: LoginSubmit| runner.log_in(submit))
+        };
+        let dismiss_login =
+            Callback::from(move |()| runner.dispatcher.dispatch(Action::LoginDismissed));
         Controls {
             open_files,
             open_demo,
             pick_image,
             cancel,
             open_reference,
+            pick_platform,
+            login,
+            dismiss_login,
+            pick_tag,
         }
     }
 }
@@ -114,54 +215,205 @@ struct JobRunner {
     /// Number of the latest analysis started: the reducer ignores events of any other.
     last_job: Cell<u64>,
     current: RefCell<Option<Current>>,
+    /// The fragment last opened or set, decoded.
+    last_hash: RefCell<String>,
+    /// How each registry API host was reached in this tab.
+    routes: Rc<RefCell<HashMap<String, Route>>>,
+    /// Logins by registry (as references name it), in memory.
+    logins: RefCell<HashMap<String, Login>>,
 }
 
-/// The archive being shown, kept so another image of it can be picked.
+/// What is being shown, kept so another image or platform of it can be picked.
 struct Current {
-    blob: Blob,
-    name: String,
-    /// The running worker, if any: dropping it terminates the worker.
+    source: Source,
+    /// The running worker, if any: dropping it stops the worker.
     worker: Option<Job>,
 }
 
+#[derive(Clone)]
+enum Source {
+    Archive { blob: Blob, name: String },
+    Registry { reference: String, platform: String },
+}
+
 impl JobRunner {
+    fn new(dispatcher: UseReducerDispatcher<PageState>) -> JobRunner {
+        JobRunner {
+            dispatcher,
+            last_job: Cell::new(0),
+            current: RefCell::new(None),
+            last_hash: RefCell::new(String::new()),
+            routes: Rc::new(RefCell::new(HashMap::new())),
+            logins: RefCell::new(HashMap::new()),
+        }
+    }
+
     fn open(&self, blob: Blob, name: String, select: usize) {
+        let source = Source::Archive { blob, name };
+        self.start(source, select);
+    }
+
+    fn start(&self, source: Source, select: usize) {
         let job = self.last_job.get() + 1;
         self.last_job.set(job);
         // Stop the previous worker before starting the next one.
         self.current.borrow_mut().take();
+        let (work, name, from_registry, with_login, repository) = match &source {
+            Source::Archive { blob, name } => (
+                Work::Archive(Request {
+                    blob: blob.clone(),
+                    select,
+                }),
+                name.clone(),
+                false,
+                false,
+                None,
+            ),
+            Source::Registry {
+                reference,
+                platform,
+            } => {
+                let parsed = Reference::parse(reference).ok();
+                let domain = parsed
+                    .as_ref()
+                    .map(|r| r.domain().to_string())
+                    .unwrap_or_default();
+                let api_host = parsed
+                    .as_ref()
+                    .map(|r| r.registry_api_host().to_string())
+                    .unwrap_or_default();
+                let credentials = self.login_for(&domain);
+                let with_login = credentials.is_some();
+                (
+                    Work::Registry(RegistryPull {
+                        reference: reference.clone(),
+                        platform: platform.clone(),
+                        credentials,
+                        route: self.route_for(&api_host),
+                    }),
+                    reference.clone(),
+                    true,
+                    with_login,
+                    parsed.as_ref().map(|r| r.name()),
+                )
+            }
+        };
         self.dispatcher.dispatch(Action::Started {
             job,
-            source_name: name.clone(),
+            source_name: name,
             selected: select,
+            from_registry,
+            with_login,
+            repository,
         });
         let on_event = {
             let dispatcher = self.dispatcher.clone();
-            Callback::from(move |event| dispatcher.dispatch(Action::Worker { job, event }))
+            let routes = self.routes.clone();
+            Callback::from(move |event: WorkerEvent| {
+                if let WorkerEvent::Routed { registry, route } = &event {
+                    routes.borrow_mut().insert(registry.clone(), *route);
+                    let text = serde_json::to_string(route).unwrap_or_default();
+                    store(&format!("{ROUTE_KEY}{registry}"), Some(&text));
+                }
+                dispatcher.dispatch(Action::Worker { job, event })
+            })
         };
         let on_failure = {
             let dispatcher = self.dispatcher.clone();
             Callback::from(move |message| dispatcher.dispatch(Action::Failed { job, message }))
         };
-        let worker = match Job::start(blob.clone(), select, on_event, on_failure) {
+        let worker = match Job::start(work, on_event, on_failure) {
             Ok(worker) => Some(worker),
             Err(message) => {
                 self.dispatcher.dispatch(Action::Failed { job, message });
                 None
             }
         };
-        *self.current.borrow_mut() = Some(Current { blob, name, worker });
+        *self.current.borrow_mut() = Some(Current { source, worker });
     }
 
     fn reopen(&self, select: usize) {
-        let archive = self
+        let source = self
             .current
             .borrow()
             .as_ref()
-            .map(|current| (current.blob.clone(), current.name.clone()));
-        if let Some((blob, name)) = archive {
-            self.open(blob, name, select);
+            .map(|current| current.source.clone());
+        if let Some(source) = source {
+            self.start(source, select);
         }
+    }
+
+    /// Puts `link` in the fragment and opens it (the `hashchange` it causes is ignored).
+    fn navigate(&self, link: ImageLink) {
+        let hash = link.to_hash();
+        *self.last_hash.borrow_mut() = hash.clone();
+        if let Some(window) = web_sys::window() {
+            let _ = window.location().set_hash(&hash);
+        }
+        self.open_link(link);
+    }
+
+    /// Opens what the fragment names, unless it is what is open already.
+    fn open_fragment(&self) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let raw = window.location().hash().unwrap_or_default();
+        let hash = js_sys::decode_uri_component(&raw)
+            .ok()
+            .and_then(|text| text.as_string())
+            .unwrap_or(raw);
+        if *self.last_hash.borrow() == hash {
+            return;
+        }
+        *self.last_hash.borrow_mut() = hash.clone();
+        if let Some(link) = ImageLink::parse(&hash) {
+            self.open_link(link);
+        }
+    }
+
+    fn open_link(&self, link: ImageLink) {
+        let platform = link.platform.unwrap_or_else(default_platform);
+        self.start(
+            Source::Registry {
+                reference: link.reference,
+                platform,
+            },
+            0,
+        );
+    }
+
+    fn log_in(&self, submit: LoginSubmit) {
+        let login = Login {
+            username: submit.username,
+            secret: submit.secret,
+        };
+        let key = format!("{LOGIN_KEY}{}", submit.registry);
+        if submit.remember {
+            store(&key, serde_json::to_string(&login).ok().as_deref());
+        } else {
+            store(&key, None);
+        }
+        self.logins.borrow_mut().insert(submit.registry, login);
+        self.reopen(0);
+    }
+
+    fn login_for(&self, registry: &str) -> Option<Login> {
+        if let Some(login) = self.logins.borrow().get(registry) {
+            return Some(login.clone());
+        }
+        let login: Login = serde_json::from_str(&load(&format!("{LOGIN_KEY}{registry}"))?).ok()?;
+        self.logins
+            .borrow_mut()
+            .insert(registry.to_string(), login.clone());
+        Some(login)
+    }
+
+    fn route_for(&self, api_host: &str) -> Option<Route> {
+        if let Some(route) = self.routes.borrow().get(api_host) {
+            return Some(*route);
+        }
+        serde_json::from_str(&load(&format!("{ROUTE_KEY}{api_host}"))?).ok()
     }
 
     fn cancel(&self) {
@@ -194,4 +446,35 @@ async fn fetch_blob(url: &str) -> Result<Blob, String> {
         .await
         .map_err(failed)?;
     Ok(blob.unchecked_into())
+}
+
+/// The platform to show first: the browser's own when it says, else linux/amd64.
+fn default_platform() -> String {
+    let agent = web_sys::window()
+        .and_then(|window| window.navigator().user_agent().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if agent.contains("aarch64") || agent.contains("arm64") {
+        "linux/arm64".to_string()
+    } else {
+        "linux/amd64".to_string()
+    }
+}
+
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok()?
+}
+
+fn load(key: &str) -> Option<String> {
+    session_storage()?.get_item(key).ok()?
+}
+
+/// Sets (or with `None` removes) a `sessionStorage` item; storage may be off, which is fine.
+fn store(key: &str, value: Option<&str>) {
+    if let Some(storage) = session_storage() {
+        let _ = match value {
+            Some(value) => storage.set_item(key, value),
+            None => storage.remove_item(key),
+        };
+    }
 }

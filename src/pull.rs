@@ -1,0 +1,647 @@
+//! The worker's registry pull: the core's [`ImagePull`] and [`Session`] driven with `fetch`.
+//!
+//! The core decides every request (which operation, which URL, which headers, which token);
+//! this module only performs them, the way `crates/cli/src/pull.rs` does with ureq, and
+//! streams each layer body from `response.body().getReader()` into the core's scanner a chunk
+//! at a time, so no blob is ever whole in memory.
+//!
+//! Reaching the registry: the first request goes straight to it. When the browser blocks that
+//! (`fetch` rejects with a TypeError: no CORS headers, or no network), the worker asks the
+//! page's own origin proxy (`./proxy/{host}/v2/`, what `layerscope serve` answers) and, if a
+//! registry answers there, sends everything through it from then on. The proxy points Bearer
+//! realms at `/proxy-token/{realm host}/{path}`; the worker hands the core the realm as the
+//! registry named it (`https://{realm host}/{path}`), so the core's checks on where tokens and
+//! credentials go see the real hosts, and sends the token request to `./proxy-token/...`.
+
+use js_sys::{Reflect, Uint8Array};
+use layerscope_core::archive::{Phase, Progress};
+use layerscope_core::engine::scan::{LayerError, LayerSummary, Scanner};
+use layerscope_core::model::platform::Platform;
+use layerscope_core::model::reference::Reference;
+use layerscope_core::registry::{
+    Action, Credentials, Endpoint, ImagePull, InsecureRegistries, Method, Operation, Outcome,
+    PullError, PullStep, RegistryError, Repository, Request, Response, Scheme, Session, Url,
+};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    AbortSignal, ReadableStreamDefaultReader, RequestCredentials, RequestInit, RequestMode,
+    WorkerGlobalScope,
+};
+
+use crate::protocol::{without_file_lists, without_layer_files, RegistryPull, Route, WorkerEvent};
+
+/// Tags asked for in one page of the tag list.
+const TAG_PAGE: u32 = 100;
+
+/// Least time between two progress messages.
+const PROGRESS_INTERVAL_MS: f64 = 80.0;
+/// Longest server text quoted in a message.
+const MAX_QUOTED: usize = 200;
+
+/// Why a pull stops before the core has its say.
+enum Stop {
+    /// The page cancelled: nothing more is posted.
+    Aborted,
+    /// The registry cannot be reached at all; the message says what to do.
+    Unreachable(String),
+}
+
+/// Pulls `job` and returns the final event (`Done`, `Failed` or `NeedsLogin`); `None` when
+/// the page cancelled. `post` hears every event on the way.
+pub async fn pull(
+    job: RegistryPull,
+    scope: WorkerGlobalScope,
+    signal: AbortSignal,
+    post: &dyn Fn(&WorkerEvent),
+) -> Option<WorkerEvent> {
+    let failed = |message: String| Some(WorkerEvent::Failed { message });
+    let reference = match Reference::parse(job.reference.trim()) {
+        Ok(reference) => reference,
+        Err(error) => {
+            return failed(format!(
+                "“{}” is not an image reference: {error}",
+                job.reference.trim()
+            ))
+        }
+    };
+    let platform = match Platform::parse(&job.platform) {
+        Ok(platform) => platform,
+        Err(error) => return failed(format!("“{}”: {error}", job.platform)),
+    };
+    let endpoint = match Endpoint::for_reference(&reference, &InsecureRegistries::none()) {
+        Ok(endpoint) => endpoint,
+        Err(error) => return failed(error.to_string()),
+    };
+    let registry = reference.domain().to_string();
+    let mut session = Session::new(endpoint.clone());
+    if let Some(login) = job.credentials {
+        session = session.with_credentials(Credentials::new(login.username, login.secret));
+    }
+    let mut http = Fetcher {
+        scope: scope.clone(),
+        base: page_base(&scope),
+        signal,
+        registry: registry.clone(),
+        host: endpoint.host(),
+        route: job.route,
+        buffer: Vec::new(),
+    };
+    let mut progress = Throttle::default();
+    let repository = Repository::of(&reference);
+    let mut pull = ImagePull::new(reference, platform);
+    loop {
+        let Some(step) = pull.next_step() else {
+            return failed("the image pull stalled (no step and no result)".into());
+        };
+        match step {
+            PullStep::Run(operation) => match http.run(&mut session, operation, post).await {
+                Ok(outcome) => pull.receive(outcome),
+                Err(stop) => return stopped(stop),
+            },
+            PullStep::ImagesListed { images, selected } => {
+                post(&WorkerEvent::Platforms { images, selected })
+            }
+            PullStep::Overview(report) => post(&WorkerEvent::Overview {
+                report: without_file_lists(report),
+            }),
+            PullStep::ScanLayers(jobs) => {
+                let count = jobs.len();
+                let total: u64 = jobs.iter().map(|job| job.size).sum();
+                let mut before = 0u64;
+                for job in jobs {
+                    let scanned = http
+                        .scan_layer(
+                            &mut session,
+                            job.operation,
+                            Scanner::new(job.options),
+                            post,
+                            &mut |received| {
+                                progress.offer(
+                                    Progress {
+                                        phase: Phase::ScanningLayers,
+                                        bytes_read: before + received,
+                                        total_bytes: Some(total),
+                                        streamed: true,
+                                        layer: Some((job.index, count)),
+                                        layer_bytes: Some((received, job.size)),
+                                        message: format!("layer {} of {count}", job.index + 1),
+                                    },
+                                    post,
+                                )
+                            },
+                        )
+                        .await;
+                    before += job.size;
+                    match scanned {
+                        Ok(Ok(result)) => pull.layer_scanned(job.index, result),
+                        Ok(Err(error)) => {
+                            return final_error(&registry, PullError::Registry(error), &session)
+                        }
+                        Err(stop) => return stopped(stop),
+                    }
+                }
+            }
+            PullStep::LayerScanned(layer) => post(&WorkerEvent::LayerScanned {
+                layer: without_layer_files(layer),
+            }),
+            PullStep::Done(report) => {
+                post(&WorkerEvent::Done {
+                    report: without_file_lists(report),
+                });
+                // The image is shown; the tag list follows (a registry may refuse it: then
+                // there is simply no list).
+                let operation = Operation::Tags {
+                    repository,
+                    page_size: Some(TAG_PAGE),
+                    after: None,
+                };
+                return match http.run(&mut session, operation, post).await {
+                    Ok(Ok(Outcome::Tags(page))) => Some(WorkerEvent::Tags {
+                        tags: page.tags,
+                        more: page.next.is_some(),
+                    }),
+                    _ => None,
+                };
+            }
+            PullStep::Failed(error) => return final_error(&registry, error, &session),
+        }
+    }
+}
+
+fn stopped(stop: Stop) -> Option<WorkerEvent> {
+    match stop {
+        Stop::Aborted => None,
+        Stop::Unreachable(message) => Some(WorkerEvent::Failed { message }),
+    }
+}
+
+/// The last event for a failed pull: a login prompt for a 401, else the error in words.
+fn final_error(registry: &str, error: PullError, session: &Session) -> Option<WorkerEvent> {
+    let needs_login = matches!(
+        &error,
+        PullError::Registry(RegistryError::Unauthorized { .. })
+            | PullError::Registry(RegistryError::TokenRefused { status: 401, .. })
+    );
+    let mut message = error.to_string();
+    if let Some(limit) = session.rate_limit() {
+        message = format!("{message} ({limit})");
+    }
+    Some(if needs_login {
+        WorkerEvent::NeedsLogin {
+            registry: registry.to_string(),
+            message,
+        }
+    } else {
+        WorkerEvent::Failed { message }
+    })
+}
+
+/// Performs the core's requests with `fetch`, directly or through the page's proxy.
+struct Fetcher {
+    scope: WorkerGlobalScope,
+    /// The page's directory (`http://host/sub/path/`), where `proxy/` lives.
+    base: String,
+    signal: AbortSignal,
+    /// The registry as the reference names it (`docker.io`), for messages.
+    registry: String,
+    /// The API host (`registry-1.docker.io`), as the proxy path names it.
+    host: String,
+    /// `None` until the first request shows which way works.
+    route: Option<Route>,
+    buffer: Vec<u8>,
+}
+
+impl Fetcher {
+    /// Runs one operation with the session, performing each request it asks for.
+    async fn run(
+        &mut self,
+        session: &mut Session,
+        operation: Operation,
+        post: &dyn Fn(&WorkerEvent),
+    ) -> Result<Result<Outcome, RegistryError>, Stop> {
+        let mut exchange = session.start(operation, now());
+        loop {
+            match exchange.next_action() {
+                Action::Send(request) => {
+                    let limit = exchange.body_limit();
+                    let response = match self.fetch(&request, post).await? {
+                        Ok(response) => response,
+                        Err(detail) => return Ok(Err(self.transport(detail))),
+                    };
+                    let answer = match self.read_small(&request, response, limit).await? {
+                        Ok(answer) => answer,
+                        Err(detail) => return Ok(Err(self.transport(detail))),
+                    };
+                    if let Err(error) = exchange.receive(answer, now()) {
+                        return Ok(Err(error));
+                    }
+                }
+                Action::Done(outcome) => return Ok(outcome),
+            }
+        }
+    }
+
+    /// Streams one layer into `scanner`; `on_bytes` hears the bytes received so far.
+    async fn scan_layer(
+        &mut self,
+        session: &mut Session,
+        operation: Operation,
+        mut scanner: Scanner,
+        post: &dyn Fn(&WorkerEvent),
+        on_bytes: &mut dyn FnMut(u64),
+    ) -> Result<Result<Result<LayerSummary, LayerError>, RegistryError>, Stop> {
+        let request = match self.run(session, operation, post).await? {
+            Ok(Outcome::LayerBlob(blob)) => blob.request,
+            Ok(_) => {
+                return Ok(Err(self.transport(
+                    "the registry session answered a layer request with something else".into(),
+                )))
+            }
+            Err(error) => return Ok(Err(error)),
+        };
+        let response = match self.fetch(&request, post).await? {
+            Ok(response) => response,
+            Err(detail) => return Ok(Err(self.transport(detail))),
+        };
+        if response.status() != 200 {
+            return Ok(Err(RegistryError::Status {
+                registry: self.registry.clone(),
+                status: response.status(),
+                subject: format!("layer {}", blob_name(&request.url)),
+                errors: Vec::new(),
+            }));
+        }
+        let Some(reader) = body_reader(&response) else {
+            return Ok(Ok(scanner.finish()));
+        };
+        let mut received = 0u64;
+        loop {
+            let chunk = match self.next_chunk(&reader).await? {
+                Ok(Some(len)) => len,
+                Ok(None) => break,
+                Err(detail) => {
+                    return Ok(Err(self.transport(format!(
+                        "reading layer {}: {detail}",
+                        blob_name(&request.url)
+                    ))))
+                }
+            };
+            received += chunk as u64;
+            if let Err(error) = scanner.push(&self.buffer[..chunk]) {
+                let _ = reader.cancel();
+                return Ok(Ok(Err(error)));
+            }
+            on_bytes(received);
+        }
+        Ok(Ok(scanner.finish()))
+    }
+
+    /// Sends `request` the way that works for this registry, finding it on the first request.
+    async fn fetch(
+        &mut self,
+        request: &Request,
+        post: &dyn Fn(&WorkerEvent),
+    ) -> Result<Result<web_sys::Response, String>, Stop> {
+        match self.route {
+            Some(Route::Direct) => self.send(request, &request.url).await,
+            Some(Route::Proxy) => {
+                let url = proxied_url(&self.base, &self.host, &request.url);
+                self.send(request, &url).await
+            }
+            None => match self.send(request, &request.url).await? {
+                Ok(response) => {
+                    self.routed(Route::Direct, post);
+                    Ok(Ok(response))
+                }
+                Err(direct) => {
+                    self.find_proxy(&direct).await?;
+                    self.routed(Route::Proxy, post);
+                    let url = proxied_url(&self.base, &self.host, &request.url);
+                    self.send(request, &url).await
+                }
+            },
+        }
+    }
+
+    fn routed(&mut self, route: Route, post: &dyn Fn(&WorkerEvent)) {
+        self.route = Some(route);
+        post(&WorkerEvent::Routed {
+            registry: self.host.clone(),
+            route,
+        });
+    }
+
+    /// Asks `./proxy/{host}/v2/` whether a registry answers there (200 or 401).
+    async fn find_proxy(&mut self, direct: &str) -> Result<(), Stop> {
+        let url = format!("{}proxy/{}/v2/", self.base, self.host);
+        let probe = Request::new(Method::Get, url.clone());
+        let answer = match self.send(&probe, &url).await? {
+            Ok(response) => response,
+            Err(_) => return Err(Stop::Unreachable(no_proxy_message(&self.registry, direct))),
+        };
+        let status = answer.status();
+        if status == 200 || status == 401 {
+            return Ok(());
+        }
+        if status == 403 || status == 502 || status == 504 {
+            // The proxy is there but refused or could not reach the registry: say its words.
+            let text = self.read_small(&probe, answer, MAX_QUOTED).await?;
+            let said = text
+                .ok()
+                .map(|answer| quoted(&answer.body))
+                .filter(|text| !text.is_empty())
+                .unwrap_or_else(|| format!("it answered {status}"));
+            return Err(Stop::Unreachable(format!(
+                "{} does not let web pages read it directly, and the layerscope proxy at ./proxy/ could not relay it: {said}",
+                self.registry
+            )));
+        }
+        Err(Stop::Unreachable(no_proxy_message(&self.registry, direct)))
+    }
+
+    /// One `fetch`. The outer error is a cancel; the inner is the browser's reason.
+    async fn send(
+        &self,
+        request: &Request,
+        url: &str,
+    ) -> Result<Result<web_sys::Response, String>, Stop> {
+        let init = RequestInit::new();
+        init.set_method(request.method.as_str());
+        init.set_mode(RequestMode::Cors);
+        // Cookies of the page's origin have no business with a registry.
+        init.set_credentials(RequestCredentials::Omit);
+        init.set_signal(Some(&self.signal));
+        let headers = match web_sys::Headers::new() {
+            Ok(headers) => headers,
+            Err(error) => return Ok(Err(describe(&error))),
+        };
+        for (name, value) in &request.headers {
+            if let Err(error) = headers.append(name, value) {
+                return Ok(Err(format!("header {name}: {}", describe(&error))));
+            }
+        }
+        init.set_headers(&headers);
+        let result = JsFuture::from(self.scope.fetch_with_str_and_init(url, &init)).await;
+        match result {
+            Ok(response) => Ok(Ok(response.unchecked_into())),
+            Err(_) if self.signal.aborted() => Err(Stop::Aborted),
+            Err(error) => Ok(Err(describe(&error))),
+        }
+    }
+
+    /// The response as the core reads it: status, headers, and for a `GET` at most `limit`
+    /// + 1 body bytes (the session refuses a body over its limit, so one more is enough).
+    async fn read_small(
+        &mut self,
+        request: &Request,
+        response: web_sys::Response,
+        limit: usize,
+    ) -> Result<Result<Response, String>, Stop> {
+        let mut answer = Response::new(response.status());
+        let proxied = self.route == Some(Route::Proxy);
+        if let Ok(Some(entries)) = js_sys::try_iter(&response.headers()) {
+            for entry in entries.flatten() {
+                let name = Reflect::get(&entry, &0.into())
+                    .ok()
+                    .and_then(|v| v.as_string());
+                let value = Reflect::get(&entry, &1.into())
+                    .ok()
+                    .and_then(|v| v.as_string());
+                if let (Some(name), Some(mut value)) = (name, value) {
+                    if proxied && name.eq_ignore_ascii_case("www-authenticate") {
+                        value = unproxied_challenge(&value);
+                    }
+                    answer.headers.push((name, value));
+                }
+            }
+        }
+        if request.method == Method::Get {
+            if let Some(reader) = body_reader(&response) {
+                let mut body = Vec::new();
+                while body.len() <= limit {
+                    match self.next_chunk(&reader).await? {
+                        Ok(Some(len)) => body.extend_from_slice(&self.buffer[..len]),
+                        Ok(None) => break,
+                        Err(detail) => return Ok(Err(format!("reading the body: {detail}"))),
+                    }
+                }
+                if body.len() > limit {
+                    let _ = reader.cancel();
+                    body.truncate(limit + 1);
+                }
+                answer.body = body;
+            }
+        }
+        Ok(Ok(answer))
+    }
+
+    /// Reads the next chunk into `self.buffer`; `None` at the end.
+    async fn next_chunk(
+        &mut self,
+        reader: &ReadableStreamDefaultReader,
+    ) -> Result<Result<Option<usize>, String>, Stop> {
+        let result = match JsFuture::from(reader.read()).await {
+            Ok(result) => result,
+            Err(_) if self.signal.aborted() => return Err(Stop::Aborted),
+            Err(error) => return Ok(Err(describe(&error))),
+        };
+        let done = Reflect::get(&result, &"done".into())
+            .ok()
+            .and_then(|done| done.as_bool())
+            .unwrap_or(true);
+        if done {
+            return Ok(Ok(None));
+        }
+        let Ok(value) = Reflect::get(&result, &"value".into()) else {
+            return Ok(Ok(None));
+        };
+        let bytes: Uint8Array = value.unchecked_into();
+        let len = bytes.length() as usize;
+        self.buffer.resize(len, 0);
+        bytes.copy_to(&mut self.buffer[..len]);
+        Ok(Ok(Some(len)))
+    }
+
+    fn transport(&self, detail: String) -> RegistryError {
+        let via = match self.route {
+            Some(Route::Proxy) => " through the layerscope proxy at ./proxy/",
+            _ => "",
+        };
+        RegistryError::Transport {
+            registry: self.registry.clone(),
+            detail: format!("{detail}{via}"),
+        }
+    }
+}
+
+fn body_reader(response: &web_sys::Response) -> Option<ReadableStreamDefaultReader> {
+    let stream = response.body()?;
+    Some(stream.get_reader().unchecked_into())
+}
+
+/// What the user reads when neither the registry nor a proxy answers.
+pub fn no_proxy_message(registry: &str, direct: &str) -> String {
+    let _ = direct; // The browser says only "Failed to fetch"; it adds nothing for the user.
+    format!(
+        "{registry} does not let web pages read it directly (or this browser cannot reach it), \
+         and no layerscope proxy answered at ./proxy/. Run `layerscope serve` and open the page it serves."
+    )
+}
+
+/// The directory of the page that started this worker (the loader script sits beside it).
+fn page_base(scope: &WorkerGlobalScope) -> String {
+    let href = scope.location().href();
+    match href.rfind('/') {
+        Some(slash) => href[..=slash].to_string(),
+        None => href,
+    }
+}
+
+/// `url` (which the core built for the registry or its token realm) through the proxy under
+/// `base`: the registry's API under `proxy/{host}`, any other URL under `proxy-token/{host}`.
+pub fn proxied_url(base: &str, registry_host: &str, url: &str) -> String {
+    let Ok(parsed) = Url::parse(url) else {
+        return url.to_string();
+    };
+    let authority = parsed.host();
+    let prefix = if authority == registry_host && parsed.path().starts_with("/v2/") {
+        "proxy"
+    } else {
+        "proxy-token"
+    };
+    format!("{base}{prefix}/{authority}{}", parsed.path_and_query())
+}
+
+/// A challenge from the proxy with its realms back as the registry named them:
+/// `realm="/proxy-token/auth.example/token"` becomes `realm="https://auth.example/token"`
+/// (plain `http` for loopback hosts, as the core and the proxy both choose for them).
+pub fn unproxied_challenge(value: &str) -> String {
+    const MARK: &str = "realm=\"/proxy-token/";
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(at) = rest.find(MARK) {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + MARK.len()..];
+        let host_end = tail.find(['/', '?', '"']).unwrap_or(tail.len());
+        let host = &tail[..host_end];
+        let scheme = match Endpoint::new(host, &InsecureRegistries::none()) {
+            Ok(endpoint) if endpoint.scheme() == Scheme::Http => "http",
+            _ => "https",
+        };
+        out.push_str(&format!("realm=\"{scheme}://"));
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The digest at the end of a blob URL, for messages.
+fn blob_name(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or(url)
+}
+
+/// Server text as one short line for a message (rendered as text by the page).
+fn quoted(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_QUOTED)
+        .collect();
+    line.trim().to_string()
+}
+
+/// Posts progress at most every [`PROGRESS_INTERVAL_MS`], but always when the layer changes.
+#[derive(Default)]
+struct Throttle {
+    last_posted_at: f64,
+    last_layer: Option<(usize, usize)>,
+}
+
+impl Throttle {
+    fn offer(&mut self, update: Progress, post: &dyn Fn(&WorkerEvent)) {
+        let now = js_sys::Date::now();
+        if update.layer == self.last_layer && now - self.last_posted_at < PROGRESS_INTERVAL_MS {
+            return;
+        }
+        self.last_posted_at = now;
+        self.last_layer = update.layer;
+        post(&WorkerEvent::Progress(update));
+    }
+}
+
+fn now() -> i64 {
+    (js_sys::Date::now() / 1000.0) as i64
+}
+
+/// A JS exception as one line of text.
+fn describe(error: &JsValue) -> String {
+    error
+        .dyn_ref::<js_sys::Error>()
+        .map(|error| String::from(error.message()))
+        .or_else(|| error.as_string())
+        .unwrap_or_else(|| format!("{error:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_requests_go_under_proxy_and_token_requests_under_proxy_token() {
+        let base = "http://127.0.0.1:8080/tools/";
+        assert_eq!(
+            proxied_url(base, "registry-1.docker.io", "https://registry-1.docker.io/v2/library/nginx/manifests/1.25"),
+            "http://127.0.0.1:8080/tools/proxy/registry-1.docker.io/v2/library/nginx/manifests/1.25"
+        );
+        assert_eq!(
+            proxied_url(base, "registry-1.docker.io", "https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fnginx%3Apull"),
+            "http://127.0.0.1:8080/tools/proxy-token/auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fnginx%3Apull"
+        );
+        assert_eq!(
+            proxied_url(
+                base,
+                "127.0.0.1:5000",
+                "http://127.0.0.1:5000/v2/demo/app/blobs/sha256:ab"
+            ),
+            "http://127.0.0.1:8080/tools/proxy/127.0.0.1:5000/v2/demo/app/blobs/sha256:ab"
+        );
+        assert_eq!(
+            proxied_url(base, "127.0.0.1:5000", "http://127.0.0.1:5001/auth?x=1"),
+            "http://127.0.0.1:8080/tools/proxy-token/127.0.0.1:5001/auth?x=1"
+        );
+    }
+
+    #[test]
+    fn proxied_realms_go_back_to_the_hosts_the_registry_named() {
+        assert_eq!(
+            unproxied_challenge(
+                "Bearer realm=\"/proxy-token/auth.docker.io/token\",service=\"registry.docker.io\""
+            ),
+            "Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\""
+        );
+        assert_eq!(
+            unproxied_challenge("Bearer realm=\"/proxy-token/127.0.0.1:5001/jwt/auth?client=x\",error=\"insufficient_scope\""),
+            "Bearer realm=\"http://127.0.0.1:5001/jwt/auth?client=x\",error=\"insufficient_scope\""
+        );
+        assert_eq!(
+            unproxied_challenge("Basic realm=\"Registry\""),
+            "Basic realm=\"Registry\""
+        );
+    }
+
+    #[test]
+    fn the_unreachable_message_names_the_host_and_what_to_run() {
+        let message = no_proxy_message("docker.io", "Failed to fetch");
+        assert!(message.starts_with("docker.io does not let web pages read it directly"));
+        assert!(message.contains("./proxy/"));
+        assert!(message.contains("`layerscope serve`"));
+    }
+
+    #[test]
+    fn quoted_text_is_one_short_line() {
+        assert_eq!(quoted(b"refused:\nloopback\r\n"), "refused: loopback");
+        assert_eq!(quoted(&[b'x'; 500]).len(), MAX_QUOTED);
+    }
+}
