@@ -18,9 +18,10 @@ use layerscope_core::archive::{Phase, Progress};
 use layerscope_core::engine::scan::{LayerError, LayerSummary, Scanner};
 use layerscope_core::model::platform::Platform;
 use layerscope_core::model::reference::Reference;
+use layerscope_core::registry::proxy::{challenges_from_proxy, proxied_url};
 use layerscope_core::registry::{
     Action, Credentials, Endpoint, ImagePull, InsecureRegistries, Method, Operation, Outcome,
-    PullError, PullStep, RegistryError, Repository, Request, Response, Scheme, Session, Url,
+    PullError, PullStep, RegistryError, Repository, Request, Response, Session,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -410,7 +411,9 @@ impl Fetcher {
                     .and_then(|v| v.as_string());
                 if let (Some(name), Some(mut value)) = (name, value) {
                     if proxied && name.eq_ignore_ascii_case("www-authenticate") {
-                        value = unproxied_challenge(&value);
+                        if let Some(original) = challenges_from_proxy(&value) {
+                            value = original;
+                        }
                     }
                     answer.headers.push((name, value));
                 }
@@ -498,44 +501,6 @@ fn page_base(scope: &WorkerGlobalScope) -> String {
     }
 }
 
-/// `url` (which the core built for the registry or its token realm) through the proxy under
-/// `base`: the registry's API under `proxy/{host}`, any other URL under `proxy-token/{host}`.
-pub fn proxied_url(base: &str, registry_host: &str, url: &str) -> String {
-    let Ok(parsed) = Url::parse(url) else {
-        return url.to_string();
-    };
-    let authority = parsed.host();
-    let prefix = if authority == registry_host && parsed.path().starts_with("/v2/") {
-        "proxy"
-    } else {
-        "proxy-token"
-    };
-    format!("{base}{prefix}/{authority}{}", parsed.path_and_query())
-}
-
-/// A challenge from the proxy with its realms back as the registry named them:
-/// `realm="/proxy-token/auth.example/token"` becomes `realm="https://auth.example/token"`
-/// (plain `http` for loopback hosts, as the core and the proxy both choose for them).
-pub fn unproxied_challenge(value: &str) -> String {
-    const MARK: &str = "realm=\"/proxy-token/";
-    let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    while let Some(at) = rest.find(MARK) {
-        out.push_str(&rest[..at]);
-        let tail = &rest[at + MARK.len()..];
-        let host_end = tail.find(['/', '?', '"']).unwrap_or(tail.len());
-        let host = &tail[..host_end];
-        let scheme = match Endpoint::new(host, &InsecureRegistries::none()) {
-            Ok(endpoint) if endpoint.scheme() == Scheme::Http => "http",
-            _ => "https",
-        };
-        out.push_str(&format!("realm=\"{scheme}://"));
-        rest = tail;
-    }
-    out.push_str(rest);
-    out
-}
-
 /// The digest at the end of a blob URL, for messages.
 fn blob_name(url: &str) -> &str {
     url.rsplit('/').next().unwrap_or(url)
@@ -587,49 +552,6 @@ fn describe(error: &JsValue) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn registry_requests_go_under_proxy_and_token_requests_under_proxy_token() {
-        let base = "http://127.0.0.1:8080/tools/";
-        assert_eq!(
-            proxied_url(base, "registry-1.docker.io", "https://registry-1.docker.io/v2/library/nginx/manifests/1.25"),
-            "http://127.0.0.1:8080/tools/proxy/registry-1.docker.io/v2/library/nginx/manifests/1.25"
-        );
-        assert_eq!(
-            proxied_url(base, "registry-1.docker.io", "https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fnginx%3Apull"),
-            "http://127.0.0.1:8080/tools/proxy-token/auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fnginx%3Apull"
-        );
-        assert_eq!(
-            proxied_url(
-                base,
-                "127.0.0.1:5000",
-                "http://127.0.0.1:5000/v2/demo/app/blobs/sha256:ab"
-            ),
-            "http://127.0.0.1:8080/tools/proxy/127.0.0.1:5000/v2/demo/app/blobs/sha256:ab"
-        );
-        assert_eq!(
-            proxied_url(base, "127.0.0.1:5000", "http://127.0.0.1:5001/auth?x=1"),
-            "http://127.0.0.1:8080/tools/proxy-token/127.0.0.1:5001/auth?x=1"
-        );
-    }
-
-    #[test]
-    fn proxied_realms_go_back_to_the_hosts_the_registry_named() {
-        assert_eq!(
-            unproxied_challenge(
-                "Bearer realm=\"/proxy-token/auth.docker.io/token\",service=\"registry.docker.io\""
-            ),
-            "Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\""
-        );
-        assert_eq!(
-            unproxied_challenge("Bearer realm=\"/proxy-token/127.0.0.1:5001/jwt/auth?client=x\",error=\"insufficient_scope\""),
-            "Bearer realm=\"http://127.0.0.1:5001/jwt/auth?client=x\",error=\"insufficient_scope\""
-        );
-        assert_eq!(
-            unproxied_challenge("Basic realm=\"Registry\""),
-            "Basic realm=\"Registry\""
-        );
-    }
 
     #[test]
     fn the_unreachable_message_names_the_host_and_what_to_run() {

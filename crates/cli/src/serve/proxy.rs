@@ -17,8 +17,7 @@ use axum::http::{Method, Response, StatusCode};
 use bytes::Bytes;
 use futures_core::Stream;
 use layerscope_core::model::digest::AnyDigest;
-use layerscope_core::registry::auth::parse_challenges;
-use layerscope_core::registry::Challenge;
+use layerscope_core::registry::proxy::challenges_to_proxy;
 use reqwest::Url;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -463,61 +462,12 @@ fn rewrite_challenges(headers: &mut HeaderMap) {
         let rewritten = value
             .to_str()
             .ok()
-            .and_then(rewritten_challenges)
+            .and_then(challenges_to_proxy)
             .and_then(|text| HeaderValue::from_str(&text).ok());
         headers.append(header::WWW_AUTHENTICATE, rewritten.unwrap_or(value));
     }
 }
 
-/// The header with its Bearer realms rewritten, or `None` when nothing needs rewriting.
-fn rewritten_challenges(header_value: &str) -> Option<String> {
-    let mut challenges = parse_challenges(header_value).ok()?;
-    let mut changed = false;
-    for challenge in challenges
-        .iter_mut()
-        .filter(|challenge| challenge.is_bearer())
-    {
-        for (name, value) in challenge.params.iter_mut() {
-            if name == "realm" {
-                if let Some(proxied) = proxied_realm(value) {
-                    *value = proxied;
-                    changed = true;
-                }
-            }
-        }
-    }
-    changed.then(|| {
-        challenges
-            .iter()
-            .map(|challenge| challenge.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    })
-}
-
-/// `https://auth.example:8443/token?x=1` as `/proxy-token/auth.example:8443/token?x=1`.
-fn proxied_realm(realm: &str) -> Option<String> {
-    let url = Url::parse(realm).ok()?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return None;
-    }
-    let host = url.host_str()?;
-    let authority = match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    };
-    let query = url
-        .query()
-        .map(|query| format!("?{query}"))
-        .unwrap_or_default();
-    Some(format!(
-        "{}{authority}{}{query}",
-        target::TOKEN_PREFIX,
-        url.path()
-    ))
-}
-
-/// Writes a parsed challenge back as header text (RFC 9110 section 11.6.1).
 /// `Cache-Control` for a proxied response: by digest immutable, by tag revalidated, tokens
 /// and failures never stored.
 fn cache_control(target: &ProxyTarget, status: StatusCode, authorized: bool) -> &'static str {
@@ -749,21 +699,21 @@ mod tests {
     fn bearer_realms_point_at_the_token_proxy_and_keep_their_parameters() {
         let docker_hub = "Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\",scope=\"repository:library/nginx:pull,push\"";
         assert_eq!(
-            rewritten_challenges(docker_hub).as_deref(),
+            challenges_to_proxy(docker_hub).as_deref(),
             Some("Bearer realm=\"/proxy-token/auth.docker.io/token\",service=\"registry.docker.io\",scope=\"repository:library/nginx:pull,push\"")
         );
         let with_port_and_query =
             "bearer realm=\"http://127.0.0.1:5001/jwt/auth?client=x\", error=\"insufficient_scope\"";
         assert_eq!(
-            rewritten_challenges(with_port_and_query).as_deref(),
+            challenges_to_proxy(with_port_and_query).as_deref(),
             Some("Bearer realm=\"/proxy-token/127.0.0.1:5001/jwt/auth?client=x\",error=\"insufficient_scope\"")
         );
         // Basic realms are names for people, not URLs; malformed headers pass unchanged.
         assert_eq!(
-            rewritten_challenges("Basic realm=\"https://example.com/\""),
+            challenges_to_proxy("Basic realm=\"https://example.com/\""),
             None
         );
-        assert_eq!(rewritten_challenges("Bearer realm=\"unterminated"), None);
+        assert_eq!(challenges_to_proxy("Bearer realm=\"unterminated"), None);
         let mut headers = headers(&[
             ("WWW-Authenticate", docker_hub),
             ("WWW-Authenticate", "Basic realm=\"r\""),
@@ -776,18 +726,6 @@ mod tests {
             .collect();
         assert!(values[0].starts_with("Bearer realm=\"/proxy-token/auth.docker.io/token\""));
         assert_eq!(values[1], "Basic realm=\"r\"");
-    }
-
-    #[test]
-    fn rendered_values_escape_quotes_and_backslashes() {
-        let challenge = Challenge {
-            scheme: "bearer".to_string(),
-            token68: None,
-            params: vec![("realm".to_string(), "a\"b\\c".to_string())],
-        };
-        let rendered = ToString::to_string(&challenge);
-        assert_eq!(rendered, "Bearer realm=\"a\\\"b\\\\c\"");
-        assert_eq!(parse_challenges(&rendered).unwrap(), vec![challenge]);
     }
 
     #[test]

@@ -5,11 +5,8 @@ use std::fmt;
 
 use reqwest::Url;
 
-/// Path prefix of registry requests: `/proxy/{host}/v2/...` goes to `https://{host}/v2/...`.
-pub const REGISTRY_PREFIX: &str = "/proxy/";
-/// Path prefix of token requests: `/proxy-token/{host}/{path}?{query}`, where Bearer challenge
-/// realms are rewritten to point, so the page's auth flow stays on its own origin.
-pub const TOKEN_PREFIX: &str = "/proxy-token/";
+// The proxy's URL scheme is the core's, shared with the page that uses it.
+pub use layerscope_core::registry::proxy::{REGISTRY_PREFIX, TOKEN_PREFIX};
 
 /// Which kind of upstream a proxy path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

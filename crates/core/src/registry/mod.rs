@@ -14,6 +14,7 @@
 //!  session    Session (endpoint, credentials, tokens) and Exchange, the state machine
 //!             a caller drives for one Operation
 //!  error      RegistryError and the parsers' errors
+//!  proxy      the URL scheme of layerscope serve's same-origin proxy
 //!  pull       ImagePull, one image from reference to report, on top of a session
 //! ```
 //!
@@ -65,6 +66,7 @@ pub mod base64;
 pub mod docker_config;
 pub mod error;
 pub mod http;
+pub mod proxy;
 pub mod pull;
 pub mod session;
 

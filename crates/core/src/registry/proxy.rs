@@ -1,0 +1,134 @@
+//! The URL scheme of layerscope's same-origin registry proxy (`layerscope serve`), known
+//! here once for the proxy that serves it and the page that uses it.
+//!
+//! - `/proxy/{host}/v2/...` is the registry `{host}`'s API;
+//! - `/proxy-token/{host}/{path}?{query}` is a token realm on `{host}`: the proxy points
+//!   every Bearer challenge's realm there, so a page's token requests stay on its origin.
+//!
+//! A page keeps its [`Session`](super::Session) talking about the real hosts (so the core's
+//! rules on where credentials may go see them) and only routes each request's URL through
+//! the proxy ([`proxied_url`]); challenges coming back through the proxy have their realms
+//! turned back into the hosts the registry named ([`challenges_from_proxy`]).
+
+use super::auth::{parse_challenges, Challenge};
+use super::http::{Endpoint, InsecureRegistries, Scheme, Url};
+
+/// Where a registry's API is under the proxy.
+pub const REGISTRY_PREFIX: &str = "/proxy/";
+
+/// Where token realms are under the proxy.
+pub const TOKEN_PREFIX: &str = "/proxy-token/";
+
+/// `url` (a request the core built for a registry's API or its token realm) routed through
+/// the proxy whose root is `base` (`http://127.0.0.1:8080/` or `https://example.org/tools/`,
+/// ending in `/`): the registry's `/v2/` under `proxy/{host}`, anything else under
+/// `proxy-token/{host}`. A URL that does not parse is returned as it is.
+pub fn proxied_url(base: &str, registry_host: &str, url: &str) -> String {
+    let Ok(parsed) = Url::parse(url) else {
+        return url.to_string();
+    };
+    let authority = parsed.host();
+    let prefix = if authority == registry_host && parsed.path().starts_with("/v2/") {
+        REGISTRY_PREFIX
+    } else {
+        TOKEN_PREFIX
+    };
+    format!(
+        "{base}{}{authority}{}",
+        prefix.trim_start_matches('/'),
+        parsed.path_and_query()
+    )
+}
+
+/// A registry's `WWW-Authenticate` value with each Bearer realm pointed at
+/// `/proxy-token/{host}/{path}?{query}` and every other parameter kept; `None` when nothing
+/// needs rewriting or the header does not parse (the proxy then passes it on as it came).
+pub fn challenges_to_proxy(header_value: &str) -> Option<String> {
+    rewrite_realms(header_value, |realm| {
+        let url = Url::parse(realm).ok()?;
+        Some(format!(
+            "{TOKEN_PREFIX}{}{}",
+            url.host(),
+            url.path_and_query()
+        ))
+    })
+}
+
+/// A `WWW-Authenticate` value that came through the proxy with its realms back as the
+/// registry named them: `/proxy-token/auth.example/token` is `https://auth.example/token`
+/// again (`http` for the hosts a registry client speaks plain HTTP to, loopback). `None`
+/// when nothing was rewritten by the proxy.
+pub fn challenges_from_proxy(header_value: &str) -> Option<String> {
+    rewrite_realms(header_value, |realm| {
+        let rest = realm.strip_prefix(TOKEN_PREFIX)?;
+        let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let host = &rest[..host_end];
+        let scheme = match Endpoint::new(host, &InsecureRegistries::none()) {
+            Ok(endpoint) if endpoint.scheme() == Scheme::Http => "http",
+            _ => "https",
+        };
+        Some(format!("{scheme}://{rest}"))
+    })
+}
+
+fn rewrite_realms(header_value: &str, rewrite: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let mut challenges: Vec<Challenge> = parse_challenges(header_value).ok()?;
+    let mut changed = false;
+    for challenge in challenges.iter_mut().filter(|c| c.is_bearer()) {
+        for (name, value) in challenge.params.iter_mut() {
+            if name == "realm" {
+                if let Some(rewritten) = rewrite(value) {
+                    *value = rewritten;
+                    changed = true;
+                }
+            }
+        }
+    }
+    changed.then(|| {
+        challenges
+            .iter()
+            .map(Challenge::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_go_under_proxy_and_token_requests_under_proxy_token() {
+        let base = "http://127.0.0.1:8080/tools/";
+        assert_eq!(
+            proxied_url(base, "registry-1.docker.io", "https://registry-1.docker.io/v2/library/nginx/manifests/1.25"),
+            "http://127.0.0.1:8080/tools/proxy/registry-1.docker.io/v2/library/nginx/manifests/1.25"
+        );
+        assert_eq!(
+            proxied_url(base, "registry-1.docker.io", "https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fnginx%3Apull"),
+            "http://127.0.0.1:8080/tools/proxy-token/auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fnginx%3Apull"
+        );
+    }
+
+    #[test]
+    fn realms_go_to_the_proxy_and_back_unchanged() {
+        let registry = r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull,push""#;
+        let proxied = challenges_to_proxy(registry).unwrap();
+        assert_eq!(
+            proxied,
+            r#"Bearer realm="/proxy-token/auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull,push""#
+        );
+        assert_eq!(challenges_from_proxy(&proxied).unwrap(), registry);
+        let loopback =
+            r#"Bearer realm="http://127.0.0.1:5001/jwt/auth?client=x",error="insufficient_scope""#;
+        assert_eq!(
+            challenges_from_proxy(&challenges_to_proxy(loopback).unwrap()).unwrap(),
+            loopback
+        );
+        assert_eq!(challenges_to_proxy(r#"Basic realm="Registry""#), None);
+        assert_eq!(
+            challenges_from_proxy(r#"Bearer realm="https://a.example/t""#),
+            None
+        );
+    }
+}
