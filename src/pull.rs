@@ -540,8 +540,8 @@ fn now() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
 }
 
-/// A JS exception as one line of text.
-fn describe(error: &JsValue) -> String {
+/// A JS exception as one line of text (its message, not its stack).
+pub fn describe(error: &JsValue) -> String {
     error
         .dyn_ref::<js_sys::Error>()
         .map(|error| String::from(error.message()))

@@ -175,7 +175,7 @@ impl BlobSource {
         let reader = FileReaderSync::new().map_err(|error| {
             format!(
                 "this browser offers no FileReaderSync in workers: {}",
-                describe(&error)
+                layerscope_web::pull::describe(&error)
             )
         })?;
         let size = blob.size() as u64;
@@ -194,7 +194,7 @@ impl BlobSource {
             return Ok(&[]);
         }
         let failed = |error: JsValue| {
-            format!("reading bytes {offset}..{end} of the archive failed: {} (was the file changed or removed?)", describe(&error))
+            format!("reading bytes {offset}..{end} of the archive failed: {} (was the file changed or removed?)", layerscope_web::pull::describe(&error))
         };
         let slice = self
             .blob
@@ -206,15 +206,6 @@ impl BlobSource {
         bytes.copy_to(&mut self.buffer);
         Ok(&self.buffer)
     }
-}
-
-/// A JS exception as one line of text.
-fn describe(error: &JsValue) -> String {
-    error
-        .dyn_ref::<js_sys::Error>()
-        .map(|error| String::from(error.to_string()))
-        .or_else(|| error.as_string())
-        .unwrap_or_else(|| format!("{error:?}"))
 }
 
 #[cfg(test)]

@@ -1,8 +1,13 @@
 //! Test images pushed to a [`Registry`]: a directory becomes a one-layer image via umoci, and
 //! skopeo copies it (or any archive) over plain HTTP.
 
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 use std::process::Command;
+
+use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
 
 use crate::registry::Registry;
 use layerscope_test_support::{run_checked, TempDir};
@@ -101,4 +106,111 @@ fn is_root() -> bool {
         .output()
         .map(|output| output.stdout.starts_with(b"0\n"))
         .unwrap_or(false)
+}
+
+/// Writes into `root` an OCI layout (tag `multi`) holding an index of two platform images,
+/// linux/amd64 and linux/arm64/v8, one uncompressed layer each, and a buildx-style
+/// attestation manifest for unknown/unknown; `skopeo copy --all oci:ROOT:multi` pushes it.
+pub fn write_multi_arch_layout(root: &Path) {
+    std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
+    let put = |bytes: &[u8]| -> (String, u64) {
+        let hex = hex(&Sha256::digest(bytes));
+        std::fs::write(root.join("blobs/sha256").join(&hex), bytes).unwrap();
+        (format!("sha256:{hex}"), bytes.len() as u64)
+    };
+    let mut manifests = Vec::new();
+    for (arch, variant) in [("amd64", None), ("arm64", Some("v8"))] {
+        let layer = layer_tar(&format!("built for {arch}\n"));
+        let (layer_digest, layer_size) = put(&layer);
+        let mut config = json!({
+            "architecture": arch, "os": "linux",
+            "created": "2024-01-02T03:04:05Z",
+            "config": {"Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": [layer_digest.clone()]},
+            "history": [{"created": "2024-01-02T03:04:05Z", "created_by": format!("ADD {arch}.txt /")}]
+        });
+        if let Some(v) = variant {
+            config["variant"] = json!(v);
+        }
+        let (config_digest, config_size) = put(config.to_string().as_bytes());
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer_size}]
+        });
+        let (digest, size) = put(manifest.to_string().as_bytes());
+        let mut platform = json!({"architecture": arch, "os": "linux"});
+        if let Some(v) = variant {
+            platform["variant"] = json!(v);
+        }
+        manifests.push((digest, size, platform));
+    }
+    // The attestation: an image manifest for unknown/unknown, annotated as buildx does.
+    let (empty_digest, empty_size) = put(b"{}");
+    let statement = put(br#"{"_type":"https://in-toto.io/Statement/v0.1"}"#);
+    let attestation = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": empty_digest, "size": empty_size},
+        "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": statement.0, "size": statement.1}]
+    });
+    let (att_digest, att_size) = put(attestation.to_string().as_bytes());
+    let mut entries: Vec<Value> = manifests
+        .iter()
+        .map(|(digest, size, platform)| {
+            json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size, "platform": platform})
+        })
+        .collect();
+    entries.push(json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": att_digest, "size": att_size,
+        "platform": {"architecture": "unknown", "os": "unknown"},
+        "annotations": {"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": manifests[0].0}
+    }));
+    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries});
+    let (index_digest, index_size) = put(index.to_string().as_bytes());
+    let top = json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": index_digest, "size": index_size,
+        "annotations": {"org.opencontainers.image.ref.name": "multi"}
+    }]});
+    std::fs::write(root.join("index.json"), top.to_string()).unwrap();
+    std::fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+fn layer_tar(content: &str) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(1_700_000_000);
+    header.set_cksum();
+    builder
+        .append_data(&mut header, "platform.txt", content.as_bytes())
+        .unwrap();
+    builder.into_inner().unwrap()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One member of a tar archive, read whole (the members read here are small JSON files).
+pub fn tar_member(archive: &Path, wanted: &str) -> Vec<u8> {
+    let file = File::open(archive).unwrap_or_else(|e| panic!("{}: {e}", archive.display()));
+    let mut tar = tar::Archive::new(file);
+    for entry in tar.entries().expect("archive headers") {
+        let mut entry = entry.expect("archive entry");
+        let path = entry
+            .path()
+            .expect("member path")
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
+        if path == wanted {
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).expect("read member");
+            return bytes;
+        }
+    }
+    panic!("{wanted} is not in {}", archive.display());
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use layerscope_e2e::browser::describe_log;
 use layerscope_e2e::{
-    dist_dir, layerscope_binary, peer, repo_root, Browser, LayerscopeServer, TempDir,
+    dist_dir, layerscope_binary, peer, repo_root, tar_member, Browser, LayerscopeServer, TempDir,
 };
 use serde_json::Value;
 
@@ -34,27 +34,6 @@ fn bundle() -> PathBuf {
 
 fn demo() -> PathBuf {
     repo_root().join("static/demo/layerscope-demo.tar")
-}
-
-/// One member of a tar archive, read whole (the members read here are small JSON files).
-fn tar_member(archive: &Path, wanted: &str) -> Vec<u8> {
-    let file = File::open(archive).unwrap_or_else(|e| panic!("{}: {e}", archive.display()));
-    let mut tar = tar::Archive::new(file);
-    for entry in tar.entries().expect("archive headers") {
-        let mut entry = entry.expect("archive entry");
-        let path = entry
-            .path()
-            .expect("member path")
-            .to_string_lossy()
-            .trim_start_matches("./")
-            .to_string();
-        if path == wanted {
-            let mut bytes = Vec::new();
-            entry.read_to_end(&mut bytes).expect("read member");
-            return bytes;
-        }
-    }
-    panic!("{wanted} is not in {}", archive.display());
 }
 
 /// What a legacy `docker save` archive's first image should look like on the page.
