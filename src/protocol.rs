@@ -201,6 +201,30 @@ pub fn without_layer_files(mut layer: Box<LayerReport>) -> Box<LayerReport> {
     layer
 }
 
+/// Progress posts are throttled to one per this many milliseconds (the page repaints at
+/// most that often anyway).
+const PROGRESS_INTERVAL_MS: f64 = 80.0;
+
+/// Posts progress at most every [`PROGRESS_INTERVAL_MS`], but always when the layer changes.
+#[derive(Default)]
+pub struct ProgressThrottle {
+    last_posted_at: f64,
+    last_layer: Option<(usize, usize)>,
+}
+
+impl ProgressThrottle {
+    /// Hands `update` to `post` unless one for the same layer went out too recently.
+    pub fn offer(&mut self, update: Progress, post: &dyn Fn(&WorkerEvent)) {
+        let now = js_sys::Date::now();
+        if update.layer == self.last_layer && now - self.last_posted_at < PROGRESS_INTERVAL_MS {
+            return;
+        }
+        self.last_posted_at = now;
+        self.last_layer = update.layer;
+        post(&WorkerEvent::Progress(update));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,13 +30,14 @@ use web_sys::{
     WorkerGlobalScope,
 };
 
-use crate::protocol::{without_file_lists, without_layer_files, RegistryPull, Route, WorkerEvent};
+use crate::protocol::{
+    without_file_lists, without_layer_files, ProgressThrottle, RegistryPull, Route, WorkerEvent,
+};
 
 /// Tags asked for in one page of the tag list.
 const TAG_PAGE: u32 = 100;
 
 /// Least time between two progress messages.
-const PROGRESS_INTERVAL_MS: f64 = 80.0;
 /// Longest server text quoted in a message.
 const MAX_QUOTED: usize = 200;
 
@@ -88,7 +89,7 @@ pub async fn pull(
         route: job.route,
         buffer: Vec::new(),
     };
-    let mut progress = Throttle::default();
+    let mut progress = ProgressThrottle::default();
     let repository = Repository::of(&reference);
     let mut pull = ImagePull::new(reference, platform);
     loop {
@@ -515,25 +516,6 @@ fn quoted(body: &[u8]) -> String {
         .take(MAX_QUOTED)
         .collect();
     line.trim().to_string()
-}
-
-/// Posts progress at most every [`PROGRESS_INTERVAL_MS`], but always when the layer changes.
-#[derive(Default)]
-struct Throttle {
-    last_posted_at: f64,
-    last_layer: Option<(usize, usize)>,
-}
-
-impl Throttle {
-    fn offer(&mut self, update: Progress, post: &dyn Fn(&WorkerEvent)) {
-        let now = js_sys::Date::now();
-        if update.layer == self.last_layer && now - self.last_posted_at < PROGRESS_INTERVAL_MS {
-            return;
-        }
-        self.last_posted_at = now;
-        self.last_layer = update.layer;
-        post(&WorkerEvent::Progress(update));
-    }
 }
 
 fn now() -> i64 {

@@ -13,7 +13,7 @@
 //! page would parse and hold for nothing. A file view will ask for the files it shows.
 
 use js_sys::Uint8Array;
-use layerscope_core::archive::{ArchiveReader, ImageSelector, Progress, Step};
+use layerscope_core::archive::{ArchiveReader, ImageSelector, Step};
 use layerscope_web::protocol::{
     without_file_lists, without_layer_files, Job, Request, WorkerEvent, CANCEL,
 };
@@ -25,7 +25,6 @@ use web_sys::{
 };
 
 /// Least time between two progress messages, so a fast scan does not flood the page.
-const PROGRESS_INTERVAL_MS: f64 = 80.0;
 
 fn main() {
     std::panic::set_hook(Box::new(|info| {
@@ -90,7 +89,7 @@ fn analyse(request: Request) {
 
 fn drive(source: &mut BlobSource, select: usize) -> WorkerEvent {
     let mut reader = ArchiveReader::new(source.size);
-    let mut progress = ProgressThrottle::default();
+    let mut progress = layerscope_web::protocol::ProgressThrottle::default();
     loop {
         match reader.next_step() {
             Step::Read { offset, len } => {
@@ -103,7 +102,7 @@ fn drive(source: &mut BlobSource, select: usize) -> WorkerEvent {
                     return WorkerEvent::Failed { message };
                 }
             }
-            Step::Progress(update) => progress.offer(update),
+            Step::Progress(update) => progress.offer(update, &post),
             Step::ImagesListed(images) => {
                 let count = images.len();
                 post(&WorkerEvent::ImagesListed { images });
@@ -140,25 +139,6 @@ fn drive(source: &mut BlobSource, select: usize) -> WorkerEvent {
                 }
             }
         }
-    }
-}
-
-/// Posts progress at most every [`PROGRESS_INTERVAL_MS`], but always when the layer changes.
-#[derive(Default)]
-struct ProgressThrottle {
-    last_posted_at: f64,
-    last_layer: Option<(usize, usize)>,
-}
-
-impl ProgressThrottle {
-    fn offer(&mut self, update: Progress) {
-        let now = js_sys::Date::now();
-        if update.layer == self.last_layer && now - self.last_posted_at < PROGRESS_INTERVAL_MS {
-            return;
-        }
-        self.last_posted_at = now;
-        self.last_layer = update.layer;
-        post(&WorkerEvent::Progress(update));
     }
 }
 
