@@ -1,6 +1,6 @@
 //! Starting, feeding and stopping layer workers from the page.
 
-use layerscope_web::protocol::{Job as Work, WorkerEvent, CANCEL};
+use layerscope_web::protocol::{Job as Work, WorkerEvent, CANCEL, MORE_TAGS};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
@@ -31,6 +31,13 @@ impl Drop for Job {
 }
 
 impl Job {
+    /// Asks a registry worker for the next page of tags (it answers with a `Tags` event).
+    pub fn more_tags(&self) {
+        if self.graceful {
+            let _ = self.worker.post_message(&MORE_TAGS.into());
+        }
+    }
+
     /// Starts a worker on `work`; every event goes to `on_event`, and a worker that cannot
     /// start or dies goes to `on_failure` with a message.
     pub fn start(

@@ -18,6 +18,8 @@ const SELECT_KEY: &str = "select";
 const REGISTRY_KEY: &str = "registry";
 /// The text the page posts to a worker to stop it (its fetches are aborted).
 pub const CANCEL: &str = "cancel";
+/// The text the page posts to a registry worker for the next page of tags.
+pub const MORE_TAGS: &str = "more-tags";
 
 /// One image from a registry, as the page asks the worker for it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -32,6 +34,9 @@ pub struct RegistryPull {
     pub credentials: Option<Login>,
     /// How this tab reached the registry before, if it did.
     pub route: Option<Route>,
+    /// Tags per page of the tag list; the worker's default when `None`.
+    #[serde(default)]
+    pub tag_page_size: Option<u32>,
 }
 
 /// A registry login as the page holds it.
@@ -158,9 +163,14 @@ pub enum WorkerEvent {
     NeedsLogin { registry: String, message: String },
     /// How the worker reached `registry`, for the page to remember in this tab.
     Routed { registry: String, route: Route },
-    /// The repository's tags (first page), after the image is `Done`; `more` when the
-    /// registry has further pages.
-    Tags { tags: Vec<String>, more: bool },
+    /// A page of the repository's tags, after the image is `Done`; `more` when the
+    /// registry has further pages; `append` for a page after the first.
+    Tags {
+        tags: Vec<String>,
+        more: bool,
+        #[serde(default)]
+        append: bool,
+    },
     /// The platforms of a registry index (the pull goes on with `selected`).
     Platforms {
         images: Vec<ImageListing>,
@@ -277,6 +287,7 @@ mod login_tests {
             platform: "linux/amd64".into(),
             credentials: Some(login),
             route: None,
+            tag_page_size: None,
         };
         assert!(!format!("{pull:?}").contains("hunter2"));
     }

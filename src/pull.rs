@@ -20,8 +20,8 @@ use layerscope_core::model::platform::Platform;
 use layerscope_core::model::reference::Reference;
 use layerscope_core::registry::proxy::{challenges_from_proxy, proxied_url};
 use layerscope_core::registry::{
-    Action, Credentials, Endpoint, ImagePull, InsecureRegistries, Method, Operation, Outcome,
-    PullError, PullStep, RegistryError, Repository, Request, Response, Session,
+    Action, Credentials, Cursor, Endpoint, ImagePull, InsecureRegistries, Method, Operation,
+    Outcome, PullError, PullStep, RegistryError, Repository, Request, Response, Session,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -34,8 +34,8 @@ use crate::protocol::{
     without_file_lists, without_layer_files, ProgressThrottle, RegistryPull, Route, WorkerEvent,
 };
 
-/// Tags asked for in one page of the tag list.
-const TAG_PAGE: u32 = 100;
+/// Tags asked for in one page of the tag list, unless the page asks for another size.
+pub const TAG_PAGE: u32 = 100;
 
 /// Least time between two progress messages.
 /// Longest server text quoted in a message.
@@ -49,15 +49,73 @@ enum Stop {
     Unreachable(String),
 }
 
+/// The tag list of a pulled image's repository, page after page, with the session that
+/// pulled it (its token, its route). The cursor is the registry's own `Link`.
+pub struct TagPages {
+    session: Session,
+    http: Fetcher,
+    repository: Repository,
+    page_size: u32,
+    next: Option<Cursor>,
+}
+
+impl TagPages {
+    /// Fetches the next page (the first when none was fetched) and returns its `Tags` event;
+    /// `None` when there is no further page, the page cancelled, or the registry refused.
+    pub async fn next_page(
+        &mut self,
+        first: bool,
+        post: &dyn Fn(&WorkerEvent),
+    ) -> Option<WorkerEvent> {
+        if !first && self.next.is_none() {
+            return None;
+        }
+        let operation = Operation::Tags {
+            repository: self.repository.clone(),
+            page_size: Some(self.page_size),
+            after: self.next.take(),
+        };
+        match self.http.run(&mut self.session, operation, post).await {
+            Ok(Ok(Outcome::Tags(page))) => {
+                self.next = page.next.map(Cursor::Link);
+                Some(WorkerEvent::Tags {
+                    tags: page.tags,
+                    more: self.next.is_some(),
+                    append: !first,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Pulls `job` and returns the final event (`Done`, `Failed` or `NeedsLogin`); `None` when
-/// the page cancelled. `post` hears every event on the way.
+/// the page cancelled. `post` hears every event on the way. After `Done` the first page of
+/// tags is posted, and the [`TagPages`] returned fetch the following ones.
 pub async fn pull(
     job: RegistryPull,
     scope: WorkerGlobalScope,
     signal: AbortSignal,
     post: &dyn Fn(&WorkerEvent),
-) -> Option<WorkerEvent> {
-    let failed = |message: String| Some(WorkerEvent::Failed { message });
+) -> (Option<WorkerEvent>, Option<TagPages>) {
+    let page_size = job.tag_page_size.filter(|n| *n > 0).unwrap_or(TAG_PAGE);
+    match pull_image(job, scope, signal, post, page_size).await {
+        Ok(mut pages) => {
+            let event = pages.next_page(true, post).await;
+            (event, Some(pages))
+        }
+        Err(event) => (event, None),
+    }
+}
+
+async fn pull_image(
+    job: RegistryPull,
+    scope: WorkerGlobalScope,
+    signal: AbortSignal,
+    post: &dyn Fn(&WorkerEvent),
+    page_size: u32,
+) -> Result<TagPages, Option<WorkerEvent>> {
+    let failed = |message: String| Err(Some(WorkerEvent::Failed { message }));
     let reference = match Reference::parse(job.reference.trim()) {
         Ok(reference) => reference,
         Err(error) => {
@@ -99,7 +157,7 @@ pub async fn pull(
         match step {
             PullStep::Run(operation) => match http.run(&mut session, operation, post).await {
                 Ok(outcome) => pull.receive(outcome),
-                Err(stop) => return stopped(stop),
+                Err(stop) => return Err(stopped(stop)),
             },
             PullStep::ImagesListed { images, selected } => {
                 post(&WorkerEvent::Platforms { images, selected })
@@ -138,9 +196,13 @@ pub async fn pull(
                     match scanned {
                         Ok(Ok(result)) => pull.layer_scanned(job.index, result),
                         Ok(Err(error)) => {
-                            return final_error(&registry, PullError::Registry(error), &session)
+                            return Err(final_error(
+                                &registry,
+                                PullError::Registry(error),
+                                &session,
+                            ))
                         }
-                        Err(stop) => return stopped(stop),
+                        Err(stop) => return Err(stopped(stop)),
                     }
                 }
             }
@@ -153,20 +215,15 @@ pub async fn pull(
                 });
                 // The image is shown; the tag list follows (a registry may refuse it: then
                 // there is simply no list).
-                let operation = Operation::Tags {
+                return Ok(TagPages {
+                    session,
+                    http,
                     repository,
-                    page_size: Some(TAG_PAGE),
-                    after: None,
-                };
-                return match http.run(&mut session, operation, post).await {
-                    Ok(Ok(Outcome::Tags(page))) => Some(WorkerEvent::Tags {
-                        tags: page.tags,
-                        more: page.next.is_some(),
-                    }),
-                    _ => None,
-                };
+                    page_size,
+                    next: None,
+                });
             }
-            PullStep::Failed(error) => return final_error(&registry, error, &session),
+            PullStep::Failed(error) => return Err(final_error(&registry, error, &session)),
         }
     }
 }

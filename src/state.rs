@@ -214,8 +214,16 @@ impl PageState {
             }
             // The job runner keeps routes; the state has nothing to show for them.
             WorkerEvent::Routed { .. } => {}
-            WorkerEvent::Tags { tags, more } => {
-                self.tags = tags;
+            WorkerEvent::Tags { tags, more, append } => {
+                if append {
+                    for tag in tags {
+                        if !self.tags.contains(&tag) {
+                            self.tags.push(tag);
+                        }
+                    }
+                } else {
+                    self.tags = tags;
+                }
                 self.more_tags = more;
             }
             WorkerEvent::Platforms { images, selected } => {
@@ -446,11 +454,22 @@ mod tag_tests {
             job: 1,
             event: WorkerEvent::Tags {
                 tags: vec!["1".into(), "2".into()],
-                more: false,
+                more: true,
+                append: false,
             },
         });
+        let state = state.reduce(Action::Worker {
+            job: 1,
+            event: WorkerEvent::Tags {
+                tags: vec!["2".into(), "3".into()],
+                more: false,
+                append: true,
+            },
+        });
+        assert_eq!(state.tags, ["1", "2", "3"]);
+        assert!(!state.more_tags);
         let same = started(state.clone(), 2, "a/b:2", "docker.io/a/b");
-        assert_eq!(same.tags.len(), 2);
+        assert_eq!(same.tags.len(), 3);
         let other = started(state, 3, "c/d:1", "docker.io/c/d");
         assert!(other.tags.is_empty());
     }

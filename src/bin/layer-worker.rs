@@ -15,8 +15,11 @@
 use js_sys::Uint8Array;
 use layerscope_core::archive::{ArchiveReader, ImageSelector, Step};
 use layerscope_web::protocol::{
-    without_file_lists, without_layer_files, Job, Request, WorkerEvent, CANCEL,
+    without_file_lists, without_layer_files, Job, Request, WorkerEvent, CANCEL, MORE_TAGS,
 };
+use layerscope_web::pull::TagPages;
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{
@@ -33,6 +36,8 @@ fn main() {
         });
     }));
     let controller = AbortController::new().ok();
+    // The pulled image's tag list, between pages (taken out while a page is fetched).
+    let tag_pages: Rc<RefCell<Option<TagPages>>> = Rc::default();
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         let data = event.data();
         if data.as_string().as_deref() == Some(CANCEL) {
@@ -40,6 +45,19 @@ fn main() {
                 controller.abort();
             }
             scope().close();
+            return;
+        }
+        if data.as_string().as_deref() == Some(MORE_TAGS) {
+            let Some(mut pages) = tag_pages.borrow_mut().take() else {
+                return;
+            };
+            let tag_pages = tag_pages.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Some(event) = pages.next_page(false, &post).await {
+                    post(&event);
+                }
+                *tag_pages.borrow_mut() = Some(pages);
+            });
             return;
         }
         match Job::from_js(&data) {
@@ -51,13 +69,15 @@ fn main() {
                     });
                     return;
                 };
+                let tag_pages = tag_pages.clone();
                 wasm_bindgen_futures::spawn_local(async move {
                     let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
-                    if let Some(event) =
-                        layerscope_web::pull::pull(pull, scope, signal, &post).await
-                    {
+                    let (event, pages) =
+                        layerscope_web::pull::pull(pull, scope, signal, &post).await;
+                    if let Some(event) = event {
                         post(&event);
                     }
+                    *tag_pages.borrow_mut() = pages;
                 });
             }
             Err(message) => post(&WorkerEvent::Failed { message }),

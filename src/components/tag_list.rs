@@ -3,12 +3,14 @@ use yew::prelude::*;
 #[derive(Properties, PartialEq)]
 pub struct TagListProps {
     pub tags: Vec<String>,
-    /// The registry has more tags than this first page.
+    /// The registry has more tags than the pages shown.
     pub more: bool,
     /// The tag shown, if the reference has one.
     pub current: Option<String>,
     /// Called with the chosen tag.
     pub on_pick: Callback<String>,
+    /// Asks for the next page.
+    pub on_more: Callback<()>,
 }
 
 /// The repository's tags; each opens that tag. Tags are rendered as text.
@@ -32,7 +34,7 @@ pub fn tag_list(props: &TagListProps) -> Html {
             }) }
             </ul>
             if props.more {
-                <p class="muted">{"The registry has more tags than this first page shows."}</p>
+                <button type="button" data-testid="more-tags" onclick={props.on_more.reform(|_: MouseEvent| ())}>{"More tags"}</button>
             }
         </section>
     }

@@ -77,6 +77,8 @@ pub struct Controls {
     pub dismiss_login: Callback<()>,
     /// Opens another tag of the shown repository.
     pub pick_tag: Callback<String>,
+    /// Asks the registry for the next page of tags.
+    pub more_tags: Callback<()>,
 }
 
 /// The page's state, fed by the running worker, with the controls that start and stop work.
@@ -189,6 +191,18 @@ impl Controls {
                 });
             })
         };
+        let more_tags = {
+            let runner = runner.clone();
+            Callback::from(move |()| {
+                if let Some(Current {
+                    worker: Some(worker),
+                    ..
+                }) = runner.current.borrow().as_ref()
+                {
+                    worker.more_tags();
+                }
+            })
+        };
         let login = {
             let runner = runner.clone();
             Callback::from(move |submit: LoginSubmit| runner.log_in(submit))
@@ -205,6 +219,7 @@ impl Controls {
             login,
             dismiss_login,
             pick_tag,
+            more_tags,
         }
     }
 }
@@ -290,6 +305,7 @@ impl JobRunner {
                         platform: platform.clone(),
                         credentials,
                         route: self.route_for(&api_host),
+                        tag_page_size: tag_page_size(),
                     }),
                     reference.clone(),
                     true,
@@ -449,6 +465,17 @@ async fn fetch_blob(url: &str) -> Result<Blob, String> {
 }
 
 /// The platform to show first: the browser's own when it says, else linux/amd64.
+/// Tags per page when the page's query asks for it (`?tags-per-page=N`), else the worker's.
+fn tag_page_size() -> Option<u32> {
+    let search = web_sys::window()?.location().search().ok()?;
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("tags-per-page="))
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n > 0)
+}
+
 fn default_platform() -> String {
     let agent = web_sys::window()
         .and_then(|window| window.navigator().user_agent().ok())

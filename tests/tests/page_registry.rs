@@ -866,3 +866,155 @@ fn the_tag_list_opens_another_tag() {
     assert!(summary.contains("demo/app:2.0"), "{summary:?}");
     screenshot(&browser, "page-registry-tags.png");
 }
+
+/// A loopback front for a registry that answers `GET /v2/{repository}/tags/list` itself,
+/// in pages of the `n` asked for with a `Link: <...>; rel="next"` after each (Debian's
+/// Distribution 2.8 ignores `n` on tag lists), and relays every other request to the registry,
+/// one request per connection.
+struct TagPager {
+    port: u16,
+}
+
+impl TagPager {
+    fn start(upstream_port: u16, repository: &str, tags: &[&str]) -> TagPager {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let list_path = format!("/v2/{repository}/tags/list");
+        let mut tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+        tags.sort();
+        let repository = repository.to_string();
+        std::thread::spawn(move || {
+            for mut client in listener.incoming().flatten() {
+                let list_path = list_path.clone();
+                let tags = tags.clone();
+                let repository = repository.clone();
+                std::thread::spawn(move || {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while find(&head, b"\r\n\r\n").is_none() {
+                        match client.read(&mut byte) {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&head).to_string();
+                    let mut lines = text.split("\r\n");
+                    let request_line = lines.next().unwrap_or_default().to_string();
+                    let mut words = request_line.split(' ');
+                    let method = words.next().unwrap_or_default();
+                    let target = words.next().unwrap_or_default();
+                    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+                    if method == "GET" && path == list_path {
+                        let param = |name: &str| {
+                            query
+                                .split('&')
+                                .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+                                .map(str::to_string)
+                        };
+                        let n: usize = param("n").and_then(|n| n.parse().ok()).unwrap_or(100);
+                        let last = param("last");
+                        let rest: Vec<&String> = tags
+                            .iter()
+                            .filter(|tag| last.as_ref().is_none_or(|last| *tag > last))
+                            .collect();
+                        let page: Vec<&String> = rest.iter().take(n).copied().collect();
+                        let body = json!({ "name": repository, "tags": page }).to_string();
+                        let mut response = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                             Access-Control-Allow-Origin: *\r\n\
+                             Access-Control-Expose-Headers: Link\r\n\
+                             Content-Length: {}\r\nConnection: close\r\n",
+                            body.len()
+                        );
+                        if rest.len() > n {
+                            response.push_str(&format!(
+                                "Link: <{list_path}?last={}&n={n}>; rel=\"next\"\r\n",
+                                page.last().unwrap()
+                            ));
+                        }
+                        response.push_str("\r\n");
+                        response.push_str(&body);
+                        let _ = client.write_all(response.as_bytes());
+                        return;
+                    }
+                    let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
+                        return;
+                    };
+                    let mut forwarded = format!("{request_line}\r\n");
+                    for line in lines.filter(|line| !line.is_empty()) {
+                        if !line.to_ascii_lowercase().starts_with("connection:") {
+                            forwarded.push_str(line);
+                            forwarded.push_str("\r\n");
+                        }
+                    }
+                    forwarded.push_str("Connection: close\r\n\r\n");
+                    if upstream.write_all(forwarded.as_bytes()).is_err() {
+                        return;
+                    }
+                    let _ = std::io::copy(&mut upstream, &mut client);
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        TagPager { port }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+/// Waits until exactly `count` tag rows show and returns their names.
+fn wait_for_tag_rows(browser: &Browser, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + OPEN_TIMEOUT;
+    loop {
+        let rows = browser.find_testid("tag-row");
+        if rows.len() == count {
+            return rows
+                .iter()
+                .map(|row| browser.webdriver().element_text(row).unwrap())
+                .collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the tag list never showed {count} tags (it shows {})",
+            rows.len()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn more_tags_fetches_the_next_page_with_the_registrys_link() {
+    let server = LayerscopeServer::start();
+    let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
+    let tags = ["1.0", "1.1", "2.0", "latest", "stable"];
+    for tag in tags {
+        push_archive(&demo_source(), &registry, &format!("demo/app:{tag}"));
+    }
+    let layers = layer_digests_of(&registry, "demo/app", "1.0");
+    let pager = TagPager::start(registry.port, "demo/app", &tags);
+    let browser = Browser::start();
+    let started = Instant::now();
+    // Pages of 2: the registry's Link header leads to the second and third page.
+    let base = server.url.trim_end_matches('/');
+    browser.open(&format!(
+        "{base}/?tags-per-page=2#/image/{}/demo/app:1.0",
+        pager.host()
+    ));
+    assert_shows_demo(&browser, started, &layers, false);
+    let mut shown = wait_for_tag_rows(&browser, 2);
+    for count in [4, 5] {
+        let more = browser.find_testid("more-tags");
+        assert_eq!(more.len(), 1, "no more-tags button with {shown:?} shown");
+        browser.webdriver().click(&more[0]).unwrap();
+        shown = wait_for_tag_rows(&browser, count);
+    }
+    let mut sorted = shown.clone();
+    sorted.sort();
+    assert_eq!(sorted, tags);
+    assert!(
+        browser.find_testid("more-tags").is_empty(),
+        "the last page still offers more tags"
+    );
+}
