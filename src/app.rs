@@ -75,7 +75,7 @@ pub fn app() -> Html {
                     <HistoryTable overview={report.overview} />
                 }
                 if analysis.from_registry && !analysis.tags.is_empty() {
-                    <TagList tags={analysis.tags.clone()} more={analysis.more_tags} current={current_tag(analysis.source_name.as_deref())} on_pick={controls.pick_tag.clone()} on_more={controls.more_tags.clone()} />
+                    <TagList tags={analysis.tags.clone()} digests={analysis.tag_digests.clone()} more={analysis.more_tags} current={current_tag(analysis.source_name.as_deref())} on_pick={controls.pick_tag.clone()} on_more={controls.more_tags.clone()} />
                 }
             </main>
         </div>

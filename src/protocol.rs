@@ -171,6 +171,8 @@ pub enum WorkerEvent {
         #[serde(default)]
         append: bool,
     },
+    /// A listed tag's manifest digest (from `HEAD`), so tags of one digest show together.
+    TagDigest { tag: String, digest: String },
     /// The platforms of a registry index (the pull goes on with `selected`).
     Platforms {
         images: Vec<ImageListing>,

@@ -13,6 +13,10 @@
 //! registry named it (`https://{realm host}/{path}`), so the core's checks on where tokens and
 //! credentials go see the real hosts, and sends the token request to `./proxy-token/...`.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
 use js_sys::{Reflect, Uint8Array};
 use layerscope_core::archive::{Phase, Progress};
 use layerscope_core::engine::scan::{LayerError, LayerSummary, Scanner};
@@ -33,6 +37,9 @@ use web_sys::{
 use crate::protocol::{
     without_file_lists, without_layer_files, ProgressThrottle, RegistryPull, Route, WorkerEvent,
 };
+
+/// Most `HEAD` requests resolving tags to digests at once.
+const RESOLVE_LANES: usize = 6;
 
 /// Tags asked for in one page of the tag list, unless the page asks for another size.
 pub const TAG_PAGE: u32 = 100;
@@ -57,16 +64,95 @@ pub struct TagPages {
     repository: Repository,
     page_size: u32,
     next: Option<Cursor>,
+    resolver: Resolver,
+}
+
+/// Resolves listed tags to digests with `HEAD`, on at most [`RESOLVE_LANES`] sessions at once
+/// (a session runs one exchange at a time), posting a `TagDigest` for each.
+struct Resolver {
+    queue: Rc<RefCell<VecDeque<String>>>,
+    /// Lanes not running; each runs until the queue is empty, then comes back here.
+    idle: Rc<RefCell<Vec<Lane>>>,
+    repository: Repository,
+}
+
+struct Lane {
+    session: Session,
+    http: Fetcher,
+}
+
+impl Resolver {
+    fn new(
+        http: &Fetcher,
+        session: &Session,
+        credentials: Option<&Credentials>,
+        repository: Repository,
+    ) -> Resolver {
+        let lanes = (0..RESOLVE_LANES)
+            .map(|_| {
+                let mut session = Session::new(session.endpoint().clone());
+                if let Some(credentials) = credentials {
+                    session = session.with_credentials(credentials.clone());
+                }
+                Lane {
+                    session,
+                    http: http.clone(),
+                }
+            })
+            .collect();
+        Resolver {
+            queue: Rc::default(),
+            idle: Rc::new(RefCell::new(lanes)),
+            repository,
+        }
+    }
+
+    fn resolve(&self, tags: &[String], post: fn(&WorkerEvent)) {
+        self.queue.borrow_mut().extend(tags.iter().cloned());
+        let lanes: Vec<Lane> = self.idle.borrow_mut().drain(..).collect();
+        for lane in lanes {
+            let queue = self.queue.clone();
+            let idle = self.idle.clone();
+            let repository = self.repository.clone();
+            wasm_bindgen_futures::spawn_local(run_lane(lane, queue, idle, repository, post));
+        }
+    }
+}
+
+async fn run_lane(
+    mut lane: Lane,
+    queue: Rc<RefCell<VecDeque<String>>>,
+    idle: Rc<RefCell<Vec<Lane>>>,
+    repository: Repository,
+    post: fn(&WorkerEvent),
+) {
+    loop {
+        let next = queue.borrow_mut().pop_front();
+        let Some(tag) = next else {
+            break;
+        };
+        let operation = Operation::ResolveTag {
+            repository: repository.clone(),
+            tag: tag.clone(),
+        };
+        match lane.http.run(&mut lane.session, operation, &post).await {
+            Ok(Ok(Outcome::Resolved(resolved))) => post(&WorkerEvent::TagDigest {
+                tag,
+                digest: resolved.digest.to_string(),
+            }),
+            // The page cancelled: nothing more is asked or posted.
+            Err(Stop::Aborted) => return,
+            // A tag that does not resolve stays a row of its own.
+            _ => {}
+        }
+    }
+    idle.borrow_mut().push(lane);
 }
 
 impl TagPages {
     /// Fetches the next page (the first when none was fetched) and returns its `Tags` event;
     /// `None` when there is no further page, the page cancelled, or the registry refused.
-    pub async fn next_page(
-        &mut self,
-        first: bool,
-        post: &dyn Fn(&WorkerEvent),
-    ) -> Option<WorkerEvent> {
+    pub async fn next_page(&mut self, first: bool, post: fn(&WorkerEvent)) -> Option<WorkerEvent> {
         if !first && self.next.is_none() {
             return None;
         }
@@ -75,9 +161,10 @@ impl TagPages {
             page_size: Some(self.page_size),
             after: self.next.take(),
         };
-        match self.http.run(&mut self.session, operation, post).await {
+        match self.http.run(&mut self.session, operation, &post).await {
             Ok(Ok(Outcome::Tags(page))) => {
                 self.next = page.next.map(Cursor::Link);
+                self.resolver.resolve(&page.tags, post);
                 Some(WorkerEvent::Tags {
                     tags: page.tags,
                     more: self.next.is_some(),
@@ -96,10 +183,10 @@ pub async fn pull(
     job: RegistryPull,
     scope: WorkerGlobalScope,
     signal: AbortSignal,
-    post: &dyn Fn(&WorkerEvent),
+    post: fn(&WorkerEvent),
 ) -> (Option<WorkerEvent>, Option<TagPages>) {
     let page_size = job.tag_page_size.filter(|n| *n > 0).unwrap_or(TAG_PAGE);
-    match pull_image(job, scope, signal, post, page_size).await {
+    match pull_image(job, scope, signal, &post, page_size).await {
         Ok(mut pages) => {
             let event = pages.next_page(true, post).await;
             (event, Some(pages))
@@ -135,8 +222,11 @@ async fn pull_image(
     };
     let registry = reference.domain().to_string();
     let mut session = Session::new(endpoint.clone());
-    if let Some(login) = job.credentials {
-        session = session.with_credentials(Credentials::new(login.username, login.secret));
+    let credentials = job
+        .credentials
+        .map(|login| Credentials::new(login.username, login.secret));
+    if let Some(credentials) = &credentials {
+        session = session.with_credentials(credentials.clone());
     }
     let mut http = Fetcher {
         scope: scope.clone(),
@@ -215,12 +305,15 @@ async fn pull_image(
                 });
                 // The image is shown; the tag list follows (a registry may refuse it: then
                 // there is simply no list).
+                let resolver =
+                    Resolver::new(&http, &session, credentials.as_ref(), repository.clone());
                 return Ok(TagPages {
                     session,
                     http,
                     repository,
                     page_size,
                     next: None,
+                    resolver,
                 });
             }
             PullStep::Failed(error) => return Err(final_error(&registry, error, &session)),
@@ -257,6 +350,7 @@ fn final_error(registry: &str, error: PullError, session: &Session) -> Option<Wo
 }
 
 /// Performs the core's requests with `fetch`, directly or through the page's proxy.
+#[derive(Clone)]
 struct Fetcher {
     scope: WorkerGlobalScope,
     /// The page's directory (`http://host/sub/path/`), where `proxy/` lives.

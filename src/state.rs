@@ -40,6 +40,8 @@ pub struct PageState {
     /// The repository's tags (registry images), and whether the registry has more.
     pub tags: Vec<String>,
     pub more_tags: bool,
+    /// Manifest digests of listed tags, as they resolve.
+    pub tag_digests: std::collections::BTreeMap<String, String>,
     /// The repository being shown (`domain/path`), for a registry image.
     pub repository: Option<String>,
 }
@@ -144,6 +146,11 @@ impl Reducible for PageState {
                         Vec::new()
                     },
                     more_tags: same_repository && next.more_tags,
+                    tag_digests: if same_repository {
+                        next.tag_digests
+                    } else {
+                        Default::default()
+                    },
                     repository,
                     with_login,
                     ..PageState::default()
@@ -225,6 +232,9 @@ impl PageState {
                     self.tags = tags;
                 }
                 self.more_tags = more;
+            }
+            WorkerEvent::TagDigest { tag, digest } => {
+                self.tag_digests.insert(tag, digest);
             }
             WorkerEvent::Platforms { images, selected } => {
                 self.platforms = images;

@@ -53,7 +53,7 @@ fn main() {
             };
             let tag_pages = tag_pages.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                if let Some(event) = pages.next_page(false, &post).await {
+                if let Some(event) = pages.next_page(false, post).await {
                     post(&event);
                 }
                 *tag_pages.borrow_mut() = Some(pages);
@@ -73,7 +73,7 @@ fn main() {
                 wasm_bindgen_futures::spawn_local(async move {
                     let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
                     let (event, pages) =
-                        layerscope_web::pull::pull(pull, scope, signal, &post).await;
+                        layerscope_web::pull::pull(pull, scope, signal, post).await;
                     if let Some(event) = event {
                         post(&event);
                     }

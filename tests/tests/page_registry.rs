@@ -830,28 +830,24 @@ fn the_tag_list_opens_another_tag() {
         registry.host()
     ));
     assert_shows_demo(&browser, started, &layers, false);
-    let deadline = Instant::now() + OPEN_TIMEOUT;
-    while browser.find_testid("tag-row").len() < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "the tag list never showed two tags"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let rows = browser.find_testid("tag-row");
-    let names: Vec<String> = rows
+    // Both tags name one manifest: one row, the shown image's.
+    let groups = wait_for_tag_groups(&browser, "1.0 and 2.0 in one row", |groups| {
+        groups.len() == 1 && groups[0]["names"].as_array().unwrap().len() == 2
+    });
+    let mut sorted: Vec<&str> = groups[0]["names"]
+        .as_array()
+        .unwrap()
         .iter()
-        .map(|row| browser.webdriver().element_text(row).unwrap())
+        .map(|name| name.as_str().unwrap())
         .collect();
-    let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(sorted, ["1.0", "2.0"]);
-    let position = names.iter().position(|name| name == "2.0").unwrap();
+    assert_eq!(groups[0]["current"], json!("true"));
     let other = browser
-        .webdriver()
-        .find_elements_in(&rows[position], "button")
-        .unwrap()
-        .remove(0);
+        .find_testid("tag-name")
+        .into_iter()
+        .find(|button| browser.webdriver().element_text(button).unwrap() == "2.0")
+        .unwrap();
     let started = Instant::now();
     browser.webdriver().click(&other).unwrap();
     let deadline = Instant::now() + OPEN_TIMEOUT;
@@ -964,57 +960,96 @@ impl TagPager {
     }
 }
 
-/// Waits until exactly `count` tag rows show and returns their names.
-fn wait_for_tag_rows(browser: &Browser, count: usize) -> Vec<String> {
+/// The tag list's rows as the page shows them: `[{current, names, digest}]`.
+fn tag_groups(browser: &Browser) -> Vec<Value> {
+    let groups = browser.execute(
+        r#"return [...document.querySelectorAll('[data-testid="tag-row"]')].map(row => ({
+            current: row.dataset.current,
+            names: [...row.querySelectorAll('[data-testid="tag-name"]')].map(b => b.textContent),
+            digest: (row.querySelector('[data-testid="tag-digest"]') || {}).title || null,
+        }));"#,
+    );
+    groups.as_array().cloned().unwrap_or_default()
+}
+
+/// Waits until the tag rows satisfy `done` and returns them.
+fn wait_for_tag_groups(
+    browser: &Browser,
+    what: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
     let deadline = Instant::now() + OPEN_TIMEOUT;
     loop {
-        let rows = browser.find_testid("tag-row");
-        if rows.len() == count {
-            return rows
-                .iter()
-                .map(|row| browser.webdriver().element_text(row).unwrap())
-                .collect();
+        let groups = tag_groups(browser);
+        if done(&groups) {
+            return groups;
         }
         assert!(
             Instant::now() < deadline,
-            "the tag list never showed {count} tags (it shows {})",
-            rows.len()
+            "the tag list never showed {what}: {groups:?}"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 #[test]
-fn more_tags_fetches_the_next_page_with_the_registrys_link() {
+fn tags_come_in_pages_and_tags_of_one_digest_share_a_row() {
     let server = LayerscopeServer::start();
     let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
-    let tags = ["1.0", "1.1", "2.0", "latest", "stable"];
-    for tag in tags {
-        push_archive(&demo_source(), &registry, &format!("demo/app:{tag}"));
-    }
+    // 1.0 and latest: the demo image, one digest; multi: a multi-arch index, another.
+    push_archive(&demo_source(), &registry, "demo/app:1.0");
+    push_archive(&demo_source(), &registry, "demo/app:latest");
+    let layout = layerscope_e2e::TempDir::new("multi-arch");
+    write_multi_arch_layout(layout.path());
+    let status = Command::new("skopeo")
+        .args([
+            "copy",
+            "--quiet",
+            "--all",
+            "--insecure-policy",
+            "--dest-tls-verify=false",
+        ])
+        .arg(format!("oci:{}:multi", layout.path().display()))
+        .arg(format!("docker://{}/demo/app:multi", registry.host()))
+        .status()
+        .unwrap();
+    assert!(status.success(), "skopeo copy of the multi-arch layout");
     let layers = layer_digests_of(&registry, "demo/app", "1.0");
+    let tags = ["1.0", "latest", "multi"];
     let pager = TagPager::start(registry.port, "demo/app", &tags);
     let browser = Browser::start();
     let started = Instant::now();
-    // Pages of 2: the registry's Link header leads to the second and third page.
+    // Pages of 2: the first holds 1.0 and latest, the Link leads to multi.
     let base = server.url.trim_end_matches('/');
     browser.open(&format!(
         "{base}/?tags-per-page=2#/image/{}/demo/app:1.0",
         pager.host()
     ));
     assert_shows_demo(&browser, started, &layers, false);
-    let mut shown = wait_for_tag_rows(&browser, 2);
-    for count in [4, 5] {
-        let more = browser.find_testid("more-tags");
-        assert_eq!(more.len(), 1, "no more-tags button with {shown:?} shown");
-        browser.webdriver().click(&more[0]).unwrap();
-        shown = wait_for_tag_rows(&browser, count);
-    }
-    let mut sorted = shown.clone();
-    sorted.sort();
-    assert_eq!(sorted, tags);
+    let first = wait_for_tag_groups(&browser, "1.0 and latest in one row", |groups| {
+        groups.len() == 1 && groups[0]["digest"].is_string()
+    });
+    assert_eq!(first[0]["names"], json!(["1.0", "latest"]));
+    assert_eq!(first[0]["current"], json!("true"));
+    let demo_digest = first[0]["digest"].as_str().unwrap().to_string();
+    assert!(demo_digest.starts_with("sha256:"), "{demo_digest}");
+
+    let more = browser.find_testid("more-tags");
+    assert_eq!(more.len(), 1, "no more-tags button after the first page");
+    browser.webdriver().click(&more[0]).unwrap();
+    let both = wait_for_tag_groups(
+        &browser,
+        "the second page's multi in its own row",
+        |groups| groups.len() == 2 && groups.iter().all(|group| group["digest"].is_string()),
+    );
+    assert_eq!(both[0]["names"], json!(["1.0", "latest"]));
+    assert_eq!(both[0]["digest"], json!(demo_digest));
+    assert_eq!(both[1]["names"], json!(["multi"]));
+    assert_eq!(both[1]["current"], json!("false"));
+    assert_ne!(both[1]["digest"], json!(demo_digest));
     assert!(
         browser.find_testid("more-tags").is_empty(),
         "the last page still offers more tags"
     );
+    screenshot(&browser, "page-registry-tag-groups.png");
 }
