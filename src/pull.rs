@@ -73,6 +73,12 @@ struct Resolver {
     queue: Rc<RefCell<VecDeque<String>>>,
     /// Lanes not running; each runs until the queue is empty, then comes back here.
     idle: Rc<RefCell<Vec<Lane>>>,
+    /// Lanes made so far (running or idle).
+    created: usize,
+    endpoint: Endpoint,
+    credentials: Option<Credentials>,
+    /// The pull's fetcher, its route known, copied into each lane.
+    http: Fetcher,
     repository: Repository,
 }
 
@@ -88,28 +94,41 @@ impl Resolver {
         credentials: Option<&Credentials>,
         repository: Repository,
     ) -> Resolver {
-        let lanes = (0..RESOLVE_LANES)
-            .map(|_| {
-                let mut session = Session::new(session.endpoint().clone());
-                if let Some(credentials) = credentials {
-                    session = session.with_credentials(credentials.clone());
-                }
-                Lane {
-                    session,
-                    http: http.clone(),
-                }
-            })
-            .collect();
         Resolver {
             queue: Rc::default(),
-            idle: Rc::new(RefCell::new(lanes)),
+            idle: Rc::default(),
+            created: 0,
+            endpoint: session.endpoint().clone(),
+            credentials: credentials.cloned(),
+            http: http.clone(),
             repository,
         }
     }
 
-    fn resolve(&self, tags: &[String], post: fn(&WorkerEvent)) {
+    /// Queues `tags` and starts as many lanes as they need, up to [`RESOLVE_LANES`] in all
+    /// (a lane is made on first need: on a token registry, each fetches its own token).
+    fn resolve(&mut self, tags: &[String], post: fn(&WorkerEvent)) {
         self.queue.borrow_mut().extend(tags.iter().cloned());
-        let lanes: Vec<Lane> = self.idle.borrow_mut().drain(..).collect();
+        let wanted = self.queue.borrow().len();
+        let mut lanes = Vec::new();
+        while lanes.len() < wanted {
+            let idle = self.idle.borrow_mut().pop();
+            if let Some(lane) = idle {
+                lanes.push(lane);
+            } else if self.created < RESOLVE_LANES {
+                self.created += 1;
+                let mut session = Session::new(self.endpoint.clone());
+                if let Some(credentials) = &self.credentials {
+                    session = session.with_credentials(credentials.clone());
+                }
+                lanes.push(Lane {
+                    session,
+                    http: self.http.clone(),
+                });
+            } else {
+                break;
+            }
+        }
         for lane in lanes {
             let queue = self.queue.clone();
             let idle = self.idle.clone();
