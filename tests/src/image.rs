@@ -108,6 +108,26 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Pushes the multi-arch layout of [`write_multi_arch_layout`] (the index, both platform
+/// images and the attestation) to the registry as `repo_tag`.
+pub fn push_multi_arch(registry: &Registry, repo_tag: &str) {
+    let layout = TempDir::new("multi-arch");
+    write_multi_arch_layout(layout.path());
+    run_checked(
+        "pushing the multi-arch layout",
+        Command::new("skopeo")
+            .args([
+                "copy",
+                "--quiet",
+                "--all",
+                "--insecure-policy",
+                "--dest-tls-verify=false",
+            ])
+            .arg(format!("oci:{}:multi", layout.path().display()))
+            .arg(format!("docker://{}/{repo_tag}", registry.host())),
+    );
+}
+
 /// Writes into `root` an OCI layout (tag `multi`) holding an index of two platform images,
 /// linux/amd64 and linux/arm64/v8, one uncompressed layer each, and a buildx-style
 /// attestation manifest for unknown/unknown; `skopeo copy --all oci:ROOT:multi` pushes it.

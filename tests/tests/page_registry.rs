@@ -18,9 +18,8 @@ use std::time::{Duration, Instant};
 
 use layerscope_e2e::browser::describe_log;
 use layerscope_e2e::{
-    dist_dir, layerscope_binary, push_archive, repo_root, tar_member, write_multi_arch_layout,
-    Browser, ChildGuard, Grant, LayerscopeServer, Registry, RegistryConfig, TokenIssuer,
-    TokenPolicy,
+    dist_dir, layerscope_binary, push_archive, push_multi_arch, repo_root, tar_member, Browser,
+    ChildGuard, Grant, LayerscopeServer, Registry, RegistryConfig, TokenIssuer, TokenPolicy,
 };
 use serde_json::{json, Value};
 
@@ -630,21 +629,7 @@ fn screenshot(browser: &Browser, name: &str) {
 fn a_multi_arch_index_lists_its_platforms_and_a_row_opens_another() {
     let server = LayerscopeServer::start();
     let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
-    let layout = layerscope_e2e::TempDir::new("multi-arch");
-    write_multi_arch_layout(layout.path());
-    let status = Command::new("skopeo")
-        .args([
-            "copy",
-            "--quiet",
-            "--all",
-            "--insecure-policy",
-            "--dest-tls-verify=false",
-        ])
-        .arg(format!("oci:{}:multi", layout.path().display()))
-        .arg(format!("docker://{}/multi/app:1", registry.host()))
-        .status()
-        .unwrap();
-    assert!(status.success(), "skopeo copy of the multi-arch layout");
+    push_multi_arch(&registry, "multi/app:1");
     let reference = format!("{}/multi/app:1", registry.host());
     let browser = Browser::start();
     browser.open(&format!("{}#/image/{reference}", server.url));
@@ -902,21 +887,7 @@ fn tags_of_one_digest_share_a_row() {
     // 1.0 and latest: the demo image, one digest; multi: a multi-arch index, another.
     push_archive(&demo_source(), &registry, "demo/app:1.0");
     push_archive(&demo_source(), &registry, "demo/app:latest");
-    let layout = layerscope_e2e::TempDir::new("multi-arch");
-    write_multi_arch_layout(layout.path());
-    let status = Command::new("skopeo")
-        .args([
-            "copy",
-            "--quiet",
-            "--all",
-            "--insecure-policy",
-            "--dest-tls-verify=false",
-        ])
-        .arg(format!("oci:{}:multi", layout.path().display()))
-        .arg(format!("docker://{}/demo/app:multi", registry.host()))
-        .status()
-        .unwrap();
-    assert!(status.success(), "skopeo copy of the multi-arch layout");
+    push_multi_arch(&registry, "demo/app:multi");
     let layers = layer_digests_of(&registry, "demo/app", "1.0");
     let browser = Browser::start();
     let started = Instant::now();

@@ -6,8 +6,8 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use layerscope_e2e::{
-    layerscope_binary, push_archive, repo_root, run_checked, write_multi_arch_layout, Grant,
-    Registry, RegistryConfig, TempDir, TokenIssuer, TokenPolicy,
+    layerscope_binary, push_archive, push_multi_arch, repo_root, run_checked, Grant, Registry,
+    RegistryConfig, TempDir, TokenIssuer, TokenPolicy,
 };
 use serde_json::{json, Value};
 
@@ -232,21 +232,7 @@ fn a_token_registry_gives_scoped_tokens_and_reads_docker_logins() {
 #[test]
 fn a_multi_arch_index_picks_the_platform_and_leaves_attestations_out() {
     let registry = Registry::start(RegistryConfig::plain());
-    let layout = TempDir::new("multi-arch");
-    write_multi_arch_layout(layout.path());
-    run_checked(
-        "pushing the multi-arch layout",
-        Command::new("skopeo")
-            .args([
-                "copy",
-                "--quiet",
-                "--all",
-                "--insecure-policy",
-                "--dest-tls-verify=false",
-            ])
-            .arg(format!("oci:{}:multi", layout.path().display()))
-            .arg(format!("docker://{}/multi/app:1", registry.host())),
-    );
+    push_multi_arch(&registry, "multi/app:1");
     let reference = format!("{}/multi/app:1", registry.host());
 
     let arm = json_of(&inspect(
