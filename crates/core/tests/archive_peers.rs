@@ -266,3 +266,70 @@ fn other_tarball_fixtures_load() {
         assert!(report.verified(), "{file}");
     }
 }
+
+/// The documents a report keeps for the page's Inspect, History and Config views are the
+/// archive's own bytes, read here with the tar crate.
+#[test]
+fn reports_keep_the_documents_as_the_archive_holds_them() {
+    let path = peer("dive/.data/test-docker-image.tar");
+    let members = read_tar(&path);
+    let member = |name: &str| {
+        members
+            .iter()
+            .find(|(member, _)| member.trim_start_matches("./") == name)
+            .map(|(_, bytes)| bytes.clone())
+            .unwrap_or_else(|| panic!("{name} is in the archive"))
+    };
+    let manifest_bytes = member("manifest.json");
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest_bytes).unwrap();
+    let config_name = manifest[0]["Config"].as_str().unwrap();
+    let config_bytes = member(config_name);
+    let config: serde_json::Value = serde_json::from_slice(&config_bytes).unwrap();
+
+    let report = load(&path);
+    let documents = &report.documents;
+    let kept = documents.manifest.as_ref().expect("the manifest is kept");
+    assert_eq!(kept.name, "manifest.json");
+    assert_eq!(kept.text.as_bytes(), manifest_bytes.as_slice());
+    assert!(!kept.truncated);
+    assert_eq!(documents.config.name, config_name);
+    assert_eq!(documents.config.text.as_bytes(), config_bytes.as_slice());
+    assert_eq!(documents.config.size, config_bytes.len() as u64);
+    // One Dockerfile line per history entry (continuations are indented).
+    let history = config["history"].as_array().unwrap();
+    let lines: Vec<&str> = documents
+        .dockerfile
+        .lines()
+        .filter(|line| !line.starts_with(' '))
+        .collect();
+    assert_eq!(lines.len(), history.len());
+    assert!(
+        lines.iter().any(|line| line.starts_with("RUN ")),
+        "{lines:?}"
+    );
+    // docker's own printing: an array, four-space indent, the Id first.
+    assert!(
+        documents
+            .inspect
+            .starts_with("[\n    {\n        \"Id\": \"sha256:"),
+        "{}",
+        &documents.inspect[..80.min(documents.inspect.len())]
+    );
+    assert!(documents.inspect.contains("\"Size\": 1220598"));
+    assert_eq!(report.run_config.platform, "linux/amd64");
+    assert!(report.index_digest.is_none());
+
+    // An OCI layout keeps its manifest blob, named by its path.
+    let oci = load(&peer("dive/.data/test-oci-zstd-image.tar"));
+    let kept = oci
+        .documents
+        .manifest
+        .as_ref()
+        .expect("the manifest is kept");
+    let digest = oci.images[oci.selected].manifest_digest.clone().unwrap();
+    assert_eq!(kept.name, format!("blobs/sha256/{}", digest.hex()));
+    assert_eq!(
+        layerscope_core::model::digest::Digest::sha256_of(kept.text.as_bytes()),
+        digest
+    );
+}

@@ -105,6 +105,7 @@ pub(super) fn plan(members: &Members, format: SourceFormat) -> Result<Listing, N
                 stored_size,
             },
             listed_by,
+            manifest: FILE.to_string(),
             config: config_ref,
             layers,
         });

@@ -180,6 +180,7 @@ fn plan_image(
             stored_size,
         },
         listed_by: path.to_string(),
+        manifest: path.to_string(),
         config: config_ref,
         layers,
     })

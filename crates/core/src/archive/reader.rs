@@ -554,8 +554,18 @@ impl ArchiveReader {
             bytes_read: self.bytes_read,
             total_bytes: self.total_len(),
         };
+        // The manifest was read to plan the image, so it is at hand; without it the view of
+        // the documents just lacks it.
+        let manifest = self
+            .members
+            .document(&plan.manifest, &plan.listed_by)
+            .ok()
+            .map(<[u8]>::to_vec);
         let mut analysis = Analysis::new(plan, &config, listing.image_listings(), image, source)
             .map_err(ArchiveError::from)?;
+        if let Some(manifest) = manifest {
+            analysis.add_manifest(&manifest);
+        }
         analysis.add_warnings(self.warnings.iter().cloned());
         Ok(analysis)
     }

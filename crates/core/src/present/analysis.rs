@@ -15,8 +15,8 @@ use crate::model::config::ConfigError;
 use crate::model::config::ImageConfig;
 use crate::model::digest::{Digest, Hasher};
 use crate::present::report::{
-    DigestRole, EfficiencyReport, FileKind, ImageListing, ImageReport, InefficientFile,
-    LayerReport, MergedFile, SourceInfo, Verification,
+    DigestRole, DocumentText, EfficiencyReport, FileKind, ImageDocuments, ImageListing,
+    ImageReport, InefficientFile, LayerReport, MergedFile, SourceInfo, Verification,
 };
 use crate::present::{dive, history, inspect};
 
@@ -38,6 +38,9 @@ pub struct ImagePlan {
     pub listing: ImageListing,
     /// The document that listed this image, for messages.
     pub listed_by: String,
+    /// The document that lists the layers, by the name the source gives it: an archive
+    /// member (`manifest.json`, `blobs/sha256/...`), or a registry manifest's digest.
+    pub manifest: String,
     /// The image config.
     pub config: BlobPlan,
     /// The layers, bottom first.
@@ -173,12 +176,20 @@ impl Analysis {
                 ..Default::default()
             })
             .collect();
+        let inspect_view = inspect_view(&config, &image_id, &listing, None);
         let report = ImageReport {
             source,
             selected,
             image_ls,
             history: history::report_rows(&config, &image_id, &[]).0,
-            inspect: inspect_object(&config, &image_id, &listing, None),
+            inspect: inspect_value(&inspect_view),
+            run_config: inspect::run_config(&config),
+            documents: ImageDocuments {
+                inspect: inspect::to_docker_json(std::slice::from_ref(&inspect_view)),
+                manifest: None,
+                config: DocumentText::new(file.clone(), config_bytes),
+                dockerfile: history::dockerfile(&config),
+            },
             layers,
             images,
             verification,
@@ -193,6 +204,16 @@ impl Analysis {
             diff_ids,
             summaries: vec![None; layer_count],
         })
+    }
+
+    /// Keeps the text of the manifest that listed the image (see [`ImagePlan::manifest`]).
+    pub fn add_manifest(&mut self, bytes: &[u8]) {
+        self.report.documents.manifest = Some(DocumentText::new(self.plan.manifest.clone(), bytes));
+    }
+
+    /// Names the index the image was chosen from.
+    pub fn set_index_digest(&mut self, digest: Digest) {
+        self.report.index_digest = Some(digest);
     }
 
     /// The report so far.
@@ -359,12 +380,15 @@ impl Analysis {
         let (history, warnings) = history::report_rows(&self.config, &self.image_id, &sizes);
         self.report.history = history;
         self.report.warnings.extend(warnings);
-        self.report.inspect = inspect_object(
+        let inspect_view = inspect_view(
             &self.config,
             &self.image_id,
             &listing,
             Some(figures.size_bytes),
         );
+        self.report.inspect = inspect_value(&inspect_view);
+        self.report.documents.inspect =
+            inspect::to_docker_json(std::slice::from_ref(&inspect_view));
         self.report.source.bytes_read = bytes_read;
         self.report.complete = true;
         Ok(self.report)
@@ -436,23 +460,27 @@ fn merged_file(entry: &ViewEntry) -> MergedFile {
     }
 }
 
-/// The `docker image inspect` object, from the inspect module.
-fn inspect_object(
+/// The `docker image inspect` view, from the inspect module.
+fn inspect_view(
     config: &ImageConfig,
     id: &Digest,
     listing: &ImageListing,
     size: Option<u64>,
-) -> serde_json::Value {
+) -> inspect::ImageInspect {
     let reference = listing
         .tags
         .first()
         .and_then(|t| crate::model::reference::Reference::parse(t).ok());
-    let inspect = inspect::image_inspect(&inspect::InspectInput {
+    inspect::image_inspect(&inspect::InspectInput {
         config,
         image_id: id,
         reference: reference.as_ref(),
         repo_digest: None,
         size,
-    });
-    serde_json::to_value(inspect).unwrap_or(serde_json::Value::Null)
+    })
+}
+
+/// The inspect view as the report's JSON value.
+fn inspect_value(view: &inspect::ImageInspect) -> serde_json::Value {
+    serde_json::to_value(view).unwrap_or(serde_json::Value::Null)
 }

@@ -118,6 +118,17 @@ impl ImageReport {
     }
 }
 
+impl DiveExport {
+    /// The document exactly as `layerscope inspect --json` prints it: pretty JSON and a
+    /// final newline.
+    pub fn to_pretty_json(&self) -> String {
+        let mut text =
+            serde_json::to_string_pretty(self).expect("the export holds no non-string map keys");
+        text.push('\n');
+        text
+    }
+}
+
 fn dive_layer(layer: &LayerReport) -> DiveLayer {
     DiveLayer {
         index: layer.index,

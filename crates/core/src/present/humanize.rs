@@ -4,6 +4,7 @@
 //! - [`size`]`(bytes: u64) -> String`: `docker image ls` / `docker history` SIZE (`126MB`, `5.59MB`, `0B`).
 //! - [`duration`]`(seconds: i64) -> String`: docker's human duration (`About a minute`, `4 weeks`).
 //! - [`ago`]`(then_unix: i64, now_unix: i64) -> String`: CREATED column (`4 weeks ago`).
+//! - [`percent`]`(ratio: f64) -> String`: a ratio as dive's figures read (`98.44 %`).
 //!
 //! The formats are facts learned from docker's go-units library: sizes use
 //! decimal units (base 1000, `B kB MB GB TB PB EB ZB YB`) printed with Go's
@@ -27,6 +28,16 @@ pub fn size(bytes: u64) -> String {
         unit += 1;
     }
     format!("{}{}", go_g_format(value, 3), DECIMAL_UNITS[unit])
+}
+
+/// A ratio (0.9844) as a percentage with two decimals, as dive's efficiency reads
+/// (`98.44 %`); not-a-number (dive's ratio for an image without user bytes) reads `n/a`.
+pub fn percent(ratio: f64) -> String {
+    if ratio.is_finite() {
+        format!("{:.2} %", ratio * 100.0)
+    } else {
+        "n/a".to_string()
+    }
 }
 
 /// Renders `value` like Go's `%.{precision}g` for finite, non-negative values.
@@ -122,6 +133,13 @@ pub fn ago_rfc3339(text: &str, now_unix: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ratios_read_as_percentages() {
+        assert_eq!(percent(0.9844212134184309), "98.44 %");
+        assert_eq!(percent(1.0), "100.00 %");
+        assert_eq!(percent(f64::NAN), "n/a");
+    }
 
     #[test]
     fn sizes_match_docker() {

@@ -6,7 +6,10 @@
 //! - [`to_docker_json`]`(&[ImageInspect]) -> String`: the array printed as the
 //!   docker CLI prints it (4-space indent, `<`, `>`, `&` escaped as Go does);
 //! - [`image_ls_row`]`(tag, bare_is_tag, image_id, config, size) -> ImageLsRow`, the
-//!   report's `docker image ls` row.
+//!   report's `docker image ls` row;
+//! - [`run_config`]`(config) -> RunConfig`: the container defaults as a person reads them
+//!   (env split into names and values, ports and volumes listed, the health check in
+//!   words), and [`exec_form`] for an exec-form command as a Dockerfile writes it.
 //!
 //! Only what the image itself says is shown. Keys that describe a local
 //! docker installation (`GraphDriver`, the last tag time, `Container` of a
@@ -19,12 +22,12 @@
 
 use serde::Serialize;
 
-use crate::model::config::{ContainerConfig, ImageConfig};
+use crate::model::config::{ContainerConfig, Healthcheck, ImageConfig};
 use crate::model::digest::Digest;
 use crate::model::reference::Reference;
 use crate::model::time::Timestamp;
 use crate::present::humanize;
-use crate::present::report::ImageLsRow;
+use crate::present::report::{EnvVar, ImageLsRow, RunConfig};
 
 /// What `docker image ls` prints for unknown repository or tag.
 pub const NONE: &str = "<none>";
@@ -213,9 +216,190 @@ pub fn repository_and_tag(reference: Option<&str>, bare_is_tag: bool) -> (String
     }
 }
 
+/// The container defaults of `config` for the page's config card.
+pub fn run_config(config: &ImageConfig) -> RunConfig {
+    let platform = config.platform.to_string();
+    let Some(c) = &config.config else {
+        return RunConfig {
+            platform,
+            ..RunConfig::default()
+        };
+    };
+    let keys = |map: &Option<std::collections::BTreeMap<String, serde_json::Value>>| {
+        map.iter().flat_map(|m| m.keys().cloned()).collect()
+    };
+    RunConfig {
+        platform,
+        entrypoint: c.entrypoint.clone(),
+        cmd: c.cmd.clone(),
+        env: c
+            .env
+            .iter()
+            .flatten()
+            .map(|entry| match entry.split_once('=') {
+                Some((name, value)) => EnvVar {
+                    name: name.to_string(),
+                    value: value.to_string(),
+                },
+                None => EnvVar {
+                    name: entry.clone(),
+                    value: String::new(),
+                },
+            })
+            .collect(),
+        exposed_ports: keys(&c.exposed_ports),
+        volumes: keys(&c.volumes),
+        working_dir: c.working_dir.clone().filter(|d| !d.is_empty()),
+        user: c.user.clone().filter(|u| !u.is_empty()),
+        labels: c
+            .labels
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        healthcheck: c.healthcheck.as_ref().map(healthcheck_text),
+        stop_signal: c.stop_signal.clone().filter(|s| !s.is_empty()),
+        shell: c.shell.clone(),
+        on_build: c.on_build.clone().unwrap_or_default(),
+    }
+}
+
+/// An exec-form command as a Dockerfile writes it: `["nginx", "-g", "daemon off;"]`.
+pub fn exec_form(words: &[String]) -> String {
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|word| serde_json::Value::String(word.clone()).to_string())
+        .collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// A health check in words: its test as a Dockerfile's `HEALTHCHECK` writes it, then the
+/// settings the image gives (`every 30s, timeout 3s, 3 retries`).
+fn healthcheck_text(check: &Healthcheck) -> String {
+    let test = check.test.as_deref().unwrap_or_default();
+    let command = match test.split_first() {
+        None => "inherited from the base image".to_string(),
+        Some((kind, _)) if kind == "NONE" => return "disabled (NONE)".to_string(),
+        Some((kind, rest)) if kind == "CMD-SHELL" => format!("CMD {}", rest.join(" ")),
+        Some((kind, rest)) if kind == "CMD" => format!("CMD {}", exec_form(rest)),
+        Some(_) => exec_form(test),
+    };
+    let mut settings = Vec::new();
+    let mut add = |label: &str, nanos: Option<i64>| {
+        if let Some(nanos) = nanos.filter(|n| *n > 0) {
+            settings.push(format!("{label} {}", go_duration(nanos)));
+        }
+    };
+    add("every", check.interval);
+    add("timeout", check.timeout);
+    add("start period", check.start_period);
+    add("start interval", check.start_interval);
+    if let Some(retries) = check.retries.filter(|r| *r > 0) {
+        settings.push(format!(
+            "{retries} {}",
+            if retries == 1 { "retry" } else { "retries" }
+        ));
+    }
+    if settings.is_empty() {
+        command
+    } else {
+        format!("{command} ({})", settings.join(", "))
+    }
+}
+
+/// A span in nanoseconds as Go's `time.Duration` prints it (`30s`, `1m30s`, `1.5s`,
+/// `500ms`), which is how `docker image inspect` users know these settings.
+pub fn go_duration(nanos: i64) -> String {
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    let sign = if nanos < 0 { "-" } else { "" };
+    let n = nanos.unsigned_abs();
+    /// `whole` and the fraction `rest / unit`, trailing zeros dropped.
+    fn fraction(whole: u64, rest: u64, digits: usize) -> String {
+        let tail = format!("{rest:0digits$}");
+        let tail = tail.trim_end_matches('0');
+        if tail.is_empty() {
+            whole.to_string()
+        } else {
+            format!("{whole}.{tail}")
+        }
+    }
+    if n < 1_000 {
+        return format!("{sign}{n}ns");
+    }
+    if n < 1_000_000 {
+        return format!("{sign}{}µs", fraction(n / 1_000, n % 1_000, 3));
+    }
+    if n < 1_000_000_000 {
+        return format!("{sign}{}ms", fraction(n / 1_000_000, n % 1_000_000, 6));
+    }
+    let seconds = n / 1_000_000_000;
+    let (hours, minutes, secs) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    let secs = fraction(secs, n % 1_000_000_000, 9);
+    match (hours, minutes) {
+        (0, 0) => format!("{sign}{secs}s"),
+        (0, m) => format!("{sign}{m}m{secs}s"),
+        (h, m) => format!("{sign}{h}h{m}m{secs}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_print_as_go_does() {
+        assert_eq!(go_duration(0), "0s");
+        assert_eq!(go_duration(30_000_000_000), "30s");
+        assert_eq!(go_duration(90_000_000_000), "1m30s");
+        assert_eq!(go_duration(3_600_000_000_000), "1h0m0s");
+        assert_eq!(go_duration(1_500_000_000), "1.5s");
+        assert_eq!(go_duration(500_000_000), "500ms");
+        assert_eq!(go_duration(1_500), "1.5µs");
+        assert_eq!(go_duration(-2_000_000_000), "-2s");
+    }
+
+    #[test]
+    fn the_run_config_reads_as_a_card() {
+        let text = r#"{"architecture":"amd64","os":"linux","config":{
+            "Env":["PATH=/usr/bin:/bin","EMPTY=","A=b=c"],"Entrypoint":["/docker-entrypoint.sh"],
+            "Cmd":["nginx","-g","daemon off;"],"ExposedPorts":{"80/tcp":{},"443/tcp":{}},
+            "Volumes":{"/data":{}},"WorkingDir":"/srv","User":"101:101","StopSignal":"SIGQUIT",
+            "Labels":{"b":"2","a":"<img src=x>"},
+            "Healthcheck":{"Test":["CMD-SHELL","curl -f http://localhost/ || exit 1"],
+              "Interval":30000000000,"Timeout":3000000000,"Retries":3}},
+            "rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let card = run_config(&ImageConfig::parse(text.as_bytes()).unwrap());
+        assert_eq!(card.platform, "linux/amd64");
+        assert_eq!(
+            exec_form(card.cmd.as_deref().unwrap()),
+            r#"["nginx", "-g", "daemon off;"]"#
+        );
+        assert_eq!(
+            card.env,
+            [("PATH", "/usr/bin:/bin"), ("EMPTY", ""), ("A", "b=c")].map(|(name, value)| {
+                EnvVar {
+                    name: name.into(),
+                    value: value.into(),
+                }
+            })
+        );
+        assert_eq!(card.exposed_ports, ["443/tcp", "80/tcp"]);
+        assert_eq!(card.volumes, ["/data"]);
+        assert_eq!(card.working_dir.as_deref(), Some("/srv"));
+        assert_eq!(card.user.as_deref(), Some("101:101"));
+        assert_eq!(card.labels[0], ("a".to_string(), "<img src=x>".to_string()));
+        assert_eq!(
+            card.healthcheck.as_deref(),
+            Some("CMD curl -f http://localhost/ || exit 1 (every 30s, timeout 3s, 3 retries)")
+        );
+        let none = r#"{"architecture":"arm64","variant":"v8","os":"linux","config":{"Healthcheck":{"Test":["NONE"]}},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let card = run_config(&ImageConfig::parse(none.as_bytes()).unwrap());
+        assert_eq!(card.platform, "linux/arm64/v8");
+        assert_eq!(card.healthcheck.as_deref(), Some("disabled (NONE)"));
+        assert!(card.cmd.is_none() && card.env.is_empty());
+    }
 
     const CONFIG: &str = r#"{"architecture":"arm64","variant":"v8","os":"linux","created":"2023-11-14T22:13:20.120000000Z",
         "author":"A <a@example.test>","docker_version":"24.0.7",

@@ -42,6 +42,16 @@ pub struct ImageReport {
     pub files: Vec<MergedFile>,
     /// The `docker image inspect` object for this image.
     pub inspect: serde_json::Value,
+    /// The index (manifest list) the image was chosen from, when the source named one by
+    /// digest (a registry reference to a multi-platform image).
+    #[serde(default)]
+    pub index_digest: Option<Digest>,
+    /// What a container started from the image runs, and how: the config a person reads first.
+    #[serde(default)]
+    pub run_config: RunConfig,
+    /// The image's documents as text: for the views that show them, not for `--json`.
+    #[serde(default)]
+    pub documents: ImageDocuments,
     /// Things that are odd but not fatal (e.g. several images and none chosen).
     pub warnings: Vec<String>,
     /// True once every layer has been scanned; false in the early overview.
@@ -316,6 +326,105 @@ pub struct MergedFile {
     pub link_name: String,
     /// Index of the layer that last wrote this path.
     pub layer: usize,
+}
+
+/// The most bytes of one document a report keeps as text; real manifests and configs are a
+/// few kilobytes, and a view has no use for megabytes of JSON.
+pub const MAX_DOCUMENT_TEXT_BYTES: usize = 1024 * 1024;
+
+/// One document as its bytes read, for display: the exact text, cut at
+/// [`MAX_DOCUMENT_TEXT_BYTES`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentText {
+    /// Where the document is: an archive member (`manifest.json`, `blobs/sha256/...`) or the
+    /// registry's name for it (`manifest sha256:...`).
+    pub name: String,
+    /// The text, exactly as stored (invalid UTF-8 replaced), up to the limit.
+    pub text: String,
+    /// The document's whole size in bytes.
+    pub size: u64,
+    /// True when `text` holds only the first [`MAX_DOCUMENT_TEXT_BYTES`].
+    pub truncated: bool,
+}
+
+impl DocumentText {
+    /// The text of `bytes`, kept up to [`MAX_DOCUMENT_TEXT_BYTES`] (cut at a character
+    /// boundary).
+    pub fn new(name: impl Into<String>, bytes: &[u8]) -> DocumentText {
+        let truncated = bytes.len() > MAX_DOCUMENT_TEXT_BYTES;
+        let kept = &bytes[..bytes.len().min(MAX_DOCUMENT_TEXT_BYTES)];
+        let mut text = String::from_utf8_lossy(kept).into_owned();
+        if truncated {
+            // A multi-byte character cut in two decodes as a replacement character: drop it.
+            while text.ends_with(char::REPLACEMENT_CHARACTER) {
+                text.pop();
+            }
+        }
+        DocumentText {
+            name: name.into(),
+            text,
+            size: bytes.len() as u64,
+            truncated,
+        }
+    }
+}
+
+/// The documents of one image as text, and what the history reads as.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageDocuments {
+    /// `docker image inspect` of the image, printed as the docker CLI prints it.
+    pub inspect: String,
+    /// The manifest that lists the layers (`manifest.json` for a `docker save`), when the
+    /// source kept it.
+    pub manifest: Option<DocumentText>,
+    /// The image config.
+    pub config: DocumentText,
+    /// The history as a Dockerfile, oldest step first.
+    pub dockerfile: String,
+}
+
+/// The container defaults of an image's config, as a person reads them first. Absent
+/// settings are empty.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunConfig {
+    /// `os/arch[/variant]` the image is built for.
+    pub platform: String,
+    /// The entrypoint, exec form.
+    pub entrypoint: Option<Vec<String>>,
+    /// The default command (or arguments to the entrypoint), exec form.
+    pub cmd: Option<Vec<String>>,
+    /// Environment variables in the config's order.
+    pub env: Vec<EnvVar>,
+    /// Ports the image expects to listen on (`80/tcp`).
+    pub exposed_ports: Vec<String>,
+    /// Volume mount points.
+    pub volumes: Vec<String>,
+    /// Working directory.
+    pub working_dir: Option<String>,
+    /// User (and group) the process runs as.
+    pub user: Option<String>,
+    /// Labels, sorted by name.
+    pub labels: Vec<(String, String)>,
+    /// The health check in words, when the image has one.
+    pub healthcheck: Option<String>,
+    /// The signal that stops the container.
+    pub stop_signal: Option<String>,
+    /// The shell of `RUN`'s shell form, when the image sets one.
+    pub shell: Option<Vec<String>>,
+    /// Triggers run when the image is used as a base.
+    pub on_build: Vec<String>,
+}
+
+/// One `NAME=value` of a config's `Env`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvVar {
+    /// The variable's name.
+    pub name: String,
+    /// Its value (empty when the entry has no `=`).
+    pub value: String,
 }
 
 impl ImageReport {

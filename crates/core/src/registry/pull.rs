@@ -126,6 +126,8 @@ enum Stage {
     /// The config is out.
     Config {
         manifest: ImageManifest,
+        /// The manifest's bytes as received, for the report's documents.
+        manifest_bytes: Vec<u8>,
         images: Vec<ImageListing>,
         selected: usize,
         verification: Vec<Verification>,
@@ -146,6 +148,8 @@ pub struct ImagePull {
     stage: Stage,
     outbox: VecDeque<PullStep>,
     bytes_read: u64,
+    /// The digest of the index the image was chosen from, once one was fetched.
+    index_digest: Option<Digest>,
 }
 
 impl ImagePull {
@@ -176,6 +180,7 @@ impl ImagePull {
             stage,
             outbox: VecDeque::from([PullStep::Run(first)]),
             bytes_read: 0,
+            index_digest: None,
         }
     }
 
@@ -238,7 +243,7 @@ impl ImagePull {
             ) => match fetched.document {
                 Document::Manifest(manifest) => {
                     verification.push(manifest_check(&self.repository, &asked, &fetched.digest));
-                    self.start_config(manifest, images, selected, verification)
+                    self.start_config(manifest, fetched.bytes, images, selected, verification)
                 }
                 Document::Index(_) => Err(self.not_an_image(
                     "the platform's entry is another index (nested indexes are not followed)",
@@ -247,12 +252,19 @@ impl ImagePull {
             (
                 Stage::Config {
                     manifest,
+                    manifest_bytes,
                     images,
                     selected,
                     verification,
                 },
                 Outcome::ConfigBlob(blob),
-            ) => self.start_layers(manifest, images, selected, verification, blob),
+            ) => self.start_layers(
+                (manifest, manifest_bytes),
+                images,
+                selected,
+                verification,
+                blob,
+            ),
             (_, other) => Err(PullError::Protocol {
                 detail: format!("unexpected outcome {}", outcome_name(&other)),
             }),
@@ -276,9 +288,10 @@ impl ImagePull {
                     layer_count: manifest.layers.len(),
                     stored_size: manifest.layers_size(),
                 };
-                self.start_config(manifest, vec![listing], 0, vec![check])
+                self.start_config(manifest, fetched.bytes, vec![listing], 0, vec![check])
             }
             Document::Index(index) => {
+                self.index_digest = Some(fetched.digest.clone());
                 let entries = platform::list(&index).images;
                 let images: Vec<ImageListing> = entries
                     .iter()
@@ -328,6 +341,7 @@ impl ImagePull {
     fn start_config(
         &mut self,
         manifest: ImageManifest,
+        manifest_bytes: Vec<u8>,
         mut images: Vec<ImageListing>,
         selected: usize,
         verification: Vec<Verification>,
@@ -353,6 +367,7 @@ impl ImagePull {
         });
         self.stage = Stage::Config {
             manifest,
+            manifest_bytes,
             images,
             selected,
             verification,
@@ -362,7 +377,7 @@ impl ImagePull {
 
     fn start_layers(
         &mut self,
-        manifest: ImageManifest,
+        (manifest, manifest_bytes): (ImageManifest, Vec<u8>),
         images: Vec<ImageListing>,
         selected: usize,
         verification: Vec<Verification>,
@@ -379,9 +394,14 @@ impl ImagePull {
             });
             digests.push(digest);
         }
+        let manifest_name = match &images[selected].manifest_digest {
+            Some(digest) => format!("manifest {digest}"),
+            None => format!("manifest of {}", self.reference.familiar()),
+        };
         let plan = ImagePlan {
             listing: images[selected].clone(),
             listed_by: format!("manifest {}", self.reference.familiar()),
+            manifest: manifest_name,
             config: BlobPlan {
                 path: blob_path(&config.digest),
                 expected: Some(config.digest.clone()),
@@ -398,6 +418,10 @@ impl ImagePull {
         };
         let mut analysis = Analysis::new(plan, &config.bytes, images, selected, source)?;
         analysis.add_verifications(verification);
+        analysis.add_manifest(&manifest_bytes);
+        if let Some(index) = self.index_digest.clone() {
+            analysis.set_index_digest(index);
+        }
         self.outbox
             .push_back(PullStep::Overview(Box::new(analysis.report().clone())));
         let jobs: Vec<LayerJob> = digests
