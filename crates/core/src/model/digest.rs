@@ -6,6 +6,8 @@
 //!   `.verify(&actual) -> Result<(), Mismatch>`; serde as a string.
 //! - [`Hasher`]: `Hasher::new(Algorithm)`, `Hasher::for_digest(&Digest)`,
 //!   `.update(&[u8])`, `.finish() -> Digest`.
+//! - [`find_digests`]`(text) -> Vec<(Range<usize>, Digest)>`: where digests stand in a
+//!   document's text (to link each to what it names).
 //! - [`AnyDigest`]: what a descriptor may carry: a registered [`Digest`] or a
 //!   well-formed digest of an algorithm layerscope cannot compute
 //!   (`sha256+b64u:...`, `multihash+base58:...`), which the image-spec grammar
@@ -462,9 +464,60 @@ fn to_hex(bytes: &[u8]) -> String {
     s
 }
 
+/// Every digest of a registered algorithm written out in `text` (`sha256:` and 64 lower-case
+/// hex digits not followed by another hex digit), with its byte range, in order.
+pub fn find_digests(text: &str) -> Vec<(std::ops::Range<usize>, Digest)> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(offset) = text[from..].find("sha") {
+        let start = from + offset;
+        from = start + 3;
+        // A digest starts a word: `xsha256:...` is not one.
+        if start > 0 && bytes[start - 1].is_ascii_alphanumeric() {
+            continue;
+        }
+        for algorithm in [Algorithm::Sha256, Algorithm::Sha512] {
+            let prefix_end = start + algorithm.name().len() + 1;
+            let end = prefix_end + algorithm.hex_len();
+            let named = text[start..].starts_with(algorithm.name())
+                && bytes.get(prefix_end - 1) == Some(&b':');
+            let hex = bytes
+                .get(prefix_end..end)
+                .is_some_and(|hex| hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+            let ends = !bytes.get(end).is_some_and(u8::is_ascii_hexdigit);
+            if named && hex && ends {
+                if let Ok(digest) = Digest::parse(&text[start..end]) {
+                    found.push((start..end, digest));
+                    from = end;
+                }
+                break;
+            }
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digests_are_found_in_a_document() {
+        let a = Digest::sha256_of(b"a");
+        let b = Digest::sha256_of(b"b");
+        let text = format!(
+            r#"{{"config":"{a}", "layers":["{b}", "xsha256:{hex}", "sha256:{hex}f", "sha256:{short}"]}}"#,
+            hex = a.hex(),
+            short = &a.hex()[..12]
+        );
+        let found = find_digests(&text);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].1, a);
+        assert_eq!(&text[found[0].0.clone()], a.to_string());
+        assert_eq!(found[1].1, b);
+        assert!(find_digests("sha256:").is_empty());
+    }
 
     #[test]
     fn parses_and_prints() {
