@@ -1,13 +1,19 @@
 //! The page's root component: lays out the views and takes files dropped anywhere on the page.
+//!
+//! Home: the drop zone with the demo and a few well-known images. An image: its header
+//! (`ImageSummary`), the tab bar and the shown tab, each tab a route of its own
+//! (`fragment::Route`). Keys: `?` lists them, `[` `]` move between layers, `1`..`6` pick a tab.
 
 use web_sys::DragEvent;
 use yew::prelude::*;
 
 use crate::components::{
-    DropZone, ErrorBox, Header, HistoryTable, ImagePicker, ImageSummary, LayerTable, LoginForm,
-    PlatformTable, ProgressBar, TagList,
+    ConfigTab, DropZone, EfficiencyTab, ErrorBox, FilesTab, Header, HistoryTab, ImagePicker,
+    ImageSummary, InspectTab, KeyHelp, LoginForm, ProgressBar, RestorePrompt, TabBar, TagsTab,
 };
-use crate::hooks::use_analysis;
+use crate::fragment::Tab;
+use crate::hooks::{use_analysis, use_keys, KeyAction};
+use crate::state::{Origin, PageState};
 
 /// The whole page.
 #[function_component(App)]
@@ -15,6 +21,38 @@ pub fn app() -> Html {
     let analysis = use_analysis();
     let controls = analysis.controls.clone();
     let dragging = use_state(|| false);
+    let keys_shown = use_state(|| false);
+
+    let on_key = {
+        let keys_shown = keys_shown.clone();
+        let show_view = controls.show_view.clone();
+        let state: PageState = (*analysis).clone();
+        Callback::from(move |action: KeyAction| match action {
+            KeyAction::ToggleHelp => keys_shown.set(!*keys_shown),
+            KeyAction::Close => keys_shown.set(false),
+            KeyAction::PreviousLayer | KeyAction::NextLayer => {
+                let Some(shown) = state.shown_layer() else {
+                    return;
+                };
+                let count = state.report.as_ref().map_or(0, |r| r.layers.len());
+                let next = match action {
+                    KeyAction::PreviousLayer => shown.checked_sub(1),
+                    _ => Some(shown + 1).filter(|next| *next < count),
+                };
+                if let Some(next) = next {
+                    show_view.emit(state.view.on_layer(next));
+                }
+            }
+            KeyAction::Tab(position) => {
+                if state.report.is_some() {
+                    if let Some(tab) = state.tabs().get(position) {
+                        show_view.emit(state.view.with_tab(*tab));
+                    }
+                }
+            }
+        })
+    };
+    use_keys(on_key);
 
     let ondragover = {
         let dragging = dragging.clone();
@@ -47,13 +85,67 @@ pub fn app() -> Html {
         })
     };
 
-    let report = analysis.report.clone();
+    let showing = analysis.origin != Origin::Nothing || analysis.awaiting.is_some();
+    let route = analysis.route();
+    let on_tab = {
+        let show_view = controls.show_view.clone();
+        let view = analysis.view.clone();
+        Callback::from(move |tab: Tab| show_view.emit(view.with_tab(tab)))
+    };
+    let on_export = {
+        let export = controls.export.clone();
+        let name = export_file_name(&analysis);
+        Callback::from(move |()| export.emit(name.clone()))
+    };
+    let tab_panel = analysis.report.as_ref().map(|report| {
+        let shown = analysis.shown_tab();
+        let body = match shown {
+            Tab::Files => html! {
+                <FilesTab layers={report.layers.clone()} selected={analysis.shown_layer()}
+                    streaming={analysis.progress.as_ref().and_then(|p| p.layer.map(|(index, _)| (index, p.layer_bytes)))}
+                    view={analysis.view.clone()} on_view={controls.show_view.clone()} counted={report.overview.complete} />
+            },
+            Tab::History => html! { <HistoryTab overview={report.overview.clone()} /> },
+            Tab::Config => html! { <ConfigTab config={report.overview.run_config.clone()} /> },
+            Tab::Inspect => html! {
+                <InspectTab documents={report.overview.documents.clone()} layers={report.layers.clone()} route={route.clone()} />
+            },
+            Tab::Efficiency => html! { <EfficiencyTab overview={report.overview.clone()} route={route.clone()} /> },
+            Tab::Tags => html! {
+                <TagsTab platforms={analysis.platforms.clone()} platform_selected={analysis.platform_selected}
+                    on_platform={controls.pick_platform.clone()} tags={analysis.tags.clone()}
+                    digests={analysis.tag_digests.clone()} more={analysis.more_tags}
+                    current={current_tag(analysis.source_name.as_deref())} on_tag={controls.pick_tag.clone()}
+                    on_more={controls.more_tags.clone()} />
+            },
+        };
+        html! {
+            <>
+                <TabBar tabs={analysis.tabs()} {shown} on_pick={on_tab.clone()} />
+                <div class="tab-panel" role="tabpanel" data-testid={format!("tab-panel-{}", shown.key())}>{body}</div>
+            </>
+        }
+    });
+    let packed = analysis.report.as_ref().map_or(0, |report| {
+        let listed = report
+            .overview
+            .selected_image()
+            .map_or(0, |image| image.stored_size);
+        if listed > 0 {
+            listed
+        } else {
+            report.layers.iter().map(|layer| layer.stored_size).sum()
+        }
+    });
     html! {
         <div class={classes!("page", dragging.then_some("dragging"))} {ondragover} {ondragleave} {ondrop}>
             <Header on_submit={controls.open_reference.clone()} note={analysis.reference_note.clone()}
                 current={analysis.from_registry.then(|| analysis.source_name.clone()).flatten()} />
             <main>
-                <DropZone on_files={controls.open_files.clone()} on_demo={controls.open_demo.clone()} compact={analysis.source_name.is_some()} />
+                <DropZone on_files={controls.open_files.clone()} on_demo={controls.open_demo.clone()} compact={showing} />
+                if let Some(awaited) = analysis.awaiting.clone() {
+                    <RestorePrompt name={awaited.name} />
+                }
                 if let Some(message) = analysis.error.clone() {
                     <ErrorBox {message} from_registry={analysis.from_registry} />
                 }
@@ -63,21 +155,24 @@ pub fn app() -> Html {
                 if analysis.busy {
                     <ProgressBar progress={analysis.progress.clone()} source_name={analysis.source_name.clone().unwrap_or_default()} on_cancel={controls.cancel.clone()} />
                 }
-                if analysis.from_registry && analysis.platforms.len() > 1 {
-                    <PlatformTable platforms={analysis.platforms.clone()} selected={analysis.platform_selected} on_pick={controls.pick_platform.clone()} />
-                }
                 if !analysis.from_registry && analysis.images.len() > 1 {
                     <ImagePicker images={analysis.images.clone()} selected={analysis.selected} busy={analysis.busy} on_pick={controls.pick_image.clone()} />
                 }
-                if let Some(report) = report {
-                    <ImageSummary overview={report.overview.clone()} />
-                    <LayerTable layers={report.layers} active={analysis.progress.as_ref().and_then(|p| p.layer)} />
-                    <HistoryTable overview={report.overview} />
+                if let Some(report) = analysis.report.as_ref() {
+                    <ImageSummary overview={report.overview.clone()} {packed} busy={analysis.busy}
+                        also={analysis.tags_sharing_digest()}
+                        platforms={if analysis.from_registry { analysis.platforms.clone() } else { Vec::new() }}
+                        platform_selected={analysis.platform_selected} on_platform={controls.switch_platform.clone()}
+                        link={route.as_ref().map(|route| route.to_hash())}
+                        pinned={analysis.pinned_reference()} on_pin={controls.pin.clone()}
+                        export={analysis.export.clone()} {on_export} />
                 }
-                if analysis.from_registry && !analysis.tags.is_empty() {
-                    <TagList tags={analysis.tags.clone()} digests={analysis.tag_digests.clone()} more={analysis.more_tags} current={current_tag(analysis.source_name.as_deref())} on_pick={controls.pick_tag.clone()} on_more={controls.more_tags.clone()} />
+                {for tab_panel}
+                if *keys_shown {
+                    <KeyHelp on_close={{ let keys_shown = keys_shown.clone(); Callback::from(move |()| keys_shown.set(false)) }} />
                 }
             </main>
+            <footer class="foot muted">{"Press "}<kbd>{"?"}</kbd>{" for keys. Nothing you drop leaves this tab."}</footer>
         </div>
     }
 }
@@ -86,4 +181,27 @@ pub fn app() -> Html {
 fn current_tag(reference: Option<&str>) -> Option<String> {
     let reference = layerscope_core::model::reference::Reference::parse(reference?).ok()?;
     reference.tag().map(str::to_string)
+}
+
+/// The downloaded report's name: the image's `repository_tag`, else the archive's name, made
+/// safe for a file system (`nginx_1.25.layerscope.json`).
+fn export_file_name(state: &PageState) -> String {
+    let named = state.report.as_ref().and_then(|report| {
+        let row = &report.overview.image_ls;
+        (row.repository != "<none>").then(|| format!("{}_{}", row.repository, row.tag))
+    });
+    let base = named
+        .or_else(|| state.source_name.clone())
+        .unwrap_or_else(|| "image".to_string());
+    let safe: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}.layerscope.json")
 }

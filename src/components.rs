@@ -1,27 +1,44 @@
 //! The page's components, one view each. Text from archives is always rendered as text (never as
 //! HTML), and sizes and times are formatted by the core.
 
+mod config_tab;
+mod copy_button;
 mod created;
 mod drop_zone;
+mod efficiency_tab;
 mod error_box;
+mod file_tree_pane;
+mod files_tab;
 mod header;
+mod history_tab;
 mod history_table;
 mod image_picker;
 mod image_summary;
-mod layer_table;
+mod inspect_tab;
+mod key_help;
+mod layer_list;
 mod login_form;
 mod platform_table;
 mod progress_bar;
+mod restore_prompt;
+mod tab_bar;
 mod tag_list;
+mod tags_tab;
+mod verify_badge;
 
+pub use config_tab::ConfigTab;
 pub use drop_zone::DropZone;
+pub use efficiency_tab::EfficiencyTab;
 pub use error_box::ErrorBox;
+pub use files_tab::FilesTab;
 pub use header::Header;
-pub use history_table::HistoryTable;
+pub use history_tab::HistoryTab;
 pub use image_picker::ImagePicker;
 pub use image_summary::ImageSummary;
-pub use layer_table::LayerTable;
+pub use inspect_tab::InspectTab;
+pub use key_help::KeyHelp;
 pub use login_form::LoginForm;
-pub use platform_table::PlatformTable;
 pub use progress_bar::ProgressBar;
-pub use tag_list::TagList;
+pub use restore_prompt::RestorePrompt;
+pub use tab_bar::TabBar;
+pub use tags_tab::TagsTab;

@@ -1,6 +1,6 @@
 //! Starting, feeding and stopping layer workers from the page.
 
-use layerscope_web::protocol::{Job as Work, WorkerEvent, CANCEL, MORE_TAGS};
+use layerscope_web::protocol::{Job as Work, WorkerEvent, CANCEL, EXPORT, MORE_TAGS};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
@@ -36,6 +36,13 @@ impl Job {
         if self.graceful {
             let _ = self.worker.post_message(&MORE_TAGS.into());
         }
+    }
+
+    /// Asks a worker that is done for its whole report (it answers with an `Export` event).
+    pub fn export(&self) -> Result<(), String> {
+        self.worker.post_message(&EXPORT.into()).map_err(|error| {
+            format!("the layer worker could not be asked for the report: {error:?}")
+        })
     }
 
     /// Starts a worker on `work`; every event goes to `on_event`, and a worker that cannot

@@ -20,6 +20,9 @@ const REGISTRY_KEY: &str = "registry";
 pub const CANCEL: &str = "cancel";
 /// The text the page posts to a registry worker for the next page of tags.
 pub const MORE_TAGS: &str = "more-tags";
+/// The text the page posts to a worker that is done, for the whole report as
+/// `layerscope inspect --json` prints it (answered with [`WorkerEvent::Export`]).
+pub const EXPORT: &str = "export";
 
 /// One image from a registry, as the page asks the worker for it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -178,6 +181,11 @@ pub enum WorkerEvent {
         images: Vec<ImageListing>,
         selected: usize,
     },
+    /// The answer to [`EXPORT`]: the finished report as `layerscope inspect --json` prints
+    /// it, file lists included.
+    Export { json: String },
+    /// The answer to [`EXPORT`] from a worker that has no finished report.
+    ExportRefused { message: String },
 }
 
 impl WorkerEvent {
@@ -195,6 +203,43 @@ impl WorkerEvent {
             format!("the layer worker sent a message the page cannot read: {error}")
         })
     }
+}
+
+thread_local! {
+    /// The worker's finished report, whole, for [`EXPORT`]. A worker analyses one image, so
+    /// one slot is enough; a worker is a thread of its own, so this is the worker's.
+    static FINISHED: std::cell::RefCell<Option<Box<ImageReport>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Keeps the finished report whole for [`EXPORT`] and returns the `Done` event posting it
+/// without its file lists (they are moved aside for the copy, not cloned).
+pub fn finished(mut report: Box<ImageReport>) -> WorkerEvent {
+    let files = std::mem::take(&mut report.files);
+    let lists: Vec<_> = report
+        .layers
+        .iter_mut()
+        .map(|layer| std::mem::take(&mut layer.file_list))
+        .collect();
+    let posted = report.clone();
+    report.files = files;
+    for (layer, list) in report.layers.iter_mut().zip(lists) {
+        layer.file_list = list;
+    }
+    FINISHED.with(|slot| *slot.borrow_mut() = Some(report));
+    WorkerEvent::Done { report: posted }
+}
+
+/// The answer to [`EXPORT`]: the report kept by [`finished`] as `layerscope inspect --json`
+/// prints it.
+pub fn export() -> WorkerEvent {
+    FINISHED.with(|slot| match slot.borrow().as_deref() {
+        Some(report) => WorkerEvent::Export {
+            json: report.dive_export().to_pretty_json(),
+        },
+        None => WorkerEvent::ExportRefused {
+            message: "the analysis has not finished, so there is no report to download yet".into(),
+        },
+    })
 }
 
 /// A report as posted to the page: without its file lists (`LayerReport::file_list`,
@@ -270,6 +315,44 @@ mod tests {
         for event in events {
             assert_eq!(WorkerEvent::from_json(&event.to_json()).unwrap(), event);
         }
+    }
+}
+
+#[cfg(test)]
+mod export_tests {
+    use super::*;
+    use layerscope_core::present::report::{LayerFile, MergedFile};
+
+    #[test]
+    fn the_finished_report_is_posted_without_files_and_exported_with_them() {
+        assert!(matches!(export(), WorkerEvent::ExportRefused { .. }));
+        let report = ImageReport {
+            layers: vec![LayerReport {
+                index: 0,
+                command: "COPY . /app".into(),
+                file_list: vec![LayerFile {
+                    path: "app/main".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            files: vec![MergedFile {
+                path: "app/main".into(),
+                ..Default::default()
+            }],
+            complete: true,
+            ..Default::default()
+        };
+        let WorkerEvent::Done { report: posted } = finished(Box::new(report.clone())) else {
+            panic!("finished() posts Done");
+        };
+        assert!(posted.files.is_empty() && posted.layers[0].file_list.is_empty());
+        assert_eq!(posted.layers[0].command, "COPY . /app");
+        let WorkerEvent::Export { json } = export() else {
+            panic!("a finished report is exported");
+        };
+        assert_eq!(json, report.dive_export().to_pretty_json());
+        assert!(json.contains("app/main") && json.ends_with("}\n"));
     }
 }
 

@@ -319,9 +319,8 @@ async fn pull_image(
                 layer: without_layer_files(layer),
             }),
             PullStep::Done(report) => {
-                post(&WorkerEvent::Done {
-                    report: without_file_lists(report),
-                });
+                // Kept whole for "Download report"; posted without the file lists.
+                post(&crate::protocol::finished(report));
                 // The image is shown; the tag list follows (a registry may refuse it: then
                 // there is simply no list).
                 let resolver =

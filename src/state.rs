@@ -3,9 +3,12 @@
 use std::rc::Rc;
 
 use layerscope_core::archive::Progress;
+use layerscope_core::model::reference::Reference;
 use layerscope_core::present::report::{ImageListing, ImageReport, LayerReport};
 use layerscope_web::protocol::WorkerEvent;
 use yew::Reducible;
+
+use crate::fragment::{Route, Tab, ViewState};
 
 /// Everything the page shows.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -44,6 +47,88 @@ pub struct PageState {
     pub tag_digests: std::collections::BTreeMap<String, String>,
     /// The repository being shown (`domain/path`), for a registry image.
     pub repository: Option<String>,
+    /// Where the shown image comes from, as the URL names it.
+    pub origin: Origin,
+    /// How the image is looked at: tab, layer, path, tree settings.
+    pub view: ViewState,
+    /// An archive link opened without its file: the page asks for the file and restores
+    /// this view once an image with the link's digest is shown.
+    pub awaiting: Option<AwaitedArchive>,
+    /// Another image of the dropped archive is the one the awaited link names: the page
+    /// opens it (position in the archive).
+    pub reselect: Option<usize>,
+    /// "Download report".
+    pub export: ExportState,
+}
+
+/// Where the shown image comes from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Origin {
+    /// Nothing is shown.
+    #[default]
+    Nothing,
+    /// The demo image the page ships.
+    Demo,
+    /// A dropped or chosen file.
+    Archive { name: String },
+    /// A registry reference, with the platform the link names, if any.
+    Registry {
+        reference: String,
+        platform: Option<String>,
+    },
+}
+
+/// An archive link waiting for its file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AwaitedArchive {
+    /// The file name the link gives.
+    pub name: String,
+    /// The image's digest the link gives.
+    pub digest: Option<String>,
+    /// The view to restore.
+    pub view: ViewState,
+}
+
+impl AwaitedArchive {
+    /// True for an image of file `name` with `digest` (a link without a digest matches by
+    /// name).
+    fn matches(&self, name: &str, digest: Option<&str>) -> bool {
+        match &self.digest {
+            Some(wanted) => Some(wanted.as_str()) == digest,
+            None => self.name == name,
+        }
+    }
+}
+
+/// Where "Download report" is.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum ExportState {
+    /// Nothing asked.
+    #[default]
+    Idle,
+    /// The worker is writing the document.
+    Preparing,
+    /// The document is a Blob at `url` (an object URL), downloaded as `file_name`.
+    Ready {
+        url: String,
+        file_name: String,
+        bytes: usize,
+    },
+    /// The worker could not give it.
+    Failed(String),
+}
+
+/// The view a new analysis starts with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpenView {
+    /// The Files tab, nothing selected.
+    Fresh,
+    /// The tab shown before; layer and path reset (another image or platform).
+    KeepTab,
+    /// The whole view shown before (the same image again, after a login).
+    Keep,
+    /// The view a link names.
+    Restore(ViewState),
 }
 
 /// A registry's request for a login.
@@ -93,6 +178,26 @@ pub enum Action {
         with_login: bool,
         /// The repository (`domain/path`) of a registry reference.
         repository: Option<String>,
+        /// Where the image comes from.
+        origin: Origin,
+        /// The view to start with.
+        view: OpenView,
+    },
+    /// The user (or the back button) changed the view; the image stays.
+    View(ViewState),
+    /// An archive link was opened without its file: nothing is shown, the page asks for it.
+    AwaitArchive(AwaitedArchive),
+    /// The home route: nothing is shown.
+    Home,
+    /// The shown tag was pinned: the same image, now named by `reference` (`name@digest`).
+    Pinned { reference: String },
+    /// "Download report" was pressed; the worker is asked.
+    ExportRequested,
+    /// The worker's document is a Blob at `url`.
+    Exported {
+        url: String,
+        file_name: String,
+        bytes: usize,
     },
     /// A worker of analysis `job` said something.
     Worker { job: u64, event: WorkerEvent },
@@ -121,7 +226,20 @@ impl Reducible for PageState {
                 from_registry,
                 with_login,
                 repository,
+                origin,
+                view,
             } => {
+                let view = match view {
+                    OpenView::Fresh => ViewState::default(),
+                    OpenView::KeepTab => ViewState::default().with_tab(next.view.tab),
+                    OpenView::Keep => next.view.clone(),
+                    OpenView::Restore(view) => view,
+                };
+                // A link waiting for its file keeps waiting while a dropped archive is read.
+                let awaiting = match origin {
+                    Origin::Archive { .. } => next.awaiting.take(),
+                    _ => None,
+                };
                 let same_repository = repository.is_some() && next.repository == repository;
                 let same_source = next.source_name.as_deref() == Some(source_name.as_str());
                 next = PageState {
@@ -153,8 +271,47 @@ impl Reducible for PageState {
                     },
                     repository,
                     with_login,
+                    origin,
+                    view,
+                    awaiting,
                     ..PageState::default()
                 };
+            }
+            Action::View(view) => next.view = view,
+            Action::AwaitArchive(awaited) => {
+                next = PageState {
+                    job: next.job,
+                    view: awaited.view.clone(),
+                    awaiting: Some(awaited),
+                    ..PageState::default()
+                }
+            }
+            Action::Home => {
+                next = PageState {
+                    job: next.job,
+                    ..PageState::default()
+                }
+            }
+            Action::Pinned { reference } => {
+                if let Origin::Registry {
+                    reference: shown, ..
+                } = &mut next.origin
+                {
+                    *shown = reference.clone();
+                    next.source_name = Some(reference);
+                }
+            }
+            Action::ExportRequested => next.export = ExportState::Preparing,
+            Action::Exported {
+                url,
+                file_name,
+                bytes,
+            } => {
+                next.export = ExportState::Ready {
+                    url,
+                    file_name,
+                    bytes,
+                }
             }
             Action::Worker { job, event } if job == next.job => next.apply(event),
             Action::Failed { job, message } if job == next.job => next.fail(message),
@@ -189,8 +346,30 @@ impl PageState {
         match event {
             WorkerEvent::Ready => {}
             WorkerEvent::Progress(progress) => self.progress = Some(progress),
-            WorkerEvent::ImagesListed { images } => self.images = images,
-            WorkerEvent::Overview { report } => self.report = Some(Report::from(*report)),
+            WorkerEvent::ImagesListed { images } => {
+                if let Some(awaited) = &self.awaiting {
+                    let name = self.source_name.clone().unwrap_or_default();
+                    let wanted = images
+                        .iter()
+                        .position(|image| awaited.matches(&name, image_digest(image).as_deref()));
+                    self.reselect = wanted.filter(|position| *position != self.selected);
+                }
+                self.images = images;
+            }
+            WorkerEvent::Overview { report } => {
+                let report = Report::from(*report);
+                // Another image of the archive is about to be opened: the link waits for it.
+                if self.reselect.is_none() {
+                    if let Some(awaited) = self.awaiting.take() {
+                        let name = self.source_name.as_deref().unwrap_or_default();
+                        let digest = report.overview.selected_image().and_then(image_digest);
+                        if awaited.matches(name, digest.as_deref()) {
+                            self.view = awaited.view;
+                        }
+                    }
+                }
+                self.report = Some(report);
+            }
             WorkerEvent::LayerScanned { layer } => {
                 if let Some(slot) = self
                     .report
@@ -240,7 +419,122 @@ impl PageState {
                 self.platforms = images;
                 self.platform_selected = selected;
             }
+            // The job runner turns the document into a download.
+            WorkerEvent::Export { .. } => {}
+            WorkerEvent::ExportRefused { message } => self.export = ExportState::Failed(message),
         }
+    }
+
+    /// The route of what is shown, for the URL; `None` while it is not known yet (a dropped
+    /// archive before its image's digest is read).
+    pub fn route(&self) -> Option<Route> {
+        let view = self.view.clone();
+        match &self.origin {
+            Origin::Nothing => Some(match &self.awaiting {
+                Some(awaited) => Route::Archive {
+                    name: awaited.name.clone(),
+                    digest: awaited.digest.clone(),
+                    view,
+                },
+                None => Route::Home,
+            }),
+            Origin::Demo => Some(Route::Demo { view }),
+            Origin::Registry {
+                reference,
+                platform,
+            } => Some(Route::Image {
+                reference: reference.clone(),
+                platform: platform.clone(),
+                view,
+            }),
+            Origin::Archive { name } => {
+                if let Some(awaited) = &self.awaiting {
+                    return Some(Route::Archive {
+                        name: awaited.name.clone(),
+                        digest: awaited.digest.clone(),
+                        view: awaited.view.clone(),
+                    });
+                }
+                let report = self.report.as_ref()?;
+                Some(Route::Archive {
+                    name: name.clone(),
+                    digest: report.overview.selected_image().and_then(image_digest),
+                    view,
+                })
+            }
+        }
+    }
+
+    /// The tabs this image has: Tags only for a registry image.
+    pub fn tabs(&self) -> Vec<Tab> {
+        Tab::ALL
+            .into_iter()
+            .filter(|tab| *tab != Tab::Tags || self.from_registry)
+            .collect()
+    }
+
+    /// The tab shown: the view's, unless this image has no such tab.
+    pub fn shown_tab(&self) -> Tab {
+        if self.tabs().contains(&self.view.tab) {
+            self.view.tab
+        } else {
+            Tab::Files
+        }
+    }
+
+    /// The layer the Files tab shows: the view's, else the top one.
+    pub fn shown_layer(&self) -> Option<usize> {
+        let count = self.report.as_ref()?.layers.len();
+        match self.view.layer {
+            Some(layer) if layer < count => Some(layer),
+            _ => count.checked_sub(1),
+        }
+    }
+
+    /// The reference pinned to the digest its tag names now (`name@sha256:...`): the index's
+    /// for a multi-platform image, else the manifest's. `None` when the reference has no tag
+    /// or the digest is not known yet.
+    pub fn pinned_reference(&self) -> Option<String> {
+        let Origin::Registry { reference, .. } = &self.origin else {
+            return None;
+        };
+        let parsed = Reference::parse(reference).ok()?;
+        if parsed.digest().is_some() {
+            return None;
+        }
+        let overview = &self.report.as_ref()?.overview;
+        let digest = overview
+            .index_digest
+            .clone()
+            .or_else(|| overview.selected_image()?.manifest_digest.clone())?;
+        Some(format!("{}@{digest}", parsed.familiar_name()))
+    }
+
+    /// The other tags of the repository that name the shown image's digest (known once the
+    /// tag list resolves them).
+    pub fn tags_sharing_digest(&self) -> Vec<String> {
+        let Some(overview) = self.report.as_ref().map(|r| &r.overview) else {
+            return Vec::new();
+        };
+        let shown = overview
+            .index_digest
+            .clone()
+            .or_else(|| overview.selected_image()?.manifest_digest.clone())
+            .map(|digest| digest.to_string());
+        let current = self
+            .source_name
+            .as_deref()
+            .and_then(|name| Reference::parse(name).ok())
+            .and_then(|r| r.tag().map(str::to_string));
+        let Some(shown) = shown else {
+            return Vec::new();
+        };
+        self.tags
+            .iter()
+            .filter(|tag| Some(tag.as_str()) != current.as_deref())
+            .filter(|tag| self.tag_digests.get(*tag) == Some(&shown))
+            .cloned()
+            .collect()
     }
 
     fn fail(&mut self, message: String) {
@@ -253,6 +547,16 @@ impl PageState {
         self.busy = false;
         self.progress = None;
     }
+}
+
+/// The digest an archive link names an image by: its manifest's, or for a legacy
+/// `docker save` (which has no manifest digest) its config's.
+pub fn image_digest(image: &ImageListing) -> Option<String> {
+    image
+        .manifest_digest
+        .as_ref()
+        .or(image.config_digest.as_ref())
+        .map(ToString::to_string)
 }
 
 fn reference_note(reference: &str) -> String {
@@ -280,6 +584,10 @@ mod tests {
             from_registry: false,
             with_login: false,
             repository: None,
+            origin: Origin::Archive {
+                name: "a.tar".into(),
+            },
+            view: OpenView::Fresh,
         })
     }
 
@@ -401,6 +709,11 @@ mod registry_tests {
             from_registry: true,
             with_login,
             repository: Some("ghcr.io/a/b".into()),
+            origin: Origin::Registry {
+                reference: "ghcr.io/a/b:1".into(),
+                platform: None,
+            },
+            view: OpenView::Fresh,
         })
     }
 
@@ -454,6 +767,11 @@ mod tag_tests {
             from_registry: true,
             with_login: false,
             repository: Some(repository.into()),
+            origin: Origin::Registry {
+                reference: reference.into(),
+                platform: None,
+            },
+            view: OpenView::KeepTab,
         })
     }
 
@@ -482,5 +800,215 @@ mod tag_tests {
         assert_eq!(same.tags.len(), 3);
         let other = started(state, 3, "c/d:1", "docker.io/c/d");
         assert!(other.tags.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+    use crate::fragment::Tab;
+    use layerscope_core::model::digest::Digest;
+
+    fn listing(digest: &Digest) -> ImageListing {
+        ImageListing {
+            config_digest: Some(digest.clone()),
+            ..Default::default()
+        }
+    }
+
+    fn drop_archive(state: Rc<PageState>, job: u64, name: &str, selected: usize) -> Rc<PageState> {
+        state.reduce(Action::Started {
+            job,
+            source_name: name.into(),
+            selected,
+            from_registry: false,
+            with_login: false,
+            repository: None,
+            origin: Origin::Archive { name: name.into() },
+            view: OpenView::Fresh,
+        })
+    }
+
+    fn event(state: Rc<PageState>, event: WorkerEvent) -> Rc<PageState> {
+        let job = state.job;
+        state.reduce(Action::Worker { job, event })
+    }
+
+    fn overview(images: Vec<ImageListing>, selected: usize) -> WorkerEvent {
+        WorkerEvent::Overview {
+            report: Box::new(ImageReport {
+                images,
+                selected,
+                layers: vec![LayerReport::default(), LayerReport::default()],
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn an_archive_route_waits_for_its_digest() {
+        let digest = Digest::sha256_of(b"config");
+        let state = drop_archive(Rc::new(PageState::default()), 1, "a.tar", 0);
+        assert_eq!(state.route(), None, "no link before the digest is known");
+        let state = event(state, overview(vec![listing(&digest)], 0));
+        let state = state.reduce(Action::View(ViewState::default().with_tab(Tab::History)));
+        assert_eq!(
+            state.route().unwrap().to_hash(),
+            format!("#/archive/a.tar?digest={digest}&tab=history")
+        );
+    }
+
+    #[test]
+    fn a_dropped_archive_with_the_awaited_digest_restores_the_view() {
+        let digest = Digest::sha256_of(b"config");
+        let view = ViewState::default().with_tab(Tab::Efficiency);
+        let awaited = AwaitedArchive {
+            name: "a.tar".into(),
+            digest: Some(digest.to_string()),
+            view: view.clone(),
+        };
+        let state = Rc::new(PageState::default()).reduce(Action::AwaitArchive(awaited.clone()));
+        assert_eq!(state.awaiting.as_ref(), Some(&awaited));
+        let waiting_hash = state.route().unwrap().to_hash();
+        assert!(waiting_hash.contains("tab=efficiency"), "{waiting_hash}");
+        // The same file under another name still matches by digest.
+        let state = drop_archive(state, 1, "renamed.tar", 0);
+        assert!(state.awaiting.is_some());
+        let state = event(state, overview(vec![listing(&digest)], 0));
+        assert!(state.awaiting.is_none());
+        assert_eq!(state.view, view);
+        // Another image does not.
+        let state = Rc::new(PageState::default()).reduce(Action::AwaitArchive(awaited));
+        let state = drop_archive(state, 2, "a.tar", 0);
+        let other = Digest::sha256_of(b"other");
+        let state = event(state, overview(vec![listing(&other)], 0));
+        assert_eq!(state.view, ViewState::default());
+        assert!(state.awaiting.is_none());
+    }
+
+    #[test]
+    fn the_awaited_image_further_down_the_archive_is_reselected() {
+        let (first, second) = (Digest::sha256_of(b"1"), Digest::sha256_of(b"2"));
+        let view = ViewState::default().with_tab(Tab::Inspect);
+        let state = Rc::new(PageState::default()).reduce(Action::AwaitArchive(AwaitedArchive {
+            name: "bundle.tar".into(),
+            digest: Some(second.to_string()),
+            view: view.clone(),
+        }));
+        let state = drop_archive(state, 1, "bundle.tar", 0);
+        let images = vec![listing(&first), listing(&second)];
+        let state = event(
+            state,
+            WorkerEvent::ImagesListed {
+                images: images.clone(),
+            },
+        );
+        assert_eq!(state.reselect, Some(1));
+        // The first image's overview does not end the wait.
+        let state = event(state, overview(images.clone(), 0));
+        assert!(state.awaiting.is_some());
+        let state = drop_archive(state, 2, "bundle.tar", 1);
+        assert_eq!(state.reselect, None);
+        let state = event(state, overview(images, 1));
+        assert_eq!(state.view, view);
+    }
+
+    #[test]
+    fn a_new_image_keeps_the_tab_only_when_asked() {
+        let state = drop_archive(Rc::new(PageState::default()), 1, "a.tar", 0);
+        let state = state.reduce(Action::View(
+            ViewState::default().on_layer(1).with_tab(Tab::Config),
+        ));
+        let kept = state.clone().reduce(Action::Started {
+            job: 2,
+            source_name: "a.tar".into(),
+            selected: 1,
+            from_registry: false,
+            with_login: false,
+            repository: None,
+            origin: Origin::Archive {
+                name: "a.tar".into(),
+            },
+            view: OpenView::KeepTab,
+        });
+        assert_eq!(kept.view, ViewState::default().with_tab(Tab::Config));
+        let fresh = drop_archive(state, 3, "b.tar", 0);
+        assert_eq!(fresh.view, ViewState::default());
+    }
+
+    #[test]
+    fn tags_have_their_tab_only_for_registry_images() {
+        let state = drop_archive(Rc::new(PageState::default()), 1, "a.tar", 0);
+        assert!(!state.tabs().contains(&Tab::Tags));
+        let state = state.reduce(Action::View(ViewState::default().with_tab(Tab::Tags)));
+        assert_eq!(state.shown_tab(), Tab::Files);
+        let state = event(state, overview(vec![ImageListing::default()], 0));
+        assert_eq!(state.shown_layer(), Some(1), "the top layer by default");
+        let state = state.reduce(Action::View(ViewState::default().on_layer(7)));
+        assert_eq!(
+            state.shown_layer(),
+            Some(1),
+            "a layer beyond the image reads as the top"
+        );
+    }
+
+    #[test]
+    fn a_tag_pins_to_the_index_digest_and_lists_its_twins() {
+        let index = Digest::sha256_of(b"index");
+        let state = Rc::new(PageState::default()).reduce(Action::Started {
+            job: 1,
+            source_name: "127.0.0.1:5000/a/b:1.0".into(),
+            selected: 0,
+            from_registry: true,
+            with_login: false,
+            repository: Some("127.0.0.1:5000/a/b".into()),
+            origin: Origin::Registry {
+                reference: "127.0.0.1:5000/a/b:1.0".into(),
+                platform: Some("linux/arm64".into()),
+            },
+            view: OpenView::Fresh,
+        });
+        let state = event(
+            state,
+            WorkerEvent::Overview {
+                report: Box::new(ImageReport {
+                    index_digest: Some(index.clone()),
+                    images: vec![ImageListing {
+                        manifest_digest: Some(Digest::sha256_of(b"arm")),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            },
+        );
+        let pinned = state.pinned_reference().unwrap();
+        assert_eq!(pinned, format!("127.0.0.1:5000/a/b@{index}"));
+        let state = event(
+            state,
+            WorkerEvent::Tags {
+                tags: vec!["1.0".into(), "latest".into(), "2.0".into()],
+                more: false,
+                append: false,
+            },
+        );
+        let mut state = state;
+        for (tag, digest) in [("1.0", &index), ("latest", &index)] {
+            state = event(
+                state,
+                WorkerEvent::TagDigest {
+                    tag: tag.into(),
+                    digest: digest.to_string(),
+                },
+            );
+        }
+        assert_eq!(state.tags_sharing_digest(), ["latest"]);
+        let state = state.reduce(Action::Pinned {
+            reference: pinned.clone(),
+        });
+        assert_eq!(
+            state.route().unwrap().to_hash(),
+            format!("#/image/{pinned}?platform=linux/arm64")
+        );
+        assert_eq!(state.pinned_reference(), None, "a digest needs no pin");
     }
 }

@@ -10,12 +10,15 @@
 //!
 //! Reports go to the page without their file lists (`LayerReport::file_list`,
 //! `ImageReport::files`): no view shows them, and they are most of a report's JSON, which the
-//! page would parse and hold for nothing. A file view will ask for the files it shows.
+//! page would parse and hold for nothing. A file view will ask for the files it shows. The
+//! finished report is kept whole, so "Download report" gets `layerscope inspect --json`'s
+//! document from the worker ([`layerscope_web::protocol::EXPORT`]).
 
 use js_sys::Uint8Array;
 use layerscope_core::archive::{ArchiveReader, ImageSelector, Step};
 use layerscope_web::protocol::{
-    without_file_lists, without_layer_files, Job, Request, WorkerEvent, CANCEL, MORE_TAGS,
+    export, finished, without_file_lists, without_layer_files, Job, Request, WorkerEvent, CANCEL,
+    EXPORT, MORE_TAGS,
 };
 use layerscope_web::pull::TagPages;
 use std::cell::RefCell;
@@ -45,6 +48,10 @@ fn main() {
                 controller.abort();
             }
             scope().close();
+            return;
+        }
+        if data.as_string().as_deref() == Some(EXPORT) {
+            post(&export());
             return;
         }
         if data.as_string().as_deref() == Some(MORE_TAGS) {
@@ -148,11 +155,7 @@ fn drive(source: &mut BlobSource, select: usize) -> WorkerEvent {
             Step::LayerScanned(layer) => post(&WorkerEvent::LayerScanned {
                 layer: without_layer_files(layer),
             }),
-            Step::Done(report) => {
-                return WorkerEvent::Done {
-                    report: without_file_lists(report),
-                }
-            }
+            Step::Done(report) => return finished(report),
             Step::Failed(error) => {
                 return WorkerEvent::Failed {
                     message: error.to_string(),

@@ -11,7 +11,10 @@ pub struct DropZoneProps {
     pub compact: bool,
 }
 
-/// The drop zone with its file input and the demo button.
+/// Images nearly everyone knows, offered on the home page (each opens from Docker Hub).
+const WELL_KNOWN: [&str; 4] = ["nginx", "alpine", "ubuntu", "postgres"];
+
+/// The drop zone with its file input, the demo button and a few well-known images.
 #[function_component(DropZone)]
 pub fn drop_zone(props: &DropZoneProps) -> Html {
     let onchange = {
@@ -34,7 +37,13 @@ pub fn drop_zone(props: &DropZoneProps) -> Html {
                 <input type="file" data-testid="file-input" {onchange} />
             </label>
             <p class="private">{"Nothing you drop leaves this tab."}</p>
-            <p class="try">{"Try: "}<button type="button" data-testid="open-demo" onclick={on_demo}>{"Open demo image"}</button></p>
+            <p class="try">{"Try: "}<button type="button" data-testid="open-demo" onclick={on_demo}>{"Open demo image"}</button>
+                if !props.compact {
+                    { for WELL_KNOWN.iter().map(|name| html! {
+                        <a class="well-known" data-testid="try-image" href={format!("#/image/{name}")}>{*name}</a>
+                    }) }
+                }
+            </p>
         </section>
     }
 }

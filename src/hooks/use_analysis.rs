@@ -5,6 +5,13 @@
 //! "remember in this tab"); they go to the worker in its job message, never into a URL or a
 //! log. How each registry was reached (directly or through the proxy) is remembered for the
 //! tab the same way, so later opens skip the failed direct attempt.
+//!
+//! The URL fragment follows the state: whenever what is shown or how it is looked at changes,
+//! the fragment is set to its [`Route`] (a new history entry, so back and forward move between
+//! views), and a fragment the user changes (back, forward, a pasted link) is applied: only the
+//! view when it names the image already shown, else the image it names is opened. Dropped
+//! archives are remembered for the tab by name and digest, so back and forward between them
+//! need no second drop; a link to one in a fresh tab asks for the file.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -12,16 +19,18 @@ use std::ops::Deref;
 use std::rc::Rc;
 
 use layerscope_core::model::reference::Reference;
-use layerscope_web::protocol::{Job as Work, Login, RegistryPull, Request, Route, WorkerEvent};
+use layerscope_web::protocol::{
+    Job as Work, Login, RegistryPull, Request, Route as RegistryRoute, WorkerEvent,
+};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, FileList, Response};
 use yew::prelude::*;
 
-use crate::fragment::ImageLink;
+use crate::fragment::{Route, ViewState};
 use crate::jobs::Job;
-use crate::state::{Action, PageState};
+use crate::state::{Action, AwaitedArchive, OpenView, Origin, PageState};
 
 /// `sessionStorage` key prefixes: a remembered login, a registry's route.
 const LOGIN_KEY: &str = "layerscope.login.";
@@ -40,6 +49,8 @@ pub struct LoginSubmit {
 const DEMO_URL: &str = "./demo/layerscope-demo.tar";
 /// How the demo is named in messages.
 const DEMO_NAME: &str = "the demo image";
+/// Dropped archives remembered for back and forward (each is a `File` handle, not a copy).
+const REMEMBERED_ARCHIVES: usize = 8;
 
 /// The page's state and what the user can do to it.
 #[derive(Clone)]
@@ -69,8 +80,10 @@ pub struct Controls {
     pub cancel: Callback<()>,
     /// Opens what the reference box names (and puts it in the URL fragment).
     pub open_reference: Callback<String>,
-    /// Re-opens the shown reference for another platform (`linux/arm64`).
+    /// Opens the shown reference for another platform (`linux/arm64`), on the Files tab.
     pub pick_platform: Callback<String>,
+    /// Shows another platform of the shown reference in the same tab (the header's picker).
+    pub switch_platform: Callback<String>,
     /// Keeps a login for a registry and opens the reference again.
     pub login: Callback<LoginSubmit>,
     /// Closes the login form.
@@ -79,6 +92,12 @@ pub struct Controls {
     pub pick_tag: Callback<String>,
     /// Asks the registry for the next page of tags.
     pub more_tags: Callback<()>,
+    /// Shows the image another way (tab, layer, path...); the URL follows.
+    pub show_view: Callback<ViewState>,
+    /// Asks the worker for the whole report and downloads it under the given file name.
+    pub export: Callback<String>,
+    /// Names the shown image by its digest (`name@sha256:...`) instead of its tag.
+    pub pin: Callback<String>,
 }
 
 /// The page's state, fed by the running worker, with the controls that start and stop work.
@@ -90,6 +109,24 @@ pub fn use_analysis() -> UseAnalysisHandle {
     let controls = use_memo((), {
         let runner = (*runner).clone();
         move |()| Controls::new(runner)
+    });
+    // The URL follows what is shown.
+    use_effect_with(state.route(), {
+        let runner = (*runner).clone();
+        move |route: &Option<Route>| {
+            if let Some(route) = route {
+                runner.sync_route(route);
+            }
+        }
+    });
+    // The image an awaited link names is further down the dropped archive: open that one.
+    use_effect_with((state.job, state.reselect), {
+        let runner = (*runner).clone();
+        move |(_, reselect): &(u64, Option<usize>)| {
+            if let Some(position) = *reselect {
+                runner.reopen(position, OpenView::Fresh);
+            }
+        }
     });
     // The fragment names an image: open it now and whenever it changes.
     use_effect_with((), {
@@ -121,25 +158,25 @@ impl Controls {
             Callback::from(move |files: FileList| {
                 if let Some(file) = files.get(0) {
                     let name = file.name();
-                    runner.open(file.into(), name, 0);
+                    runner.start(
+                        Source::Archive {
+                            blob: file.into(),
+                            name: name.clone(),
+                        },
+                        0,
+                        Origin::Archive { name },
+                        OpenView::Fresh,
+                    );
                 }
             })
         };
         let open_demo = {
             let runner = runner.clone();
-            Callback::from(move |()| {
-                let runner = runner.clone();
-                wasm_bindgen_futures::spawn_local(async move {
-                    match fetch_blob(DEMO_URL).await {
-                        Ok(blob) => runner.open(blob, DEMO_NAME.to_string(), 0),
-                        Err(message) => runner.dispatcher.dispatch(Action::LoadFailed { message }),
-                    }
-                });
-            })
+            Callback::from(move |()| JobRunner::open_demo(&runner, OpenView::Fresh))
         };
         let pick_image = {
             let runner = runner.clone();
-            Callback::from(move |index: usize| runner.reopen(index))
+            Callback::from(move |index: usize| runner.reopen(index, OpenView::KeepTab))
         };
         let cancel = {
             let runner = runner.clone();
@@ -155,10 +192,7 @@ impl Controls {
                         .dispatch(Action::ReferenceSubmitted { reference });
                     return;
                 }
-                runner.navigate(ImageLink {
-                    reference,
-                    platform: None,
-                });
+                runner.open_registry(reference, None, OpenView::Fresh);
             })
         };
         let pick_platform = {
@@ -168,10 +202,17 @@ impl Controls {
                     Some(Source::Registry { reference, .. }) => reference.clone(),
                     _ => return,
                 };
-                runner.navigate(ImageLink {
-                    reference,
-                    platform: Some(platform),
-                });
+                runner.open_registry(reference, Some(platform), OpenView::Fresh);
+            })
+        };
+        let switch_platform = {
+            let runner = runner.clone();
+            Callback::from(move |platform: String| {
+                let reference = match runner.current.borrow().as_ref().map(|c| &c.source) {
+                    Some(Source::Registry { reference, .. }) => reference.clone(),
+                    _ => return,
+                };
+                runner.open_registry(reference, Some(platform), OpenView::KeepTab);
             })
         };
         let pick_tag = {
@@ -185,10 +226,8 @@ impl Controls {
                 else {
                     return;
                 };
-                runner.navigate(ImageLink {
-                    reference: reference.familiar(),
-                    platform: None,
-                });
+                // A tag opens like a link to it: on the Files tab.
+                runner.open_registry(reference.familiar(), None, OpenView::Fresh);
             })
         };
         let more_tags = {
@@ -207,8 +246,19 @@ impl Controls {
             let runner = runner.clone();
             Callback::from(move |submit: LoginSubmit| runner.log_in(submit))
         };
-        let dismiss_login =
-            Callback::from(move |()| runner.dispatcher.dispatch(Action::LoginDismissed));
+        let dismiss_login = {
+            let runner = runner.clone();
+            Callback::from(move |()| runner.dispatcher.dispatch(Action::LoginDismissed))
+        };
+        let show_view = {
+            let runner = runner.clone();
+            Callback::from(move |view: ViewState| runner.dispatcher.dispatch(Action::View(view)))
+        };
+        let export = {
+            let runner = runner.clone();
+            Callback::from(move |file_name: String| runner.export(file_name))
+        };
+        let pin = Callback::from(move |reference: String| runner.pin(reference));
         Controls {
             open_files,
             open_demo,
@@ -216,10 +266,14 @@ impl Controls {
             cancel,
             open_reference,
             pick_platform,
+            switch_platform,
             login,
             dismiss_login,
             pick_tag,
             more_tags,
+            show_view,
+            export,
+            pin,
         }
     }
 }
@@ -230,10 +284,17 @@ struct JobRunner {
     /// Number of the latest analysis started: the reducer ignores events of any other.
     last_job: Cell<u64>,
     current: RefCell<Option<Current>>,
-    /// The fragment last opened or set, decoded.
+    /// The fragment last read or set, as `location.hash` gives it.
     last_hash: RefCell<String>,
+    /// The route of what the page shows (the state's, kept here for the `hashchange` handler).
+    shown: RefCell<Route>,
+    /// Dropped archives of this tab, newest first, by the name and digest their links give.
+    archives: RefCell<Vec<RememberedArchive>>,
+    /// The file name of the report asked for, and the object URL of the last one made.
+    export_name: Rc<RefCell<String>>,
+    export_url: Rc<RefCell<Option<String>>>,
     /// How each registry API host was reached in this tab.
-    routes: Rc<RefCell<HashMap<String, Route>>>,
+    routes: Rc<RefCell<HashMap<String, RegistryRoute>>>,
     /// Logins by registry (as references name it), in memory.
     logins: RefCell<HashMap<String, Login>>,
 }
@@ -241,8 +302,21 @@ struct JobRunner {
 /// What is being shown, kept so another image or platform of it can be picked.
 struct Current {
     source: Source,
+    origin: Origin,
+    /// Position of the shown image in its archive.
+    select: usize,
     /// The running worker, if any: dropping it stops the worker.
     worker: Option<Job>,
+}
+
+/// A dropped archive, for back and forward.
+#[derive(Clone)]
+struct RememberedArchive {
+    blob: Blob,
+    name: String,
+    digest: Option<String>,
+    select: usize,
+    origin: Origin,
 }
 
 #[derive(Clone)]
@@ -258,17 +332,48 @@ impl JobRunner {
             last_job: Cell::new(0),
             current: RefCell::new(None),
             last_hash: RefCell::new(String::new()),
+            shown: RefCell::new(Route::Home),
+            archives: RefCell::new(Vec::new()),
+            export_name: Rc::default(),
+            export_url: Rc::default(),
             routes: Rc::new(RefCell::new(HashMap::new())),
             logins: RefCell::new(HashMap::new()),
         }
     }
 
-    fn open(&self, blob: Blob, name: String, select: usize) {
-        let source = Source::Archive { blob, name };
-        self.start(source, select);
+    /// Downloads the demo image and analyses it.
+    fn open_demo(runner: &Rc<JobRunner>, view: OpenView) {
+        let runner = runner.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match fetch_blob(DEMO_URL).await {
+                Ok(blob) => runner.start(
+                    Source::Archive {
+                        blob,
+                        name: DEMO_NAME.to_string(),
+                    },
+                    0,
+                    Origin::Demo,
+                    view,
+                ),
+                Err(message) => runner.dispatcher.dispatch(Action::LoadFailed { message }),
+            }
+        });
     }
 
-    fn start(&self, source: Source, select: usize) {
+    /// Pulls `reference` from its registry, for `platform` (the browser's own when `None`).
+    fn open_registry(&self, reference: String, platform: Option<String>, view: OpenView) {
+        let origin = Origin::Registry {
+            reference: reference.clone(),
+            platform: platform.clone(),
+        };
+        let source = Source::Registry {
+            reference,
+            platform: platform.unwrap_or_else(default_platform),
+        };
+        self.start(source, 0, origin, view);
+    }
+
+    fn start(&self, source: Source, select: usize, origin: Origin, view: OpenView) {
         let job = self.last_job.get() + 1;
         self.last_job.set(job);
         // Stop the previous worker before starting the next one.
@@ -321,15 +426,39 @@ impl JobRunner {
             from_registry,
             with_login,
             repository,
+            origin: origin.clone(),
+            view,
         });
         let on_event = {
             let dispatcher = self.dispatcher.clone();
             let routes = self.routes.clone();
+            let export_name = self.export_name.clone();
+            let export_url = self.export_url.clone();
             Callback::from(move |event: WorkerEvent| {
                 if let WorkerEvent::Routed { registry, route } = &event {
                     routes.borrow_mut().insert(registry.clone(), *route);
                     let text = serde_json::to_string(route).unwrap_or_default();
                     store(&format!("{ROUTE_KEY}{registry}"), Some(&text));
+                }
+                if let WorkerEvent::Export { json } = &event {
+                    let file_name = export_name.borrow().clone();
+                    match download(json, &file_name) {
+                        Ok(url) => {
+                            if let Some(old) = export_url.borrow_mut().replace(url.clone()) {
+                                let _ = web_sys::Url::revoke_object_url(&old);
+                            }
+                            dispatcher.dispatch(Action::Exported {
+                                url,
+                                file_name,
+                                bytes: json.len(),
+                            });
+                        }
+                        Err(message) => dispatcher.dispatch(Action::Worker {
+                            job,
+                            event: WorkerEvent::ExportRefused { message },
+                        }),
+                    }
+                    return;
                 }
                 dispatcher.dispatch(Action::Worker { job, event })
             })
@@ -345,58 +474,174 @@ impl JobRunner {
                 None
             }
         };
-        *self.current.borrow_mut() = Some(Current { source, worker });
+        *self.current.borrow_mut() = Some(Current {
+            source,
+            origin,
+            select,
+            worker,
+        });
     }
 
-    fn reopen(&self, select: usize) {
-        let source = self
+    /// Analyses image `select` of what is shown again (another image of the archive, or the
+    /// same after a login).
+    fn reopen(&self, select: usize, view: OpenView) {
+        let shown = self
             .current
             .borrow()
             .as_ref()
-            .map(|current| current.source.clone());
-        if let Some(source) = source {
-            self.start(source, select);
+            .map(|current| (current.source.clone(), current.origin.clone()));
+        if let Some((source, origin)) = shown {
+            self.start(source, select, origin, view);
         }
     }
 
-    /// Puts `link` in the fragment and opens it (the `hashchange` it causes is ignored).
-    fn navigate(&self, link: ImageLink) {
-        let hash = link.to_hash();
-        *self.last_hash.borrow_mut() = hash.clone();
-        if let Some(window) = web_sys::window() {
-            let _ = window.location().set_hash(&hash);
-        }
-        self.open_link(link);
+    /// Stops the running worker and forgets what is shown.
+    fn stop(&self) {
+        self.current.borrow_mut().take();
     }
 
-    /// Opens what the fragment names, unless it is what is open already.
-    fn open_fragment(&self) {
+    /// Puts `route`, what the state shows, in the fragment unless it is there already.
+    fn sync_route(&self, route: &Route) {
+        *self.shown.borrow_mut() = route.clone();
+        if let Route::Archive {
+            name,
+            digest: Some(digest),
+            ..
+        } = route
+        {
+            self.remember_archive(name, digest);
+        }
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let location = window.location();
+        let raw = location.hash().unwrap_or_default();
+        let hash = route.to_hash();
+        if Route::parse(&raw).to_hash() == hash {
+            return;
+        }
+        let _ = location.set_hash(&hash);
+        // As the browser writes it back (it may encode more), so its `hashchange` is known.
+        *self.last_hash.borrow_mut() = location.hash().unwrap_or(hash);
+    }
+
+    fn remember_archive(&self, name: &str, digest: &str) {
+        let current = self.current.borrow();
+        let Some(Current {
+            source: Source::Archive { blob, .. },
+            origin: origin @ Origin::Archive { .. },
+            select,
+            ..
+        }) = current.as_ref()
+        else {
+            return;
+        };
+        let mut archives = self.archives.borrow_mut();
+        archives.retain(|a| !(a.name == name && a.digest.as_deref() == Some(digest)));
+        archives.insert(
+            0,
+            RememberedArchive {
+                blob: blob.clone(),
+                name: name.to_string(),
+                digest: Some(digest.to_string()),
+                select: *select,
+                origin: origin.clone(),
+            },
+        );
+        archives.truncate(REMEMBERED_ARCHIVES);
+    }
+
+    /// Applies a fragment the user changed (back, forward, a pasted link): only the view when
+    /// it names what is shown, else it opens what it names.
+    fn open_fragment(self: &Rc<Self>) {
         let Some(window) = web_sys::window() else {
             return;
         };
         let raw = window.location().hash().unwrap_or_default();
-        let hash = js_sys::decode_uri_component(&raw)
-            .ok()
-            .and_then(|text| text.as_string())
-            .unwrap_or(raw);
-        if *self.last_hash.borrow() == hash {
+        if *self.last_hash.borrow() == raw {
             return;
         }
-        *self.last_hash.borrow_mut() = hash.clone();
-        if let Some(link) = ImageLink::parse(&hash) {
-            self.open_link(link);
+        *self.last_hash.borrow_mut() = raw.clone();
+        let route = Route::parse(&raw);
+        if route.same_image(&self.shown.borrow()) {
+            *self.shown.borrow_mut() = route.clone();
+            self.dispatcher.dispatch(Action::View(route.view()));
+            return;
+        }
+        *self.shown.borrow_mut() = route.clone();
+        match route {
+            Route::Home => {
+                self.stop();
+                self.dispatcher.dispatch(Action::Home);
+            }
+            Route::Image {
+                reference,
+                platform,
+                view,
+            } => self.open_registry(reference, platform, OpenView::Restore(view)),
+            Route::Demo { view } => JobRunner::open_demo(self, OpenView::Restore(view)),
+            Route::Archive { name, digest, view } => {
+                let remembered = self
+                    .archives
+                    .borrow()
+                    .iter()
+                    .find(|a| a.name == name && a.digest == digest)
+                    .cloned();
+                match remembered {
+                    Some(archive) => self.start(
+                        Source::Archive {
+                            blob: archive.blob,
+                            name: archive.name,
+                        },
+                        archive.select,
+                        archive.origin,
+                        OpenView::Restore(view),
+                    ),
+                    None => {
+                        self.stop();
+                        self.dispatcher
+                            .dispatch(Action::AwaitArchive(AwaitedArchive { name, digest, view }));
+                    }
+                }
+            }
         }
     }
 
-    fn open_link(&self, link: ImageLink) {
-        let platform = link.platform.unwrap_or_else(default_platform);
-        self.start(
-            Source::Registry {
-                reference: link.reference,
-                platform,
+    /// Asks the worker for the whole report; it arrives as an `Export` event.
+    fn export(&self, file_name: String) {
+        *self.export_name.borrow_mut() = file_name;
+        let asked = match self.current.borrow().as_ref() {
+            Some(Current {
+                worker: Some(worker),
+                ..
+            }) => worker.export(),
+            _ => Err("the worker that read this image has stopped; open the image again to download its report".into()),
+        };
+        match asked {
+            Ok(()) => self.dispatcher.dispatch(Action::ExportRequested),
+            Err(message) => self.dispatcher.dispatch(Action::Worker {
+                job: self.last_job.get(),
+                event: WorkerEvent::ExportRefused { message },
+            }),
+        }
+    }
+
+    /// Names the shown registry image by `reference` (its digest) from now on.
+    fn pin(&self, reference: String) {
+        if let Some(Current {
+            source: Source::Registry {
+                reference: shown, ..
             },
-            0,
-        );
+            origin: Origin::Registry {
+                reference: named, ..
+            },
+            ..
+        }) = self.current.borrow_mut().as_mut()
+        {
+            *shown = reference.clone();
+            *named = reference.clone();
+        }
+        self.dispatcher.dispatch(Action::Pinned { reference });
     }
 
     fn log_in(&self, submit: LoginSubmit) {
@@ -411,7 +656,7 @@ impl JobRunner {
             store(&key, None);
         }
         self.logins.borrow_mut().insert(submit.registry, login);
-        self.reopen(0);
+        self.reopen(0, OpenView::Keep);
     }
 
     fn login_for(&self, registry: &str) -> Option<Login> {
@@ -425,7 +670,7 @@ impl JobRunner {
         Some(login)
     }
 
-    fn route_for(&self, api_host: &str) -> Option<Route> {
+    fn route_for(&self, api_host: &str) -> Option<RegistryRoute> {
         if let Some(route) = self.routes.borrow().get(api_host) {
             return Some(*route);
         }
@@ -441,6 +686,28 @@ impl JobRunner {
             job: self.last_job.get(),
         });
     }
+}
+
+/// Makes `json` a Blob and has the browser download it as `file_name`; returns its object
+/// URL (kept, so the page can offer the same file again).
+fn download(json: &str, file_name: &str) -> Result<String, String> {
+    let failed = |error: JsValue| format!("the report could not be made a file: {error:?}");
+    let parts = js_sys::Array::of1(&JsValue::from_str(json));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("application/json");
+    let blob = Blob::new_with_str_sequence_and_options(&parts, &options).map_err(failed)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(failed)?;
+    let document = web_sys::window()
+        .and_then(|window| window.document())
+        .ok_or("no document")?;
+    let link: web_sys::HtmlAnchorElement = document
+        .create_element("a")
+        .map_err(failed)?
+        .unchecked_into();
+    link.set_href(&url);
+    link.set_download(file_name);
+    link.click();
+    Ok(url)
 }
 
 /// Downloads `url` (relative to the page) as a Blob.

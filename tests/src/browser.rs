@@ -145,6 +145,31 @@ impl Browser {
             .unwrap_or_else(|error| panic!("text of data-testid={testid}: {error}"))
     }
 
+    /// Picks the image tab `key` (`files`, `history`, `config`, `inspect`, `efficiency`,
+    /// `tags`) by clicking it, waiting up to `timeout` for the tab bar (it comes with the
+    /// image's overview) and then for the tab's panel.
+    pub fn show_tab(&self, key: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let panel = format!("tab-panel-{key}");
+        loop {
+            if !self.find_testid(&panel).is_empty() {
+                return;
+            }
+            if let Some(tab) = self.find_testid(&format!("tab-{key}")).first() {
+                // The bar may be re-rendered between finding and clicking: look again.
+                let _ = self.driver.click(tab);
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "tab {key} never showed within {timeout:?} on {}; console: {}",
+                    self.driver.current_url().unwrap_or_default(),
+                    describe_log(&self.console_log())
+                );
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
     /// Puts a local file into the `<input type=file>` that is, or is inside, the element with
     /// `data-testid="testid"` (the drop zone), as if the user chose it; the page gets `change`.
     pub fn set_file(&self, testid: &str, path: &Path) {

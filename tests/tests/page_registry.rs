@@ -210,14 +210,15 @@ fn submit_reference(browser: &Browser, reference: &str) {
     browser.webdriver().send_keys(&input, "\u{E007}").unwrap();
 }
 
-/// When the first history row showed and when every layer was scanned, from `started`.
+/// When the first layer row showed (with the history: the image's overview) and when every
+/// layer was scanned, from `started`.
 struct Timings {
-    first_history_row: Duration,
+    first_layer_row: Duration,
     all_layers: Duration,
 }
 
-/// Waits for the demo image: summary, one history row per history entry, three scanned layer
-/// rows with the blob digests the registry's manifest lists (skopeo compressed the archive's
+/// Waits for the demo image: summary, three scanned layer rows, then one history row per
+/// history entry in the History tab (the Files tab is shown again after), the blob digests the registry's manifest lists (skopeo compressed the archive's
 /// layers on push), no error, no console error.
 ///
 /// With `blocked_direct_try`, Chromium's own console error for the first, blocked direct
@@ -230,12 +231,12 @@ fn assert_shows_demo(
 ) -> Timings {
     let (diff_ids, history_len) = demo_expected();
     let deadline = started + OPEN_TIMEOUT;
-    let mut first_history_row = None;
+    let mut first_layer_row = None;
     loop {
-        if first_history_row.is_none() && !browser.find_testid("history-row").is_empty() {
-            first_history_row = Some(started.elapsed());
+        if first_layer_row.is_none() && !browser.find_testid("layer-row").is_empty() {
+            first_layer_row = Some(started.elapsed());
         }
-        let done = first_history_row.is_some()
+        let done = first_layer_row.is_some()
             && browser.find_testid("progress").is_empty()
             && browser.find_testid("layer-row").len() == diff_ids.len();
         if done {
@@ -275,7 +276,9 @@ fn assert_shows_demo(
             "layer row {index} not scanned: {text:?}"
         );
     }
+    browser.show_tab("history", OPEN_TIMEOUT);
     assert_eq!(browser.find_testid("history-row").len(), history_len);
+    browser.show_tab("files", OPEN_TIMEOUT);
     let errors: Vec<_> = browser
         .console_errors()
         .into_iter()
@@ -287,7 +290,7 @@ fn assert_shows_demo(
         describe_log(&errors)
     );
     Timings {
-        first_history_row: first_history_row.unwrap(),
+        first_layer_row: first_layer_row.unwrap(),
         all_layers,
     }
 }
@@ -452,8 +455,8 @@ fn a_cors_registry_is_read_directly_and_a_plain_one_through_the_proxy() {
     );
 
     println!(
-        "time to first history row: direct {:?}, proxied {:?} (remembered {:?})",
-        direct.first_history_row, proxied.first_history_row, proxied_again.first_history_row
+        "time to first layer row: direct {:?}, proxied {:?} (remembered {:?})",
+        direct.first_layer_row, proxied.first_layer_row, proxied_again.first_layer_row
     );
     println!(
         "time to all layers: direct {:?}, proxied {:?} (remembered {:?})",
@@ -654,7 +657,10 @@ fn a_multi_arch_index_lists_its_platforms_and_a_row_opens_another() {
         }
     };
     // Chromium here runs on amd64 (or says nothing better): linux/amd64 first.
+    browser.show_tab("history", OPEN_TIMEOUT);
     history_names("ADD amd64.txt /");
+    // The platforms are listed in the Tags tab (the header has a picker too).
+    browser.show_tab("tags", OPEN_TIMEOUT);
     let rows = browser.find_testid("platform-row");
     assert_eq!(rows.len(), 2, "two platforms, the attestation left out");
     let platforms: Vec<String> = rows
@@ -684,11 +690,19 @@ fn a_multi_arch_index_lists_its_platforms_and_a_row_opens_another() {
 
     let choice = browser.wait_for_testid("platform-choice", OPEN_TIMEOUT);
     browser.webdriver().click(&choice).unwrap();
+    // A row opens that platform like a link to it: on the Files tab.
+    let wanted = json!(format!("#/image/{reference}?platform=linux/arm64/v8"));
+    let deadline = Instant::now() + OPEN_TIMEOUT;
+    while browser.execute("return location.hash;") != wanted {
+        assert!(
+            Instant::now() < deadline,
+            "the fragment never named linux/arm64/v8"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    browser.show_tab("history", OPEN_TIMEOUT);
     history_names("ADD arm64.txt /");
-    assert_eq!(
-        browser.execute("return location.hash;"),
-        json!(format!("#/image/{reference}?platform=linux/arm64/v8"))
-    );
+    browser.show_tab("tags", OPEN_TIMEOUT);
     assert_eq!(browser.find_testid("platform-row").len(), 2);
     screenshot(&browser, "page-registry-platforms.png");
 }
@@ -815,6 +829,7 @@ fn the_tag_list_opens_another_tag() {
         registry.host()
     ));
     assert_shows_demo(&browser, started, &layers, false);
+    browser.show_tab("tags", OPEN_TIMEOUT);
     // Both tags name one manifest: one row, the shown image's.
     let groups = wait_for_tag_groups(&browser, "1.0 and 2.0 in one row", |groups| {
         groups.len() == 1 && groups[0]["names"].as_array().unwrap().len() == 2
@@ -900,6 +915,7 @@ fn tags_of_one_digest_share_a_row() {
         registry.host()
     ));
     assert_shows_demo(&browser, started, &layers, false);
+    browser.show_tab("tags", OPEN_TIMEOUT);
     let groups = wait_for_tag_groups(
         &browser,
         "1.0 and latest in one row, multi in another",

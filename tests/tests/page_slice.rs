@@ -4,8 +4,9 @@
 //! sub-path. Expected values are read from the archives here with the tar crate, not from the
 //! page's own code.
 //!
-//! Relies on the page's test ids `image-summary`, `layer-row`, `history-row`, `progress`,
-//! `error`, `image-choice`, `open-demo`, `ref-input`, `ref-note` and the drop zone's file input.
+//! Relies on the page's test ids `image-summary`, `layer-row`, `history-row` (in the History
+//! tab, `tab-history`), `progress`, `error`, `image-choice`, `open-demo`, `ref-input`,
+//! `ref-note` and the drop zone's file input.
 
 use std::fs::File;
 use std::io::Read;
@@ -134,12 +135,14 @@ fn assert_shows(browser: &Browser, expected: &Expected) {
             "layer row {index} still has a size placeholder: {row_text:?}"
         );
     }
+    browser.show_tab("history", OPEN_TIMEOUT);
     assert_eq!(
         browser.find_testid("history-row").len(),
         expected.history_len,
         "one history-row per config history entry of {}",
         expected.tag
     );
+    browser.show_tab("files", OPEN_TIMEOUT);
     let errors = browser.console_errors();
     assert!(
         errors.is_empty(),

@@ -1,0 +1,42 @@
+use std::rc::Rc;
+
+use layerscope_core::present::report::LayerReport;
+use yew::prelude::*;
+
+use super::file_tree_pane::FileTreePane;
+use super::layer_list::LayerList;
+use crate::fragment::ViewState;
+
+#[derive(Properties, PartialEq)]
+pub struct FilesTabProps {
+    pub layers: Vec<Rc<LayerReport>>,
+    /// The layer shown (the view's, else the top one).
+    pub selected: Option<usize>,
+    /// The layer being scanned, with its bytes done and total.
+    pub streaming: Option<(usize, Option<(u64, u64)>)>,
+    pub view: ViewState,
+    pub on_view: Callback<ViewState>,
+    /// The finished report's change counts are in the rows.
+    pub counted: bool,
+}
+
+/// Layers on the left, the selected layer's tree on the right.
+#[function_component(FilesTab)]
+pub fn files_tab(props: &FilesTabProps) -> Html {
+    let on_select = {
+        let view = props.view.clone();
+        props
+            .on_view
+            .reform(move |layer: usize| view.on_layer(layer))
+    };
+    let layer = props
+        .selected
+        .and_then(|index| props.layers.get(index).cloned());
+    html! {
+        <div class="files-tab">
+            <LayerList layers={props.layers.clone()} selected={props.selected} streaming={props.streaming}
+                {on_select} counted={props.counted} />
+            <FileTreePane {layer} view={props.view.clone()} />
+        </div>
+    }
+}

@@ -1,0 +1,61 @@
+use layerscope_core::present::report::Verification;
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct VerifyBadgeProps {
+    /// Every digest checked so far.
+    pub checks: Vec<Verification>,
+    /// Every layer is scanned, so every digest there is to check was checked.
+    pub complete: bool,
+    /// Layers are still streaming.
+    pub busy: bool,
+}
+
+/// Whether the bytes are what the documents promise: every digest and diff_id checked, the
+/// checking still going, or the mismatches with what was expected and what was read.
+#[function_component(VerifyBadge)]
+pub fn verify_badge(props: &VerifyBadgeProps) -> Html {
+    let total = props.checks.len();
+    let matched = props.checks.iter().filter(|check| check.ok).count();
+    let mismatches: Vec<&Verification> = props.checks.iter().filter(|check| !check.ok).collect();
+    if !mismatches.is_empty() {
+        return html! {
+            <div class="verify bad" data-testid="verify-status" role="status">
+                <span class="badge">{format!("{} mismatch{} ({matched}/{total} verified)", mismatches.len(), if mismatches.len() == 1 { "" } else { "es" })}</span>
+                <ul class="mismatches">
+                { for mismatches.iter().map(|check| html! {
+                    <li>
+                        <span>{format!("{} of {}", check.kind.name(), check.subject)}</span>
+                        <span class="mono">{"expected "}{check.expected.to_string()}</span>
+                        <span class="mono">{"actual "}{check.actual.to_string()}</span>
+                    </li>
+                }) }
+                </ul>
+            </div>
+        };
+    }
+    let (class, text, title) = if props.complete {
+        (
+            "good",
+            format!("verified ({matched}/{total})"),
+            "every digest and diff_id the documents give matches the bytes read".to_string(),
+        )
+    } else if props.busy {
+        (
+            "pending",
+            format!("checking… ({matched} so far)"),
+            "digests are checked as the layers stream".to_string(),
+        )
+    } else {
+        (
+            "pending",
+            format!("unverified ({matched} checked)"),
+            "not every layer was read, so not every digest was checked".to_string(),
+        )
+    };
+    html! {
+        <span class={classes!("verify", class)} data-testid="verify-status" role="status" {title}>
+            <span class="badge">{text}</span>
+        </span>
+    }
+}
