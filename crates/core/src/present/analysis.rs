@@ -99,6 +99,15 @@ pub enum AnalysisError {
     },
 }
 
+/// A finished analysis: the report, and the stacked trees the page's Files tab is drawn
+/// from (only the compact per-layer operation lists; the scanners' entries are dropped).
+pub struct FinishedImage {
+    /// The finished report.
+    pub report: ImageReport,
+    /// Every layer's changes, for the views and searches of the Files tab.
+    pub trees: FileTrees,
+}
+
 /// One image being analysed; see the module documentation.
 pub struct Analysis {
     report: ImageReport,
@@ -304,8 +313,9 @@ impl Analysis {
         Ok(row)
     }
 
-    /// Stacks the layers and computes the image-wide figures: the finished report.
-    pub fn finish(mut self, bytes_read: u64) -> Result<ImageReport, AnalysisError> {
+    /// Stacks the layers and computes the image-wide figures: the finished report, with
+    /// the stacked trees.
+    pub fn finish(mut self, bytes_read: u64) -> Result<FinishedImage, AnalysisError> {
         let stack_error = |source: StackError| AnalysisError::Stack { source };
         if let Some(index) = self.summaries.iter().position(Option::is_none) {
             return Err(AnalysisError::Unscanned { index });
@@ -367,7 +377,10 @@ impl Analysis {
         );
         self.report.source.bytes_read = bytes_read;
         self.report.complete = true;
-        Ok(self.report)
+        Ok(FinishedImage {
+            report: self.report,
+            trees,
+        })
     }
 }
 
