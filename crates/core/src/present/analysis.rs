@@ -10,7 +10,7 @@
 use crate::engine::efficiency;
 use crate::engine::scan::{LayerError, LayerSummary, ScanOptions, Scanner};
 use crate::engine::tree::TreeError as StackError;
-use crate::engine::tree::{FileTrees, Mark, ViewEntry, ViewKind};
+use crate::engine::tree::{FileTrees, ViewEntry};
 use crate::model::config::ConfigError;
 use crate::model::config::ImageConfig;
 use crate::model::digest::{Digest, Hasher};
@@ -328,13 +328,12 @@ impl Analysis {
         for summary in &summaries {
             trees.add_layer(&summary.entries).map_err(stack_error)?;
         }
-        for (index, row) in self.report.layers.iter_mut().enumerate() {
-            let (added, modified, removed) =
-                change_counts(&trees.view(index, ViewKind::LayerChanges));
-            row.added = added;
-            row.modified = modified;
-            row.removed = removed;
-            row.size_bytes = efficiency::dive_layer_size(&summaries[index].entries);
+        let counts = trees.change_counts();
+        for ((row, counts), summary) in self.report.layers.iter_mut().zip(counts).zip(&summaries) {
+            row.added = counts.added;
+            row.modified = counts.modified;
+            row.removed = counts.removed;
+            row.size_bytes = efficiency::dive_layer_size(&summary.entries);
         }
         self.report.files = trees.final_view().iter().map(merged_file).collect();
         let layers: Vec<&[crate::engine::scan::LayerEntry]> =
@@ -377,6 +376,7 @@ impl Analysis {
         );
         self.report.source.bytes_read = bytes_read;
         self.report.complete = true;
+        trees.compact();
         Ok(FinishedImage {
             report: self.report,
             trees,
@@ -415,23 +415,6 @@ fn finite(value: f64) -> f64 {
     } else {
         0.0
     }
-}
-
-fn change_counts(view: &[ViewEntry]) -> (u64, u64, u64) {
-    let mut counts = (0, 0, 0);
-    // Directories only implied by deeper paths are context, not changes.
-    for entry in view
-        .iter()
-        .filter(|e| e.explicit || e.kind != crate::engine::tar::EntryKind::Directory)
-    {
-        match entry.mark {
-            Mark::Added => counts.0 += 1,
-            Mark::Modified => counts.1 += 1,
-            Mark::Removed => counts.2 += 1,
-            Mark::Unchanged => {}
-        }
-    }
-    counts
 }
 
 fn merged_file(entry: &ViewEntry) -> MergedFile {
