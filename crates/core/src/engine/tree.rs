@@ -867,6 +867,17 @@ struct Stack<'t> {
     touched: Vec<u32>,
     /// Nodes with `changed_below` set, likewise.
     flagged: Vec<u32>,
+    /// The directory the last write's parent components led to: consecutive tar entries
+    /// mostly share a directory, so their parents are not looked up again. Cleared
+    /// whenever a node is unlinked or a directory turns into something else.
+    last_dir: Option<(&'t [u32], u32)>,
+}
+
+/// Appends `/name` backwards: a path built leaf first and reversed once at the end reads
+/// root first, with no list of the components in between.
+fn push_reversed(out: &mut Vec<u8>, name: &[u8]) {
+    out.extend(name.iter().rev());
+    out.push(b'/');
 }
 
 fn child_key(parent: u32, name: u32) -> u64 {
@@ -888,7 +899,9 @@ impl<'t> Stack<'t> {
             removed: false,
             changed_below: false,
         };
-        let mut nodes = Vec::with_capacity(capacity + 1);
+        // Room for a few directories no header names; past that, growth is by an eighth
+        // (see `create`), never by doubling a million-node arena.
+        let mut nodes = Vec::with_capacity(capacity + capacity / 64 + 64);
         nodes.push(root);
         let mut children = MixMap::default();
         children.reserve(capacity);
@@ -899,6 +912,7 @@ impl<'t> Stack<'t> {
             removed: Vec::new(),
             touched: Vec::new(),
             flagged: Vec::new(),
+            last_dir: None,
         }
     }
 
@@ -913,17 +927,13 @@ impl<'t> Stack<'t> {
 
     /// The node's path with a leading `/`.
     fn path_into(&self, node: u32, out: &mut Vec<u8>) {
-        let mut chain = Vec::new();
+        out.clear();
         let mut cur = node;
         while cur != ROOT && cur != NONE {
-            chain.push(self.nodes[cur as usize].name);
+            push_reversed(out, self.trees.name(self.nodes[cur as usize].name));
             cur = self.nodes[cur as usize].parent;
         }
-        out.clear();
-        for &name in chain.iter().rev() {
-            out.push(b'/');
-            out.extend_from_slice(self.trees.name(name));
-        }
+        out.reverse();
     }
 
     fn lookup(&self, path: &[u32]) -> Option<u32> {
@@ -975,19 +985,26 @@ impl<'t> Stack<'t> {
         let Some((&last, parents)) = path.split_last() else {
             return;
         };
-        let mut dir = ROOT;
-        for &name in parents {
-            dir = match self.children.get(&child_key(dir, name)).copied() {
-                Some(child) if self.is_dir(child) => child,
-                existing => {
-                    // A non-directory in the way is replaced by a directory.
-                    if let Some(child) = existing {
-                        self.detach(child, top);
-                    }
-                    self.create(dir, name, layer, NONE, top)
+        let dir = match self.last_dir {
+            Some((cached, dir)) if cached == parents => dir,
+            _ => {
+                let mut dir = ROOT;
+                for &name in parents {
+                    dir = match self.children.get(&child_key(dir, name)).copied() {
+                        Some(child) if self.is_dir(child) => child,
+                        existing => {
+                            // A non-directory in the way is replaced by a directory.
+                            if let Some(child) = existing {
+                                self.detach(child, top);
+                            }
+                            self.create(dir, name, layer, NONE, top)
+                        }
+                    };
                 }
-            };
-        }
+                dir
+            }
+        };
+        self.last_dir = Some((parents, dir));
         let meta = trees.meta(layer as u32, index as u32);
         match self.children.get(&child_key(dir, last)).copied() {
             Some(node) => {
@@ -995,6 +1012,7 @@ impl<'t> Stack<'t> {
                 if old.kind == EntryKind::Directory && meta.kind != EntryKind::Directory {
                     // A file replacing a directory drops what it held.
                     self.detach_children(node, top);
+                    self.last_dir = None;
                 }
                 if top {
                     self.touch(node);
@@ -1019,6 +1037,9 @@ impl<'t> Stack<'t> {
     }
 
     fn create(&mut self, parent: u32, name: u32, layer: usize, op: u32, top: bool) -> u32 {
+        if self.nodes.len() == self.nodes.capacity() {
+            self.nodes.reserve_exact(self.nodes.len() / 8 + 64);
+        }
         let id = self.nodes.len() as u32;
         let first = self.nodes[parent as usize].first_child;
         self.nodes.push(Node {
@@ -1064,6 +1085,7 @@ impl<'t> Stack<'t> {
             ..
         } = self.nodes[node as usize];
         self.children.remove(&child_key(parent, name));
+        self.last_dir = None;
         if prev == NONE {
             self.nodes[parent as usize].first_child = next;
         } else {
@@ -1486,17 +1508,13 @@ impl StackedView {
 
     /// Writes the node's path, with a leading `/`, into `out` (cleared first).
     pub fn path_into(&self, trees: &FileTrees, index: u32, out: &mut Vec<u8>) {
-        let mut chain = Vec::new();
+        out.clear();
         let mut cur = index;
         while cur != NONE {
-            chain.push(self.nodes[cur as usize].name);
+            push_reversed(out, trees.name(self.nodes[cur as usize].name));
             cur = self.nodes[cur as usize].parent;
         }
-        out.clear();
-        for &name in chain.iter().rev() {
-            out.push(b'/');
-            out.extend_from_slice(trees.name(name));
-        }
+        out.reverse();
     }
 
     /// The node at `path` (slash-separated, leading slash optional, cleaned like a tar
