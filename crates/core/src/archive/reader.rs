@@ -19,10 +19,11 @@ use super::{
 use crate::engine::codec::{self, Compression};
 use crate::engine::scan::Scanner;
 use crate::engine::tar::{normalize_path, BLOCK};
+use crate::engine::tree::FileTrees;
 use crate::model::reference::Reference;
-use crate::present::analysis::{Analysis, AnalysisError};
+use crate::present::analysis::{Analysis, AnalysisError, FinishedImage};
 use crate::present::inspect::NONE;
-use crate::present::report::{ImageReport, SourceInfo};
+use crate::present::report::SourceInfo;
 
 /// How bytes reach the reader.
 enum Source {
@@ -55,8 +56,9 @@ enum Stage {
         layer: usize,
         scan: LayerScan,
     },
-    /// The report, or why there is none; every later step repeats it.
-    Finished(Result<Box<ImageReport>, ArchiveError>),
+    /// The report (and the trees until the caller takes them), or why there is none; every
+    /// later step repeats it.
+    Finished(Result<Box<FinishedImage>, ArchiveError>),
 }
 
 /// Where the current layer is.
@@ -209,6 +211,16 @@ impl ArchiveReader {
         })
     }
 
+    /// The stacked file trees of the analysed image, for tree views and searches
+    /// (the Files tab), once [`Step::Done`] has been returned; `None` before.
+    /// The trees move out: a second call returns empty trees.
+    pub fn take_file_trees(&mut self) -> Option<FileTrees> {
+        match &mut self.stage {
+            Stage::Finished(Ok(finished)) => Some(std::mem::take(&mut finished.trees)),
+            _ => None,
+        }
+    }
+
     /// Chooses the image to analyse. Call after [`Step::ImagesListed`] and before the next
     /// [`ArchiveReader::next_step`]; an unknown tag or index is an error and changes nothing.
     pub fn select_image(&mut self, selector: &ImageSelector) -> Result<usize, ArchiveError> {
@@ -257,8 +269,8 @@ impl ArchiveReader {
         if let Some(step) = self.outbox.pop_front() {
             return step;
         }
-        if let Stage::Finished(Ok(report)) = &self.stage {
-            return Step::Done(report.clone());
+        if let Stage::Finished(Ok(finished)) = &self.stage {
+            return Step::Done(Box::new(finished.report.clone()));
         }
         if let Some(pending) = &self.pending {
             return Step::Read {
@@ -278,7 +290,9 @@ impl ArchiveReader {
             }
             Ok(None) => match (self.outbox.pop_front(), &self.stage) {
                 (Some(step), _) => step,
-                (None, Stage::Finished(Ok(report))) => Step::Done(report.clone()),
+                (None, Stage::Finished(Ok(finished))) => {
+                    Step::Done(Box::new(finished.report.clone()))
+                }
                 (None, _) => self.fail(ArchiveError::protocol(
                     "the reader stalled (no read and no result)",
                 )),
@@ -580,8 +594,8 @@ impl ArchiveReader {
     ) -> Result<Option<PendingRead>, ArchiveError> {
         let count = analysis.layer_count();
         if layer == count {
-            let report = analysis.finish(self.bytes_read)?;
-            self.stage = Stage::Finished(Ok(Box::new(report)));
+            let finished = analysis.finish(self.bytes_read)?;
+            self.stage = Stage::Finished(Ok(Box::new(finished)));
             self.progress(Phase::Finished, format!("analysed {count} layers"));
             return Ok(None);
         }

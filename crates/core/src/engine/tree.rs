@@ -2,9 +2,16 @@
 //!
 //! [`FileTrees`] keeps, for every layer, the layer's changes as a list of
 //! operations over interned path components (`u32` name ids; each distinct
-//! name's bytes are stored once, in one buffer). A view is built on demand by
-//! stacking layers in an arena of fixed-size nodes linked by `u32` indices,
-//! so no node owns a heap string.
+//! name's bytes are stored once, in one buffer; owners interned the same way).
+//! A view is built on demand by stacking layers in an arena of fixed-size
+//! nodes linked by `u32` indices that point back at the operation that wrote
+//! them, so no node owns a heap string or a copy of its metadata.
+//!
+//! [`StackedView`] is one layer's view laid out in pre-order (a node's subtree
+//! is the index range after it), filtered by marks and sorted by name or size;
+//! `present::tree_view` windows it for the page. [`FileTrees::change_counts`]
+//! and [`FileTrees::visit_changed_paths`] stack every layer once, in order, and
+//! report what each one changed.
 //!
 //! Stacking follows the OCI image spec (image-layout `layer.md`, "Whiteouts"):
 //! a file `.wh.NAME` removes `NAME` from the lower layers, `.wh..wh..opq`
@@ -27,6 +34,8 @@
 //! changed is "modified", as in dive.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::ControlFlow;
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -39,7 +48,7 @@ const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
 const RESERVED_PREFIX: &[u8] = b".wh..wh.";
 
 /// How an entry of a view differs from the layers below it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mark {
     /// Not in the layers below.
@@ -53,7 +62,8 @@ pub enum Mark {
 }
 
 /// Which of dive's two views to build.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ViewKind {
     /// Only what this layer changes (and the directories leading to it).
     LayerChanges,
@@ -73,7 +83,8 @@ pub struct ViewEntry {
     /// What the entry is.
     pub kind: EntryKind,
     /// Files: their size. Directories: the sum of the file sizes below them
-    /// (in this view; for a removed directory, what it held).
+    /// that this view shows (for a removed directory, what it held; removed
+    /// entries do not count towards a directory that stays).
     pub size: u64,
     /// Permission bits.
     pub mode: u32,
@@ -133,13 +144,20 @@ fn serialize_lossy_opt<S: serde::Serializer>(
     }
 }
 
-/// Why a layer could not be added.
+/// Why a layer could not be added, or a view built.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TreeError {
     /// More path components or names than 32-bit indices address.
     TooLarge {
         /// Index of the layer being added.
         layer: usize,
+    },
+    /// A view of a layer the trees do not have.
+    NoSuchLayer {
+        /// The layer asked for.
+        layer: usize,
+        /// How many layers there are.
+        layers: usize,
     },
 }
 
@@ -150,19 +168,61 @@ impl std::fmt::Display for TreeError {
                 f,
                 "layer {layer} has more paths than the tree can index (2^32)"
             ),
+            TreeError::NoSuchLayer { layer, layers } => match layers {
+                0 => write!(f, "there is no layer {layer}: the image has no layers"),
+                n => write!(
+                    f,
+                    "there is no layer {layer}: the image has {n} (0 to {})",
+                    n - 1
+                ),
+            },
         }
     }
 }
 
 impl std::error::Error for TreeError {}
 
+/// Hashes the `u64` keys of the tree's maps, which are ids this module assigns
+/// (or already hashes): splitmix64's finalizer, a bijection that spreads
+/// neighbouring ids over the whole table, far cheaper than SipHash per lookup.
+#[derive(Default)]
+struct MixHasher(u64);
+
+impl Hasher for MixHasher {
+    fn finish(&self) -> u64 {
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = self.0.rotate_left(32) ^ n;
+    }
+}
+
+type MixMap<V> = HashMap<u64, V, BuildHasherDefault<MixHasher>>;
+
+/// Bytes a map of this many slots holds (keys, values and hashbrown's control bytes).
+fn map_bytes<K, V>(capacity: usize) -> usize {
+    capacity * (std::mem::size_of::<(K, V)>() + 1)
+}
+
 /// Interned path components: each distinct name stored once.
 #[derive(Default)]
 struct Names {
     bytes: Vec<u8>,
     spans: Vec<(u32, u32)>,
-    /// xxh3 (seeded; the seed is bumped on the rare collision) -> id.
-    index: HashMap<u64, u32>,
+    /// xxh3 (seeded; the seed is bumped on the rare collision) -> id. Only adding
+    /// layers needs it, so [`FileTrees::compact`] drops it; it is rebuilt on the next
+    /// intern, in id order, which gives every id the key it had.
+    index: MixMap<u32>,
 }
 
 impl Names {
@@ -172,6 +232,9 @@ impl Names {
     }
 
     fn intern(&mut self, name: &[u8]) -> Option<u32> {
+        if self.index.len() < self.spans.len() {
+            self.rebuild_index();
+        }
         for seed in 0.. {
             let key = xxh3_64_with_seed(name, seed);
             match self.index.get(&key) {
@@ -193,36 +256,116 @@ impl Names {
         }
         None
     }
+
+    fn rebuild_index(&mut self) {
+        let Names {
+            bytes,
+            spans,
+            index,
+        } = self;
+        index.clear();
+        index.reserve(spans.len());
+        for (id, &(start, len)) in spans.iter().enumerate() {
+            let name = &bytes[start as usize..(start + len) as usize];
+            // Names are distinct, so a taken key always belongs to another name.
+            let key = (0..)
+                .map(|seed| xxh3_64_with_seed(name, seed))
+                .find(|key| !index.contains_key(key))
+                .expect("some seed gives a free key");
+            index.insert(key, id as u32);
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.bytes.capacity()
+            + self.spans.capacity() * std::mem::size_of::<(u32, u32)>()
+            + map_bytes::<u64, u32>(self.index.capacity())
+    }
 }
 
-/// Metadata of one written path.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Meta {
-    kind: EntryKind,
-    mode: u32,
-    uid: u64,
-    gid: u64,
-    size: u64,
-    content_hash: Option<u64>,
-    /// Span in the layer's link buffer, if any.
-    link: Option<(u32, u32)>,
+/// Interned `(uid, gid)` pairs: images use a handful, so entries keep a `u32`.
+#[derive(Default)]
+struct Owners {
+    pairs: Vec<(u64, u64)>,
+    index: HashMap<(u64, u64), u32>,
 }
 
-#[derive(Clone, Debug)]
+impl Owners {
+    fn intern(&mut self, owner: (u64, u64)) -> Option<u32> {
+        if let Some(&id) = self.index.get(&owner) {
+            return Some(id);
+        }
+        let id = u32::try_from(self.pairs.len())
+            .ok()
+            .filter(|&i| i != NONE)?;
+        self.pairs.push(owner);
+        self.index.insert(owner, id);
+        Some(id)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.pairs.capacity() * 16 + map_bytes::<(u64, u64), u32>(self.index.capacity())
+    }
+}
+
+/// An entry's metadata, borrowed from the layer that wrote it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryMeta<'t> {
+    /// What the entry is.
+    pub kind: EntryKind,
+    /// Permission bits (with setuid, setgid and sticky).
+    pub mode: u32,
+    /// Owner user id.
+    pub uid: u64,
+    /// Owner group id.
+    pub gid: u64,
+    /// Size from the tar header.
+    pub size: u64,
+    /// xxh3 of a regular file's content.
+    pub content_hash: Option<u64>,
+    /// Symlink target or hard-link source, exact bytes.
+    pub link_target: Option<&'t [u8]>,
+}
+
+/// What a directory no tar header described looks like.
+const IMPLIED_DIRECTORY: EntryMeta<'static> = EntryMeta {
+    kind: EntryKind::Directory,
+    mode: 0o755,
+    uid: 0,
+    gid: 0,
+    size: 0,
+    content_hash: None,
+    link_target: None,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Action {
-    Write(Meta),
+    Write,
     /// `.wh.NAME`: the op's path is NAME's.
     Whiteout,
     /// `.wh..wh..opq`: the op's path is the directory's.
     Opaque,
 }
 
-#[derive(Clone, Debug)]
+const NO_LINK: u32 = u32::MAX;
+
+/// One tar entry as an operation on an interned path. Whiteouts and opaque
+/// markers leave the metadata fields unused.
+#[derive(Clone, Copy, Debug)]
 struct Op {
-    /// Span in `LayerOps::components`.
+    /// Start of the op's path in `LayerOps::components`; it ends where the next op's starts.
     start: u32,
-    len: u32,
     action: Action,
+    kind: EntryKind,
+    has_hash: bool,
+    mode: u32,
+    /// Index in `FileTrees::owners`.
+    owner: u32,
+    /// Span in `LayerOps::links`; `link_len` is `NO_LINK` when there is none.
+    link_start: u32,
+    link_len: u32,
+    size: u64,
+    content_hash: u64,
 }
 
 /// One layer's changes, as operations on interned paths.
@@ -234,19 +377,53 @@ struct LayerOps {
 }
 
 impl LayerOps {
-    fn path(&self, op: &Op) -> &[u32] {
-        &self.components[op.start as usize..(op.start + op.len) as usize]
+    fn path(&self, op: usize) -> &[u32] {
+        let start = self.ops[op].start as usize;
+        let end = self
+            .ops
+            .get(op + 1)
+            .map_or(self.components.len(), |next| next.start as usize);
+        &self.components[start..end]
     }
 
-    fn link(&self, span: Option<(u32, u32)>) -> Option<&[u8]> {
-        span.map(|(s, l)| &self.links[s as usize..(s + l) as usize])
+    fn heap_bytes(&self) -> usize {
+        self.components.capacity() * 4
+            + self.ops.capacity() * std::mem::size_of::<Op>()
+            + self.links.capacity()
     }
+}
+
+/// How many entries one layer adds, modifies and removes, as its
+/// [`ViewKind::LayerChanges`] view shows them (directories only implied by
+/// deeper paths are context, not changes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ChangeCounts {
+    /// Entries marked [`Mark::Added`].
+    pub added: u64,
+    /// Entries marked [`Mark::Modified`].
+    pub modified: u64,
+    /// Entries marked [`Mark::Removed`].
+    pub removed: u64,
+}
+
+/// A path one layer wrote, created or removed, met by [`FileTrees::visit_changed_paths`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChangedPath<'a> {
+    /// The layer, 0 for the bottom one.
+    pub layer: usize,
+    /// The path with a leading `/`, exact bytes.
+    pub path: &'a [u8],
+    /// How the layer changed it ([`Mark::Unchanged`]: written again identically).
+    pub mark: Mark,
+    /// What the entry is (for a removed entry, what it was).
+    pub kind: EntryKind,
 }
 
 /// Every layer's file tree, ready to be stacked into views.
 #[derive(Default)]
 pub struct FileTrees {
     names: Names,
+    owners: Owners,
     layers: Vec<LayerOps>,
 }
 
@@ -261,91 +438,214 @@ impl FileTrees {
         self.layers.len()
     }
 
+    /// Number of tar entries kept over all layers (writes, whiteouts and opaque markers).
+    pub fn entry_count(&self) -> usize {
+        self.layers.iter().map(|l| l.ops.len()).sum()
+    }
+
+    /// Bytes the trees hold on the heap (allocated capacity), for memory budgets.
+    pub fn heap_bytes(&self) -> usize {
+        self.names.heap_bytes()
+            + self.owners.heap_bytes()
+            + self.layers.iter().map(LayerOps::heap_bytes).sum::<usize>()
+            + self.layers.capacity() * std::mem::size_of::<LayerOps>()
+    }
+
+    /// Frees what only adding layers needs (the name index) and spare capacity. Views and
+    /// searches are unaffected; a later [`FileTrees::add_layer`] rebuilds the index.
+    pub fn compact(&mut self) {
+        self.names.index = MixMap::default();
+        self.names.bytes.shrink_to_fit();
+        self.names.spans.shrink_to_fit();
+        for layer in &mut self.layers {
+            layer.components.shrink_to_fit();
+            layer.ops.shrink_to_fit();
+            layer.links.shrink_to_fit();
+        }
+    }
+
     /// Adds the next layer (bottom first), from the scanner's entry list.
     /// Returns its index.
     pub fn add_layer(&mut self, entries: &[LayerEntry]) -> Result<usize, TreeError> {
         let layer = self.layers.len();
         let too_large = || TreeError::TooLarge { layer };
         let mut ops = LayerOps::default();
+        ops.ops.reserve(entries.len());
         let mut parts: Vec<&[u8]> = Vec::new();
         for entry in entries {
             clean_components(&entry.path, &mut parts);
             let Some((&last, parents)) = parts.split_last() else {
                 continue;
             };
-            let action = if last == OPAQUE_MARKER {
-                Action::Opaque
+            let (action, name) = if last == OPAQUE_MARKER {
+                (Action::Opaque, None)
             } else if last.starts_with(RESERVED_PREFIX) {
                 continue;
-            } else if last.starts_with(WHITEOUT_PREFIX) {
-                Action::Whiteout
+            } else if let Some(hidden) = last.strip_prefix(WHITEOUT_PREFIX) {
+                (Action::Whiteout, Some(hidden))
             } else {
-                let link = match &entry.link_target {
-                    Some(target) => {
-                        let start = u32::try_from(ops.links.len()).map_err(|_| too_large())?;
-                        ops.links.extend_from_slice(target);
-                        Some((start, u32::try_from(target.len()).map_err(|_| too_large())?))
-                    }
-                    None => None,
-                };
-                Action::Write(Meta {
-                    kind: entry.kind,
-                    mode: entry.mode,
-                    uid: entry.uid,
-                    gid: entry.gid,
-                    size: entry.size,
-                    content_hash: entry.content_hash,
-                    link,
-                })
+                (Action::Write, Some(last))
             };
+            if ops.ops.len() >= NONE as usize {
+                return Err(too_large());
+            }
             let start = u32::try_from(ops.components.len()).map_err(|_| too_large())?;
-            for part in parents {
-                ops.components
-                    .push(self.names.intern(part).ok_or_else(too_large)?);
+            for part in parents.iter().copied().chain(name) {
+                let id = self.names.intern(part).ok_or_else(too_large)?;
+                ops.components.push(id);
             }
-            match action {
-                Action::Opaque => {}
-                Action::Whiteout => ops.components.push(
-                    self.names
-                        .intern(&last[WHITEOUT_PREFIX.len()..])
-                        .ok_or_else(too_large)?,
-                ),
-                Action::Write(_) => ops
-                    .components
-                    .push(self.names.intern(last).ok_or_else(too_large)?),
+            if u32::try_from(ops.components.len()).is_err() {
+                return Err(too_large());
             }
-            let len = u32::try_from(ops.components.len()).map_err(|_| too_large())? - start;
-            ops.ops.push(Op { start, len, action });
+            let mut op = Op {
+                start,
+                action,
+                kind: entry.kind,
+                has_hash: false,
+                mode: 0,
+                owner: NONE,
+                link_start: 0,
+                link_len: NO_LINK,
+                size: 0,
+                content_hash: 0,
+            };
+            if action == Action::Write {
+                op.mode = entry.mode;
+                op.size = entry.size;
+                op.has_hash = entry.content_hash.is_some();
+                op.content_hash = entry.content_hash.unwrap_or(0);
+                op.owner = self
+                    .owners
+                    .intern((entry.uid, entry.gid))
+                    .ok_or_else(too_large)?;
+                if let Some(target) = &entry.link_target {
+                    op.link_start = u32::try_from(ops.links.len()).map_err(|_| too_large())?;
+                    op.link_len = u32::try_from(target.len())
+                        .ok()
+                        .filter(|&len| len != NO_LINK)
+                        .ok_or_else(too_large)?;
+                    ops.links.extend_from_slice(target);
+                    if u32::try_from(ops.links.len()).is_err() {
+                        return Err(too_large());
+                    }
+                }
+            }
+            ops.ops.push(op);
         }
         self.layers.push(ops);
         Ok(layer)
     }
 
-    /// Builds one of the two views of layer `layer` (panics if out of range).
-    pub fn view(&self, layer: usize, kind: ViewKind) -> Vec<ViewEntry> {
-        assert!(
-            layer < self.layers.len(),
-            "layer {layer} out of range ({} layers)",
-            self.layers.len()
-        );
-        let mut stack = Stack::new();
-        for (index, ops) in self.layers[..layer].iter().enumerate() {
-            stack.apply(index, ops, false);
+    /// The bytes of an interned name.
+    fn name(&self, id: u32) -> &[u8] {
+        self.names.get(id)
+    }
+
+    /// The metadata op `op` of layer `layer` wrote, or an implied directory's for `NONE`.
+    fn meta(&self, layer: u32, op: u32) -> EntryMeta<'_> {
+        if op == NONE {
+            return IMPLIED_DIRECTORY;
         }
-        stack.apply(layer, &self.layers[layer], true);
-        stack.flatten(&self.names, kind)
+        let ops = &self.layers[layer as usize];
+        let o = &ops.ops[op as usize];
+        let (uid, gid) = self.owners.pairs[o.owner as usize];
+        EntryMeta {
+            kind: o.kind,
+            mode: o.mode,
+            uid,
+            gid,
+            size: o.size,
+            content_hash: o.has_hash.then_some(o.content_hash),
+            link_target: (o.link_len != NO_LINK)
+                .then(|| &ops.links[o.link_start as usize..(o.link_start + o.link_len) as usize]),
+        }
+    }
+
+    fn check_layer(&self, layer: usize) -> Result<(), TreeError> {
+        if layer < self.layers.len() {
+            Ok(())
+        } else {
+            Err(TreeError::NoSuchLayer {
+                layer,
+                layers: self.layers.len(),
+            })
+        }
+    }
+
+    /// Builds one of the two views of layer `layer` as a list with owned paths (panics if
+    /// the layer is out of range). For large trees prefer [`StackedView::build`], which
+    /// keeps no path per entry.
+    pub fn view(&self, layer: usize, kind: ViewKind) -> Vec<ViewEntry> {
+        let view = StackedView::build(self, layer, kind, MarkSet::ALL, SortOrder::Name)
+            .unwrap_or_else(|e| panic!("{e}"));
+        view.entries(self)
     }
 
     /// The file system after the last layer: the aggregated view of the top
     /// layer without the entries it removes. Empty when there are no layers.
     pub fn final_view(&self) -> Vec<ViewEntry> {
-        match self.layers.len() {
-            0 => Vec::new(),
-            n => self
-                .view(n - 1, ViewKind::Aggregated)
-                .into_iter()
-                .filter(|e| e.mark != Mark::Removed)
-                .collect(),
+        let Some(top) = self.layers.len().checked_sub(1) else {
+            return Vec::new();
+        };
+        let live = MarkSet::ALL.without(Mark::Removed);
+        StackedView::build(self, top, ViewKind::Aggregated, live, SortOrder::Name)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .entries(self)
+    }
+
+    /// Every layer's change counts, bottom first, stacking each layer once.
+    pub fn change_counts(&self) -> Vec<ChangeCounts> {
+        let mut counts = vec![ChangeCounts::default(); self.layers.len()];
+        self.walk_changes(|stack, layer, node, mark, _| {
+            let n = &stack.nodes[node as usize];
+            // Directories only implied by deeper paths are context, not changes.
+            if n.op != NONE || !stack.is_dir(node) {
+                let c = &mut counts[layer];
+                match mark {
+                    Mark::Added => c.added += 1,
+                    Mark::Modified => c.modified += 1,
+                    Mark::Removed => c.removed += 1,
+                    Mark::Unchanged => {}
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        counts
+    }
+
+    /// Calls `visit` with every path each layer wrote, created (a directory implied by a
+    /// deeper path) or removed (by a whiteout, an opaque directory, or a file put where a
+    /// directory was: each removed entry, not only the top of what went), layer by layer,
+    /// bottom first. Directories that only lead to changes are not visited. Stops when
+    /// `visit` breaks.
+    pub fn visit_changed_paths(&self, mut visit: impl FnMut(&ChangedPath<'_>) -> ControlFlow<()>) {
+        let mut path = Vec::new();
+        self.walk_changes(|stack, layer, node, mark, role| {
+            if role == Role::Context {
+                return ControlFlow::Continue(());
+            }
+            stack.path_into(node, &mut path);
+            visit(&ChangedPath {
+                layer,
+                path: &path,
+                mark,
+                kind: stack.meta(node).kind,
+            })
+        });
+    }
+
+    /// Stacks every layer once, bottom first, and calls `visit` with each layer's changes.
+    fn walk_changes(
+        &self,
+        mut visit: impl FnMut(&Stack<'_>, usize, u32, Mark, Role) -> ControlFlow<()>,
+    ) {
+        let mut stack = Stack::new(self, self.entry_count());
+        for layer in 0..self.layers.len() {
+            stack.apply(layer, true);
+            if stack.visit_top(layer, &mut visit).is_break() {
+                return;
+            }
+            stack.end_top();
         }
     }
 }
@@ -365,200 +665,381 @@ fn clean_components<'a>(path: &'a [u8], parts: &mut Vec<&'a [u8]>) {
     }
 }
 
-#[derive(Clone)]
+/// A set of marks: a view's filter. In URLs and messages it is written with
+/// one letter per mark, `a` added, `m` modified, `r` removed, `u` unchanged,
+/// always in that order (`"amr"`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MarkSet(u8);
+
+const MARK_LETTERS: [(char, Mark); 4] = [
+    ('a', Mark::Added),
+    ('m', Mark::Modified),
+    ('r', Mark::Removed),
+    ('u', Mark::Unchanged),
+];
+
+impl MarkSet {
+    /// Every mark: nothing filtered out.
+    pub const ALL: MarkSet = MarkSet(0b1111);
+    /// No mark: an empty view.
+    pub const EMPTY: MarkSet = MarkSet(0);
+
+    fn bit(mark: Mark) -> u8 {
+        match mark {
+            Mark::Added => 1,
+            Mark::Modified => 2,
+            Mark::Removed => 4,
+            Mark::Unchanged => 8,
+        }
+    }
+
+    /// Whether `mark` is in the set.
+    pub fn contains(self, mark: Mark) -> bool {
+        self.0 & Self::bit(mark) != 0
+    }
+
+    /// The set with `mark` added.
+    pub fn with(self, mark: Mark) -> MarkSet {
+        MarkSet(self.0 | Self::bit(mark))
+    }
+
+    /// The set with `mark` taken out.
+    pub fn without(self, mark: Mark) -> MarkSet {
+        MarkSet(self.0 & !Self::bit(mark))
+    }
+
+    /// The set of `marks`.
+    pub fn of(marks: &[Mark]) -> MarkSet {
+        marks.iter().fold(MarkSet::EMPTY, |set, &m| set.with(m))
+    }
+
+    /// Parses the letters `a m r u`, in any order (`""` is the empty set). An unknown
+    /// letter is refused with a message naming it.
+    pub fn parse_letters(text: &str) -> Result<MarkSet, MarkLettersError> {
+        text.chars().try_fold(MarkSet::EMPTY, |set, c| {
+            MARK_LETTERS
+                .iter()
+                .find(|(letter, _)| *letter == c)
+                .map(|&(_, mark)| set.with(mark))
+                .ok_or_else(|| MarkLettersError {
+                    text: text.chars().take(64).collect(),
+                    letter: c,
+                })
+        })
+    }
+
+    /// The set's letters, in the order `a m r u`.
+    pub fn letters(self) -> String {
+        MARK_LETTERS
+            .iter()
+            .filter(|(_, mark)| self.contains(*mark))
+            .map(|(letter, _)| *letter)
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for MarkSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MarkSet({:?})", self.letters())
+    }
+}
+
+impl std::fmt::Display for MarkSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.letters())
+    }
+}
+
+impl std::str::FromStr for MarkSet {
+    type Err = MarkLettersError;
+
+    fn from_str(s: &str) -> Result<MarkSet, MarkLettersError> {
+        MarkSet::parse_letters(s)
+    }
+}
+
+impl serde::Serialize for MarkSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.letters())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MarkSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<MarkSet, D::Error> {
+        let text = String::deserialize(d)?;
+        MarkSet::parse_letters(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A filter's text has a letter that names no mark.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("filter {text:?}: {letter:?} is not a mark letter (a added, m modified, r removed, u unchanged)")]
+pub struct MarkLettersError {
+    /// The text given (its first 64 characters).
+    pub text: String,
+    /// The first letter that is not `a`, `m`, `r` or `u`.
+    pub letter: char,
+}
+
+/// How the children of a directory are ordered in a view.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum SortOrder {
+    /// By name bytes.
+    #[default]
+    Name,
+    /// By size, largest first (a directory by the total shown below it); equal sizes by
+    /// name.
+    Size,
+}
+
+impl SortOrder {
+    /// `name` or `size`, as URLs write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortOrder::Name => "name",
+            SortOrder::Size => "size",
+        }
+    }
+}
+
+impl std::str::FromStr for SortOrder {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<SortOrder, String> {
+        match s {
+            "name" => Ok(SortOrder::Name),
+            "size" => Ok(SortOrder::Size),
+            other => Err(format!(
+                "sort {:?}: expected name or size",
+                other.chars().take(64).collect::<String>()
+            )),
+        }
+    }
+}
+
+const ROOT: u32 = 0;
+
+#[derive(Clone, Copy)]
 struct Node {
     name: u32,
     parent: u32,
     first_child: u32,
     next_sibling: u32,
-    meta: Meta,
-    /// Layer whose links buffer `meta.link` points into, and that wrote it.
+    /// Doubly linked, so removing one of many siblings costs O(1).
+    prev_sibling: u32,
+    /// The layer that last wrote (or created) the node; with `op`, where its metadata is.
     layer: u32,
-    explicit: bool,
+    /// The writing op in that layer, `NONE` for a directory no header described.
+    op: u32,
+    /// How the top layer changed it (only the top layer sets marks).
     mark: Mark,
-    /// Written or created by the layer being viewed.
+    /// Written, created or emptied by the top layer.
     touched: bool,
+    /// In a subtree the top layer removed.
+    removed: bool,
+    /// Scratch while deriving marks: something below changed.
+    changed_below: bool,
+}
+
+/// What a node is among one layer's changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// Written or created by the layer.
+    Written,
+    /// In a subtree the layer removed.
+    Removed,
+    /// A directory the layer did not write, only changed below.
+    Context,
 }
 
 /// Layers stacked into one tree; the top layer's effects are recorded.
-struct Stack {
+struct Stack<'t> {
+    trees: &'t FileTrees,
     nodes: Vec<Node>,
-    /// Link targets of the nodes (`Node::meta.link` spans point here).
-    links: Vec<u8>,
-    children: HashMap<(u32, u32), u32>,
-    /// Subtrees the top layer removed: (parent, node).
-    removed: Vec<(u32, u32)>,
+    /// `(parent << 32 | name)` -> live child.
+    children: MixMap<u32>,
+    /// Roots of the subtrees the top layer removed (each keeps its `parent`).
+    removed: Vec<u32>,
+    /// Nodes with `touched` set, to clear them when the next layer becomes the top.
+    touched: Vec<u32>,
+    /// Nodes with `changed_below` set, likewise.
+    flagged: Vec<u32>,
+    /// The directory the last write's parent components led to: consecutive tar entries
+    /// mostly share a directory, so their parents are not looked up again. Cleared
+    /// whenever a node is unlinked or a directory turns into something else.
+    last_dir: Option<(&'t [u32], u32)>,
 }
 
-const ROOT: u32 = 0;
-
-fn directory_meta() -> Meta {
-    Meta {
-        kind: EntryKind::Directory,
-        mode: 0o755,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        content_hash: None,
-        link: None,
-    }
+/// Appends `/name` backwards: a path built leaf first and reversed once at the end reads
+/// root first, with no list of the components in between.
+fn push_reversed(out: &mut Vec<u8>, name: &[u8]) {
+    out.extend(name.iter().rev());
+    out.push(b'/');
 }
 
-impl Stack {
-    fn new() -> Stack {
+fn child_key(parent: u32, name: u32) -> u64 {
+    (u64::from(parent) << 32) | u64::from(name)
+}
+
+impl<'t> Stack<'t> {
+    fn new(trees: &'t FileTrees, capacity: usize) -> Stack<'t> {
         let root = Node {
             name: NONE,
             parent: NONE,
             first_child: NONE,
             next_sibling: NONE,
-            meta: directory_meta(),
+            prev_sibling: NONE,
             layer: 0,
-            explicit: false,
+            op: NONE,
             mark: Mark::Unchanged,
             touched: false,
+            removed: false,
+            changed_below: false,
         };
+        // Room for a few directories no header names; past that, growth is by an eighth
+        // (see `create`), never by doubling a million-node arena.
+        let mut nodes = Vec::with_capacity(capacity + capacity / 64 + 64);
+        nodes.push(root);
+        let mut children = MixMap::default();
+        children.reserve(capacity);
         Stack {
-            nodes: vec![root],
-            links: Vec::new(),
-            children: HashMap::new(),
+            trees,
+            nodes,
+            children,
             removed: Vec::new(),
+            touched: Vec::new(),
+            flagged: Vec::new(),
+            last_dir: None,
         }
     }
 
-    fn link(&self, span: Option<(u32, u32)>) -> Option<&[u8]> {
-        span.map(|(s, l)| &self.links[s as usize..(s + l) as usize])
+    fn meta(&self, node: u32) -> EntryMeta<'t> {
+        let n = &self.nodes[node as usize];
+        self.trees.meta(n.layer, n.op)
     }
 
-    /// The metadata with its link target copied into this stack's buffer.
-    fn store_meta(&mut self, meta: &Meta, ops: &LayerOps) -> Meta {
-        let mut stored = meta.clone();
-        stored.link = ops.link(meta.link).map(|bytes| {
-            let start = self.links.len() as u32;
-            self.links.extend_from_slice(bytes);
-            (start, bytes.len() as u32)
-        });
-        stored
+    fn is_dir(&self, node: u32) -> bool {
+        self.meta(node).kind == EntryKind::Directory
+    }
+
+    /// The node's path with a leading `/`.
+    fn path_into(&self, node: u32, out: &mut Vec<u8>) {
+        out.clear();
+        let mut cur = node;
+        while cur != ROOT && cur != NONE {
+            push_reversed(out, self.trees.name(self.nodes[cur as usize].name));
+            cur = self.nodes[cur as usize].parent;
+        }
+        out.reverse();
     }
 
     fn lookup(&self, path: &[u32]) -> Option<u32> {
-        path.iter().try_fold(ROOT, |node, name| {
-            self.children.get(&(node, *name)).copied()
+        path.iter().try_fold(ROOT, |node, &name| {
+            self.children.get(&child_key(node, name)).copied()
         })
     }
 
-    fn apply(&mut self, layer: usize, ops: &LayerOps, top: bool) {
+    fn touch(&mut self, node: u32) {
+        let n = &mut self.nodes[node as usize];
+        if !n.touched {
+            n.touched = true;
+            self.touched.push(node);
+        }
+    }
+
+    fn apply(&mut self, layer: usize, top: bool) {
+        let trees = self.trees;
+        let ops = &trees.layers[layer];
         // Whiteouts hide lower layers only, so they go first.
-        for op in &ops.ops {
-            let path = ops.path(op);
+        for (index, op) in ops.ops.iter().enumerate() {
             match op.action {
                 Action::Whiteout => {
-                    if let Some(node) = self.lookup(path) {
+                    if let Some(node) = self.lookup(ops.path(index)) {
                         self.detach(node, top);
                     }
                 }
                 Action::Opaque => {
-                    if let Some(dir) = self.lookup(path) {
-                        let mut child = self.nodes[dir as usize].first_child;
-                        while child != NONE {
-                            let next = self.nodes[child as usize].next_sibling;
-                            self.detach(child, top);
-                            child = next;
-                        }
+                    if let Some(dir) = self.lookup(ops.path(index)) {
+                        self.detach_children(dir, top);
                         if top {
-                            self.nodes[dir as usize].touched = true;
+                            self.touch(dir);
                         }
                     }
                 }
-                Action::Write(_) => {}
+                Action::Write => {}
             }
         }
-        for op in &ops.ops {
-            if let Action::Write(meta) = &op.action {
-                self.write(layer, ops, ops.path(op), meta, top);
+        for (index, op) in ops.ops.iter().enumerate() {
+            if op.action == Action::Write {
+                self.write(layer, index, top);
             }
         }
     }
 
-    fn write(&mut self, layer: usize, ops: &LayerOps, path: &[u32], meta: &Meta, top: bool) {
+    fn write(&mut self, layer: usize, index: usize, top: bool) {
+        let trees = self.trees;
+        let path = trees.layers[layer].path(index);
         let Some((&last, parents)) = path.split_last() else {
             return;
         };
-        let mut dir = ROOT;
-        for &name in parents {
-            dir = match self.children.get(&(dir, name)) {
-                Some(&child) if self.nodes[child as usize].meta.kind == EntryKind::Directory => {
-                    child
+        let dir = match self.last_dir {
+            Some((cached, dir)) if cached == parents => dir,
+            _ => {
+                let mut dir = ROOT;
+                for &name in parents {
+                    dir = match self.children.get(&child_key(dir, name)).copied() {
+                        Some(child) if self.is_dir(child) => child,
+                        existing => {
+                            // A non-directory in the way is replaced by a directory.
+                            if let Some(child) = existing {
+                                self.detach(child, top);
+                            }
+                            self.create(dir, name, layer, NONE, top)
+                        }
+                    };
                 }
-                existing => {
-                    // A non-directory in the way is replaced by a directory.
-                    if let Some(&child) = existing {
-                        self.detach(child, top);
-                    }
-                    let node = self.create(dir, name, directory_meta(), layer, false, top);
-                    if top {
-                        self.nodes[node as usize].touched = true;
-                    }
-                    node
-                }
-            };
-        }
-        let existing = self.children.get(&(dir, last)).copied();
-        match existing {
+                dir
+            }
+        };
+        self.last_dir = Some((parents, dir));
+        let meta = trees.meta(layer as u32, index as u32);
+        match self.children.get(&child_key(dir, last)).copied() {
             Some(node) => {
-                let old = &self.nodes[node as usize];
-                let same = old.meta.kind == meta.kind
-                    && old.meta.mode == meta.mode
-                    && old.meta.uid == meta.uid
-                    && old.meta.gid == meta.gid
-                    && old.meta.size == meta.size
-                    && old.meta.content_hash == meta.content_hash
-                    && self.link(old.meta.link) == ops.link(meta.link);
-                let was_dir = old.meta.kind == EntryKind::Directory;
-                if was_dir && meta.kind != EntryKind::Directory {
+                let old = self.meta(node);
+                if old.kind == EntryKind::Directory && meta.kind != EntryKind::Directory {
                     // A file replacing a directory drops what it held.
-                    let mut child = self.nodes[node as usize].first_child;
-                    while child != NONE {
-                        let next = self.nodes[child as usize].next_sibling;
-                        self.detach(child, top);
-                        child = next;
-                    }
+                    self.detach_children(node, top);
+                    self.last_dir = None;
                 }
-                let n = &mut self.nodes[node as usize];
                 if top {
-                    n.touched = true;
+                    self.touch(node);
+                    let n = &mut self.nodes[node as usize];
                     // A second write by the same layer keeps "added".
                     if !(n.mark == Mark::Added && n.layer as usize == layer) {
-                        n.mark = if same {
+                        n.mark = if old == meta {
                             Mark::Unchanged
                         } else {
                             Mark::Modified
                         };
                     }
                 }
+                let n = &mut self.nodes[node as usize];
                 n.layer = layer as u32;
-                n.explicit = true;
-                let stored = self.store_meta(meta, ops);
-                self.nodes[node as usize].meta = stored;
+                n.op = index as u32;
             }
             None => {
-                let stored = self.store_meta(meta, ops);
-                let node = self.create(dir, last, stored, layer, true, top);
-                if top {
-                    self.nodes[node as usize].touched = true;
-                }
+                self.create(dir, last, layer, index as u32, top);
             }
         }
     }
 
-    fn create(
-        &mut self,
-        parent: u32,
-        name: u32,
-        meta: Meta,
-        layer: usize,
-        explicit: bool,
-        top: bool,
-    ) -> u32 {
+    fn create(&mut self, parent: u32, name: u32, layer: usize, op: u32, top: bool) -> u32 {
+        if self.nodes.len() == self.nodes.capacity() {
+            self.nodes.reserve_exact(self.nodes.len() / 8 + 64);
+        }
         let id = self.nodes.len() as u32;
         let first = self.nodes[parent as usize].first_child;
         self.nodes.push(Node {
@@ -566,176 +1047,534 @@ impl Stack {
             parent,
             first_child: NONE,
             next_sibling: first,
-            meta,
+            prev_sibling: NONE,
             layer: layer as u32,
-            explicit,
+            op,
             mark: if top { Mark::Added } else { Mark::Unchanged },
             touched: false,
+            removed: false,
+            changed_below: false,
         });
+        if first != NONE {
+            self.nodes[first as usize].prev_sibling = id;
+        }
         self.nodes[parent as usize].first_child = id;
-        self.children.insert((parent, name), id);
+        self.children.insert(child_key(parent, name), id);
+        if top {
+            self.touch(id);
+        }
         id
+    }
+
+    fn detach_children(&mut self, dir: u32, top: bool) {
+        let mut child = self.nodes[dir as usize].first_child;
+        while child != NONE {
+            let next = self.nodes[child as usize].next_sibling;
+            self.detach(child, top);
+            child = next;
+        }
     }
 
     /// Unlinks a subtree from its parent; for the top layer, keeps it to show as removed.
     fn detach(&mut self, node: u32, top: bool) {
-        let parent = self.nodes[node as usize].parent;
-        let name = self.nodes[node as usize].name;
-        self.children.remove(&(parent, name));
-        let next = self.nodes[node as usize].next_sibling;
-        let p = &mut self.nodes[parent as usize];
-        if p.first_child == node {
-            p.first_child = next;
+        let Node {
+            parent,
+            name,
+            prev_sibling: prev,
+            next_sibling: next,
+            ..
+        } = self.nodes[node as usize];
+        self.children.remove(&child_key(parent, name));
+        self.last_dir = None;
+        if prev == NONE {
+            self.nodes[parent as usize].first_child = next;
         } else {
-            let mut cur = p.first_child;
-            while cur != NONE {
-                let n = self.nodes[cur as usize].next_sibling;
-                if n == node {
-                    self.nodes[cur as usize].next_sibling = next;
-                    break;
-                }
-                cur = n;
-            }
+            self.nodes[prev as usize].next_sibling = next;
         }
-        self.nodes[node as usize].next_sibling = NONE;
+        if next != NONE {
+            self.nodes[next as usize].prev_sibling = prev;
+        }
+        let n = &mut self.nodes[node as usize];
+        n.next_sibling = NONE;
+        n.prev_sibling = NONE;
         if top {
-            self.removed.push((parent, node));
-            self.nodes[parent as usize].touched = true;
+            self.removed.push(node);
+            self.touch(parent);
         }
+    }
+
+    fn children_of(&self, node: u32) -> impl Iterator<Item = u32> + '_ {
+        let mut cur = self.nodes[node as usize].first_child;
+        std::iter::from_fn(move || {
+            let this = cur;
+            if this == NONE {
+                return None;
+            }
+            cur = self.nodes[this as usize].next_sibling;
+            Some(this)
+        })
+    }
+
+    /// Sets `changed_below` on `from` and its ancestors, up to one already set.
+    fn flag_up(&mut self, from: u32) {
+        let mut cur = from;
+        while cur != NONE && !self.nodes[cur as usize].changed_below {
+            self.nodes[cur as usize].changed_below = true;
+            self.flagged.push(cur);
+            cur = self.nodes[cur as usize].parent;
+        }
+    }
+
+    /// The mark a view shows for a node that is not removed: its own, or "modified" for an
+    /// untouched-looking directory with a change below it.
+    fn derived_mark(&self, node: u32) -> Mark {
+        let n = &self.nodes[node as usize];
+        if n.mark == Mark::Unchanged && n.changed_below && self.is_dir(node) {
+            Mark::Modified
+        } else {
+            n.mark
+        }
+    }
+
+    /// Derives the top layer's marks and calls `visit` for each change: written nodes,
+    /// every node of the removed subtrees, and the directories changed below.
+    fn visit_top(
+        &mut self,
+        layer: usize,
+        visit: &mut impl FnMut(&Stack<'_>, usize, u32, Mark, Role) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        let mut gone = Vec::new();
+        for i in 0..self.removed.len() {
+            let root = self.removed[i];
+            let start = gone.len();
+            gone.push(root);
+            let mut at = start;
+            while at < gone.len() {
+                let node = gone[at];
+                self.nodes[node as usize].removed = true;
+                gone.extend(self.children_of(node));
+                at += 1;
+            }
+            let parent = self.nodes[root as usize].parent;
+            self.flag_up(parent);
+        }
+        for i in 0..self.touched.len() {
+            let node = self.touched[i];
+            let n = &self.nodes[node as usize];
+            if !n.removed && n.mark != Mark::Unchanged && n.parent != NONE {
+                let parent = n.parent;
+                self.flag_up(parent);
+            }
+        }
+        for &node in &self.touched {
+            let n = &self.nodes[node as usize];
+            if node != ROOT && !n.removed {
+                visit(self, layer, node, self.derived_mark(node), Role::Written)?;
+            }
+        }
+        for &node in &gone {
+            visit(self, layer, node, Mark::Removed, Role::Removed)?;
+        }
+        for &node in &self.flagged {
+            let n = &self.nodes[node as usize];
+            if node != ROOT && !n.touched && !n.removed {
+                visit(self, layer, node, self.derived_mark(node), Role::Context)?;
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Forgets the top layer's marks so the next layer can be stacked as the top. The
+    /// removed subtrees stay in the arena, unreachable.
+    fn end_top(&mut self) {
+        for &node in &self.touched {
+            let n = &mut self.nodes[node as usize];
+            n.touched = false;
+            n.mark = Mark::Unchanged;
+        }
+        for &node in &self.flagged {
+            self.nodes[node as usize].changed_below = false;
+        }
+        self.touched.clear();
+        self.flagged.clear();
+        self.removed.clear();
+    }
+
+    /// Hangs the removed subtrees back under the directories they were removed from, so a
+    /// view shows them in place, and marks every node in them removed.
+    fn hang_removed(&mut self) {
+        for i in 0..self.removed.len() {
+            let node = self.removed[i];
+            let parent = self.nodes[node as usize].parent;
+            let first = self.nodes[parent as usize].first_child;
+            let n = &mut self.nodes[node as usize];
+            n.removed = true;
+            n.next_sibling = first;
+            n.prev_sibling = NONE;
+            if first != NONE {
+                self.nodes[first as usize].prev_sibling = node;
+            }
+            self.nodes[parent as usize].first_child = node;
+        }
+        self.removed.clear();
     }
 }
 
-/// A row being flattened, before sizes and derived marks are known.
-struct Row {
-    node: u32,
-    parent_row: usize,
-    depth: u32,
-    removed: bool,
-    path: Vec<u8>,
+/// One node of a [`StackedView`].
+#[derive(Clone, Copy, Debug)]
+struct ViewNode {
+    name: u32,
+    /// Index of the parent in the view, `NONE` at the top level.
+    parent: u32,
+    /// One past the last index of the node's subtree (pre-order).
+    end: u32,
+    layer: u32,
+    op: u32,
+    size: u64,
+    kind: EntryKind,
+    mark: Mark,
 }
 
-impl Stack {
-    /// Children of `node` to show, sorted by name: live ones and, at the top
-    /// layer, the ones it removed.
-    fn sorted_children(
-        &self,
-        node: u32,
-        removed_parent: bool,
-        graveyard: &HashMap<u32, Vec<u32>>,
-        names: &Names,
-    ) -> Vec<(u32, bool)> {
-        let mut out = Vec::new();
-        let mut child = self.nodes[node as usize].first_child;
-        while child != NONE {
-            out.push((child, removed_parent));
-            child = self.nodes[child as usize].next_sibling;
-        }
-        if !removed_parent {
-            if let Some(gone) = graveyard.get(&node) {
-                out.extend(gone.iter().map(|&g| (g, true)));
-            }
-        }
-        // Removed before live for the same name (a path removed and re-added).
-        out.sort_by(|a, b| {
-            names
-                .get(self.nodes[a.0 as usize].name)
-                .cmp(names.get(self.nodes[b.0 as usize].name))
-                .then(b.1.cmp(&a.1))
-        });
-        out
-    }
+/// What one node of a [`StackedView`] shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ViewNodeInfo<'t> {
+    /// The last path component, exact bytes.
+    pub name: &'t [u8],
+    /// The node's metadata, as the layer that wrote it gave it (for a directory no
+    /// header described: `0755`, root-owned).
+    pub meta: EntryMeta<'t>,
+    /// Files: their size; directories: the total of the files below them in this view.
+    pub size: u64,
+    /// How the view's layer changed it.
+    pub mark: Mark,
+    /// The layer that last wrote it.
+    pub layer: usize,
+    /// False for a directory no tar header described.
+    pub explicit: bool,
+}
 
-    fn flatten(&self, names: &Names, kind: ViewKind) -> Vec<ViewEntry> {
-        let mut graveyard: HashMap<u32, Vec<u32>> = HashMap::new();
-        for &(parent, node) in &self.removed {
-            graveyard.entry(parent).or_default().push(node);
+// Per-node flags while a view is derived.
+const CHANGED_BELOW: u8 = 1;
+const IN_VIEW_BELOW: u8 = 2;
+const KEPT_BELOW: u8 = 4;
+const KEPT: u8 = 8;
+
+/// One layer's view, filtered and sorted, as a pre-order arena: node `i`'s subtree is the
+/// index range `i + 1 .. subtree_end(i)`, so windows over it need no paths and no
+/// recursion. Nodes keep `u32` indices into the [`FileTrees`] they were built from, so
+/// every accessor takes those trees again (passing other trees is a bug: wrong names or a
+/// panic).
+///
+/// Filtering keeps the directories above every entry that passes, as dive does, and a
+/// directory's size is the total of the files below it that pass.
+#[derive(Clone, Debug)]
+pub struct StackedView {
+    layer: usize,
+    kind: ViewKind,
+    nodes: Vec<ViewNode>,
+}
+
+impl StackedView {
+    /// Stacks layers `0..=layer` and lays out the view of `layer`: the entries whose mark
+    /// is in `filter` with their ancestors, children in `order`.
+    pub fn build(
+        trees: &FileTrees,
+        layer: usize,
+        kind: ViewKind,
+        filter: MarkSet,
+        order: SortOrder,
+    ) -> Result<StackedView, TreeError> {
+        trees.check_layer(layer)?;
+        let capacity = trees.layers[..=layer].iter().map(|l| l.ops.len()).sum();
+        let mut stack = Stack::new(trees, capacity);
+        for lower in 0..layer {
+            stack.apply(lower, false);
         }
-        // Pre-order rows.
-        let mut rows: Vec<Row> = Vec::new();
-        let mut pending: Vec<(u32, usize, u32, bool)> = Vec::new();
-        for (child, removed) in self
-            .sorted_children(ROOT, false, &graveyard, names)
-            .into_iter()
-            .rev()
-        {
-            pending.push((child, usize::MAX, 0, removed));
-        }
-        while let Some((node, parent_row, depth, removed)) = pending.pop() {
-            let name = names.get(self.nodes[node as usize].name);
-            let mut path = if parent_row == usize::MAX {
-                Vec::new()
-            } else {
-                rows[parent_row].path.clone()
-            };
-            if !path.is_empty() {
-                path.push(b'/');
-            }
-            path.extend_from_slice(name);
-            let row = rows.len();
-            rows.push(Row {
-                node,
-                parent_row,
-                depth,
-                removed,
-                path,
-            });
-            for (child, r) in self
-                .sorted_children(node, removed, &graveyard, names)
-                .into_iter()
-                .rev()
-            {
-                pending.push((child, row, depth + 1, r));
+        stack.apply(layer, true);
+        stack.hang_removed();
+        // The index is only needed while stacking.
+        stack.children = MixMap::default();
+
+        // Pre-order over everything reachable, carrying "removed" down.
+        let mut order_list: Vec<u32> = Vec::with_capacity(stack.nodes.len());
+        let mut pending = vec![ROOT];
+        while let Some(node) = pending.pop() {
+            order_list.push(node);
+            let removed = stack.nodes[node as usize].removed;
+            let mut child = stack.nodes[node as usize].first_child;
+            while child != NONE {
+                if removed {
+                    stack.nodes[child as usize].removed = true;
+                }
+                pending.push(child);
+                child = stack.nodes[child as usize].next_sibling;
             }
         }
-        // Post-order: sizes, derived marks and which rows a layer view keeps.
-        let mut sizes = vec![0u64; rows.len()];
-        let mut changed_below = vec![false; rows.len()];
-        let mut keep = vec![false; rows.len()];
-        let mut marks = vec![Mark::Unchanged; rows.len()];
-        for i in (0..rows.len()).rev() {
-            let row = &rows[i];
-            let node = &self.nodes[row.node as usize];
-            let is_dir = node.meta.kind == EntryKind::Directory;
-            if !is_dir {
-                sizes[i] = node.meta.size;
+        drop(pending);
+
+        // Children before parents: marks, membership, sizes.
+        let count = stack.nodes.len();
+        let mut bits = vec![0u8; count];
+        let mut marks = vec![Mark::Unchanged; count];
+        let mut sizes = vec![0u64; count];
+        let mut kept = 0usize;
+        for &node in order_list.iter().rev() {
+            if node == ROOT {
+                continue;
             }
-            marks[i] = if row.removed {
+            let i = node as usize;
+            let n = stack.nodes[i];
+            let meta = stack.meta(node);
+            let is_dir = meta.kind == EntryKind::Directory;
+            let b = bits[i];
+            let mark = if n.removed {
                 Mark::Removed
-            } else if node.mark == Mark::Unchanged && is_dir && changed_below[i] {
+            } else if n.mark == Mark::Unchanged && is_dir && b & CHANGED_BELOW != 0 {
                 Mark::Modified
             } else {
-                node.mark
+                n.mark
             };
-            keep[i] |= node.touched || row.removed || node.mark != Mark::Unchanged;
-            if row.parent_row != usize::MAX {
-                let p = row.parent_row;
-                if row.removed == rows[p].removed {
-                    sizes[p] += sizes[i];
-                }
-                changed_below[p] |= marks[i] != Mark::Unchanged;
-                keep[p] |= keep[i];
+            let own_change = n.touched || n.removed || n.mark != Mark::Unchanged;
+            let in_view = match kind {
+                ViewKind::Aggregated => true,
+                ViewKind::LayerChanges => own_change || b & IN_VIEW_BELOW != 0,
+            };
+            let passes = in_view && filter.contains(mark);
+            let keep = passes || b & KEPT_BELOW != 0;
+            if passes && !is_dir {
+                sizes[i] += meta.size;
+            }
+            marks[i] = mark;
+            if keep {
+                bits[i] |= KEPT;
+                kept += 1;
+            }
+            let p = n.parent as usize;
+            if mark != Mark::Unchanged {
+                bits[p] |= CHANGED_BELOW;
+            }
+            if in_view {
+                bits[p] |= IN_VIEW_BELOW;
+            }
+            if keep {
+                bits[p] |= KEPT_BELOW;
+            }
+            if n.removed == stack.nodes[p].removed {
+                sizes[p] += sizes[i];
             }
         }
-        rows.into_iter()
-            .enumerate()
-            .filter(|(i, _)| kind == ViewKind::Aggregated || keep[*i])
-            .map(|(i, row)| {
-                let node = &self.nodes[row.node as usize];
-                ViewEntry {
-                    path: row.path,
-                    depth: row.depth,
-                    kind: node.meta.kind,
-                    size: sizes[i],
-                    mode: node.meta.mode,
-                    uid: node.meta.uid,
-                    gid: node.meta.gid,
-                    link_target: self.link(node.meta.link).map(<[u8]>::to_vec),
-                    mark: marks[i],
-                    layer: node.layer as usize,
-                    content_hash: node.meta.content_hash,
-                    explicit: node.explicit,
+        drop(order_list);
+
+        // Sorted pre-order of the kept nodes.
+        enum Work {
+            Enter { node: u32, parent: u32 },
+            Exit(u32),
+        }
+        let mut nodes: Vec<ViewNode> = Vec::with_capacity(kept);
+        let mut work: Vec<Work> = Vec::new();
+        let mut scratch: Vec<u32> = Vec::new();
+        let sorted_children = |node: u32, scratch: &mut Vec<u32>| {
+            scratch.clear();
+            scratch.extend(
+                stack
+                    .children_of(node)
+                    .filter(|&c| bits[c as usize] & KEPT != 0),
+            );
+            let by_name = |a: &u32, b: &u32| {
+                let (na, nb) = (&stack.nodes[*a as usize], &stack.nodes[*b as usize]);
+                trees
+                    .name(na.name)
+                    .cmp(trees.name(nb.name))
+                    // Removed before live for the same name (a path removed and re-added).
+                    .then(nb.removed.cmp(&na.removed))
+            };
+            match order {
+                SortOrder::Name => scratch.sort_unstable_by(by_name),
+                SortOrder::Size => scratch.sort_unstable_by(|a, b| {
+                    sizes[*b as usize]
+                        .cmp(&sizes[*a as usize])
+                        .then_with(|| by_name(a, b))
+                }),
+            }
+        };
+        sorted_children(ROOT, &mut scratch);
+        work.extend(
+            scratch
+                .iter()
+                .rev()
+                .map(|&node| Work::Enter { node, parent: NONE }),
+        );
+        while let Some(item) = work.pop() {
+            match item {
+                Work::Enter { node, parent } => {
+                    let index = nodes.len() as u32;
+                    let n = &stack.nodes[node as usize];
+                    nodes.push(ViewNode {
+                        name: n.name,
+                        parent,
+                        end: NONE,
+                        layer: n.layer,
+                        op: n.op,
+                        size: sizes[node as usize],
+                        kind: stack.meta(node).kind,
+                        mark: marks[node as usize],
+                    });
+                    work.push(Work::Exit(index));
+                    sorted_children(node, &mut scratch);
+                    work.extend(scratch.iter().rev().map(|&child| Work::Enter {
+                        node: child,
+                        parent: index,
+                    }));
                 }
-            })
-            .collect()
+                Work::Exit(index) => nodes[index as usize].end = nodes.len() as u32,
+            }
+        }
+        Ok(StackedView { layer, kind, nodes })
+    }
+
+    /// The layer this is a view of.
+    pub fn layer(&self) -> usize {
+        self.layer
+    }
+
+    /// Which of the two views it is.
+    pub fn kind(&self) -> ViewKind {
+        self.kind
+    }
+
+    /// Number of nodes (rows with every directory expanded).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// True when nothing passed the filter.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Bytes the view holds on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.nodes.capacity() * std::mem::size_of::<ViewNode>()
+    }
+
+    /// What node `index` shows (panics if out of range).
+    pub fn info<'t>(&self, trees: &'t FileTrees, index: u32) -> ViewNodeInfo<'t> {
+        let n = &self.nodes[index as usize];
+        ViewNodeInfo {
+            name: trees.name(n.name),
+            meta: trees.meta(n.layer, n.op),
+            size: n.size,
+            mark: n.mark,
+            layer: n.layer as usize,
+            explicit: n.op != NONE,
+        }
+    }
+
+    /// The node's name, exact bytes.
+    pub fn name<'t>(&self, trees: &'t FileTrees, index: u32) -> &'t [u8] {
+        trees.name(self.nodes[index as usize].name)
+    }
+
+    /// The node's parent, `None` at the top level.
+    pub fn parent(&self, index: u32) -> Option<u32> {
+        Some(self.nodes[index as usize].parent).filter(|&p| p != NONE)
+    }
+
+    /// One past the last index of the node's subtree.
+    pub fn subtree_end(&self, index: u32) -> u32 {
+        self.nodes[index as usize].end
+    }
+
+    /// Whether anything in the view is below the node.
+    pub fn has_children(&self, index: u32) -> bool {
+        self.nodes[index as usize].end > index + 1
+    }
+
+    /// Whether the node is a directory.
+    pub fn is_dir(&self, index: u32) -> bool {
+        self.nodes[index as usize].kind == EntryKind::Directory
+    }
+
+    /// How many directories are above the node (0 at the top level).
+    pub fn depth(&self, index: u32) -> u32 {
+        let mut depth = 0;
+        let mut cur = self.nodes[index as usize].parent;
+        while cur != NONE {
+            depth += 1;
+            cur = self.nodes[cur as usize].parent;
+        }
+        depth
+    }
+
+    /// Writes the node's path, with a leading `/`, into `out` (cleared first).
+    pub fn path_into(&self, trees: &FileTrees, index: u32, out: &mut Vec<u8>) {
+        out.clear();
+        let mut cur = index;
+        while cur != NONE {
+            push_reversed(out, trees.name(self.nodes[cur as usize].name));
+            cur = self.nodes[cur as usize].parent;
+        }
+        out.reverse();
+    }
+
+    /// The node at `path` (slash-separated, leading slash optional, cleaned like a tar
+    /// path). Where a path was removed and written again, the live entry.
+    pub fn find(&self, trees: &FileTrees, path: &[u8]) -> Option<u32> {
+        let mut parts = Vec::new();
+        clean_components(path, &mut parts);
+        let (mut start, mut end) = (0u32, self.nodes.len() as u32);
+        let mut found = None;
+        for part in parts {
+            let mut hit = None;
+            let mut i = start;
+            while i < end {
+                let n = &self.nodes[i as usize];
+                if trees.name(n.name) == part {
+                    hit = Some(i);
+                    if n.mark != Mark::Removed {
+                        break;
+                    }
+                }
+                i = n.end;
+            }
+            let node = hit?;
+            found = Some(node);
+            (start, end) = (node + 1, self.nodes[node as usize].end);
+        }
+        found
+    }
+
+    /// Every node as a [`ViewEntry`] with an owned path, in order.
+    fn entries(&self, trees: &FileTrees) -> Vec<ViewEntry> {
+        let mut out: Vec<ViewEntry> = Vec::with_capacity(self.nodes.len());
+        for (index, n) in self.nodes.iter().enumerate() {
+            let info = self.info(trees, index as u32);
+            let (mut path, depth) = match self.parent(index as u32) {
+                Some(p) => {
+                    let parent = &out[p as usize];
+                    let mut path = Vec::with_capacity(parent.path.len() + 1 + info.name.len());
+                    path.extend_from_slice(&parent.path);
+                    path.push(b'/');
+                    (path, parent.depth + 1)
+                }
+                None => (Vec::new(), 0),
+            };
+            path.extend_from_slice(info.name);
+            out.push(ViewEntry {
+                path,
+                depth,
+                kind: n.kind,
+                size: n.size,
+                mode: info.meta.mode,
+                uid: info.meta.uid,
+                gid: info.meta.gid,
+                link_target: info.meta.link_target.map(<[u8]>::to_vec),
+                mark: n.mark,
+                layer: info.layer,
+                content_hash: info.meta.content_hash,
+                explicit: info.explicit,
+            });
+        }
+        out
     }
 }

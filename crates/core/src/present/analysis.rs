@@ -10,7 +10,7 @@
 use crate::engine::efficiency;
 use crate::engine::scan::{LayerError, LayerSummary, ScanOptions, Scanner};
 use crate::engine::tree::TreeError as StackError;
-use crate::engine::tree::{FileTrees, Mark, ViewEntry, ViewKind};
+use crate::engine::tree::{FileTrees, ViewEntry};
 use crate::model::config::ConfigError;
 use crate::model::config::ImageConfig;
 use crate::model::digest::{Digest, Hasher};
@@ -100,6 +100,15 @@ pub enum AnalysisError {
         /// The tree's reason.
         source: StackError,
     },
+}
+
+/// A finished analysis: the report, and the stacked trees the page's Files tab is drawn
+/// from (only the compact per-layer operation lists; the scanners' entries are dropped).
+pub struct FinishedImage {
+    /// The finished report.
+    pub report: ImageReport,
+    /// Every layer's changes, for the views and searches of the Files tab.
+    pub trees: FileTrees,
 }
 
 /// One image being analysed; see the module documentation.
@@ -325,8 +334,9 @@ impl Analysis {
         Ok(row)
     }
 
-    /// Stacks the layers and computes the image-wide figures: the finished report.
-    pub fn finish(mut self, bytes_read: u64) -> Result<ImageReport, AnalysisError> {
+    /// Stacks the layers and computes the image-wide figures: the finished report, with
+    /// the stacked trees.
+    pub fn finish(mut self, bytes_read: u64) -> Result<FinishedImage, AnalysisError> {
         let stack_error = |source: StackError| AnalysisError::Stack { source };
         if let Some(index) = self.summaries.iter().position(Option::is_none) {
             return Err(AnalysisError::Unscanned { index });
@@ -339,13 +349,12 @@ impl Analysis {
         for summary in &summaries {
             trees.add_layer(&summary.entries).map_err(stack_error)?;
         }
-        for (index, row) in self.report.layers.iter_mut().enumerate() {
-            let (added, modified, removed) =
-                change_counts(&trees.view(index, ViewKind::LayerChanges));
-            row.added = added;
-            row.modified = modified;
-            row.removed = removed;
-            row.size_bytes = efficiency::dive_layer_size(&summaries[index].entries);
+        let counts = trees.change_counts();
+        for ((row, counts), summary) in self.report.layers.iter_mut().zip(counts).zip(&summaries) {
+            row.added = counts.added;
+            row.modified = counts.modified;
+            row.removed = counts.removed;
+            row.size_bytes = efficiency::dive_layer_size(&summary.entries);
         }
         self.report.files = trees.final_view().iter().map(merged_file).collect();
         let layers: Vec<&[crate::engine::scan::LayerEntry]> =
@@ -391,7 +400,11 @@ impl Analysis {
             inspect::to_docker_json(std::slice::from_ref(&inspect_view));
         self.report.source.bytes_read = bytes_read;
         self.report.complete = true;
-        Ok(self.report)
+        trees.compact();
+        Ok(FinishedImage {
+            report: self.report,
+            trees,
+        })
     }
 }
 
@@ -426,23 +439,6 @@ fn finite(value: f64) -> f64 {
     } else {
         0.0
     }
-}
-
-fn change_counts(view: &[ViewEntry]) -> (u64, u64, u64) {
-    let mut counts = (0, 0, 0);
-    // Directories only implied by deeper paths are context, not changes.
-    for entry in view
-        .iter()
-        .filter(|e| e.explicit || e.kind != crate::engine::tar::EntryKind::Directory)
-    {
-        match entry.mark {
-            Mark::Added => counts.0 += 1,
-            Mark::Modified => counts.1 += 1,
-            Mark::Removed => counts.2 += 1,
-            Mark::Unchanged => {}
-        }
-    }
-    counts
 }
 
 fn merged_file(entry: &ViewEntry) -> MergedFile {

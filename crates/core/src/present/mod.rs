@@ -4,7 +4,9 @@
 //! the serializable result of an analysis (the page's and `--json`'s shape),
 //! [`dive`] its dive-compatible export, [`history`] and [`inspect`] the `docker history` and
 //! `docker image inspect` shapes, [`humanize`] docker's sizes and relative times, and [`ci`]
-//! dive's CI rules. Nothing here reads bytes; it only shapes what the other rooms found.
+//! dive's CI rules; [`tree_view`] windows one layer's file tree for the page and [`search`]
+//! finds paths across all layers. Nothing here reads bytes; it only shapes what the other
+//! rooms found.
 
 pub mod analysis;
 pub mod ci;
@@ -13,3 +15,5 @@ pub mod history;
 pub mod humanize;
 pub mod inspect;
 pub mod report;
+pub mod search;
+pub mod tree_view;

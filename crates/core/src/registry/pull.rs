@@ -23,11 +23,12 @@ use super::api::{FetchedManifest, ManifestRef, Repository, VerifiedBlob};
 use super::error::RegistryError;
 use super::session::{Operation, Outcome};
 use crate::engine::scan::{LayerError, LayerSummary, ScanOptions};
+use crate::engine::tree::FileTrees;
 use crate::model::digest::{AnyDigest, Digest, DigestRole};
 use crate::model::manifest::{Document, ImageManifest};
 use crate::model::platform::{self, Platform};
 use crate::model::reference::Reference;
-use crate::present::analysis::{Analysis, AnalysisError, BlobPlan, ImagePlan};
+use crate::present::analysis::{Analysis, AnalysisError, BlobPlan, FinishedImage, ImagePlan};
 use crate::present::report::{
     ImageListing, ImageReport, LayerReport, SourceFormat, SourceInfo, Verification,
 };
@@ -137,7 +138,7 @@ enum Stage {
         analysis: Box<Analysis>,
         left: usize,
     },
-    Finished(Result<Box<ImageReport>, PullError>),
+    Finished(Result<Box<FinishedImage>, PullError>),
 }
 
 /// One image pulled from a registry; see the module documentation.
@@ -190,9 +191,21 @@ impl ImagePull {
             return Some(step);
         }
         match &self.stage {
-            Stage::Finished(Ok(report)) => Some(PullStep::Done(report.clone())),
+            Stage::Finished(Ok(finished)) => {
+                Some(PullStep::Done(Box::new(finished.report.clone())))
+            }
             Stage::Finished(Err(error)) => Some(PullStep::Failed(error.clone())),
             // Waiting for an outcome or for layer scans.
+            _ => None,
+        }
+    }
+
+    /// The stacked file trees of the analysed image, for tree views and searches
+    /// (the Files tab), once [`PullStep::Done`] has been returned; `None`
+    /// before. The trees move out: a second call returns empty trees.
+    pub fn take_file_trees(&mut self) -> Option<FileTrees> {
+        match &mut self.stage {
+            Stage::Finished(Ok(finished)) => Some(std::mem::take(&mut finished.trees)),
             _ => None,
         }
     }

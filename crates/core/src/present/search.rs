@@ -1,0 +1,218 @@
+//! Path search across every layer of an image, for the Files tab's search box.
+//!
+//! API summary:
+//! - [`PathPattern::parse`]`(text) -> Result<PathPattern, PatternError>`: `/re/` is a
+//!   regular expression, anything else a substring.
+//! - [`search`]`(&FileTrees, &PathPattern, limit) -> SearchResults`: the paths each layer
+//!   wrote, created or removed that match, layer by layer, with `truncated` when the
+//!   limit cut the list.
+//!
+//! What is matched is the full path with a leading slash (`/etc/ssl/certs`), so `/etc`
+//! and `etc/` both find `/etc/...`. Case: a substring is **smart-case**, as in ripgrep and
+//! vim: without an uppercase letter it ignores ASCII case (`ssl` finds `SSL`), with one it
+//! is exact (`SSL` finds only `SSL`); non-ASCII letters always match exactly. A regular
+//! expression is exact as written; `(?i)` makes it ignore case. Spaces around the text
+//! are ignored. Regular expressions are `regex-lite`'s syntax (no look-around, linear
+//! time), bounded in length and compiled size so no pattern can stall the worker.
+
+use std::ops::ControlFlow;
+
+use crate::engine::tar::EntryKind;
+use crate::engine::tree::{FileTrees, Mark};
+
+/// The longest pattern text accepted, in bytes.
+pub const MAX_PATTERN_BYTES: usize = 1024;
+
+/// The most hits one search returns.
+pub const MAX_SEARCH_HITS: usize = 1000;
+
+/// The compiled size a regular expression may reach.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// How deeply groups and repetitions may nest.
+const REGEX_NEST_LIMIT: u32 = 64;
+
+/// Why a search text was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PatternError {
+    /// Nothing to search for.
+    #[error("the search is empty: type part of a path, or /regex/")]
+    Empty,
+    /// The text is longer than [`MAX_PATTERN_BYTES`].
+    #[error("the search is {len} bytes long; at most {limit} are accepted")]
+    TooLong {
+        /// Its length.
+        len: usize,
+        /// [`MAX_PATTERN_BYTES`].
+        limit: usize,
+    },
+    /// `/.../` holds no valid regular expression.
+    #[error("/{pattern}/ is not a valid regular expression: {reason}")]
+    BadRegex {
+        /// The expression between the slashes.
+        pattern: String,
+        /// The parser's reason.
+        reason: String,
+    },
+}
+
+/// A parsed search text; see the module documentation.
+#[derive(Clone, Debug)]
+pub enum PathPattern {
+    /// A plain part of a path.
+    Substring {
+        /// The text as given, for display.
+        text: String,
+        /// What is looked for: the text, ASCII-lowercased when the case is ignored.
+        needle: Vec<u8>,
+        /// Whether ASCII case is ignored (the text has no uppercase letter).
+        ignore_case: bool,
+    },
+    /// `/re/`.
+    Regex {
+        /// The expression between the slashes.
+        source: String,
+        /// The compiled expression.
+        regex: regex_lite::Regex,
+    },
+}
+
+impl PathPattern {
+    /// Parses the search box's text.
+    pub fn parse(text: &str) -> Result<PathPattern, PatternError> {
+        let text = text.trim();
+        if text.len() > MAX_PATTERN_BYTES {
+            return Err(PatternError::TooLong {
+                len: text.len(),
+                limit: MAX_PATTERN_BYTES,
+            });
+        }
+        if text.is_empty() {
+            return Err(PatternError::Empty);
+        }
+        if let Some(inner) = text
+            .strip_prefix('/')
+            .and_then(|rest| rest.strip_suffix('/'))
+        {
+            if inner.is_empty() {
+                return Err(PatternError::Empty);
+            }
+            let regex = regex_lite::RegexBuilder::new(inner)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .nest_limit(REGEX_NEST_LIMIT)
+                .build()
+                .map_err(|e| PatternError::BadRegex {
+                    pattern: inner.to_string(),
+                    reason: e.to_string(),
+                })?;
+            return Ok(PathPattern::Regex {
+                source: inner.to_string(),
+                regex,
+            });
+        }
+        let ignore_case = !text.chars().any(char::is_uppercase);
+        let needle = if ignore_case {
+            text.as_bytes().to_ascii_lowercase()
+        } else {
+            text.as_bytes().to_vec()
+        };
+        Ok(PathPattern::Substring {
+            text: text.to_string(),
+            needle,
+            ignore_case,
+        })
+    }
+
+    /// Whether `path` (with its leading slash) matches. `scratch` is reused between calls.
+    pub fn matches(&self, path: &[u8], scratch: &mut Vec<u8>) -> bool {
+        match self {
+            PathPattern::Substring {
+                needle,
+                ignore_case,
+                ..
+            } => {
+                let haystack = if *ignore_case {
+                    scratch.clear();
+                    scratch.extend(path.iter().map(u8::to_ascii_lowercase));
+                    &scratch[..]
+                } else {
+                    path
+                };
+                contains(haystack, needle)
+            }
+            PathPattern::Regex { regex, .. } => match std::str::from_utf8(path) {
+                Ok(text) => regex.is_match(text),
+                Err(_) => regex.is_match(&String::from_utf8_lossy(path)),
+            },
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    haystack
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == first)
+        .any(|(i, _)| haystack[i + 1..].starts_with(rest))
+}
+
+/// One path a layer changed that matches the search.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHit {
+    /// The layer, 0 for the bottom one.
+    pub layer: usize,
+    /// The path, `/etc/ssl/certs` (invalid UTF-8 shown as U+FFFD).
+    pub path: String,
+    /// How the layer changed it: added, modified, removed, or unchanged (written again
+    /// with the same content and metadata).
+    pub mark: Mark,
+    /// What the entry is (for a removed entry, what it was).
+    pub kind: EntryKind,
+}
+
+/// What a search found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchResults {
+    /// The hits in layer order, by path within a layer.
+    pub hits: Vec<SearchHit>,
+    /// True when more paths matched than the limit let through.
+    pub truncated: bool,
+}
+
+/// Finds the paths every layer wrote, created or removed that match `pattern`, at most
+/// `limit` of them (and never more than [`MAX_SEARCH_HITS`]). Each layer's changed paths
+/// are searched, so a path shows once for each layer that added, modified or removed it.
+pub fn search(trees: &FileTrees, pattern: &PathPattern, limit: usize) -> SearchResults {
+    let limit = limit.min(MAX_SEARCH_HITS);
+    let mut results = SearchResults::default();
+    let mut layer_start = 0;
+    let mut current_layer = 0;
+    let mut scratch = Vec::new();
+    trees.visit_changed_paths(|change| {
+        if change.layer != current_layer {
+            results.hits[layer_start..].sort_by(|a, b| a.path.cmp(&b.path));
+            layer_start = results.hits.len();
+            current_layer = change.layer;
+        }
+        if !pattern.matches(change.path, &mut scratch) {
+            return ControlFlow::Continue(());
+        }
+        if results.hits.len() == limit {
+            results.truncated = true;
+            return ControlFlow::Break(());
+        }
+        results.hits.push(SearchHit {
+            layer: change.layer,
+            path: String::from_utf8_lossy(change.path).into_owned(),
+            mark: change.mark,
+            kind: change.kind,
+        });
+        ControlFlow::Continue(())
+    });
+    results.hits[layer_start..].sort_by(|a, b| a.path.cmp(&b.path));
+    results
+}
