@@ -103,7 +103,8 @@ pub fn app() -> Html {
             Tab::Files => html! {
                 <FilesTab layers={report.layers.clone()} selected={analysis.shown_layer()}
                     streaming={analysis.progress.as_ref().and_then(|p| p.layer.map(|(index, _)| (index, p.layer_bytes)))}
-                    view={analysis.view.clone()} on_view={controls.show_view.clone()} counted={report.overview.complete} />
+                    view={analysis.view.clone()} on_view={controls.show_view.clone()} counted={report.overview.complete}
+                    job={analysis.job} ask_tree={controls.ask_tree.clone()} listen_tree={controls.listen_tree.clone()} />
             },
             Tab::History => html! { <HistoryTab overview={report.overview.clone()} /> },
             Tab::Config => html! { <ConfigTab config={report.overview.run_config.clone()} /> },

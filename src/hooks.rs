@@ -4,4 +4,4 @@ mod use_analysis;
 mod use_keys;
 
 pub use use_analysis::{use_analysis, LoginSubmit};
-pub use use_keys::{use_keys, KeyAction};
+pub use use_keys::{typing, use_keys, KeyAction};

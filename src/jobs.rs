@@ -1,6 +1,6 @@
 //! Starting, feeding and stopping layer workers from the page.
 
-use layerscope_web::protocol::{Job as Work, WorkerEvent, CANCEL, EXPORT, MORE_TAGS};
+use layerscope_web::protocol::{Job as Work, TreeRequest, WorkerEvent, CANCEL, EXPORT, MORE_TAGS};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
@@ -36,6 +36,13 @@ impl Job {
         if self.graceful {
             let _ = self.worker.post_message(&MORE_TAGS.into());
         }
+    }
+
+    /// Asks the worker about the finished image's trees (it answers with a `Tree` event).
+    pub fn ask(&self, request: &TreeRequest) -> Result<(), String> {
+        self.worker
+            .post_message(&request.to_js())
+            .map_err(|error| format!("the layer worker could not be asked for the tree: {error:?}"))
     }
 
     /// Asks a worker that is done for its whole report (it answers with an `Export` event).

@@ -6,6 +6,8 @@
 
 use layerscope_core::archive::Progress;
 use layerscope_core::present::report::{ImageListing, ImageReport, LayerReport};
+use layerscope_core::present::search::SearchResults;
+use layerscope_core::present::tree_view::{MarkSet, SortOrder, TreeQuery, TreeRow, ViewKind};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Blob;
@@ -16,6 +18,8 @@ const BLOB_KEY: &str = "blob";
 const SELECT_KEY: &str = "select";
 /// Key of the request object's registry pull (JSON text of [`RegistryPull`]).
 const REGISTRY_KEY: &str = "registry";
+/// Key of a question about the finished image's trees (JSON text of [`TreeRequest`]).
+const TREE_KEY: &str = "tree";
 /// The text the page posts to a worker to stop it (its fetches are aborted).
 pub const CANCEL: &str = "cancel";
 /// The text the page posts to a registry worker for the next page of tags.
@@ -68,6 +72,140 @@ pub enum Route {
     Direct,
     /// Through `./proxy/{host}/...` on the page's own origin (`layerscope serve`).
     Proxy,
+}
+
+/// Which view of which layer the Files tab shows: everything of a [`TreeQuery`] but the
+/// open directories, which the worker keeps for the view it holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ViewKey {
+    pub layer: usize,
+    pub kind: ViewKind,
+    pub filter: MarkSet,
+    pub sort: SortOrder,
+}
+
+impl ViewKey {
+    /// Whether `query` is this view (whatever its directories).
+    pub fn names(&self, query: &TreeQuery) -> bool {
+        self.layer == query.layer
+            && self.kind == query.kind
+            && self.filter == query.filter
+            && self.sort == query.sort
+    }
+}
+
+/// A question from the Files tab to the worker that owns the image's trees.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum TreeRequest {
+    /// Rows `start..start + count` of `view`, after `action` (opening a path's directories,
+    /// toggling one, collapsing all) when there is one.
+    Window {
+        id: u64,
+        view: ViewKey,
+        start: usize,
+        count: usize,
+        #[serde(default)]
+        action: Option<TreeAction>,
+    },
+    /// Paths of every layer matching `pattern` (a substring, or `/re/`).
+    Search { id: u64, pattern: String },
+}
+
+impl TreeRequest {
+    /// The number the page gave the request; its answer carries it back.
+    pub fn id(&self) -> u64 {
+        match self {
+            TreeRequest::Window { id, .. } | TreeRequest::Search { id, .. } => *id,
+        }
+    }
+
+    /// The object posted to the worker.
+    pub fn to_js(&self) -> JsValue {
+        let object = js_sys::Object::new();
+        let text = serde_json::to_string(self).unwrap_or_default();
+        let _ = js_sys::Reflect::set(&object, &TREE_KEY.into(), &text.into());
+        object.into()
+    }
+
+    /// Reads a request posted by [`TreeRequest::to_js`]; `None` when `value` is not one.
+    pub fn from_js(value: &JsValue) -> Option<Result<TreeRequest, String>> {
+        let text = js_sys::Reflect::get(value, &TREE_KEY.into())
+            .ok()?
+            .as_string()?;
+        Some(
+            serde_json::from_str(&text)
+                .map_err(|error| format!("the page's tree request is unreadable: {error}")),
+        )
+    }
+}
+
+/// What a window request changes first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "camelCase")]
+pub enum TreeAction {
+    /// Opens every directory above `path`; the answer's `focus` is its row.
+    Reveal { path: String },
+    /// Opens a closed directory or closes an open one.
+    Toggle { path: String },
+    /// Opens or closes one directory (the Right and Left keys).
+    SetOpen { path: String, open: bool },
+    /// Closes every directory.
+    CollapseAll,
+    /// Opens every directory.
+    ExpandAll,
+}
+
+/// The worker's answer to a [`TreeRequest`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum TreeAnswer {
+    /// A window of a view's rows.
+    Rows {
+        id: u64,
+        view: ViewKey,
+        /// Visible rows in the whole view.
+        total: usize,
+        /// Row number of `rows[0]` (the worker moves the window to a revealed path).
+        start: usize,
+        rows: Vec<TreeRow<'static>>,
+        /// The row the action was about (a revealed path, a toggled directory).
+        focus: Option<usize>,
+        /// A path asked to be revealed that this view does not hold.
+        missing: Option<String>,
+        /// Entries in the view, visible or not.
+        entries: usize,
+    },
+    /// Search hits, in layer order.
+    Hits {
+        id: u64,
+        pattern: String,
+        results: SearchResults,
+    },
+    /// The question could not be answered; the message says why.
+    Failed { id: u64, message: String },
+}
+
+impl TreeAnswer {
+    /// The number of the request this answers.
+    pub fn id(&self) -> u64 {
+        match self {
+            TreeAnswer::Rows { id, .. }
+            | TreeAnswer::Hits { id, .. }
+            | TreeAnswer::Failed { id, .. } => *id,
+        }
+    }
+
+    /// The same answer for request `id`.
+    pub fn with_id(mut self, number: u64) -> TreeAnswer {
+        match &mut self {
+            TreeAnswer::Rows { id, .. }
+            | TreeAnswer::Hits { id, .. }
+            | TreeAnswer::Failed { id, .. } => *id = number,
+        }
+        self
+    }
 }
 
 /// What a worker is asked to do.
@@ -186,6 +324,8 @@ pub enum WorkerEvent {
     Export { json: String },
     /// The answer to [`EXPORT`] from a worker that has no finished report.
     ExportRefused { message: String },
+    /// The answer to a [`TreeRequest`].
+    Tree { answer: Box<TreeAnswer> },
 }
 
 impl WorkerEvent {

@@ -319,6 +319,9 @@ async fn pull_image(
                 layer: without_layer_files(layer),
             }),
             PullStep::Done(report) => {
+                if let Some(trees) = pull.take_file_trees() {
+                    crate::owner::keep(trees);
+                }
                 // Kept whole for "Download report"; posted without the file lists.
                 post(&crate::protocol::finished(report));
                 // The image is shown; the tag list follows (a registry may refuse it: then

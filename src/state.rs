@@ -400,6 +400,8 @@ impl PageState {
             }
             // The job runner keeps routes; the state has nothing to show for them.
             WorkerEvent::Routed { .. } => {}
+            // The Files tab's tree hears these itself (see `Controls::listen_tree`).
+            WorkerEvent::Tree { .. } => {}
             WorkerEvent::Tags { tags, more, append } => {
                 if append {
                     for tag in tags {

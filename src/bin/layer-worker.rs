@@ -20,6 +20,7 @@ use layerscope_web::protocol::{
     export, finished, without_file_lists, without_layer_files, Job, Request, WorkerEvent, CANCEL,
     EXPORT, MORE_TAGS,
 };
+use layerscope_web::protocol::{TreeAnswer, TreeRequest};
 use layerscope_web::pull::TagPages;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -48,6 +49,16 @@ fn main() {
                 controller.abort();
             }
             scope().close();
+            return;
+        }
+        if let Some(request) = TreeRequest::from_js(&data) {
+            let answer = match request {
+                Ok(request) => layerscope_web::owner::answer(request),
+                Err(message) => TreeAnswer::Failed { id: 0, message },
+            };
+            post(&WorkerEvent::Tree {
+                answer: Box::new(answer),
+            });
             return;
         }
         if data.as_string().as_deref() == Some(EXPORT) {
@@ -155,7 +166,12 @@ fn drive(source: &mut BlobSource, select: usize) -> WorkerEvent {
             Step::LayerScanned(layer) => post(&WorkerEvent::LayerScanned {
                 layer: without_layer_files(layer),
             }),
-            Step::Done(report) => return finished(report),
+            Step::Done(report) => {
+                if let Some(trees) = reader.take_file_trees() {
+                    layerscope_web::owner::keep(trees);
+                }
+                return finished(report);
+            }
             Step::Failed(error) => {
                 return WorkerEvent::Failed {
                     message: error.to_string(),

@@ -1,6 +1,7 @@
 use std::rc::Rc;
 
 use layerscope_core::present::report::LayerReport;
+use layerscope_web::protocol::{TreeAnswer, TreeRequest};
 use yew::prelude::*;
 
 use super::file_tree_pane::FileTreePane;
@@ -16,8 +17,13 @@ pub struct FilesTabProps {
     pub streaming: Option<(usize, Option<(u64, u64)>)>,
     pub view: ViewState,
     pub on_view: Callback<ViewState>,
-    /// The finished report's change counts are in the rows.
+    /// The finished report's change counts are in the rows (and the worker holds the trees).
     pub counted: bool,
+    /// The analysis shown, so a new one starts a new tree.
+    pub job: u64,
+    /// Questions to the image's worker, and where its answers go.
+    pub ask_tree: Callback<TreeRequest>,
+    pub listen_tree: Callback<Option<Callback<Box<TreeAnswer>>>>,
 }
 
 /// Layers on the left, the selected layer's tree on the right.
@@ -36,7 +42,8 @@ pub fn files_tab(props: &FilesTabProps) -> Html {
         <div class="files-tab">
             <LayerList layers={props.layers.clone()} selected={props.selected} streaming={props.streaming}
                 {on_select} counted={props.counted} />
-            <FileTreePane {layer} view={props.view.clone()} />
+            <FileTreePane {layer} view={props.view.clone()} on_view={props.on_view.clone()} job={props.job}
+                ready={props.counted} ask_tree={props.ask_tree.clone()} listen_tree={props.listen_tree.clone()} />
         </div>
     }
 }

@@ -20,7 +20,8 @@ use std::rc::Rc;
 
 use layerscope_core::model::reference::Reference;
 use layerscope_web::protocol::{
-    Job as Work, Login, RegistryPull, Request, Route as RegistryRoute, WorkerEvent,
+    Job as Work, Login, RegistryPull, Request, Route as RegistryRoute, TreeAnswer, TreeRequest,
+    WorkerEvent,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -98,6 +99,11 @@ pub struct Controls {
     pub export: Callback<String>,
     /// Names the shown image by its digest (`name@sha256:...`) instead of its tag.
     pub pin: Callback<String>,
+    /// Asks the worker about the shown image's trees; the answer goes to the tree listener.
+    pub ask_tree: Callback<TreeRequest>,
+    /// Sets (or with `None` removes) the one listener of the worker's tree answers: the
+    /// Files tab's tree, which keeps its rows to itself rather than in the page's state.
+    pub listen_tree: Callback<Option<Callback<Box<TreeAnswer>>>>,
 }
 
 /// The page's state, fed by the running worker, with the controls that start and stop work.
@@ -258,8 +264,20 @@ impl Controls {
             let runner = runner.clone();
             Callback::from(move |file_name: String| runner.export(file_name))
         };
+        let ask_tree = {
+            let runner = runner.clone();
+            Callback::from(move |request: TreeRequest| runner.ask_tree(request))
+        };
+        let listen_tree = {
+            let runner = runner.clone();
+            Callback::from(move |listener: Option<Callback<Box<TreeAnswer>>>| {
+                *runner.tree_listener.borrow_mut() = listener;
+            })
+        };
         let pin = Callback::from(move |reference: String| runner.pin(reference));
         Controls {
+            ask_tree,
+            listen_tree,
             open_files,
             open_demo,
             pick_image,
@@ -297,6 +315,8 @@ struct JobRunner {
     routes: Rc<RefCell<HashMap<String, RegistryRoute>>>,
     /// Logins by registry (as references name it), in memory.
     logins: RefCell<HashMap<String, Login>>,
+    /// Where the worker's tree answers go (see [`Controls::listen_tree`]).
+    tree_listener: Rc<RefCell<Option<Callback<Box<TreeAnswer>>>>>,
 }
 
 /// What is being shown, kept so another image or platform of it can be picked.
@@ -338,6 +358,28 @@ impl JobRunner {
             export_url: Rc::default(),
             routes: Rc::new(RefCell::new(HashMap::new())),
             logins: RefCell::new(HashMap::new()),
+            tree_listener: Rc::default(),
+        }
+    }
+
+    /// Posts a tree question to the worker of the shown image; when there is none, the
+    /// listener hears why at once.
+    fn ask_tree(&self, request: TreeRequest) {
+        let asked = match self.current.borrow().as_ref() {
+            Some(Current {
+                worker: Some(worker),
+                ..
+            }) => worker.ask(&request),
+            _ => Err("the worker that read this image has stopped; open the image again to browse its files".into()),
+        };
+        if let Err(message) = asked {
+            let listener = self.tree_listener.borrow().clone();
+            if let Some(listener) = listener {
+                listener.emit(Box::new(TreeAnswer::Failed {
+                    id: request.id(),
+                    message,
+                }));
+            }
         }
     }
 
@@ -434,7 +476,15 @@ impl JobRunner {
             let routes = self.routes.clone();
             let export_name = self.export_name.clone();
             let export_url = self.export_url.clone();
+            let tree_listener = self.tree_listener.clone();
             Callback::from(move |event: WorkerEvent| {
+                if let WorkerEvent::Tree { answer } = event {
+                    let listener = tree_listener.borrow().clone();
+                    if let Some(listener) = listener {
+                        listener.emit(answer);
+                    }
+                    return;
+                }
                 if let WorkerEvent::Routed { registry, route } = &event {
                     routes.borrow_mut().insert(registry.clone(), *route);
                     let text = serde_json::to_string(route).unwrap_or_default();

@@ -75,7 +75,7 @@ pub fn use_keys(on_key: Callback<KeyAction>) {
 }
 
 /// True when the key goes to a text field, a list box or an editable element.
-fn typing(event: &KeyboardEvent) -> bool {
+pub fn typing(event: &KeyboardEvent) -> bool {
     let Some(element) = event
         .target()
         .and_then(|target| target.dyn_into::<Element>().ok())

@@ -26,6 +26,8 @@ pub const CHROMIUM_FLAGS: &[&str] = &[
     "--disable-component-update",
     "--disable-sync",
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    // A laptop-sized window, so screenshots show the page as people see it.
+    "--window-size=1280,900",
 ];
 
 /// One request from the browser's network log.

@@ -25,7 +25,7 @@ pub const BLOCK: usize = 512;
 pub const MAX_EXTENSION_SIZE: u64 = 1024 * 1024;
 
 /// What kind of file system object a tar member describes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EntryKind {
     /// A regular file (typeflag `0`, NUL, or `7` contiguous).

@@ -159,7 +159,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// One path a layer changed that matches the search.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchHit {
     /// The layer, 0 for the bottom one.
@@ -174,7 +174,7 @@ pub struct SearchHit {
 }
 
 /// What a search found.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchResults {
     /// The hits in layer order, by path within a layer.

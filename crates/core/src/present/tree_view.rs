@@ -268,9 +268,23 @@ impl serde::Serialize for ModeText {
     }
 }
 
+/// Reads the text back (the page reads rows a worker posted): ten ASCII characters.
+impl<'de> serde::Deserialize<'de> for ModeText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ModeText, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let bytes: [u8; 10] = text
+            .as_bytes()
+            .try_into()
+            .ok()
+            .filter(|bytes: &[u8; 10]| bytes.is_ascii())
+            .ok_or_else(|| serde::de::Error::custom("a mode text is ten ASCII characters"))?;
+        Ok(ModeText(bytes))
+    }
+}
+
 /// One visible row, as the page draws it. Names and link targets borrow from the trees
 /// when they are UTF-8; invalid bytes show as U+FFFD.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TreeRow<'t> {
     /// The row's index among the visible rows.
@@ -306,6 +320,30 @@ pub struct TreeRow<'t> {
     pub has_children: bool,
     /// Whether its children are shown (false when it has none).
     pub expanded: bool,
+}
+
+impl TreeRow<'_> {
+    /// The row with its borrowed names copied, to keep or send once the trees are gone.
+    pub fn into_owned(self) -> TreeRow<'static> {
+        TreeRow {
+            row: self.row,
+            name: Cow::Owned(self.name.into_owned()),
+            path: self.path,
+            depth: self.depth,
+            kind: self.kind,
+            mode: self.mode,
+            uid: self.uid,
+            gid: self.gid,
+            size: self.size,
+            size_text: self.size_text,
+            link_target: self.link_target.map(|target| Cow::Owned(target.into_owned())),
+            mark: self.mark,
+            layer: self.layer,
+            is_dir: self.is_dir,
+            has_children: self.has_children,
+            expanded: self.expanded,
+        }
+    }
 }
 
 /// What a toggle did.
