@@ -89,7 +89,10 @@ impl Owned {
                 key.layer
             ));
         }
-        let reusable = self.view.as_ref().is_some_and(|view| key.names(view.query()));
+        let reusable = self
+            .view
+            .as_ref()
+            .is_some_and(|view| key.names(view.query()));
         if !reusable {
             let query = TreeQuery {
                 layer: key.layer,

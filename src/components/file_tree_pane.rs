@@ -105,8 +105,8 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
         let scroll_to = scroll_to.clone();
         let listen = props.listen_tree.clone();
         use_effect_with((), move |()| {
-            listen.emit(Some(Callback::from(move |answer: Box<TreeAnswer>| {
-                match *answer {
+            listen.emit(Some(Callback::from(
+                move |answer: Box<TreeAnswer>| match *answer {
                     TreeAnswer::Rows {
                         id,
                         view,
@@ -144,8 +144,8 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
                         problem.set(Some(message));
                     }
                     _ => {}
-                }
-            })));
+                },
+            )));
             let listen = listen.clone();
             move || listen.emit(None)
         });
@@ -393,12 +393,22 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
             let twisty_path = row.path.clone();
             let ontoggle = Callback::from(move |event: MouseEvent| {
                 event.stop_propagation();
-                act(TreeAction::Toggle { path: twisty_path.clone() });
+                act(TreeAction::Toggle {
+                    path: twisty_path.clone(),
+                });
             });
-            tree_row(row, selected.as_deref() == Some(row.path.as_str()), onclick, ontoggle)
+            tree_row(
+                row,
+                selected.as_deref() == Some(row.path.as_str()),
+                onclick,
+                ontoggle,
+            )
         });
         let height = format!("height: {}px", held.total as f64 * ROW_HEIGHT);
-        let offset = format!("transform: translateY({}px)", held.start as f64 * ROW_HEIGHT);
+        let offset = format!(
+            "transform: translateY({}px)",
+            held.start as f64 * ROW_HEIGHT
+        );
         html! {
             <>
                 <p class="tree-status muted" data-testid="tree-status">
@@ -499,7 +509,11 @@ fn toolbar(
     ]
     .map(|(mark, label)| {
         let shown = key.filter.contains(mark);
-        let next = if shown { key.filter.without(mark) } else { key.filter.with(mark) };
+        let next = if shown {
+            key.filter.without(mark)
+        } else {
+            key.filter.with(mark)
+        };
         let filter = route_filter(next);
         html! {
             <button type="button" class={classes!("chip", mark_class(mark), shown.then_some("on"))}
@@ -509,7 +523,11 @@ fn toolbar(
     });
     let sort_by_size = view.sort == RouteSort::Size;
     let sort = set(ViewState {
-        sort: if sort_by_size { RouteSort::Name } else { RouteSort::Size },
+        sort: if sort_by_size {
+            RouteSort::Name
+        } else {
+            RouteSort::Size
+        },
         ..view.clone()
     });
     let collapse = {

@@ -182,7 +182,11 @@ fn dive_image_tree_shows_the_final_file_system_as_the_cli_lists_it() {
     // dive shows /bin as 1.2 MB: busybox once, the rest hard links.
     assert!(bin.text.contains("1.15MB"), "size of /bin: {:?}", bin.text);
     let link = first.iter().find(|row| row.path == "/bin/[[").unwrap();
-    assert!(link.text.contains("→ bin/["), "hard link target: {:?}", link.text);
+    assert!(
+        link.text.contains("→ bin/["),
+        "hard link target: {:?}",
+        link.text
+    );
 
     // Scrolling to the bottom draws the last rows, still a window.
     scroll_tree_to(&browser, 1.0);
@@ -202,27 +206,38 @@ fn dive_image_views_filters_sort_collapse_search_and_keys() {
     wait_total(&browser, 423);
 
     // Layer 9 (`rm -rf /root/example/`): its changes are one removal under /root.
-    browser.execute(
-        "document.querySelectorAll('[data-testid=layer-row]')[9].click(); return true;",
-    );
+    browser
+        .execute("document.querySelectorAll('[data-testid=layer-row]')[9].click(); return true;");
     click(&browser, "tree-mode-changes");
     let changes = wait_rows(&browser, "layer 9's removal", |rows| {
         rows.iter()
             .any(|row| row.path == "/root/example" && row.mark == "removed")
     });
     assert!(
-        changes.iter().all(|row| row.path == "/root" || row.path.starts_with("/root/")),
+        changes
+            .iter()
+            .all(|row| row.path == "/root" || row.path.starts_with("/root/")),
         "only /root changes in layer 9: {changes:?}"
     );
-    let removed = changes.iter().find(|row| row.path == "/root/example").unwrap();
-    assert!(removed.text.starts_with('-'), "a removal reads -: {:?}", removed.text);
-    assert!(fragment(&browser).contains("mode=changes"), "{}", fragment(&browser));
+    let removed = changes
+        .iter()
+        .find(|row| row.path == "/root/example")
+        .unwrap();
+    assert!(
+        removed.text.starts_with('-'),
+        "a removal reads -: {:?}",
+        removed.text
+    );
+    assert!(
+        fragment(&browser).contains("mode=changes"),
+        "{}",
+        fragment(&browser)
+    );
 
     // Back to everything up to the top layer; hide unchanged entries: what is left was
     // added or modified, or is a directory above such an entry.
-    browser.execute(
-        "document.querySelectorAll('[data-testid=layer-row]')[13].click(); return true;",
-    );
+    browser
+        .execute("document.querySelectorAll('[data-testid=layer-row]')[13].click(); return true;");
     click(&browser, "tree-mode-all");
     wait_total(&browser, 423);
     click(&browser, "filter-unchanged");
@@ -231,15 +246,24 @@ fn dive_image_views_filters_sort_collapse_search_and_keys() {
     });
     for row in &changed {
         assert!(
-            row.mark != "unchanged" || changed.iter().any(|below| below.path.starts_with(&format!("{}/", row.path))),
+            row.mark != "unchanged"
+                || changed
+                    .iter()
+                    .any(|below| below.path.starts_with(&format!("{}/", row.path))),
             "an unchanged row with nothing changed below it: {row:?}"
         );
     }
     assert!(
-        changed.iter().any(|row| row.path == "/root/saved.txt" && row.mark == "modified"),
+        changed
+            .iter()
+            .any(|row| row.path == "/root/saved.txt" && row.mark == "modified"),
         "chmod +x makes /root/saved.txt modified: {changed:?}"
     );
-    assert!(fragment(&browser).contains("filter=amr"), "{}", fragment(&browser));
+    assert!(
+        fragment(&browser).contains("filter=amr"),
+        "{}",
+        fragment(&browser)
+    );
     click(&browser, "filter-unchanged");
     wait_total(&browser, 423);
 
@@ -268,7 +292,10 @@ fn dive_image_views_filters_sort_collapse_search_and_keys() {
 
     // Search every layer; a hit opens its layer with the path selected and in view.
     let search = browser.wait_for_testid("tree-search", OPEN_TIMEOUT);
-    browser.webdriver().send_keys(&search, "somefile3\n").unwrap();
+    browser
+        .webdriver()
+        .send_keys(&search, "somefile3\n")
+        .unwrap();
     browser.wait_for_testid("search-hit", OPEN_TIMEOUT);
     let summary = browser.testid_text("search-summary");
     assert!(summary.contains("somefile3"), "{summary:?}");
@@ -282,7 +309,8 @@ fn dive_image_views_filters_sort_collapse_search_and_keys() {
         .map(|h| h.as_str().unwrap().to_string())
         .collect();
     assert!(
-        hits.iter().any(|hit| hit.contains("layer 6") && hit.contains("/root/example/somefile3.txt")),
+        hits.iter()
+            .any(|hit| hit.contains("layer 6") && hit.contains("/root/example/somefile3.txt")),
         "layer 6 adds somefile3: {hits:?}"
     );
     browser.execute(
@@ -301,10 +329,7 @@ fn dive_image_views_filters_sort_collapse_search_and_keys() {
 
     // Keys: j moves the selection down, k back up.
     browser.execute("document.querySelector('.tree-scroll').focus(); return true;");
-    let scroller = browser
-        .webdriver()
-        .find_element(".tree-scroll")
-        .unwrap();
+    let scroller = browser.webdriver().find_element(".tree-scroll").unwrap();
     browser.webdriver().send_keys(&scroller, "k").unwrap();
     let moved = wait_rows(&browser, "the selection one row up", |rows| {
         rows.iter()
@@ -323,7 +348,10 @@ fn dive_image_views_filters_sort_collapse_search_and_keys() {
     browser.execute(
         "const s = document.querySelector('[data-testid=tree-search]'); s.value = ''; return true;",
     );
-    browser.webdriver().send_keys(&search, "/[unclosed/\n").unwrap();
+    browser
+        .webdriver()
+        .send_keys(&search, "/[unclosed/\n")
+        .unwrap();
     let problem = browser.wait_for_testid("tree-problem", OPEN_TIMEOUT);
     let text = browser.webdriver().element_text(&problem).unwrap();
     assert!(text.contains("[unclosed"), "names the pattern: {text:?}");

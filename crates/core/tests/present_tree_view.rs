@@ -281,3 +281,25 @@ fn dive_search_finds_the_layers_that_wrote_and_removed_a_path() {
     assert_eq!(rows[0].path, "/root/example/somefile2.txt");
     assert_eq!(rows[0].mark, Mark::Removed);
 }
+
+#[test]
+fn rows_travel_as_json_and_read_back_the_same() {
+    // The worker posts rows as JSON and the page reads them back: nothing may change.
+    let (_, trees) = dive_image();
+    let view = TreeView::build(&trees, &TreeQuery::new(13)).unwrap();
+    let rows: Vec<_> = view
+        .rows(&trees, 0, 50)
+        .into_iter()
+        .map(|row| row.into_owned())
+        .collect();
+    let text = serde_json::to_string(&rows).unwrap();
+    let back: Vec<layerscope_core::present::tree_view::TreeRow<'static>> =
+        serde_json::from_str(&text).unwrap();
+    assert_eq!(back, rows);
+    assert!(text.contains(r#""mode":"drwxr-xr-x""#), "{}", &text[..200]);
+    let bad = text.replacen(r#""mode":"drwxr-xr-x""#, r#""mode":"drwx""#, 1);
+    let refused =
+        serde_json::from_str::<Vec<layerscope_core::present::tree_view::TreeRow<'static>>>(&bad)
+            .unwrap_err();
+    assert!(refused.to_string().contains("ten ASCII"), "{refused}");
+}

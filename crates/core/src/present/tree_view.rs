@@ -336,7 +336,9 @@ impl TreeRow<'_> {
             gid: self.gid,
             size: self.size,
             size_text: self.size_text,
-            link_target: self.link_target.map(|target| Cow::Owned(target.into_owned())),
+            link_target: self
+                .link_target
+                .map(|target| Cow::Owned(target.into_owned())),
             mark: self.mark,
             layer: self.layer,
             is_dir: self.is_dir,
