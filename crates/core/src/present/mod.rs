@@ -3,12 +3,14 @@
 //! [`analysis`] turns any source's config and layer scans into a report; [`report`] is
 //! the serializable result of an analysis (the page's and `--json`'s shape),
 //! [`dive`] its dive-compatible export, [`history`] and [`inspect`] the `docker history` and
-//! `docker image inspect` shapes, [`humanize`] docker's sizes and relative times, and [`ci`]
-//! dive's CI rules. Nothing here reads bytes; it only shapes what the other rooms found.
+//! `docker image inspect` shapes, [`humanize`] docker's sizes and relative times, [`ci`]
+//! dive's CI rules, and [`file_view`] a file's preview as text or a hex dump. Nothing here
+//! reads bytes; it only shapes what the other rooms found.
 
 pub mod analysis;
 pub mod ci;
 pub mod dive;
+pub mod file_view;
 pub mod history;
 pub mod humanize;
 pub mod inspect;
