@@ -4,7 +4,8 @@
 //! the serializable result of an analysis (the page's and `--json`'s shape),
 //! [`dive`] its dive-compatible export, [`history`] and [`inspect`] the `docker history` and
 //! `docker image inspect` shapes, [`humanize`] docker's sizes and relative times, [`ci`]
-//! dive's CI rules, and [`file_view`] a file's preview as text or a hex dump. Nothing here
+//! dive's CI rules, [`file_view`] a file's preview as text or a hex dump, and [`verification`]
+//! each layer's digests checked whenever they arrive. Nothing here
 //! reads bytes; it only shapes what the other rooms found.
 
 pub mod analysis;
@@ -15,3 +16,4 @@ pub mod history;
 pub mod humanize;
 pub mod inspect;
 pub mod report;
+pub mod verification;
