@@ -18,8 +18,8 @@ pub fn describe_layer(summary: &LayerSummary) -> Value {
         "compressedBytes": summary.compressed_size,
         "uncompressedBytes": summary.uncompressed_size,
         "compression": summary.compression.name(),
-        "blobDigest": summary.blob_digest.to_string(),
-        "diffId": summary.diff_id.to_string(),
+        "blobDigest": summary.digests.computed().map(|d| d.blob_digest.to_string()),
+        "diffId": summary.digests.computed().map(|d| d.diff_id.to_string()),
         "entries": summary.entries.len(),
     })
 }

@@ -165,6 +165,8 @@ fn report(options: &Options, runs: &[Run]) {
     println!("scan_compressed_bytes: {} B", summary.compressed_size);
     println!("scan_entries: {} entries", summary.entries.len());
     println!("scan_compression: {} -", summary.compression.name());
-    println!("scan_blob_digest: {} -", summary.blob_digest);
-    println!("scan_diff_id: {} -", summary.diff_id);
+    if let Some(digests) = summary.digests.computed() {
+        println!("scan_blob_digest: {} -", digests.blob_digest);
+        println!("scan_diff_id: {} -", digests.diff_id);
+    }
 }

@@ -33,8 +33,14 @@ fn scan(blob: &[u8], chunk: usize, options: ScanOptions) -> Result<LayerSummary,
 }
 
 fn assert_same_scan(a: &LayerSummary, b: &LayerSummary) {
-    assert_eq!(a.blob_digest, b.blob_digest);
-    assert_eq!(a.diff_id, b.diff_id);
+    assert_eq!(
+        a.digests.computed().unwrap().blob_digest,
+        b.digests.computed().unwrap().blob_digest
+    );
+    assert_eq!(
+        a.digests.computed().unwrap().diff_id,
+        b.digests.computed().unwrap().diff_id
+    );
     assert_eq!(a.entries, b.entries);
     assert_eq!(a.uncompressed_size, b.uncompressed_size);
 }
@@ -49,8 +55,8 @@ fn plain_gzip_and_zstd_give_the_same_tar() {
     ] {
         let s = scan(&blob, 1 << 20, ScanOptions::default()).unwrap();
         assert_eq!(s.compression, compression);
-        assert_eq!(s.blob_digest, sha256(&blob));
-        assert_eq!(s.diff_id, sha256(&tar));
+        assert_eq!(s.digests.computed().unwrap().blob_digest, sha256(&blob));
+        assert_eq!(s.digests.computed().unwrap().diff_id, sha256(&tar));
         assert_eq!(s.compressed_size, blob.len() as u64);
         assert_eq!(s.uncompressed_size, tar.len() as u64);
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
@@ -102,7 +108,7 @@ fn one_byte_chunks_over_every_format() {
         let one = scan(&blob, 1, ScanOptions::default()).unwrap();
         let whole = scan(&blob, blob.len(), ScanOptions::default()).unwrap();
         assert_same_scan(&one, &whole);
-        assert_eq!(one.diff_id, sha256(&tar));
+        assert_eq!(one.digests.computed().unwrap().diff_id, sha256(&tar));
     }
 }
 
@@ -115,7 +121,7 @@ fn multi_member_gzip_and_multi_frame_zstd() {
     for blob in [gz, zs] {
         for chunk in [1000, 1 << 20] {
             let s = scan(&blob, chunk, ScanOptions::default()).unwrap();
-            assert_eq!(s.diff_id, sha256(&tar));
+            assert_eq!(s.digests.computed().unwrap().diff_id, sha256(&tar));
             assert_eq!(s.entries.len(), 5);
         }
     }
@@ -128,7 +134,7 @@ fn skippable_zstd_frames_are_skipped() {
     blob.extend(zstd(&tar));
     let s = scan(&blob, 4096, ScanOptions::default()).unwrap();
     assert_eq!(s.compression, Compression::Zstd);
-    assert_eq!(s.diff_id, sha256(&tar));
+    assert_eq!(s.digests.computed().unwrap().diff_id, sha256(&tar));
 }
 
 #[test]
@@ -139,10 +145,17 @@ fn digests_are_verified() {
         expected_blob_digest: Some(sha256(&blob)),
         expected_diff_id: Some(sha256(&tar)),
         declared_media_type: Some("application/vnd.oci.image.layer.v1.tar+gzip".into()),
+        ..Default::default()
     };
     let s = scan(&blob, 65536, good.clone()).unwrap();
-    assert_eq!(s.verifications.len(), 2);
-    assert!(s.verifications.iter().all(|v| v.ok));
+    assert_eq!(s.digests.computed().unwrap().verifications.len(), 2);
+    assert!(s
+        .digests
+        .computed()
+        .unwrap()
+        .verifications
+        .iter()
+        .all(|v| v.ok));
 
     let wrong = sha256(b"something else");
     let bad = ScanOptions {
@@ -159,6 +172,9 @@ fn digests_are_verified() {
             assert_eq!(mismatch.expected, wrong);
             assert_eq!(mismatch.actual, sha256(&tar));
             assert!(summary
+                .digests
+                .computed()
+                .unwrap()
                 .verifications
                 .iter()
                 .any(|v| !v.ok && v.kind == DigestRole::DiffId));
@@ -270,7 +286,7 @@ fn crane_zstd_layer_matches_its_plain_twin() {
     let z = scan(&zst, 7, ScanOptions::default()).unwrap();
     let p = scan(&plain, 7, ScanOptions::default()).unwrap();
     assert_eq!(z.compression, Compression::Zstd);
-    assert_eq!(z.diff_id, sha256(&plain));
+    assert_eq!(z.digests.computed().unwrap().diff_id, sha256(&plain));
     assert_eq!(z.entries, p.entries);
     assert!(!z.entries.is_empty());
 }
@@ -334,7 +350,7 @@ fn zero_padding_after_compressed_streams_is_a_warning() {
         let mut padded = blob.clone();
         padded.extend_from_slice(&[0; 4096]);
         let s = scan(&padded, 1000, ScanOptions::default()).unwrap();
-        assert_eq!(s.diff_id, sha256(&tar));
+        assert_eq!(s.digests.computed().unwrap().diff_id, sha256(&tar));
         assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
         assert!(
             s.warnings[0].contains("zero bytes after"),
@@ -353,7 +369,7 @@ fn data_after_the_tar_end_marker_is_hashed_and_reported() {
     with_toc.extend_from_slice(b"{\"toc\": []}");
     let s = scan(&gzip(&with_toc), 4096, ScanOptions::default()).unwrap();
     assert_eq!(s.entries.len(), plain.entries.len());
-    assert_eq!(s.diff_id, sha256(&with_toc));
+    assert_eq!(s.digests.computed().unwrap().diff_id, sha256(&with_toc));
     let warning = s
         .warnings
         .iter()

@@ -48,7 +48,13 @@ fn scan_docker_save(path: &Path) -> Vec<LayerSummary> {
                 scanner.push(chunk).unwrap();
             }
             let summary = scanner.finish().unwrap_or_else(|e| panic!("{layer}: {e}"));
-            assert!(summary.verifications.iter().all(|v| v.ok));
+            assert!(summary
+                .digests
+                .computed()
+                .unwrap()
+                .verifications
+                .iter()
+                .all(|v| v.ok));
             summary
         })
         .collect()

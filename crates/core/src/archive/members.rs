@@ -17,7 +17,8 @@ pub(super) struct Member {
     /// Normalized name: no leading `./` or `/`, no trailing `/`.
     pub(super) name: String,
     pub(super) kind: EntryKind,
-    /// Offset of the content (random access) or of the header (streaming, unused).
+    /// Offset of the content: in the archive, or, for a compressed archive read as a
+    /// stream, in its decompressed bytes.
     pub(super) data_offset: u64,
     pub(super) size: u64,
     /// Symlink target, or hard-link source (already normalized for hard links).

@@ -61,10 +61,12 @@
 //! - `members`: the archive's member index, links followed, small documents kept;
 //! - `plan`, `docker_save`, `oci_layout`: from the documents to "this config, these layers";
 //! - the chosen image's config and layers then go through [`crate::present::analysis`],
-//!   which a registry client feeds the same way.
+//!   which a registry client feeds the same way;
+//! - [`fetch`]: a file's bytes out of one layer of the archive again, after the analysis.
 
 mod docker_save;
 mod error;
+pub mod fetch;
 mod members;
 mod oci_layout;
 mod plan;
@@ -74,6 +76,7 @@ mod walk;
 
 pub use crate::present::report::SourceFormat;
 pub use error::ArchiveError;
+pub use fetch::{FetchError, FetchProgress, FetchStep, FileFetch, LayerLocation};
 pub use reader::ArchiveReader;
 
 use crate::present::report::{ImageListing, ImageReport, LayerReport};

@@ -13,8 +13,8 @@ use super::plan::{plan_listing, Listing};
 use super::stream::ArchiveStream;
 use super::walk::{HeaderWalk, WalkRead};
 use super::{
-    ArchiveError, DirectoryFile, FileSpan, ImageSelector, Phase, Progress, SourceFormat, Step,
-    LAYER_CHUNK_BYTES, MAX_ARCHIVE_ENTRIES,
+    ArchiveError, DirectoryFile, FileSpan, ImageSelector, LayerLocation, Phase, Progress,
+    SourceFormat, Step, LAYER_CHUNK_BYTES, MAX_ARCHIVE_ENTRIES,
 };
 use crate::engine::codec::{self, Compression};
 use crate::engine::scan::Scanner;
@@ -124,6 +124,16 @@ pub struct ArchiveReader {
     pending: Option<PendingRead>,
     bytes_read: u64,
     warnings: Vec<String>,
+    /// The analysed image's layers, as its documents name them; empty until it is chosen.
+    planned_layers: PlannedLayers,
+}
+
+/// The chosen image's layer members as the documents name them (links not yet followed).
+#[derive(Default)]
+struct PlannedLayers {
+    paths: Vec<String>,
+    /// The document that lists them, for messages.
+    listed_by: String,
 }
 
 impl ArchiveReader {
@@ -177,6 +187,7 @@ impl ArchiveReader {
             pending: None,
             bytes_read: 0,
             warnings: Vec::new(),
+            planned_layers: PlannedLayers::default(),
         }
     }
 
@@ -219,6 +230,48 @@ impl ArchiveReader {
             Stage::Finished(Ok(finished)) => Some(std::mem::take(&mut finished.trees)),
             _ => None,
         }
+    }
+
+    /// Where layer `layer` (0 for the bottom one) of the analysed image is in the archive, so
+    /// its bytes can be read again (a file viewer's [`crate::archive::FileFetch`]). Known from
+    /// [`Step::Overview`] on; before, or for a layer the image does not have, a
+    /// [`ArchiveError::Protocol`] error.
+    pub fn layer_location(&self, layer: usize) -> Result<LayerLocation, ArchiveError> {
+        let planned = &self.planned_layers;
+        let path = planned.paths.get(layer).ok_or_else(|| {
+            ArchiveError::protocol(if planned.paths.is_empty() {
+                format!("layer {layer} asked for before the image's layers were planned")
+            } else {
+                format!(
+                    "layer {layer} asked for, but the image has {} layers",
+                    planned.paths.len()
+                )
+            })
+        })?;
+        let member = self.members.blob(path, &planned.listed_by)?;
+        let (name, offset, len) = (member.name.clone(), member.data_offset, member.size);
+        Ok(match &self.source {
+            Source::Stream(stream) if stream.compression() != Compression::None => {
+                LayerLocation::Compressed {
+                    member: name,
+                    compression: stream.compression(),
+                    offset,
+                    len,
+                }
+            }
+            _ => LayerLocation::Range {
+                member: name,
+                offset,
+                len,
+            },
+        })
+    }
+
+    /// [`ArchiveReader::layer_location`] of every layer, bottom first.
+    pub fn layer_locations(&self) -> Result<Vec<LayerLocation>, ArchiveError> {
+        (0..self.planned_layers.paths.len())
+            .map(|layer| self.layer_location(layer))
+            .collect()
     }
 
     /// Chooses the image to analyse. Call after [`Step::ImagesListed`] and before the next
@@ -575,6 +628,10 @@ impl ArchiveReader {
             .document(&plan.manifest, &plan.listed_by)
             .ok()
             .map(<[u8]>::to_vec);
+        self.planned_layers = PlannedLayers {
+            paths: plan.layers.iter().map(|layer| layer.path.clone()).collect(),
+            listed_by: plan.listed_by.clone(),
+        };
         let mut analysis = Analysis::new(plan, &config, listing.image_listings(), image, source)
             .map_err(ArchiveError::from)?;
         if let Some(manifest) = manifest {

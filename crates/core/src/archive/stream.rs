@@ -9,7 +9,7 @@ use super::members::Member;
 use super::{ArchiveError, MAX_DOCUMENT_BYTES};
 use crate::engine::codec::{self, Compression, Decoder};
 use crate::engine::scan::{LayerError, LayerSummary, ScanOptions, Scanner};
-use crate::engine::tar::{EntryKind, TarEvent, TarParser};
+use crate::engine::tar::{EntryKind, TarEvent, TarParser, BLOCK};
 
 /// A layer scanned while the archive streamed past, or why it could not be.
 pub(super) type Scanned = Result<LayerSummary, LayerError>;
@@ -151,7 +151,8 @@ impl Sink {
     fn on_event(&mut self, event: TarEvent<'_>) {
         match event {
             TarEvent::Entry(entry) => {
-                let member = Member::from_tar(&entry, entry.header_offset);
+                // The content follows the member's header block (layers are never sparse).
+                let member = Member::from_tar(&entry, entry.header_offset + BLOCK as u64);
                 if member.kind == EntryKind::File {
                     self.current = Some((member.name.clone(), member.size, Content::Undecided));
                 }

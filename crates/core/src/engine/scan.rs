@@ -16,6 +16,12 @@
 //! the deflate window or the zstd frame window, at most ~260 KiB of pending
 //! zstd input) plus the entry list, which is the only thing that grows with
 //! the layer.
+//!
+//! SHA-256 is most of a scan's time (about two thirds in WebAssembly), and a file tree needs
+//! none of it. So the work splits in two passes that can run side by side: a scan told
+//! [`Hashing::EntriesOnly`] walks the tar without the two digests ([`Digests::Skipped`]),
+//! and a [`DigestScanner`] decompresses and hashes without parsing the tar, giving the same
+//! [`LayerDigests`] a full scan gives.
 
 use std::fmt;
 
@@ -35,6 +41,26 @@ pub struct ScanOptions {
     pub expected_diff_id: Option<Digest>,
     /// The media type the manifest declares; compared with what the bytes are.
     pub declared_media_type: Option<String>,
+    /// Whether the blob and the tar stream are hashed.
+    pub hashing: Hashing,
+}
+
+impl ScanOptions {
+    /// The same options with `hashing` instead.
+    pub fn with_hashing(self, hashing: Hashing) -> ScanOptions {
+        ScanOptions { hashing, ..self }
+    }
+}
+
+/// Whether a [`Scanner`] computes the layer's two digests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Hashing {
+    /// Hash the blob and the tar stream and check them against the expected digests.
+    #[default]
+    Digests,
+    /// Only the entries (their content hashes included): the summary says
+    /// [`Digests::Skipped`], and a [`DigestScanner`] over the same bytes supplies them.
+    EntriesOnly,
 }
 
 /// One member of a layer's tar stream, compactly stored.
@@ -70,7 +96,7 @@ impl LayerEntry {
 
 /// One expected digest checked against what was computed (the caller, who knows the
 /// layer's name, turns it into a report's [`crate::present::report::Verification`]).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DigestCheck {
     /// Which digest was checked: [`DigestRole::Layer`] (the blob) or [`DigestRole::DiffId`].
     pub kind: DigestRole,
@@ -82,8 +108,46 @@ pub struct DigestCheck {
     pub ok: bool,
 }
 
+/// A layer's two digests, and each expected one checked against them.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayerDigests {
+    /// Digest of the bytes as pushed.
+    pub blob_digest: Digest,
+    /// Digest of the uncompressed tar stream.
+    pub diff_id: Digest,
+    /// One per expected digest given in [`ScanOptions`].
+    pub verifications: Vec<DigestCheck>,
+}
+
+impl LayerDigests {
+    /// True when every expected digest matched (and when none was given).
+    pub fn verified(&self) -> bool {
+        self.verifications.iter().all(|check| check.ok)
+    }
+}
+
+/// A summary's digests, or that the scan was told to leave them to a digest pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Digests {
+    /// Hashed during the scan.
+    Computed(LayerDigests),
+    /// Not hashed ([`Hashing::EntriesOnly`]).
+    Skipped,
+}
+
+impl Digests {
+    /// The digests, when they were computed.
+    pub fn computed(&self) -> Option<&LayerDigests> {
+        match self {
+            Digests::Computed(digests) => Some(digests),
+            Digests::Skipped => None,
+        }
+    }
+}
+
 /// Everything the scanner learned about one layer.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LayerSummary {
     /// Bytes pushed (the blob's size).
     pub compressed_size: u64,
@@ -91,12 +155,8 @@ pub struct LayerSummary {
     pub uncompressed_size: u64,
     /// What the magic bytes said.
     pub compression: Compression,
-    /// Digest of the bytes as pushed.
-    pub blob_digest: Digest,
-    /// Digest of the uncompressed tar stream.
-    pub diff_id: Digest,
-    /// One per expected digest given in [`ScanOptions`].
-    pub verifications: Vec<DigestCheck>,
+    /// The blob digest and diff_id with their checks, unless skipped.
+    pub digests: Digests,
     /// Things worth telling the user that did not stop the scan.
     pub warnings: Vec<String>,
     /// The tar members in stream order.
@@ -172,44 +232,24 @@ impl From<TarError> for LayerError {
 /// The streaming layer scanner. See the module documentation.
 pub struct Scanner {
     options: ScanOptions,
-    blob_hasher: Hasher,
-    compressed_size: u64,
-    /// First bytes kept until the format is known.
-    magic: [u8; 4],
-    magic_len: usize,
-    decoder: Option<Decoder>,
+    intake: Intake,
     sink: TarSink,
-    warnings: Vec<String>,
-    failed: bool,
 }
 
 impl Scanner {
     /// A scanner for one blob.
     pub fn new(options: ScanOptions) -> Scanner {
-        let blob_algorithm = options
-            .expected_blob_digest
-            .as_ref()
-            .map_or(Algorithm::Sha256, Digest::algorithm);
-        let diff_algorithm = options
-            .expected_diff_id
-            .as_ref()
-            .map_or(Algorithm::Sha256, Digest::algorithm);
+        let hashers = Hashers::for_options(&options);
         Scanner {
+            intake: Intake::new(&options, hashers.blob),
+            sink: TarSink::new(hashers.diff),
             options,
-            blob_hasher: Hasher::new(blob_algorithm),
-            compressed_size: 0,
-            magic: [0; 4],
-            magic_len: 0,
-            decoder: None,
-            sink: TarSink::new(diff_algorithm),
-            warnings: Vec::new(),
-            failed: false,
         }
     }
 
     /// Bytes pushed so far (for progress reports).
     pub fn bytes_in(&self) -> u64 {
-        self.compressed_size
+        self.intake.compressed_size
     }
 
     /// Uncompressed bytes produced so far.
@@ -224,19 +264,233 @@ impl Scanner {
 
     /// Feeds the next chunk of the blob (any size, including empty).
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), LayerError> {
+        let sink = &mut self.sink;
+        self.intake.push(bytes, &mut |plain| sink.feed(plain))
+    }
+
+    /// Ends the blob: flushes the decoder, checks the tar ended cleanly and
+    /// verifies the expected digests.
+    pub fn finish(mut self) -> Result<LayerSummary, LayerError> {
+        let sink = &mut self.sink;
+        let (compression, blob_hasher) = self.intake.finish(&mut |plain| sink.feed(plain))?;
+        let mut warnings = std::mem::take(&mut self.intake.warnings);
+        let end = self.sink.tar.finish()?;
+        if !end.end_marker_seen {
+            warnings.push(format!(
+                "tar stream ends at byte offset {} without an end-of-archive marker",
+                end.stream_len
+            ));
+        }
+        if let Some(at) = end.trailing_data_at {
+            warnings.push(format!(
+                "{} bytes of data follow the tar end-of-archive marker, from uncompressed \
+                 byte offset {at} (an eStargz table of contents, for example); they are part \
+                 of the diff_id but hold no files",
+                end.stream_len - at
+            ));
+        }
+        let (digests, first_mismatch) = match (blob_hasher, self.sink.diff_hasher.take()) {
+            (Some(blob), Some(diff)) => {
+                let (digests, mismatch) =
+                    check_digests(&self.options, blob.finish(), diff.finish());
+                (Digests::Computed(digests), mismatch)
+            }
+            _ => (Digests::Skipped, None),
+        };
+        let summary = LayerSummary {
+            compressed_size: self.intake.compressed_size,
+            uncompressed_size: self.sink.uncompressed,
+            compression,
+            digests,
+            warnings,
+            entries: self.sink.entries,
+            entries_size: self.sink.entries_size,
+        };
+        match first_mismatch {
+            Some((kind, mismatch)) => Err(LayerError::DigestMismatch {
+                kind,
+                mismatch,
+                summary: Box::new(summary),
+            }),
+            None => Ok(summary),
+        }
+    }
+}
+
+/// The digest-only pass: decompression and the two SHA-256 (or SHA-512) digests, no tar
+/// parse. It gives the [`LayerDigests`] a full [`Scanner`] gives, so a page can scan a
+/// layer's entries ([`Hashing::EntriesOnly`]) and hash it in two workers at once.
+///
+/// A digest that does not match is no error here: its check says `ok: false`, and
+/// [`crate::present::analysis::Analysis::add_layer_digests`] refuses it naming the layer.
+pub struct DigestScanner {
+    options: ScanOptions,
+    intake: Intake,
+    diff_hasher: Hasher,
+    uncompressed: u64,
+}
+
+impl DigestScanner {
+    /// A digest pass for one blob; `options.hashing` is not looked at (this pass only hashes).
+    pub fn new(options: ScanOptions) -> DigestScanner {
+        let hashers = Hashers::for_options(&options.clone().with_hashing(Hashing::Digests));
+        DigestScanner {
+            intake: Intake::new(&options, hashers.blob),
+            diff_hasher: hashers
+                .diff
+                .unwrap_or_else(|| Hasher::new(Algorithm::Sha256)),
+            uncompressed: 0,
+            options,
+        }
+    }
+
+    /// Bytes pushed so far.
+    pub fn bytes_in(&self) -> u64 {
+        self.intake.compressed_size
+    }
+
+    /// Uncompressed bytes hashed so far.
+    pub fn bytes_out(&self) -> u64 {
+        self.uncompressed
+    }
+
+    /// Feeds the next chunk of the blob (any size, including empty).
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), LayerError> {
+        let (hasher, uncompressed) = (&mut self.diff_hasher, &mut self.uncompressed);
+        self.intake.push(bytes, &mut |plain| {
+            hasher.update(plain);
+            *uncompressed += plain.len() as u64;
+            Ok(())
+        })
+    }
+
+    /// Ends the blob: the two digests, checked against the expected ones.
+    pub fn finish(mut self) -> Result<LayerDigests, LayerError> {
+        let (hasher, uncompressed) = (&mut self.diff_hasher, &mut self.uncompressed);
+        let (_, blob_hasher) = self.intake.finish(&mut |plain| {
+            hasher.update(plain);
+            *uncompressed += plain.len() as u64;
+            Ok(())
+        })?;
+        let blob = blob_hasher.ok_or(LayerError::Finished)?.finish();
+        Ok(check_digests(&self.options, blob, self.diff_hasher.finish()).0)
+    }
+}
+
+/// The blob's and the tar stream's hashers, unless hashing is off.
+struct Hashers {
+    blob: Option<Hasher>,
+    diff: Option<Hasher>,
+}
+
+impl Hashers {
+    fn for_options(options: &ScanOptions) -> Hashers {
+        if options.hashing == Hashing::EntriesOnly {
+            return Hashers {
+                blob: None,
+                diff: None,
+            };
+        }
+        // The expected digest's algorithm, so a sha512 manifest is checked with sha512.
+        let algorithm = |expected: &Option<Digest>| {
+            expected
+                .as_ref()
+                .map_or(Algorithm::Sha256, Digest::algorithm)
+        };
+        Hashers {
+            blob: Some(Hasher::new(algorithm(&options.expected_blob_digest))),
+            diff: Some(Hasher::new(algorithm(&options.expected_diff_id))),
+        }
+    }
+}
+
+/// Each expected digest checked against the computed ones, and the first that disagrees.
+fn check_digests(
+    options: &ScanOptions,
+    blob_digest: Digest,
+    diff_id: Digest,
+) -> (LayerDigests, Option<(DigestRole, Mismatch)>) {
+    let mut verifications = Vec::new();
+    let mut first_mismatch = None;
+    for (kind, expected, actual) in [
+        (
+            DigestRole::Layer,
+            &options.expected_blob_digest,
+            &blob_digest,
+        ),
+        (DigestRole::DiffId, &options.expected_diff_id, &diff_id),
+    ] {
+        if let Some(expected) = expected {
+            let result = expected.verify(actual);
+            if let (Err(m), None) = (&result, &first_mismatch) {
+                first_mismatch = Some((kind, m.clone()));
+            }
+            verifications.push(DigestCheck {
+                kind,
+                expected: expected.clone(),
+                actual: actual.clone(),
+                ok: result.is_ok(),
+            });
+        }
+    }
+    let digests = LayerDigests {
+        blob_digest,
+        diff_id,
+        verifications,
+    };
+    (digests, first_mismatch)
+}
+
+/// The blob as it arrives: counted, hashed (unless told not to), its format told by its
+/// magic bytes, and decompressed into a sink. Both passes take their bytes through it.
+struct Intake {
+    blob_hasher: Option<Hasher>,
+    compressed_size: u64,
+    declared_media_type: Option<String>,
+    /// First bytes kept until the format is known.
+    magic: [u8; 4],
+    magic_len: usize,
+    decoder: Option<Decoder>,
+    warnings: Vec<String>,
+    failed: bool,
+}
+
+impl Intake {
+    fn new(options: &ScanOptions, blob_hasher: Option<Hasher>) -> Intake {
+        Intake {
+            blob_hasher,
+            compressed_size: 0,
+            declared_media_type: options.declared_media_type.clone(),
+            magic: [0; 4],
+            magic_len: 0,
+            decoder: None,
+            warnings: Vec::new(),
+            failed: false,
+        }
+    }
+
+    fn push<F>(&mut self, bytes: &[u8], sink: &mut F) -> Result<(), LayerError>
+    where
+        F: FnMut(&[u8]) -> Result<(), LayerError>,
+    {
         if self.failed {
             return Err(LayerError::Finished);
         }
-        self.blob_hasher.update(bytes);
+        if let Some(hasher) = &mut self.blob_hasher {
+            hasher.update(bytes);
+        }
         self.compressed_size += bytes.len() as u64;
-        let result = self.push_inner(bytes);
+        let result = self.push_inner(bytes, sink);
         if result.is_err() {
             self.failed = true;
         }
         result
     }
 
-    fn push_inner(&mut self, mut bytes: &[u8]) -> Result<(), LayerError> {
+    fn push_inner<F>(&mut self, mut bytes: &[u8], sink: &mut F) -> Result<(), LayerError>
+    where
+        F: FnMut(&[u8]) -> Result<(), LayerError>,
+    {
         if self.decoder.is_none() {
             let take = (4 - self.magic_len).min(bytes.len());
             self.magic[self.magic_len..self.magic_len + take].copy_from_slice(&bytes[..take]);
@@ -245,27 +499,29 @@ impl Scanner {
             if self.magic_len < 4 {
                 return Ok(());
             }
-            self.start_decoder()?;
+            self.start_decoder(sink)?;
         }
-        let (Some(decoder), sink) = (self.decoder.as_mut(), &mut self.sink) else {
-            return Ok(());
-        };
-        decoder.push(bytes, &mut self.warnings, &mut |plain| sink.feed(plain))
+        match self.decoder.as_mut() {
+            Some(decoder) => decoder.push(bytes, &mut self.warnings, sink),
+            None => Ok(()),
+        }
     }
 
     /// Chooses the decoder from the magic bytes and feeds them to it.
-    fn start_decoder(&mut self) -> Result<(), LayerError> {
+    fn start_decoder<F>(&mut self, sink: &mut F) -> Result<(), LayerError>
+    where
+        F: FnMut(&[u8]) -> Result<(), LayerError>,
+    {
         let magic = self.magic;
         let magic = &magic[..self.magic_len];
         let compression = codec::sniff(magic);
         self.check_media_type(compression);
         let decoder = self.decoder.insert(Decoder::new(compression));
-        let sink = &mut self.sink;
-        decoder.push(magic, &mut self.warnings, &mut |plain| sink.feed(plain))
+        decoder.push(magic, &mut self.warnings, sink)
     }
 
     fn check_media_type(&mut self, found: Compression) {
-        let Some(declared) = self.options.declared_media_type.as_deref() else {
+        let Some(declared) = self.declared_media_type.as_deref() else {
             return;
         };
         match media::layer_compression(declared) {
@@ -282,82 +538,26 @@ impl Scanner {
         }
     }
 
-    /// Ends the blob: flushes the decoder, checks the tar ended cleanly and
-    /// verifies the expected digests.
-    pub fn finish(mut self) -> Result<LayerSummary, LayerError> {
+    /// Ends the blob: the decoder flushed; the compression and the blob's hasher.
+    fn finish<F>(&mut self, sink: &mut F) -> Result<(Compression, Option<Hasher>), LayerError>
+    where
+        F: FnMut(&[u8]) -> Result<(), LayerError>,
+    {
         if self.failed {
             return Err(LayerError::Finished);
         }
+        self.failed = true;
         if self.decoder.is_none() {
-            self.start_decoder()?;
+            self.start_decoder(sink)?;
         }
         let compression = match self.decoder.as_mut() {
             Some(decoder) => {
-                let sink = &mut self.sink;
-                decoder.finish(&mut self.warnings, &mut |plain| sink.feed(plain))?;
+                decoder.finish(&mut self.warnings, sink)?;
                 decoder.compression()
             }
             None => Compression::None,
         };
-        let end = self.sink.tar.finish()?;
-        if !end.end_marker_seen {
-            self.warnings.push(format!(
-                "tar stream ends at byte offset {} without an end-of-archive marker",
-                end.stream_len
-            ));
-        }
-        if let Some(at) = end.trailing_data_at {
-            self.warnings.push(format!(
-                "{} bytes of data follow the tar end-of-archive marker, from uncompressed \
-                 byte offset {at} (an eStargz table of contents, for example); they are part \
-                 of the diff_id but hold no files",
-                end.stream_len - at
-            ));
-        }
-        let blob_digest = self.blob_hasher.finish();
-        let diff_id = self.sink.diff_hasher.finish();
-        let mut verifications = Vec::new();
-        let mut first_mismatch = None;
-        for (kind, expected, actual) in [
-            (
-                DigestRole::Layer,
-                &self.options.expected_blob_digest,
-                &blob_digest,
-            ),
-            (DigestRole::DiffId, &self.options.expected_diff_id, &diff_id),
-        ] {
-            if let Some(expected) = expected {
-                let result = expected.verify(actual);
-                if let (Err(m), None) = (&result, &first_mismatch) {
-                    first_mismatch = Some((kind, m.clone()));
-                }
-                verifications.push(DigestCheck {
-                    kind,
-                    expected: expected.clone(),
-                    actual: actual.clone(),
-                    ok: result.is_ok(),
-                });
-            }
-        }
-        let summary = LayerSummary {
-            compressed_size: self.compressed_size,
-            uncompressed_size: self.sink.uncompressed,
-            compression,
-            blob_digest,
-            diff_id,
-            verifications,
-            warnings: self.warnings,
-            entries: self.sink.entries,
-            entries_size: self.sink.entries_size,
-        };
-        match first_mismatch {
-            Some((kind, mismatch)) => Err(LayerError::DigestMismatch {
-                kind,
-                mismatch,
-                summary: Box::new(summary),
-            }),
-            None => Ok(summary),
-        }
+        Ok((compression, self.blob_hasher.take()))
     }
 }
 
@@ -403,7 +603,8 @@ where
 /// Receives the uncompressed stream: hashes it and walks its tar headers.
 struct TarSink {
     tar: TarParser,
-    diff_hasher: Hasher,
+    /// `None` when the scan leaves the digests to a digest pass.
+    diff_hasher: Option<Hasher>,
     uncompressed: u64,
     entries: Vec<LayerEntry>,
     entries_size: u64,
@@ -413,12 +614,12 @@ struct TarSink {
 }
 
 impl TarSink {
-    fn new(diff_algorithm: Algorithm) -> TarSink {
+    fn new(diff_hasher: Option<Hasher>) -> TarSink {
         TarSink {
             // Layers may carry data after the tar (eStargz's table of
             // contents); it is hashed into the diff_id and reported.
             tar: TarParser::allowing_trailing_data(),
-            diff_hasher: Hasher::new(diff_algorithm),
+            diff_hasher,
             uncompressed: 0,
             entries: Vec::new(),
             entries_size: 0,
@@ -431,7 +632,9 @@ impl TarSink {
         if bytes.is_empty() {
             return Ok(());
         }
-        self.diff_hasher.update(bytes);
+        if let Some(hasher) = &mut self.diff_hasher {
+            hasher.update(bytes);
+        }
         self.uncompressed += bytes.len() as u64;
         let TarSink {
             tar,

@@ -874,17 +874,31 @@ fn apply_pax(record: &[u8], into: &mut Overrides, offset: u64) -> Result<(), Tar
 /// empty parts, `..` applied, no trailing `/`. Archive documents name members this way, and
 /// dive writes file paths this way.
 pub fn normalize_path(name: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in name.split('/') {
+    let mut clean = Vec::with_capacity(name.len());
+    normalize_path_into(name.as_bytes(), &mut clean);
+    // Only whole `/`-separated parts of valid UTF-8 were kept, so the result is valid too.
+    String::from_utf8(clean).expect("parts of a str split at '/' are UTF-8")
+}
+
+/// [`normalize_path`] for names that may not be UTF-8 (tar names are bytes), written into
+/// `out` (cleared first) so a caller comparing many names reuses one buffer.
+pub fn normalize_path_into(name: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    for part in name.split(|&b| b == b'/') {
         match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
+            b"" | b"." => {}
+            b".." => {
+                let parent = out.iter().rposition(|&b| b == b'/').unwrap_or(0);
+                out.truncate(parent);
             }
-            other => parts.push(other),
+            other => {
+                if !out.is_empty() {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(other);
+            }
         }
     }
-    parts.join("/")
 }
 
 fn parse_decimal(value: &[u8]) -> Option<u64> {

@@ -8,7 +8,7 @@
 //! report.
 
 use crate::engine::efficiency;
-use crate::engine::scan::{LayerError, LayerSummary, ScanOptions, Scanner};
+use crate::engine::scan::{Digests, LayerDigests, LayerError, LayerSummary, ScanOptions, Scanner};
 use crate::engine::tree::TreeError as StackError;
 use crate::engine::tree::{FileTrees, ViewEntry};
 use crate::model::config::ConfigError;
@@ -18,6 +18,7 @@ use crate::present::report::{
     DigestRole, DocumentText, EfficiencyReport, FileKind, ImageDocuments, ImageListing,
     ImageReport, InefficientFile, LayerReport, MergedFile, SourceInfo, Verification,
 };
+use crate::present::verification::{checked, LayerVerifier};
 use crate::present::{dive, history, inspect};
 
 /// Where one blob of an image is and what it must hash to.
@@ -100,6 +101,20 @@ pub enum AnalysisError {
         /// The tree's reason.
         source: StackError,
     },
+    /// A scan or digests were given for a layer the image does not have.
+    #[error("layer {index} does not exist; the image has {count} layers")]
+    NoSuchLayer {
+        /// The index given.
+        index: usize,
+        /// The image's layer count.
+        count: usize,
+    },
+    /// A layer's digests were given a second time.
+    #[error("layer {index}'s digests were given twice")]
+    DigestsRepeated {
+        /// The layer.
+        index: usize,
+    },
 }
 
 /// A finished analysis: the report, and the stacked trees the page's Files tab is drawn
@@ -120,6 +135,8 @@ pub struct Analysis {
     diff_ids: Vec<Digest>,
     /// By layer index: layers may be scanned in any order (a page scans several at once).
     summaries: Vec<Option<LayerSummary>>,
+    /// Each layer's digests, checked when they come (with the scan, or on their own).
+    verifier: LayerVerifier,
 }
 
 impl Analysis {
@@ -142,7 +159,7 @@ impl Analysis {
                 DigestRole::Config,
                 &file,
                 expected,
-                hasher.finish(),
+                &hasher.finish(),
             )?);
         }
         let config =
@@ -186,7 +203,7 @@ impl Analysis {
             })
             .collect();
         let inspect_view = inspect_view(&config, &image_id, &listing, None);
-        let report = ImageReport {
+        let mut report = ImageReport {
             source,
             selected,
             image_ls,
@@ -205,6 +222,14 @@ impl Analysis {
             ..Default::default()
         };
         let layer_count = plan.layers.len();
+        let verifier = LayerVerifier::new(
+            plan.layers
+                .iter()
+                .map(|layer| layer.expected.clone())
+                .collect(),
+            diff_ids.clone(),
+        );
+        verifier.update_report(&mut report);
         Ok(Analysis {
             report,
             plan,
@@ -212,6 +237,7 @@ impl Analysis {
             image_id,
             diff_ids,
             summaries: vec![None; layer_count],
+            verifier,
         })
     }
 
@@ -252,6 +278,7 @@ impl Analysis {
             expected_blob_digest: blob.expected.clone(),
             expected_diff_id: Some(self.diff_ids[layer].clone()),
             declared_media_type: blob.media_type.clone(),
+            hashing: Default::default(),
         }
     }
 
@@ -281,38 +308,35 @@ impl Analysis {
         self.add_layer(layer, name, result)
     }
 
-    /// Verifies one scanned layer against the documents and fills its row.
+    /// Fills layer `layer`'s row from its scan; the scan's digests, when it has them, are
+    /// checked against the documents (a summary whose digests were skipped leaves the layer
+    /// unverified until [`Analysis::add_layer_digests`]).
     pub fn add_layer(
         &mut self,
         layer: usize,
         name: &str,
         result: Result<LayerSummary, LayerError>,
     ) -> Result<LayerReport, AnalysisError> {
+        let count = self.layer_count();
+        if layer >= count {
+            return Err(AnalysisError::NoSuchLayer {
+                index: layer,
+                count,
+            });
+        }
         let summary = result.map_err(|source| AnalysisError::Layer {
             index: layer,
             file: name.into(),
             source,
         })?;
-        let subject = format!("layer {layer} ({name})");
-        if let Some(expected) = &self.plan.layers[layer].expected {
-            let check = checked(
-                DigestRole::Layer,
-                &subject,
-                expected,
-                summary.blob_digest.clone(),
-            )?;
-            self.report.verification.push(check);
+        if let Digests::Computed(digests) = &summary.digests {
+            // Digests that came on their own first were checked then.
+            if !self.verifier.is_verified(layer) {
+                self.verifier.check(layer, name, digests)?;
+            }
         }
-        let check = checked(
-            DigestRole::DiffId,
-            &subject,
-            &self.diff_ids[layer],
-            summary.diff_id.clone(),
-        )?;
-        self.report.verification.push(check);
         let row = &mut self.report.layers[layer];
         row.path = name.to_string();
-        row.digest = Some(summary.blob_digest.clone());
         row.compression = Some(summary.compression);
         row.stored_size = summary.compressed_size;
         row.tar_size = summary.uncompressed_size;
@@ -324,14 +348,33 @@ impl Analysis {
             .filter_map(dive::layer_file)
             .collect();
         row.scanned = true;
-        let row = row.clone();
         for warning in &summary.warnings {
             self.report
                 .warnings
                 .push(format!("layer {layer} ({name}): {warning}"));
         }
         self.summaries[layer] = Some(summary);
-        Ok(row)
+        self.verifier.update_report(&mut self.report);
+        Ok(self.report.layers[layer].clone())
+    }
+
+    /// Checks layer `layer`'s digests from a digest pass (before or after its entries); the
+    /// layer counts as verified from here on. A mismatch is refused, naming both digests.
+    pub fn add_layer_digests(
+        &mut self,
+        layer: usize,
+        name: &str,
+        digests: &LayerDigests,
+    ) -> Result<(), AnalysisError> {
+        self.verifier.check(layer, name, digests)?;
+        self.verifier.update_report(&mut self.report);
+        Ok(())
+    }
+
+    /// The layers' digest checks so far, for a caller that takes digests after
+    /// [`Analysis::finish`] (a tree shown before its hashes are done).
+    pub fn verifier(&self) -> &LayerVerifier {
+        &self.verifier
     }
 
     /// Stacks the layers and computes the image-wide figures: the finished report, with
@@ -406,30 +449,6 @@ impl Analysis {
             trees,
         })
     }
-}
-
-/// The verification row of a digest that matched, or the refusal naming both.
-fn checked(
-    kind: DigestRole,
-    subject: &str,
-    expected: &Digest,
-    actual: Digest,
-) -> Result<Verification, AnalysisError> {
-    if expected != &actual {
-        return Err(AnalysisError::DigestMismatch {
-            kind,
-            subject: subject.into(),
-            expected: expected.clone(),
-            actual,
-        });
-    }
-    Ok(Verification {
-        kind,
-        subject: subject.into(),
-        expected: expected.clone(),
-        actual,
-        ok: true,
-    })
 }
 
 /// JSON has no NaN or infinity; dive's ratio is NaN when an image has one layer.

@@ -34,6 +34,10 @@ pub struct ImageReport {
     pub layers: Vec<LayerReport>,
     /// Every digest that was checked, with the outcome.
     pub verification: Vec<Verification>,
+    /// Layers whose digests are not checked yet (a tree can be complete before its hashes
+    /// are); empty once every layer is verified, and then left out of the JSON.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unverified_layers: Vec<usize>,
     /// dive's efficiency figures; `None` until every layer is scanned.
     pub efficiency: Option<EfficiencyReport>,
     /// Paths written more than once across layers, largest waste first (dive's `fileReference`).
@@ -433,9 +437,9 @@ impl ImageReport {
         self.images.get(self.selected)
     }
 
-    /// True when every checked digest matched.
+    /// True when every layer's digests are in and every checked digest matched.
     pub fn verified(&self) -> bool {
-        self.verification.iter().all(|v| v.ok)
+        self.unverified_layers.is_empty() && self.verification.iter().all(|v| v.ok)
     }
 }
 

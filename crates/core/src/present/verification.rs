@@ -1,0 +1,250 @@
+//! Each layer's digests checked against what the documents promise, whenever they arrive.
+//!
+//! A full scan hands a layer's entries and digests over together; a page that runs the
+//! digest pass beside the entries pass ([`crate::engine::scan::DigestScanner`]) gets them
+//! apart, in either order, and its tree may be complete before any digest is. A
+//! [`LayerVerifier`] holds the expected digests, checks each layer's once they come, and
+//! writes the outcome into a report: the layer rows of [`ImageReport::verification`] in
+//! layer order whatever the order of arrival, each checked layer's blob digest, and the
+//! layers still unchecked in [`ImageReport::unverified_layers`]. A layer counts as verified
+//! only once its digests are in.
+
+use crate::engine::scan::LayerDigests;
+use crate::model::digest::{Digest, DigestRole};
+use crate::present::analysis::AnalysisError;
+use crate::present::report::{ImageReport, Verification};
+
+/// The expected digests of an image's layers and the checks made so far.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerVerifier {
+    layers: Vec<Expected>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Expected {
+    /// What the manifest says the blob hashes to, when it says.
+    blob: Option<Digest>,
+    /// The config's `rootfs.diff_ids` entry.
+    diff_id: Digest,
+    check: Check,
+}
+
+/// Where one layer's verification is.
+#[derive(Clone, Debug, PartialEq)]
+enum Check {
+    /// Its digests have not arrived.
+    Pending,
+    /// They have, and matched: the report's rows and the blob's digest.
+    Verified {
+        rows: Vec<Verification>,
+        blob_digest: Digest,
+    },
+}
+
+impl LayerVerifier {
+    /// A verifier for layers whose blobs should hash to `blobs` (where the documents say)
+    /// and whose tar streams to `diff_ids`; both bottom layer first, of the same length.
+    pub fn new(blobs: Vec<Option<Digest>>, diff_ids: Vec<Digest>) -> LayerVerifier {
+        LayerVerifier {
+            layers: blobs
+                .into_iter()
+                .zip(diff_ids)
+                .map(|(blob, diff_id)| Expected {
+                    blob,
+                    diff_id,
+                    check: Check::Pending,
+                })
+                .collect(),
+        }
+    }
+
+    /// Checks layer `layer`'s digests (`name` is its path, for messages). A digest that
+    /// does not match is refused, naming both; digests given twice for a layer are refused.
+    pub fn check(
+        &mut self,
+        layer: usize,
+        name: &str,
+        digests: &LayerDigests,
+    ) -> Result<(), AnalysisError> {
+        let count = self.layers.len();
+        let expected = self
+            .layers
+            .get_mut(layer)
+            .ok_or(AnalysisError::NoSuchLayer {
+                index: layer,
+                count,
+            })?;
+        if matches!(expected.check, Check::Verified { .. }) {
+            return Err(AnalysisError::DigestsRepeated { index: layer });
+        }
+        let subject = format!("layer {layer} ({name})");
+        let mut rows = Vec::new();
+        if let Some(blob) = &expected.blob {
+            rows.push(checked(
+                DigestRole::Layer,
+                &subject,
+                blob,
+                &digests.blob_digest,
+            )?);
+        }
+        rows.push(checked(
+            DigestRole::DiffId,
+            &subject,
+            &expected.diff_id,
+            &digests.diff_id,
+        )?);
+        expected.check = Check::Verified {
+            rows,
+            blob_digest: digests.blob_digest.clone(),
+        };
+        Ok(())
+    }
+
+    /// Whether layer `layer`'s digests are in and matched.
+    pub fn is_verified(&self, layer: usize) -> bool {
+        self.layers
+            .get(layer)
+            .is_some_and(|l| matches!(l.check, Check::Verified { .. }))
+    }
+
+    /// The layers whose digests have not arrived, bottom first.
+    pub fn pending(&self) -> Vec<usize> {
+        (0..self.layers.len())
+            .filter(|&layer| !self.is_verified(layer))
+            .collect()
+    }
+
+    /// Writes the checks into `report`: the layer rows (after the config's and manifests'
+    /// rows, in layer order), each verified layer's blob digest, and the unverified layers.
+    pub fn update_report(&self, report: &mut ImageReport) {
+        report
+            .verification
+            .retain(|row| !matches!(row.kind, DigestRole::Layer | DigestRole::DiffId));
+        for (layer, expected) in self.layers.iter().enumerate() {
+            if let Check::Verified { rows, blob_digest } = &expected.check {
+                report.verification.extend(rows.iter().cloned());
+                if let Some(row) = report.layers.get_mut(layer) {
+                    row.digest = Some(blob_digest.clone());
+                }
+            }
+        }
+        report.unverified_layers = self.pending();
+    }
+}
+
+/// The verification row of a digest that matched, or the refusal naming both.
+pub(crate) fn checked(
+    kind: DigestRole,
+    subject: &str,
+    expected: &Digest,
+    actual: &Digest,
+) -> Result<Verification, AnalysisError> {
+    if expected != actual {
+        return Err(AnalysisError::DigestMismatch {
+            kind,
+            subject: subject.into(),
+            expected: expected.clone(),
+            actual: actual.clone(),
+        });
+    }
+    Ok(Verification {
+        kind,
+        subject: subject.into(),
+        expected: expected.clone(),
+        actual: actual.clone(),
+        ok: true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::present::report::LayerReport;
+
+    fn digests(blob: &[u8], tar: &[u8]) -> LayerDigests {
+        LayerDigests {
+            blob_digest: Digest::sha256_of(blob),
+            diff_id: Digest::sha256_of(tar),
+            verifications: Vec::new(),
+        }
+    }
+
+    fn report(layers: usize) -> ImageReport {
+        ImageReport {
+            layers: (0..layers)
+                .map(|index| LayerReport {
+                    index,
+                    ..Default::default()
+                })
+                .collect(),
+            verification: vec![Verification {
+                kind: DigestRole::Config,
+                subject: "config".into(),
+                expected: Digest::sha256_of(b"c"),
+                actual: Digest::sha256_of(b"c"),
+                ok: true,
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rows_come_in_layer_order_whatever_the_arrival() {
+        let mut verifier = LayerVerifier::new(
+            vec![Some(Digest::sha256_of(b"b0")), None],
+            vec![Digest::sha256_of(b"t0"), Digest::sha256_of(b"t1")],
+        );
+        let mut report = report(2);
+        verifier.update_report(&mut report);
+        assert_eq!(report.unverified_layers, vec![0, 1]);
+        assert!(!report.verified());
+        verifier.check(1, "one", &digests(b"b1", b"t1")).unwrap();
+        verifier.check(0, "zero", &digests(b"b0", b"t0")).unwrap();
+        verifier.update_report(&mut report);
+        let subjects: Vec<(&str, &str)> = report
+            .verification
+            .iter()
+            .map(|v| (v.kind.name(), v.subject.as_str()))
+            .collect();
+        assert_eq!(
+            subjects,
+            [
+                ("config", "config"),
+                ("layer", "layer 0 (zero)"),
+                ("diff_id", "layer 0 (zero)"),
+                ("diff_id", "layer 1 (one)")
+            ]
+        );
+        assert!(report.unverified_layers.is_empty());
+        assert!(report.verified());
+        assert_eq!(report.layers[1].digest, Some(Digest::sha256_of(b"b1")));
+    }
+
+    #[test]
+    fn a_mismatch_and_a_repeat_are_refused() {
+        let mut verifier = LayerVerifier::new(vec![None], vec![Digest::sha256_of(b"t0")]);
+        let error = verifier
+            .check(0, "zero", &digests(b"b", b"other"))
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            AnalysisError::DigestMismatch {
+                kind: DigestRole::DiffId,
+                ..
+            }
+        ));
+        assert!(!verifier.is_verified(0));
+        verifier.check(0, "zero", &digests(b"b", b"t0")).unwrap();
+        let error = verifier
+            .check(0, "zero", &digests(b"b", b"t0"))
+            .unwrap_err();
+        assert!(matches!(error, AnalysisError::DigestsRepeated { index: 0 }));
+        let error = verifier
+            .check(3, "three", &digests(b"b", b"t0"))
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            AnalysisError::NoSuchLayer { index: 3, count: 1 }
+        ));
+    }
+}
