@@ -8,6 +8,7 @@ mod drop_zone;
 mod efficiency_tab;
 mod error_box;
 mod file_tree_pane;
+mod file_view;
 mod files_tab;
 mod header;
 mod history_tab;

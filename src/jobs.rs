@@ -1,6 +1,8 @@
 //! Starting, feeding and stopping layer workers from the page.
 
-use layerscope_web::protocol::{Job as Work, TreeRequest, WorkerEvent, CANCEL, EXPORT, MORE_TAGS};
+use layerscope_web::protocol::{
+    FileBytes, Job as Work, TreeRequest, WorkerEvent, CANCEL, EXPORT, MORE_TAGS,
+};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
@@ -94,6 +96,15 @@ fn message_handler(
 ) -> Closure<dyn FnMut(MessageEvent)> {
     let mut pending = Some(request);
     Closure::new(move |event: MessageEvent| {
+        if let Some(file) = FileBytes::from_js(&event.data()) {
+            // A download the file viewer asked for: saved at once; its answer says so.
+            let parts = js_sys::Array::of1(&file.bytes);
+            let name = crate::download::file_name_of(&file.path);
+            if let Ok(url) = crate::download::save(&parts, "application/octet-stream", &name) {
+                revoke_later(url);
+            }
+            return;
+        }
         let Some(text) = event.data().as_string() else {
             on_failure.emit("the layer worker sent a message that is not text".to_string());
             return;
@@ -112,4 +123,15 @@ fn message_handler(
             Err(message) => on_failure.emit(message),
         }
     })
+}
+
+/// Frees a download's object URL once the browser has had time to start saving it.
+fn revoke_later(url: String) {
+    let revoke = Closure::once_into_js(move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
+    if let Some(window) = web_sys::window() {
+        let _ = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 60_000);
+    }
 }

@@ -6,6 +6,7 @@
 
 mod app;
 mod components;
+mod download;
 mod fragment;
 mod hooks;
 mod jobs;

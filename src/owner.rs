@@ -14,7 +14,11 @@ use layerscope_core::engine::tree::FileTrees;
 use layerscope_core::present::search::{search, PathPattern};
 use layerscope_core::present::tree_view::{Expansion, TreeQuery, TreeView, MAX_WINDOW_ROWS};
 
-use crate::protocol::{TreeAction, TreeAnswer, TreeRequest, ViewKey};
+use layerscope_core::archive::{FetchStep, FileFetch, LayerLocation};
+use layerscope_core::engine::extract::{symlink_destination, Extraction};
+use layerscope_core::present::file_view::{classify, hex_dump, BinaryReason, Preview};
+
+use crate::protocol::{FileContent, FileWant, TreeAction, TreeAnswer, TreeRequest, ViewKey};
 
 /// Most search hits one answer carries; the answer says when there were more.
 pub const MAX_SEARCH_HITS: usize = 200;
@@ -58,6 +62,10 @@ impl Owned {
             } => match self.window(&view, start, count, action) {
                 Ok(answer) => answer.with_id(id),
                 Err(message) => TreeAnswer::Failed { id, message },
+            },
+            TreeRequest::ReadFile { id, .. } => TreeAnswer::Failed {
+                id,
+                message: "this worker cannot read files again".into(),
             },
             TreeRequest::Search { id, pattern } => match PathPattern::parse(&pattern) {
                 Ok(parsed) => TreeAnswer::Hits {
@@ -154,5 +162,205 @@ impl Owned {
             missing,
             entries: view.entry_count(),
         })
+    }
+}
+
+/// Most bytes of a file the worker hands to the page to save (it holds them once, in memory).
+pub const MAX_DOWNLOAD_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Most hard links followed to reach a file's content (a link to a link is not valid tar,
+/// but a hostile archive may hold one).
+const MAX_LINK_HOPS: usize = 4;
+
+/// Byte ranges of an archive, read synchronously (the worker's `Blob` reader).
+pub trait ArchiveBytes {
+    /// Up to `len` bytes at `offset`; empty at the end.
+    fn read_at(&mut self, offset: u64, len: u64) -> Result<&[u8], String>;
+}
+
+/// What a file read found, with the bytes handed out.
+pub struct FoundFile {
+    /// The layer the content came from (a hard link's source may be in a lower one).
+    pub layer: usize,
+    pub extraction: Extraction,
+    pub content: Vec<u8>,
+}
+
+/// Reads `path` as layer `layer` of a dropped archive holds it, following hard links (in the
+/// same layer first, then the ones below), handing out at most `limit` bytes.
+pub fn read_archive_file(
+    archive: &mut dyn ArchiveBytes,
+    locations: &[LayerLocation],
+    layer: usize,
+    path: &str,
+    limit: u64,
+) -> Result<FoundFile, String> {
+    let mut wanted = path.as_bytes().to_vec();
+    let mut hops = 0;
+    loop {
+        let mut found = None;
+        // The layer asked for first, then the lower ones: a hard link's source was written
+        // by this layer or one below it.
+        for candidate in (0..=layer.min(locations.len().saturating_sub(1))).rev() {
+            let location = &locations[candidate];
+            let mut content = Vec::new();
+            let extraction = fetch_one(archive, location, &wanted, limit, &mut content)?;
+            if extraction != Extraction::NotFound {
+                found = Some(FoundFile {
+                    layer: candidate,
+                    extraction,
+                    content,
+                });
+                break;
+            }
+            if hops == 0 {
+                // The file itself is looked for only where the tree says it is.
+                break;
+            }
+        }
+        match found {
+            Some(FoundFile {
+                extraction: Extraction::HardLink { source, .. },
+                ..
+            }) if hops < MAX_LINK_HOPS => {
+                wanted = source;
+                hops += 1;
+            }
+            Some(file) => return Ok(file),
+            None => {
+                return Err(format!(
+                    "{} is not in layer {layer} of the archive",
+                    String::from_utf8_lossy(&wanted)
+                ))
+            }
+        }
+    }
+}
+
+fn fetch_one(
+    archive: &mut dyn ArchiveBytes,
+    location: &LayerLocation,
+    path: &[u8],
+    limit: u64,
+    content: &mut Vec<u8>,
+) -> Result<Extraction, String> {
+    let mut fetch = FileFetch::new(location, path, limit);
+    loop {
+        match fetch.next_step() {
+            FetchStep::Read { offset, len } => {
+                let bytes = archive.read_at(offset, len)?;
+                // Errors come back from the next step too, with the member named.
+                let _ = fetch.supply(offset, bytes, &mut |chunk: &[u8]| {
+                    content.extend_from_slice(chunk)
+                });
+            }
+            FetchStep::Done(extraction) => return Ok(extraction),
+            FetchStep::Failed(error) => return Err(error.to_string()),
+        }
+    }
+}
+
+/// The viewer's answer for a file read, and for a download the bytes to post beside it.
+pub fn file_answer(
+    id: u64,
+    path: String,
+    want: FileWant,
+    found: FoundFile,
+) -> (TreeAnswer, Option<Vec<u8>>) {
+    let FoundFile {
+        layer,
+        extraction,
+        content,
+    } = found;
+    let truncated = extraction.is_truncated();
+    let (size, shown) = match &extraction {
+        Extraction::File { entry, .. } => (entry.size, Some(content)),
+        Extraction::Symlink { entry, target } => {
+            let destination = symlink_destination(path.as_bytes(), target);
+            let content = FileContent::Symlink {
+                target: String::from_utf8_lossy(target).into_owned(),
+                destination: format!("/{}", String::from_utf8_lossy(&destination)),
+            };
+            return (file(id, layer, path, entry.size, content, false), None);
+        }
+        Extraction::NotRegular { entry } => {
+            let content = FileContent::NotRegular {
+                what: entry.kind.describe().to_string(),
+            };
+            return (file(id, layer, path, entry.size, content, false), None);
+        }
+        Extraction::HardLink { entry, source } => {
+            let message = format!(
+                "{path} is a hard link to {} through more links than are followed",
+                String::from_utf8_lossy(source)
+            );
+            let _ = entry;
+            return (TreeAnswer::Failed { id, message }, None);
+        }
+        Extraction::NotFound => {
+            let message = format!("{path} is not in layer {layer}");
+            return (TreeAnswer::Failed { id, message }, None);
+        }
+    };
+    let bytes = shown.unwrap_or_default();
+    match want {
+        FileWant::Download => {
+            let content = FileContent::Downloaded {
+                bytes: bytes.len() as u64,
+            };
+            (file(id, layer, path, size, content, truncated), Some(bytes))
+        }
+        FileWant::Hex => {
+            let content = hex(&bytes, None);
+            (file(id, layer, path, size, content, truncated), None)
+        }
+        FileWant::Preview => {
+            let content = match classify(&bytes, truncated) {
+                Preview::Text(text) => FileContent::Text {
+                    text: text.to_string(),
+                },
+                Preview::Binary(reason) => hex(&bytes, Some(describe_binary(reason))),
+            };
+            (file(id, layer, path, size, content, truncated), None)
+        }
+    }
+}
+
+/// Bytes shown in a hex dump: a dump is about four times the bytes' size in text.
+pub const HEX_VIEW_BYTES: usize = 64 * 1024;
+
+fn hex(bytes: &[u8], reason: Option<String>) -> FileContent {
+    let shown = &bytes[..bytes.len().min(HEX_VIEW_BYTES)];
+    FileContent::Hex {
+        dump: hex_dump(shown, 0),
+        shown: shown.len() as u64,
+        reason,
+    }
+}
+
+fn describe_binary(reason: BinaryReason) -> String {
+    match reason {
+        BinaryReason::NulByte { offset } => format!("a NUL byte at offset {offset}"),
+        BinaryReason::InvalidUtf8 { offset } => {
+            format!("bytes that are not UTF-8 at offset {offset}")
+        }
+    }
+}
+
+fn file(
+    id: u64,
+    layer: usize,
+    path: String,
+    size: u64,
+    content: FileContent,
+    truncated: bool,
+) -> TreeAnswer {
+    TreeAnswer::File {
+        id,
+        layer,
+        path,
+        size,
+        content,
+        truncated,
     }
 }

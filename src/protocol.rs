@@ -111,13 +111,55 @@ pub enum TreeRequest {
     },
     /// Paths of every layer matching `pattern` (a substring, or `/re/`).
     Search { id: u64, pattern: String },
+    /// The file at `path` as layer `layer` wrote it: a preview, or all of it to download.
+    ReadFile {
+        id: u64,
+        layer: usize,
+        path: String,
+        want: FileWant,
+    },
+}
+
+/// What the page wants of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FileWant {
+    /// Its first bytes, as text when they read as text, else as a hex dump.
+    Preview,
+    /// Its first bytes as a hex dump, whatever they are.
+    Hex,
+    /// All of it, posted as bytes for the page to save.
+    Download,
+}
+
+/// A file as the viewer shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum FileContent {
+    /// Its first bytes read as UTF-8 text.
+    Text { text: String },
+    /// An `xxd`-style dump of its first bytes; `reason` says why it is not text, when that is
+    /// why.
+    Hex {
+        dump: String,
+        shown: u64,
+        reason: Option<String>,
+    },
+    /// A symbolic link; its content is whatever `destination` (a path in the image) holds.
+    Symlink { target: String, destination: String },
+    /// A directory, device, pipe or sparse file: nothing to show as content.
+    NotRegular { what: String },
+    /// The whole file went to the page as bytes, to be saved.
+    Downloaded { bytes: u64 },
 }
 
 impl TreeRequest {
     /// The number the page gave the request; its answer carries it back.
     pub fn id(&self) -> u64 {
         match self {
-            TreeRequest::Window { id, .. } | TreeRequest::Search { id, .. } => *id,
+            TreeRequest::Window { id, .. }
+            | TreeRequest::Search { id, .. }
+            | TreeRequest::ReadFile { id, .. } => *id,
         }
     }
 
@@ -183,6 +225,18 @@ pub enum TreeAnswer {
         pattern: String,
         results: SearchResults,
     },
+    /// A file, as the viewer shows it.
+    File {
+        id: u64,
+        /// The layer whose copy of the file this is.
+        layer: usize,
+        path: String,
+        /// The file's size (from its tar header).
+        size: u64,
+        content: FileContent,
+        /// True when only the first bytes are shown.
+        truncated: bool,
+    },
     /// The question could not be answered; the message says why.
     Failed { id: u64, message: String },
 }
@@ -193,6 +247,7 @@ impl TreeAnswer {
         match self {
             TreeAnswer::Rows { id, .. }
             | TreeAnswer::Hits { id, .. }
+            | TreeAnswer::File { id, .. }
             | TreeAnswer::Failed { id, .. } => *id,
         }
     }
@@ -202,9 +257,48 @@ impl TreeAnswer {
         match &mut self {
             TreeAnswer::Rows { id, .. }
             | TreeAnswer::Hits { id, .. }
+            | TreeAnswer::File { id, .. }
             | TreeAnswer::Failed { id, .. } => *id = number,
         }
         self
+    }
+}
+
+/// A file's bytes posted by the worker for the page to save: a plain object holding the
+/// request's id, the path and a `Uint8Array` whose buffer was transferred (no JSON, no copy).
+pub struct FileBytes {
+    pub id: u64,
+    pub path: String,
+    pub bytes: js_sys::Uint8Array,
+}
+
+/// Key of a file-bytes message's bytes.
+const FILE_BYTES_KEY: &str = "fileBytes";
+
+impl FileBytes {
+    /// The object the worker posts.
+    pub fn message(id: u64, path: &str, bytes: &js_sys::Uint8Array) -> JsValue {
+        let object = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&object, &FILE_BYTES_KEY.into(), bytes);
+        let _ = js_sys::Reflect::set(&object, &"id".into(), &(id as f64).into());
+        let _ = js_sys::Reflect::set(&object, &"path".into(), &path.into());
+        object.into()
+    }
+
+    /// Reads a message posted by [`FileBytes::message`]; `None` for any other message.
+    pub fn from_js(value: &JsValue) -> Option<FileBytes> {
+        if !value.is_object() {
+            return None;
+        }
+        let bytes = js_sys::Reflect::get(value, &FILE_BYTES_KEY.into())
+            .ok()?
+            .dyn_into::<js_sys::Uint8Array>()
+            .ok()?;
+        let id = js_sys::Reflect::get(value, &"id".into()).ok()?.as_f64()? as u64;
+        let path = js_sys::Reflect::get(value, &"path".into())
+            .ok()?
+            .as_string()?;
+        Some(FileBytes { id, path, bytes })
     }
 }
 

@@ -15,12 +15,15 @@
 //! document from the worker ([`layerscope_web::protocol::EXPORT`]).
 
 use js_sys::Uint8Array;
+use layerscope_core::archive::LayerLocation;
 use layerscope_core::archive::{ArchiveReader, ImageSelector, Step};
+use layerscope_core::present::file_view::PREVIEW_BYTES;
+use layerscope_web::owner::{self, ArchiveBytes};
 use layerscope_web::protocol::{
     export, finished, without_file_lists, without_layer_files, Job, Request, WorkerEvent, CANCEL,
     EXPORT, MORE_TAGS,
 };
-use layerscope_web::protocol::{TreeAnswer, TreeRequest};
+use layerscope_web::protocol::{FileBytes, FileWant, TreeAnswer, TreeRequest};
 use layerscope_web::pull::TagPages;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -53,7 +56,13 @@ fn main() {
         }
         if let Some(request) = TreeRequest::from_js(&data) {
             let answer = match request {
-                Ok(request) => layerscope_web::owner::answer(request),
+                Ok(TreeRequest::ReadFile {
+                    id,
+                    layer,
+                    path,
+                    want,
+                }) => read_file(id, layer, path, want),
+                Ok(request) => owner::answer(request),
                 Err(message) => TreeAnswer::Failed { id: 0, message },
             };
             post(&WorkerEvent::Tree {
@@ -116,16 +125,66 @@ fn post(event: &WorkerEvent) {
     let _ = scope().post_message(&JsValue::from_str(&event.to_json()));
 }
 
+thread_local! {
+    /// The analysed archive and where its layers are, so the file viewer can read a file
+    /// again (a worker analyses one image).
+    static ARCHIVE: RefCell<Option<(BlobSource, Vec<LayerLocation>)>> = const { RefCell::new(None) };
+}
+
 /// Drives the reader to the end, posting every event; the final event is `Done` or `Failed`.
 fn analyse(request: Request) {
     let final_event = match BlobSource::new(request.blob) {
-        Ok(mut source) => drive(&mut source, request.select),
+        Ok(mut source) => {
+            let mut locations = Vec::new();
+            let event = drive(&mut source, request.select, &mut locations);
+            if matches!(event, WorkerEvent::Done { .. }) {
+                ARCHIVE.with(|slot| *slot.borrow_mut() = Some((source, locations)));
+            }
+            event
+        }
         Err(message) => WorkerEvent::Failed { message },
     };
     post(&final_event);
 }
 
-fn drive(source: &mut BlobSource, select: usize) -> WorkerEvent {
+/// Reads a file of the analysed archive again, for the viewer; a download's bytes are posted
+/// beside the answer, transferred, not copied.
+fn read_file(id: u64, layer: usize, path: String, want: FileWant) -> TreeAnswer {
+    let limit = match want {
+        FileWant::Download => owner::MAX_DOWNLOAD_BYTES,
+        FileWant::Preview | FileWant::Hex => PREVIEW_BYTES,
+    };
+    let found = ARCHIVE.with(|slot| match slot.borrow_mut().as_mut() {
+        Some((source, locations)) => {
+            owner::read_archive_file(source, locations, layer, &path, limit)
+        }
+        None => Err("the archive is not held by this worker any more; drop it again".into()),
+    });
+    let found = match found {
+        Ok(found) => found,
+        Err(message) => return TreeAnswer::Failed { id, message },
+    };
+    let (answer, bytes) = owner::file_answer(id, path.clone(), want, found);
+    if let Some(bytes) = bytes {
+        post_file_bytes(id, &path, &bytes);
+    }
+    answer
+}
+
+/// Posts a file's bytes to the page as one transferred buffer.
+fn post_file_bytes(id: u64, path: &str, bytes: &[u8]) {
+    let array = Uint8Array::new_with_length(bytes.len() as u32);
+    array.copy_from(bytes);
+    let message = FileBytes::message(id, path, &array);
+    let transfer = js_sys::Array::of1(&array.buffer());
+    let _ = scope().post_message_with_transfer(&message, &transfer);
+}
+
+fn drive(
+    source: &mut BlobSource,
+    select: usize,
+    locations: &mut Vec<LayerLocation>,
+) -> WorkerEvent {
     let mut reader = ArchiveReader::new(source.size);
     let mut progress = layerscope_web::protocol::ProgressThrottle::default();
     loop {
@@ -168,8 +227,9 @@ fn drive(source: &mut BlobSource, select: usize) -> WorkerEvent {
             }),
             Step::Done(report) => {
                 if let Some(trees) = reader.take_file_trees() {
-                    layerscope_web::owner::keep(trees);
+                    owner::keep(trees);
                 }
+                *locations = reader.layer_locations().unwrap_or_default();
                 return finished(report);
             }
             Step::Failed(error) => {
@@ -224,6 +284,12 @@ impl BlobSource {
         self.buffer.resize(bytes.length() as usize, 0);
         bytes.copy_to(&mut self.buffer);
         Ok(&self.buffer)
+    }
+}
+
+impl ArchiveBytes for BlobSource {
+    fn read_at(&mut self, offset: u64, len: u64) -> Result<&[u8], String> {
+        self.read(offset, len)
     }
 }
 

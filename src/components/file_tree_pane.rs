@@ -11,11 +11,12 @@ use std::rc::Rc;
 use layerscope_core::present::report::LayerReport;
 use layerscope_core::present::search::SearchResults;
 use layerscope_core::present::tree_view::{Mark, MarkSet, SortOrder, TreeRow, ViewKind};
-use layerscope_web::protocol::{TreeAction, TreeAnswer, TreeRequest, ViewKey};
+use layerscope_web::protocol::{FileWant, TreeAction, TreeAnswer, TreeRequest, ViewKey};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlInputElement, KeyboardEvent};
 use yew::prelude::*;
 
+use super::file_view::{FileView, Viewed};
 use crate::fragment::{MarkFilter, SortOrder as RouteSort, TreeMode, ViewState};
 use crate::hooks::typing;
 
@@ -42,6 +43,9 @@ pub struct FileTreePaneProps {
     pub ask_tree: Callback<TreeRequest>,
     /// Sets the listener of the worker's answers.
     pub listen_tree: Callback<Option<Callback<Box<TreeAnswer>>>>,
+    /// Every layer's command, for the file viewer's "from layer N".
+    #[prop_or_default]
+    pub commands: Vec<String>,
 }
 
 /// The window of rows last drawn.
@@ -84,6 +88,8 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
     // The newest window and search asked for: older answers are dropped.
     let wanted_window = use_mut_ref(|| 0u64);
     let wanted_search = use_mut_ref(|| 0u64);
+    let wanted_file = use_mut_ref(|| 0u64);
+    let viewed = use_state(|| None::<Viewed>);
     // A row to scroll into view once its window is drawn.
     let scroll_to = use_mut_ref(|| None::<usize>);
     let last_start = use_mut_ref(|| None::<(ViewKey, usize)>);
@@ -102,6 +108,8 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
         let problem = problem.clone();
         let wanted_window = wanted_window.clone();
         let wanted_search = wanted_search.clone();
+        let wanted_file = wanted_file.clone();
+        let viewed = viewed.clone();
         let scroll_to = scroll_to.clone();
         let listen = props.listen_tree.clone();
         use_effect_with((), move |()| {
@@ -137,6 +145,29 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
                         results,
                     } if id == *wanted_search.borrow() => {
                         hits.set(Some(Rc::new(Hits { pattern, results })));
+                    }
+                    TreeAnswer::File {
+                        id,
+                        layer,
+                        path,
+                        size,
+                        content,
+                        truncated,
+                    } if id == *wanted_file.borrow() => {
+                        viewed.set(Some(Viewed::Shown {
+                            layer,
+                            path,
+                            size,
+                            content,
+                            truncated,
+                        }));
+                    }
+                    TreeAnswer::Failed { id, message } if id == *wanted_file.borrow() => {
+                        let path = match &*viewed {
+                            Some(Viewed::Loading { path, .. }) => path.clone(),
+                            _ => String::new(),
+                        };
+                        viewed.set(Some(Viewed::Failed { path, message }));
                     }
                     TreeAnswer::Failed { id, message }
                         if id == *wanted_window.borrow() || id == *wanted_search.borrow() =>
@@ -297,6 +328,33 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
         act
     };
 
+    // Opens a file in the viewer (asked of the worker, which reads the layer again).
+    let read_file = {
+        let ask = props.ask_tree.clone();
+        let next_id = next_id.clone();
+        let wanted_file = wanted_file.clone();
+        let viewed = viewed.clone();
+        Callback::from(move |(layer, path, want): (usize, String, FileWant)| {
+            let id = {
+                let mut next = next_id.borrow_mut();
+                *next += 1;
+                *next
+            };
+            *wanted_file.borrow_mut() = id;
+            viewed.set(Some(Viewed::Loading {
+                layer,
+                path: path.clone(),
+                want,
+            }));
+            ask.emit(TreeRequest::ReadFile {
+                id,
+                layer,
+                path,
+                want,
+            });
+        })
+    };
+
     let held = window.as_ref().filter(|held| held.view == key).cloned();
     let selected = props.view.path.clone();
     let selected_row = held.as_ref().and_then(|held| {
@@ -389,7 +447,14 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
             let path = row.path.clone();
             let on_select = select_path.clone();
             let act = act.clone();
-            let onclick = Callback::from(move |_: MouseEvent| on_select.emit(path.clone()));
+            let read_file = read_file.clone();
+            let file = (!row.is_dir && row.mark != Mark::Removed).then_some(row.layer);
+            let onclick = Callback::from(move |_: MouseEvent| {
+                on_select.emit(path.clone());
+                if let Some(layer) = file {
+                    read_file.emit((layer, path.clone(), FileWant::Preview));
+                }
+            });
             let twisty_path = row.path.clone();
             let ontoggle = Callback::from(move |event: MouseEvent| {
                 event.stop_propagation();
@@ -447,6 +512,9 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
                 <p class="tree-problem" data-testid="tree-problem" role="status">{message.clone()}</p>
             }
             {body}
+            if let Some(shown) = viewed.as_ref() {
+                {file_drawer(shown, &props.commands, &read_file, &select_path, &viewed)}
+            }
         </section>
     }
 }
@@ -678,5 +746,30 @@ fn mark_class(mark: Mark) -> &'static str {
         Mark::Modified => "mark-modified",
         Mark::Removed => "mark-removed",
         Mark::Unchanged => "mark-unchanged",
+    }
+}
+
+/// The viewer drawer for `shown`, wired to ask for the same file another way.
+fn file_drawer(
+    shown: &Viewed,
+    commands: &[String],
+    read_file: &Callback<(usize, String, FileWant)>,
+    select_path: &Callback<String>,
+    viewed: &UseStateHandle<Option<Viewed>>,
+) -> Html {
+    let (layer, path) = match shown {
+        Viewed::Loading { layer, path, .. } | Viewed::Shown { layer, path, .. } => {
+            (*layer, path.clone())
+        }
+        Viewed::Failed { path, .. } => (0, path.clone()),
+    };
+    let on_want = read_file.reform(move |want: FileWant| (layer, path.clone(), want));
+    let on_close = {
+        let viewed = viewed.clone();
+        Callback::from(move |()| viewed.set(None))
+    };
+    html! {
+        <FileView viewed={shown.clone()} commands={commands.to_vec()} {on_want}
+            on_open_path={select_path.clone()} {on_close} />
     }
 }

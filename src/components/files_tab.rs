@@ -43,7 +43,8 @@ pub fn files_tab(props: &FilesTabProps) -> Html {
             <LayerList layers={props.layers.clone()} selected={props.selected} streaming={props.streaming}
                 {on_select} counted={props.counted} />
             <FileTreePane {layer} view={props.view.clone()} on_view={props.on_view.clone()} job={props.job}
-                ready={props.counted} ask_tree={props.ask_tree.clone()} listen_tree={props.listen_tree.clone()} />
+                ready={props.counted} ask_tree={props.ask_tree.clone()} listen_tree={props.listen_tree.clone()}
+                commands={props.layers.iter().map(|layer| layer.command.clone()).collect::<Vec<_>>()} />
         </div>
     }
 }

@@ -741,23 +741,8 @@ impl JobRunner {
 /// Makes `json` a Blob and has the browser download it as `file_name`; returns its object
 /// URL (kept, so the page can offer the same file again).
 fn download(json: &str, file_name: &str) -> Result<String, String> {
-    let failed = |error: JsValue| format!("the report could not be made a file: {error:?}");
     let parts = js_sys::Array::of1(&JsValue::from_str(json));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("application/json");
-    let blob = Blob::new_with_str_sequence_and_options(&parts, &options).map_err(failed)?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(failed)?;
-    let document = web_sys::window()
-        .and_then(|window| window.document())
-        .ok_or("no document")?;
-    let link: web_sys::HtmlAnchorElement = document
-        .create_element("a")
-        .map_err(failed)?
-        .unchecked_into();
-    link.set_href(&url);
-    link.set_download(file_name);
-    link.click();
-    Ok(url)
+    crate::download::save(&parts, "application/json", file_name)
 }
 
 /// Downloads `url` (relative to the page) as a Blob.

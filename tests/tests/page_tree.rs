@@ -435,3 +435,227 @@ fn a_layer_of_100k_files_keeps_at_most_300_rows_in_the_page() {
     let errors = browser.console_errors();
     assert!(errors.is_empty(), "console: {}", describe_log(&errors));
 }
+
+/// The content of `path` in layer member `layer` of a `docker save` archive.
+fn file_in_layer(archive: &Path, layer: &str, path: &str) -> Vec<u8> {
+    let bytes = layerscope_e2e::tar_member(archive, layer);
+    let mut tar = tar::Archive::new(&bytes[..]);
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
+        if name == path {
+            let mut content = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut content).unwrap();
+            return content;
+        }
+    }
+    panic!("{path} not in {layer}");
+}
+
+fn layer_member(archive: &Path, index: usize) -> String {
+    let manifest: Value =
+        serde_json::from_slice(&layerscope_e2e::tar_member(archive, "manifest.json")).unwrap();
+    manifest[0]["Layers"][index].as_str().unwrap().to_string()
+}
+
+/// Clicks the drawn row of `path`, scrolling the tree to it through the search box first.
+fn open_file_row(browser: &Browser, path: &str) {
+    let deadline = Instant::now() + OPEN_TIMEOUT;
+    loop {
+        let clicked = browser.execute(&format!(
+            "const r = [...document.querySelectorAll('[data-testid=tree-row]')].find(r => r.dataset.path === {path:?}); \
+             if (r) {{ r.click(); return true; }} return false;"
+        ));
+        if clicked.as_bool() == Some(true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no row for {path}");
+        std::thread::sleep(POLL);
+    }
+}
+
+fn viewer_text(browser: &Browser, testid: &str) -> String {
+    let deadline = Instant::now() + OPEN_TIMEOUT;
+    loop {
+        let value = browser.execute(&format!(
+            "const e = document.querySelector('[data-testid=file-view] [data-testid={testid}]'); \
+             return e ? e.textContent : null;"
+        ));
+        if let Some(text) = value.as_str() {
+            return text.to_string();
+        }
+        let error = browser.execute(
+            "const e = document.querySelector('[data-testid=file-error]'); return e ? e.textContent : null;",
+        );
+        assert!(error.is_null(), "viewer error: {error}");
+        assert!(Instant::now() < deadline, "viewer never showed {testid}");
+        std::thread::sleep(POLL);
+    }
+}
+
+#[test]
+fn file_viewer_shows_text_hex_and_files_of_lower_layers() {
+    let archive = dive_image();
+    let (_server, browser) = open_archive(&archive);
+    wait_total(&browser, 423);
+
+    // A text file written by layer 1, seen from the top layer's tree.
+    let expected = file_in_layer(&archive, &layer_member(&archive, 1), "somefile.txt");
+    // Top-level entries only, so the file is in the first window.
+    click(&browser, "tree-collapse-all");
+    open_file_row(&browser, "/somefile.txt");
+    let shown = viewer_text(&browser, "file-content");
+    assert_eq!(
+        shown.as_bytes(),
+        &expected[..],
+        "the file's text, byte for byte"
+    );
+    assert_eq!(viewer_text(&browser, "file-layer"), "layer 1");
+    let format = browser.execute(
+        "return document.querySelector('[data-testid=file-view] [data-testid=file-content]').dataset.format;",
+    );
+    assert_eq!(format, "text");
+    save_screenshot(&browser, "file-view-text");
+
+    // The same file as hex: xxd's first line.
+    click(&browser, "file-as-hex");
+    let deadline = Instant::now() + OPEN_TIMEOUT;
+    let dump = loop {
+        let dump = viewer_text(&browser, "file-content");
+        if dump.starts_with("00000000:") {
+            break dump;
+        }
+        assert!(Instant::now() < deadline, "no hex dump: {dump:?}");
+        std::thread::sleep(POLL);
+    };
+    let first: String = expected[..16]
+        .chunks(2)
+        .map(|pair| pair.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        dump.starts_with(&format!("00000000: {first}")),
+        "{}",
+        &dump[..80]
+    );
+
+    // busybox, from layer 0 (the bottom one), is binary: shown as hex, ELF magic first.
+    click(&browser, "file-close");
+    click(&browser, "tree-expand-all");
+    open_file_row(&browser, "/bin/[");
+    let deadline = Instant::now() + OPEN_TIMEOUT;
+    loop {
+        let layer = viewer_text(&browser, "file-layer");
+        let dump = viewer_text(&browser, "file-content");
+        if layer == "layer 0" && dump.starts_with("00000000: 7f45 4c46") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "busybox as hex from layer 0: {layer} {:?}",
+            &dump[..dump.len().min(60)]
+        );
+        std::thread::sleep(POLL);
+    }
+    let size = browser.execute("return document.querySelector('[data-testid=file-size]').title;");
+    let busybox = file_in_layer(&archive, &layer_member(&archive, 0), "bin/[");
+    assert_eq!(size, format!("{} bytes", busybox.len()));
+    save_screenshot(&browser, "file-view-hex");
+
+    // A hard link shows its source's bytes.
+    click(&browser, "file-close");
+    open_file_row(&browser, "/bin/[[");
+    let deadline = Instant::now() + OPEN_TIMEOUT;
+    loop {
+        let dump = viewer_text(&browser, "file-content");
+        if dump.starts_with("00000000: 7f45 4c46") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "hard link content: {:?}",
+            &dump[..dump.len().min(60)]
+        );
+        std::thread::sleep(POLL);
+    }
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "console: {}", describe_log(&errors));
+}
+
+#[test]
+fn a_file_named_like_markup_shows_as_text() {
+    let dir = TempDir::new("page-tree-markup");
+    let mut layer = tar::Builder::new(Vec::new());
+    let name = "<img src=x onerror=alert(1)>";
+    let mut header = tar::Header::new_gnu();
+    header.set_size(5);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_entry_type(tar::EntryType::Regular);
+    layer
+        .append_data(
+            &mut header,
+            name,
+            &b"<b>x"[..4]
+                .iter()
+                .chain(b"\n")
+                .copied()
+                .collect::<Vec<u8>>()[..],
+        )
+        .unwrap();
+    let layer = layer.into_inner().unwrap();
+    let archive = one_layer_archive(dir.path(), &layer);
+    let (_server, browser) = open_archive(&archive);
+    let rows = wait_rows(&browser, "the odd name", |rows| {
+        rows.iter().any(|row| row.path == format!("/{name}"))
+    });
+    let row = rows
+        .iter()
+        .find(|row| row.path == format!("/{name}"))
+        .unwrap();
+    assert!(row.text.contains(name), "the name as text: {:?}", row.text);
+    let images = browser.execute("return document.querySelectorAll('.tree-pane img').length;");
+    assert_eq!(images, 0, "no element was made of the name");
+    open_file_row(&browser, &format!("/{name}"));
+    assert_eq!(viewer_text(&browser, "file-content"), "<b>x\n");
+    assert_eq!(
+        browser.execute("return document.querySelectorAll('.file-view b').length;"),
+        0
+    );
+}
+
+/// A `docker save` archive of one layer.
+fn one_layer_archive(dir: &Path, layer: &[u8]) -> PathBuf {
+    let diff_id = format!("sha256:{:x}", Sha256::digest(layer));
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created_by": "COPY . /"}],
+    })
+    .to_string();
+    let config_name = format!("{:x}.json", Sha256::digest(config.as_bytes()));
+    let manifest = serde_json::json!([{
+        "Config": config_name, "RepoTags": ["odd:names"], "Layers": ["layer/layer.tar"],
+    }])
+    .to_string();
+    let path = dir.join("one-layer.tar");
+    let mut archive = tar::Builder::new(std::fs::File::create(&path).unwrap());
+    for (name, bytes) in [
+        ("manifest.json", manifest.as_bytes()),
+        (config_name.as_str(), config.as_bytes()),
+        ("layer/layer.tar", layer),
+    ] {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        archive.append_data(&mut header, name, bytes).unwrap();
+    }
+    archive.finish().unwrap();
+    path
+}

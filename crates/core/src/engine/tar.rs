@@ -62,6 +62,21 @@ impl EntryKind {
         }
     }
 
+    /// What the entry is, in a few words ("a directory", "a named pipe").
+    pub fn describe(self) -> &'static str {
+        match self {
+            EntryKind::File => "a regular file",
+            EntryKind::Directory => "a directory",
+            EntryKind::Symlink => "a symbolic link",
+            EntryKind::HardLink => "a hard link",
+            EntryKind::CharDevice => "a character device",
+            EntryKind::BlockDevice => "a block device",
+            EntryKind::Fifo => "a named pipe",
+            EntryKind::GnuSparse => "a sparse file",
+            EntryKind::Other(_) => "a member of an unknown type",
+        }
+    }
+
     /// Whether the member's content bytes follow its header in the stream.
     fn has_content(self) -> bool {
         matches!(
