@@ -203,6 +203,31 @@ fn every_tab_of_dives_image_reads_as_dive_and_the_cli_say() {
     assert!(summary.contains("98.44 %"), "efficiency in {summary:?}");
     let config_digest = cli["inspect"]["Id"].as_str().unwrap();
     assert_eq!(browser.testid_text("config-digest"), config_digest);
+    // "copy link" puts this view's link on the clipboard.
+    browser
+        .webdriver()
+        .cdp(
+            "Browser.grantPermissions",
+            json!({ "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"] }),
+        )
+        .unwrap();
+    let copy = browser.wait_for_testid("copy-link", OPEN_TIMEOUT);
+    browser.webdriver().click(&copy).unwrap();
+    wait_until(&browser, "the link copied", || {
+        text_of(&browser, &copy) == "copied"
+    });
+    browser.execute(
+        "window.__clip = null; navigator.clipboard.readText().then(t => { window.__clip = t; }); return null;",
+    );
+    wait_until(&browser, "the clipboard read", || {
+        eval(&browser, "window.__clip").is_string()
+    });
+    assert_eq!(
+        eval(&browser, "window.__clip"),
+        eval(&browser, "location.href"),
+        "the link is this page's, fragment included"
+    );
+    assert!(hash(&browser).contains(&format!("digest={config_digest}")));
 
     // Files: one row per layer, dive's size (exact bytes on hover) and command, the change
     // counts the CLI's file lists imply.
@@ -244,7 +269,23 @@ fn every_tab_of_dives_image_reads_as_dive_and_the_cli_say() {
         "rm -rf /root/example/ removes five paths: {}",
         changes[9]
     );
-    // The top layer is selected; a click selects another and names it in the URL.
+    // A layer's command is one line until the row is expanded.
+    let command_cut = |row: usize| {
+        eval(
+            &browser,
+            &format!(
+                r#"(c => c.scrollWidth > c.clientWidth)(document.querySelectorAll('[data-testid="layer-command"]')[{row}])"#
+            ),
+        ) == json!(true)
+    };
+    assert!(command_cut(0));
+    browser
+        .webdriver()
+        .click(&browser.find_testid("layer-expand")[0])
+        .unwrap();
+    wait_until(&browser, "layer 0's whole command", || !command_cut(0));
+    // The top layer is selected (expanding selects nothing); a click selects another and
+    // names it in the URL.
     assert_eq!(selected_layer(&browser), Some(13));
     // Headings are set in capitals by the style sheet.
     assert!(browser
@@ -284,6 +325,31 @@ fn every_tab_of_dives_image_reads_as_dive_and_the_cli_say() {
             );
         }
     }
+    // A row expands to its whole command (docker's --no-trunc); the box shows all of it.
+    let truncated = |row: usize| {
+        eval(
+            &browser,
+            &format!(
+                r#"(c => c.scrollWidth > c.clientWidth)(document.querySelectorAll('[data-testid="history-row"]')[{row}].querySelector('.command'))"#
+            ),
+        ) == json!(true)
+    };
+    let last = history.len() - 1;
+    assert!(
+        truncated(last),
+        "the bottom ADD's command is cut to one line"
+    );
+    let row = browser.find_testid("history-row")[last].clone();
+    browser.webdriver().click(&row).unwrap();
+    wait_until(&browser, "the row expanded", || !truncated(last));
+    assert_eq!(
+        browser
+            .webdriver()
+            .element_attribute(&row, "aria-expanded")
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
     let dockerfile = browser.testid_text("dockerfile");
     let lines: Vec<&str> = dockerfile
         .lines()
@@ -966,4 +1032,52 @@ fn labels_and_commands_that_look_like_html_show_as_text() {
     assert_eq!(eval(&browser, "window.__pwned === undefined"), json!(true));
     browser.save_screenshot("tabs-hostile-inspect.png");
     assert_no_console_errors(&browser);
+}
+
+#[test]
+fn a_link_to_the_second_image_of_an_archive_reopens_that_image() {
+    let bundle = peer("go-containerregistry/pkg/v1/tarball/testdata/test_bundle.tar");
+    let manifest: Value = serde_json::from_slice(&tar_member(&bundle, "manifest.json")).unwrap();
+    let second_tag = manifest[1]["RepoTags"][0].as_str().unwrap().to_string();
+    let server = LayerscopeServer::start();
+    let browser = open_page(&server, "");
+    browser.set_file("drop-zone", &bundle);
+    browser.wait_for_testid("image-choice", OPEN_TIMEOUT);
+    wait_until(&browser, "the first image read", || {
+        browser.find_testid("progress").is_empty() && !browser.find_testid("layer-row").is_empty()
+    });
+    browser
+        .webdriver()
+        .click(&browser.find_testid("image-choice")[1])
+        .unwrap();
+    let short = second_tag.trim_end_matches(":latest").to_string();
+    wait_until(&browser, "the second image read", || {
+        browser.find_testid("progress").is_empty()
+            && texts(&browser, "image-summary")
+                .first()
+                .is_some_and(|summary| summary.contains(&short))
+    });
+    browser.show_tab("inspect", OPEN_TIMEOUT);
+    let link = hash(&browser);
+    assert!(link.contains("tab=inspect"), "{link}");
+    drop(browser);
+
+    let browser = open_page(&server, &link);
+    browser.wait_for_testid("restore-prompt", OPEN_TIMEOUT);
+    browser.set_file("drop-zone", &bundle);
+    wait_until(&browser, "the second image on its Inspect tab", || {
+        browser.find_testid("progress").is_empty()
+            && !browser.find_testid("tab-panel-inspect").is_empty()
+            && texts(&browser, "image-summary")
+                .first()
+                .is_some_and(|summary| summary.contains(&short))
+    });
+    assert_eq!(hash(&browser), link);
+    assert_no_console_errors(&browser);
+
+    // The demo's own link opens it, on the tab it names.
+    let browser = open_page(&server, "#/demo?tab=efficiency");
+    wait_until(&browser, "the demo's Efficiency tab", || {
+        !browser.find_testid("efficiency-score").is_empty()
+    });
 }
