@@ -1081,3 +1081,120 @@ fn a_link_to_the_second_image_of_an_archive_reopens_that_image() {
         !browser.find_testid("efficiency-score").is_empty()
     });
 }
+
+/// A legacy `docker save` archive of `layers` uncompressed layers of one `bytes`-byte file
+/// each: big enough to watch it stream.
+fn write_slow_archive(path: &Path, layers: usize, bytes: u64) {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut blobs = Vec::new();
+    for index in 0..layers {
+        let mut layer = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let content = std::io::repeat(index as u8 + 1).take(bytes);
+        layer
+            .append_data(&mut header, format!("data/part{index}.bin"), content)
+            .unwrap();
+        blobs.push(layer.into_inner().unwrap());
+    }
+    let diff_ids: Vec<String> = blobs
+        .iter()
+        .map(|blob| format!("sha256:{:x}", Sha256::digest(blob)))
+        .collect();
+    let history: Vec<Value> = (0..layers)
+        .map(|index| json!({ "created_by": format!("/bin/sh -c make part{index}") }))
+        .collect();
+    let config = serde_json::to_vec(&json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": { "type": "layers", "diff_ids": diff_ids }, "history": history,
+    }))
+    .unwrap();
+    let config_name = format!("{:x}.json", Sha256::digest(&config));
+    let names: Vec<String> = diff_ids
+        .iter()
+        .map(|id| format!("{}/layer.tar", &id[7..]))
+        .collect();
+    let manifest = serde_json::to_vec(&json!([
+        { "Config": config_name, "RepoTags": ["slow/archive:1"], "Layers": names }
+    ]))
+    .unwrap();
+    let mut archive = tar::Builder::new(std::fs::File::create(path).unwrap());
+    let mut add = |name: &str, bytes: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        archive.append_data(&mut header, name, bytes).unwrap();
+    };
+    for (name, blob) in names.iter().zip(&blobs) {
+        add(name, blob);
+    }
+    add(&config_name, &config);
+    add("manifest.json", &manifest);
+    archive.into_inner().unwrap();
+}
+
+#[test]
+fn while_layers_stream_the_row_shows_its_progress_and_the_badge_says_checking() {
+    const LAYERS: usize = 4;
+    let dir = TempDir::new("page-slow");
+    let archive = dir.path().join("slow.tar");
+    write_slow_archive(&archive, LAYERS, 24 * 1024 * 1024);
+    let server = LayerscopeServer::start();
+    let browser = open_page(&server, "");
+    browser.console_errors();
+    browser.set_file("drop-zone", &archive);
+    // Read in one script, so the three are of one moment.
+    let seen = Instant::now() + OPEN_TIMEOUT;
+    let moment = loop {
+        let moment = eval(
+            &browser,
+            r#"(() => {
+                const progress = document.querySelector('[data-testid="progress"]');
+                const badge = document.querySelector('[data-testid="verify-status"]');
+                const row = document.querySelector('[data-testid="layer-row"].streaming');
+                const bar = row && row.querySelector('progress.layer-progress');
+                if (!progress || !badge || !bar || !progress.textContent.includes('layer ')) return null;
+                return { progress: progress.textContent, badge: badge.textContent,
+                         row: [...row.parentNode.children].indexOf(row), max: bar.max };
+            })()"#,
+        );
+        if !moment.is_null() {
+            break moment;
+        }
+        assert!(Instant::now() < seen, "never saw a layer streaming");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(
+        moment["badge"].as_str().unwrap().starts_with("checking…"),
+        "{moment}"
+    );
+    let row = moment["row"].as_u64().unwrap();
+    assert!(
+        moment["progress"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("layer {} of {LAYERS}", row + 1)),
+        "the streaming row is the layer the progress names: {moment}"
+    );
+    assert!(
+        moment["max"].as_f64().unwrap() > 24.0 * 1024.0 * 1024.0,
+        "{moment}"
+    );
+    browser.save_screenshot("tabs-streaming.png");
+    wait_for_image(&browser, "slow/archive:1", LAYERS);
+    let checks = 1 + LAYERS;
+    assert_eq!(
+        browser.testid_text("verify-status"),
+        format!("verified ({checks}/{checks})")
+    );
+    assert!(eval(
+        &browser,
+        r#"document.querySelector('progress.layer-progress')"#
+    )
+    .is_null());
+    assert_no_console_errors(&browser);
+}
