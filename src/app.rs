@@ -26,28 +26,33 @@ pub fn app() -> Html {
     let on_key = {
         let keys_shown = keys_shown.clone();
         let show_view = controls.show_view.clone();
-        let state: PageState = (*analysis).clone();
+        let view = analysis.view.clone();
+        let shown_layer = analysis.shown_layer();
+        let layer_count = analysis.report.as_ref().map_or(0, |r| r.layers.len());
+        // No tab to pick before an image is shown.
+        let tabs = if analysis.report.is_some() {
+            analysis.tabs()
+        } else {
+            Vec::new()
+        };
         Callback::from(move |action: KeyAction| match action {
             KeyAction::ToggleHelp => keys_shown.set(!*keys_shown),
             KeyAction::Close => keys_shown.set(false),
             KeyAction::PreviousLayer | KeyAction::NextLayer => {
-                let Some(shown) = state.shown_layer() else {
+                let Some(shown) = shown_layer else {
                     return;
                 };
-                let count = state.report.as_ref().map_or(0, |r| r.layers.len());
                 let next = match action {
                     KeyAction::PreviousLayer => shown.checked_sub(1),
-                    _ => Some(shown + 1).filter(|next| *next < count),
+                    _ => Some(shown + 1).filter(|next| *next < layer_count),
                 };
                 if let Some(next) = next {
-                    show_view.emit(state.view.on_layer(next));
+                    show_view.emit(view.on_layer(next));
                 }
             }
             KeyAction::Tab(position) => {
-                if state.report.is_some() {
-                    if let Some(tab) = state.tabs().get(position) {
-                        show_view.emit(state.view.with_tab(*tab));
-                    }
+                if let Some(tab) = tabs.get(position) {
+                    show_view.emit(view.with_tab(*tab));
                 }
             }
         })
@@ -109,7 +114,7 @@ pub fn app() -> Html {
             Tab::History => html! { <HistoryTab overview={report.overview.clone()} /> },
             Tab::Config => html! { <ConfigTab config={report.overview.run_config.clone()} /> },
             Tab::Inspect => html! {
-                <InspectTab documents={report.overview.documents.clone()} layers={report.layers.clone()} route={route.clone()} />
+                <InspectTab overview={report.overview.clone()} layers={report.layers.clone()} route={route.clone()} />
             },
             Tab::Efficiency => html! { <EfficiencyTab overview={report.overview.clone()} route={route.clone()} /> },
             Tab::Tags => html! {
@@ -123,7 +128,8 @@ pub fn app() -> Html {
         html! {
             <>
                 <TabBar tabs={analysis.tabs()} {shown} on_pick={on_tab.clone()} />
-                <div class="tab-panel" role="tabpanel" data-testid={format!("tab-panel-{}", shown.key())}>{body}</div>
+                // Keyed by the analysis: another image starts with fresh rows (nothing expanded).
+                <div class="tab-panel" role="tabpanel" key={analysis.job.to_string()} data-testid={format!("tab-panel-{}", shown.key())}>{body}</div>
             </>
         }
     });

@@ -34,8 +34,6 @@ use web_sys::{
     WorkerGlobalScope,
 };
 
-/// Least time between two progress messages, so a fast scan does not flood the page.
-
 fn main() {
     std::panic::set_hook(Box::new(|info| {
         post(&WorkerEvent::Failed {

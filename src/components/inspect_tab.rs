@@ -2,7 +2,7 @@ use std::rc::Rc;
 
 use layerscope_core::model::digest::find_digests;
 use layerscope_core::present::humanize;
-use layerscope_core::present::report::{DocumentText, ImageDocuments, LayerReport};
+use layerscope_core::present::report::{DocumentText, ImageReport, LayerReport};
 use yew::prelude::*;
 
 use super::copy_button::CopyButton;
@@ -10,7 +10,8 @@ use crate::fragment::Route;
 
 #[derive(Properties, PartialEq)]
 pub struct InspectTabProps {
-    pub documents: ImageDocuments,
+    /// The report without its layers; its documents are shown.
+    pub overview: Rc<ImageReport>,
     pub layers: Vec<Rc<LayerReport>>,
     /// The route of this view, so a digest can link to its layer.
     pub route: Option<Route>,
@@ -20,7 +21,7 @@ pub struct InspectTabProps {
 /// copy button; a digest in them that names a layer links to that layer in Files.
 #[function_component(InspectTab)]
 pub fn inspect_tab(props: &InspectTabProps) -> Html {
-    let documents = &props.documents;
+    let documents = &props.overview.documents;
     let manifest = documents.manifest.clone();
     html! {
         <div class="inspect-tab">

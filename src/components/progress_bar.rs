@@ -17,12 +17,20 @@ pub fn progress_bar(props: &ProgressBarProps) -> Html {
     let cancel = html! {
         <button type="button" class="cancel" data-testid="cancel" onclick={props.on_cancel.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
     };
+    // The cancel button is the same element whatever the details, so a click aimed at it
+    // lands even while progress updates re-render the bar.
+    html! {
+        <div class="progress" data-testid="progress" role="status">
+            <span class="details">{details(props)}</span>
+            {cancel}
+        </div>
+    }
+}
+
+/// Bytes done of the archive and of the current layer, or that the work is starting.
+fn details(props: &ProgressBarProps) -> Html {
     let Some(progress) = props.progress.as_ref() else {
-        return html! {
-            <div class="progress" data-testid="progress" role="status">
-                <span>{format!("Opening {}…", props.source_name)}</span>{cancel}
-            </div>
-        };
+        return html! { <span>{format!("Opening {}…", props.source_name)}</span> };
     };
     let overall = match progress.total_bytes {
         Some(total) => format!(
@@ -45,7 +53,7 @@ pub fn progress_bar(props: &ProgressBarProps) -> Html {
         _ => (0, 0),
     };
     html! {
-        <div class="progress" data-testid="progress" role="status">
+        <>
             if max > 0 {
                 <progress value={value.to_string()} max={max.to_string()}></progress>
             } else {
@@ -55,7 +63,6 @@ pub fn progress_bar(props: &ProgressBarProps) -> Html {
             <span>{overall}</span>
             if progress.streamed { <span class="muted">{"compressed archive: read once, front to back"}</span> }
             <span class="muted">{progress.message.clone()}</span>
-            {cancel}
-        </div>
+        </>
     }
 }

@@ -551,7 +551,12 @@ impl JobRunner {
     }
 
     /// Puts `route`, what the state shows, in the fragment unless it is there already.
+    /// Nothing shown needs no fragment: the page starts that way (before the fragment is
+    /// read), and the home route is only ever reached from the fragment itself.
     fn sync_route(&self, route: &Route) {
+        if *route == Route::Home {
+            return;
+        }
         *self.shown.borrow_mut() = route.clone();
         if let Route::Archive {
             name,

@@ -196,6 +196,21 @@ impl Browser {
             .unwrap_or_else(|error| panic!("set_file: sending {}: {error}", absolute.display()));
     }
 
+    /// Saves a PNG of the viewport as `name` in [`screenshots_dir`] and returns its path.
+    pub fn save_screenshot(&self, name: &str) -> std::path::PathBuf {
+        let dir = screenshots_dir();
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|error| panic!("creating {}: {error}", dir.display()));
+        let png = self
+            .driver
+            .screenshot_png()
+            .unwrap_or_else(|error| panic!("screenshot {name}: {error}"));
+        let path = dir.join(name);
+        std::fs::write(&path, png)
+            .unwrap_or_else(|error| panic!("writing {}: {error}", path.display()));
+        path
+    }
+
     /// Runs `return ...;` JavaScript in the page.
     pub fn execute(&self, script: &str) -> Value {
         self.driver
@@ -265,6 +280,18 @@ impl Drop for Browser {
         // Closing the session lets Chromium exit cleanly; the guard kills whatever remains.
         let _ = self.driver.delete_session();
     }
+}
+
+/// Where tests save screenshots: `$LAYERSCOPE_SCREENSHOTS`, else `screenshots/` in the
+/// build's target directory (`$CARGO_TARGET_DIR`, else the workspace's `target/`).
+pub fn screenshots_dir() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("LAYERSCOPE_SCREENSHOTS") {
+        return dir.into();
+    }
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| layerscope_test_support::repo_root().join("target"))
+        .join("screenshots")
 }
 
 /// `[data-testid="..."]` with the value quoted for CSS.

@@ -199,6 +199,47 @@ impl WebDriver {
         })
     }
 
+    /// Resizes the browser window (the viewport follows; headless Chromium honours it).
+    pub fn set_window_size(&self, width: u32, height: u32) -> Result<(), WebDriverError> {
+        self.command(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .map(drop)
+    }
+
+    /// Presses and releases each key of `keys` in turn on whatever has the focus, as a user
+    /// at the keyboard would (W3C key actions; `\u{E00C}` is Escape).
+    pub fn press_keys(&self, keys: &str) -> Result<(), WebDriverError> {
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|key| {
+                let key = key.to_string();
+                [
+                    json!({ "type": "keyDown", "value": key }),
+                    json!({ "type": "keyUp", "value": key }),
+                ]
+            })
+            .collect();
+        self.command(
+            "POST",
+            "/actions",
+            Some(json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] })),
+        )
+        .map(drop)
+    }
+
+    /// Runs a DevTools protocol command through chromedriver (`goog/cdp/execute`), e.g.
+    /// `Emulation.setEmulatedMedia`.
+    pub fn cdp(&self, command: &str, params: Value) -> Result<Value, WebDriverError> {
+        self.command(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({ "cmd": command, "params": params })),
+        )
+    }
+
     /// A PNG of the current viewport.
     pub fn screenshot_png(&self) -> Result<Vec<u8>, WebDriverError> {
         let value = self.command("GET", "/screenshot", None)?;
