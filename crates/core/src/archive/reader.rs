@@ -13,16 +13,17 @@ use super::plan::{plan_listing, Listing};
 use super::stream::ArchiveStream;
 use super::walk::{HeaderWalk, WalkRead};
 use super::{
-    ArchiveError, DirectoryFile, FileSpan, ImageSelector, LayerLocation, Phase, Progress,
-    SourceFormat, Step, LAYER_CHUNK_BYTES, MAX_ARCHIVE_ENTRIES,
+    ArchiveError, DirectoryFile, FileSpan, ImageSelector, LayerLocation, LayerScanJob, Phase,
+    Progress, SourceFormat, Step, LAYER_CHUNK_BYTES, MAX_ARCHIVE_ENTRIES,
 };
 use crate::engine::codec::{self, Compression};
-use crate::engine::scan::Scanner;
+use crate::engine::scan::{LayerDigests, LayerError, LayerSummary, Scanner};
 use crate::engine::tar::{normalize_path, BLOCK};
 use crate::model::reference::Reference;
 use crate::present::analysis::{Analysis, AnalysisError};
 use crate::present::inspect::NONE;
 use crate::present::report::{ImageReport, SourceInfo};
+use crate::present::verification::LayerVerifier;
 
 /// How bytes reach the reader.
 enum Source {
@@ -55,8 +56,39 @@ enum Stage {
         layer: usize,
         scan: LayerScan,
     },
+    /// The layers are with the caller ([`ArchiveReader::with_external_scans`]); `layers`
+    /// says which scans are back.
+    AwaitingScans {
+        analysis: Box<Analysis>,
+        layers: Vec<ExternalLayer>,
+    },
     /// The report, or why there is none; every later step repeats it.
     Finished(Result<Box<ImageReport>, ArchiveError>),
+}
+
+/// Who scans the chosen image's layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScanMode {
+    /// The reader, one after the other, asking for their bytes.
+    Internal,
+    /// The caller, any number at once ([`Step::ScanLayers`]).
+    External,
+}
+
+/// A layer handed to the caller to scan.
+struct ExternalLayer {
+    /// The archive member, for messages and the report.
+    member: String,
+    len: u64,
+    scanned: bool,
+}
+
+/// What a layer's digests are checked against once the report is done (the entries of
+/// every layer can be in before the digests of any).
+#[derive(Default)]
+struct LateDigests {
+    verifier: LayerVerifier,
+    members: Vec<String>,
 }
 
 /// Where the current layer is.
@@ -124,6 +156,9 @@ pub struct ArchiveReader {
     warnings: Vec<String>,
     /// The analysed image's layers, as its documents name them; empty until it is chosen.
     planned_layers: PlannedLayers,
+    scan_mode: ScanMode,
+    /// Empty until a report is done whose layers' digests are still due.
+    late_digests: LateDigests,
 }
 
 /// The chosen image's layer members as the documents name them (links not yet followed).
@@ -186,7 +221,23 @@ impl ArchiveReader {
             bytes_read: 0,
             warnings: Vec::new(),
             planned_layers: PlannedLayers::default(),
+            scan_mode: ScanMode::Internal,
+            late_digests: LateDigests::default(),
         }
+    }
+
+    /// The same reader, but the chosen image's layers are scanned by the caller: after
+    /// [`Step::Overview`] one [`Step::ScanLayers`] hands out every layer (its byte range and
+    /// scan options), [`Step::AwaitingScans`] says results are due, and the caller hands each
+    /// scan back with [`ArchiveReader::layer_scanned`] in any order, and, when it scanned
+    /// without hashing, each layer's digests with [`ArchiveReader::layer_digests`], before or
+    /// after (even after [`Step::Done`], which comes once every layer's entries are in).
+    ///
+    /// Only an archive read by ranges can hand out its layers; a compressed archive is read
+    /// once front to back and scanned as it streams past, as without this mode.
+    pub fn with_external_scans(mut self) -> Self {
+        self.scan_mode = ScanMode::External;
+        self
     }
 
     /// Bytes the caller has supplied so far (compressed bytes when streaming).
@@ -332,12 +383,165 @@ impl ArchiveReader {
             Ok(None) => match (self.outbox.pop_front(), &self.stage) {
                 (Some(step), _) => step,
                 (None, Stage::Finished(Ok(report))) => Step::Done(report.clone()),
+                (None, Stage::AwaitingScans { layers, .. }) => Step::AwaitingScans {
+                    outstanding: layers.iter().filter(|layer| !layer.scanned).count(),
+                },
                 (None, _) => self.fail(ArchiveError::protocol(
                     "the reader stalled (no read and no result)",
                 )),
             },
             Err(error) => self.fail(error),
         }
+    }
+
+    /// One layer's scan from a [`Step::ScanLayers`] job (see
+    /// [`ArchiveReader::with_external_scans`]); its row comes as [`Step::LayerScanned`] and,
+    /// once every layer is in, the report as [`Step::Done`]. A scan whose digests were
+    /// skipped leaves the layer unverified until [`ArchiveReader::layer_digests`].
+    pub fn layer_scanned(
+        &mut self,
+        layer: usize,
+        result: Result<LayerSummary, LayerError>,
+    ) -> Result<(), ArchiveError> {
+        let outcome = self.on_layer_scanned(layer, result);
+        if let Err(error) = &outcome {
+            self.fail(error.clone());
+        }
+        outcome
+    }
+
+    /// One layer's digests from a digest-only pass ([`crate::engine::scan::DigestScanner`])
+    /// over a [`Step::ScanLayers`] job's bytes, before or after its entries, and also after
+    /// [`Step::Done`] (later `Done` steps then carry the updated verification). A digest
+    /// that does not match fails the reader, as it would in a full scan.
+    pub fn layer_digests(
+        &mut self,
+        layer: usize,
+        digests: &LayerDigests,
+    ) -> Result<(), ArchiveError> {
+        let outcome = self.on_layer_digests(layer, digests);
+        if let Err(error) = &outcome {
+            self.fail(error.clone());
+        }
+        outcome
+    }
+
+    fn on_layer_scanned(
+        &mut self,
+        layer: usize,
+        result: Result<LayerSummary, LayerError>,
+    ) -> Result<(), ArchiveError> {
+        let Stage::AwaitingScans { analysis, layers } = &mut self.stage else {
+            return Err(self.misplaced_scan(layer, "scan"));
+        };
+        let count = layers.len();
+        let job = layers.get_mut(layer).ok_or_else(|| {
+            ArchiveError::protocol(format!(
+                "layer {layer} scanned, but the image has {count} layers"
+            ))
+        })?;
+        if job.scanned {
+            return Err(ArchiveError::protocol(format!(
+                "layer {layer} scanned twice"
+            )));
+        }
+        job.scanned = true;
+        // The caller read the layer's bytes; the report counts them as the reader would.
+        self.bytes_read += job.len;
+        let result = match result {
+            // The digests are checked by the analysis, which names the layer.
+            Err(LayerError::DigestMismatch { summary, .. }) => Ok(*summary),
+            other => other,
+        };
+        let row = analysis.add_layer(layer, &job.member, result)?;
+        self.outbox.push_back(Step::LayerScanned(Box::new(row)));
+        if layers.iter().all(|job| job.scanned) {
+            let Stage::AwaitingScans { analysis, layers } =
+                std::mem::replace(&mut self.stage, Stage::Sniff)
+            else {
+                unreachable!("matched above");
+            };
+            self.late_digests = LateDigests {
+                verifier: analysis.verifier().clone(),
+                members: layers.into_iter().map(|job| job.member).collect(),
+            };
+            let report = analysis.finish(self.bytes_read)?;
+            self.stage = Stage::Finished(Ok(Box::new(report)));
+            self.progress(Phase::Finished, format!("analysed {count} layers"));
+        }
+        Ok(())
+    }
+
+    fn on_layer_digests(
+        &mut self,
+        layer: usize,
+        digests: &LayerDigests,
+    ) -> Result<(), ArchiveError> {
+        match &mut self.stage {
+            Stage::AwaitingScans { analysis, layers } => {
+                let member = layers.get(layer).map_or("", |job| job.member.as_str());
+                analysis.add_layer_digests(layer, member, digests)?;
+            }
+            Stage::Finished(Ok(report)) if !self.late_digests.members.is_empty() => {
+                let late = &mut self.late_digests;
+                let member = late.members.get(layer).map_or("", String::as_str);
+                late.verifier.check(layer, member, digests)?;
+                late.verifier.update_report(report);
+            }
+            _ => return Err(self.misplaced_scan(layer, "digests")),
+        }
+        Ok(())
+    }
+
+    fn misplaced_scan(&self, layer: usize, what: &str) -> ArchiveError {
+        let detail = match (&self.stage, self.scan_mode) {
+            (_, ScanMode::Internal) => {
+                format!("layer {layer}'s {what} given, but this reader scans its layers itself")
+            }
+            (Stage::Finished(_), ScanMode::External) => {
+                format!("layer {layer}'s {what} given after the reader finished")
+            }
+            _ => format!("layer {layer}'s {what} given before the layers were handed out"),
+        };
+        ArchiveError::protocol(detail)
+    }
+
+    /// Hands every layer of the image to the caller to scan.
+    fn hand_out_layers(&mut self, analysis: Box<Analysis>) -> Result<(), ArchiveError> {
+        let count = analysis.layer_count();
+        let mut jobs = Vec::with_capacity(count);
+        let mut layers = Vec::with_capacity(count);
+        for index in 0..count {
+            let LayerLocation::Range {
+                member,
+                offset,
+                len,
+            } = self.layer_location(index)?
+            else {
+                return Err(ArchiveError::protocol(
+                    "a layer of a compressed archive cannot be handed out",
+                ));
+            };
+            jobs.push(LayerScanJob {
+                index,
+                member: member.clone(),
+                offset,
+                len,
+                options: analysis.scan_options(index),
+            });
+            layers.push(ExternalLayer {
+                member,
+                len,
+                scanned: false,
+            });
+        }
+        self.stage = Stage::AwaitingScans { analysis, layers };
+        self.progress(
+            Phase::ScanningLayers,
+            format!("{count} layers handed out to scan"),
+        );
+        self.outbox.push_back(Step::ScanLayers(jobs));
+        Ok(())
     }
 
     fn fail(&mut self, error: ArchiveError) -> Step {
@@ -509,11 +713,16 @@ impl ArchiveReader {
                         self.progress(Phase::ReadingConfig, "read the image config".into());
                         let overview = analysis.report().clone();
                         self.outbox.push_back(Step::Overview(Box::new(overview)));
-                        self.stage = Stage::Layers {
-                            analysis: Box::new(analysis),
-                            layer: 0,
-                            scan: LayerScan::Next,
-                        };
+                        let external = self.scan_mode == ScanMode::External && !self.is_streaming();
+                        if external && analysis.layer_count() > 0 {
+                            self.hand_out_layers(Box::new(analysis))?;
+                        } else {
+                            self.stage = Stage::Layers {
+                                analysis: Box::new(analysis),
+                                layer: 0,
+                                scan: LayerScan::Next,
+                            };
+                        }
                     }
                     Err(Need::Document(name)) => {
                         self.stage = Stage::Config { listing, image };
@@ -529,6 +738,10 @@ impl ArchiveReader {
                     if let Some(read) = self.layer_step(analysis, layer, scan)? {
                         return Ok(Some(read));
                     }
+                }
+                awaiting @ Stage::AwaitingScans { .. } => {
+                    self.stage = awaiting;
+                    return Ok(None);
                 }
                 finished @ Stage::Finished(_) => {
                     self.stage = finished;
