@@ -23,7 +23,6 @@ use crate::model::reference::Reference;
 use crate::present::analysis::{Analysis, AnalysisError};
 use crate::present::inspect::NONE;
 use crate::present::report::{ImageReport, SourceInfo};
-use crate::present::verification::LayerVerifier;
 
 /// How bytes reach the reader.
 enum Source {
@@ -50,17 +49,17 @@ enum Stage {
     },
     /// Reading the chosen image's config.
     Config { listing: Listing, image: usize },
-    /// Scanning layer `layer` of the chosen image.
-    Layers {
-        analysis: Box<Analysis>,
-        layer: usize,
-        scan: LayerScan,
-    },
     /// The layers are with the caller ([`ArchiveReader::with_external_scans`]); `layers`
     /// says which scans are back.
     AwaitingScans {
         analysis: Box<Analysis>,
         layers: Vec<ExternalLayer>,
+    },
+    /// Scanning layer `layer` of the chosen image.
+    Layers {
+        analysis: Box<Analysis>,
+        layer: usize,
+        scan: LayerScan,
     },
     /// The report, or why there is none; every later step repeats it.
     Finished(Result<Box<ImageReport>, ArchiveError>),
@@ -87,7 +86,7 @@ struct ExternalLayer {
 /// every layer can be in before the digests of any).
 #[derive(Default)]
 struct LateDigests {
-    verifier: LayerVerifier,
+    verifier: crate::present::verification::LayerVerifier,
     members: Vec<String>,
 }
 
@@ -271,6 +270,46 @@ impl ArchiveReader {
         })
     }
 
+    /// Chooses the image to analyse. Call after [`Step::ImagesListed`] and before the next
+    /// [`ArchiveReader::next_step`]; an unknown tag or index is an error and changes nothing.
+    pub fn select_image(&mut self, selector: &ImageSelector) -> Result<usize, ArchiveError> {
+        let Stage::Listed { listing, chosen } = &mut self.stage else {
+            let detail = match self.stage {
+                Stage::Sniff | Stage::Walking(_) | Stage::Documents => {
+                    "select_image before the images were listed"
+                }
+                _ => "select_image after the analysis started",
+            };
+            return Err(ArchiveError::protocol(detail));
+        };
+        let available = || {
+            listing
+                .images
+                .iter()
+                .flat_map(|i| i.listing.tags.clone())
+                .collect()
+        };
+        let index = match selector {
+            ImageSelector::Index(i) if *i < listing.images.len() => *i,
+            ImageSelector::Index(i) => {
+                return Err(ArchiveError::ImageNotFound {
+                    wanted: format!("#{i}"),
+                    available: available(),
+                })
+            }
+            ImageSelector::Tag(wanted) => listing
+                .images
+                .iter()
+                .position(|i| i.listing.tags.iter().any(|t| same_reference(t, wanted)))
+                .ok_or_else(|| ArchiveError::ImageNotFound {
+                    wanted: wanted.clone(),
+                    available: available(),
+                })?,
+        };
+        *chosen = Some(index);
+        Ok(index)
+    }
+
     /// Where layer `layer` (0 for the bottom one) of the analysed image is in the archive, so
     /// its bytes can be read again (a file viewer's [`crate::archive::FileFetch`]). Known from
     /// [`Step::Overview`] on; before, or for a layer the image does not have, a
@@ -313,46 +352,6 @@ impl ArchiveReader {
             .collect()
     }
 
-    /// Chooses the image to analyse. Call after [`Step::ImagesListed`] and before the next
-    /// [`ArchiveReader::next_step`]; an unknown tag or index is an error and changes nothing.
-    pub fn select_image(&mut self, selector: &ImageSelector) -> Result<usize, ArchiveError> {
-        let Stage::Listed { listing, chosen } = &mut self.stage else {
-            let detail = match self.stage {
-                Stage::Sniff | Stage::Walking(_) | Stage::Documents => {
-                    "select_image before the images were listed"
-                }
-                _ => "select_image after the analysis started",
-            };
-            return Err(ArchiveError::protocol(detail));
-        };
-        let available = || {
-            listing
-                .images
-                .iter()
-                .flat_map(|i| i.listing.tags.clone())
-                .collect()
-        };
-        let index = match selector {
-            ImageSelector::Index(i) if *i < listing.images.len() => *i,
-            ImageSelector::Index(i) => {
-                return Err(ArchiveError::ImageNotFound {
-                    wanted: format!("#{i}"),
-                    available: available(),
-                })
-            }
-            ImageSelector::Tag(wanted) => listing
-                .images
-                .iter()
-                .position(|i| i.listing.tags.iter().any(|t| same_reference(t, wanted)))
-                .ok_or_else(|| ArchiveError::ImageNotFound {
-                    wanted: wanted.clone(),
-                    available: available(),
-                })?,
-        };
-        *chosen = Some(index);
-        Ok(index)
-    }
-
     /// What the caller must do next. See [`Step`].
     pub fn next_step(&mut self) -> Step {
         if let Stage::Finished(Err(error)) = &self.stage {
@@ -370,6 +369,10 @@ impl ArchiveReader {
                 len: pending.len,
             };
         }
+        if let Stage::AwaitingScans { layers, .. } = &self.stage {
+            let outstanding = layers.iter().filter(|layer| !layer.scanned).count();
+            return Step::AwaitingScans { outstanding };
+        }
         match self.advance() {
             Ok(Some(read)) => {
                 let step = Step::Read {
@@ -383,9 +386,6 @@ impl ArchiveReader {
             Ok(None) => match (self.outbox.pop_front(), &self.stage) {
                 (Some(step), _) => step,
                 (None, Stage::Finished(Ok(report))) => Step::Done(report.clone()),
-                (None, Stage::AwaitingScans { layers, .. }) => Step::AwaitingScans {
-                    outstanding: layers.iter().filter(|layer| !layer.scanned).count(),
-                },
                 (None, _) => self.fail(ArchiveError::protocol(
                     "the reader stalled (no read and no result)",
                 )),
