@@ -162,6 +162,7 @@ bench_native() {
   echo "layer_tar_bytes: $TAR_BYTES B"
   echo "layer_gzip_bytes: $(stat -c %s "$LAYER") B"
   echo "layer_entries: $(awk '/^scan_entries:/ {print $2}' <<<"$report") entries"
+  echo "layer_transfer_bytes_per_entry: $(awk '/^scan_transfer_bytes_per_entry:/ {print $2}' <<<"$report") B (LayerSummary::to_bytes, scan worker to owner)"
   echo "repetitions: $REPS runs"
   echo "scan_chunk: $CHUNK B"
   echo "scan_native_seconds: $cpu_s s"

@@ -235,6 +235,12 @@ fn drive(
                     message: error.to_string(),
                 }
             }
+            // This reader scans its layers itself (no `with_external_scans`).
+            Step::ScanLayers(_) | Step::AwaitingScans { .. } => {
+                return WorkerEvent::Failed {
+                    message: "the archive reader handed out layer scans it was not asked to".into(),
+                }
+            }
         }
     }
 }

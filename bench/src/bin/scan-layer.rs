@@ -169,4 +169,11 @@ fn report(options: &Options, runs: &[Run]) {
         println!("scan_blob_digest: {} -", digests.blob_digest);
         println!("scan_diff_id: {} -", digests.diff_id);
     }
+    // What a scan worker hands the owner: the summary as one flat buffer.
+    let transfer = summary.to_bytes();
+    println!("scan_transfer_bytes: {} B", transfer.len());
+    println!(
+        "scan_transfer_bytes_per_entry: {:.1} B",
+        transfer.len() as f64 / summary.entries.len().max(1) as f64
+    );
 }

@@ -422,6 +422,13 @@ fn analyse(args: &InspectArgs) -> Result<Analysis, String> {
                 bar.finish_and_clear();
                 return Err(format!("{where_}: {error}"));
             }
+            // This reader scans its layers itself (no `with_external_scans`).
+            Step::ScanLayers(_) | Step::AwaitingScans { .. } => {
+                bar.finish_and_clear();
+                return Err(format!(
+                    "{where_}: the archive reader handed out layer scans it was not asked to"
+                ));
+            }
         }
     }
 }

@@ -7,7 +7,11 @@
 //! skips contents, reads the small JSON documents whole (at most [`MAX_DOCUMENT_BYTES`] each),
 //! lists the images, and then, for the chosen image, asks for each layer in chunks of at most
 //! [`LAYER_CHUNK_BYTES`] and feeds them to the layer scanner. The caller needs no knowledge of
-//! any format: it only answers reads and shows what comes back.
+//! any format: it only answers reads and shows what comes back. A caller with workers to
+//! spare makes it [`ArchiveReader::with_external_scans`]: the layers are then handed out
+//! ([`Step::ScanLayers`]) to be scanned several at once, and their scans handed back in any
+//! order; after the analysis, [`ArchiveReader::layer_location`] says where each layer is so
+//! a file can be read out of it again ([`FileFetch`]).
 //!
 //! Supported: legacy `docker save` (`manifest.json`, `<id>/layer.tar`, also a `layer.tar` that
 //! is a symlink), Docker 25+ `docker save` (OCI layout plus `manifest.json`), OCI image layout
@@ -44,6 +48,8 @@
 //!         Step::LayerScanned(layer) => { /* one more layer row is final */ }
 //!         Step::Done(report) => break report,
 //!         Step::Failed(error) => panic!("{error}"),
+//!         // Only a reader made `with_external_scans` hands its layers out.
+//!         Step::ScanLayers(_) | Step::AwaitingScans { .. } => unreachable!(),
 //!     }
 //! };
 //! # let _ = report;
@@ -79,6 +85,7 @@ pub use error::ArchiveError;
 pub use fetch::{FetchError, FetchProgress, FetchStep, FileFetch, LayerLocation};
 pub use reader::ArchiveReader;
 
+use crate::engine::scan::ScanOptions;
 use crate::present::report::{ImageListing, ImageReport, LayerReport};
 
 /// Largest JSON document (manifest.json, index.json, a manifest, a config) the reader accepts.
@@ -124,12 +131,42 @@ pub enum Step {
     /// The chosen image's config is read: the report has the image row, history, inspect
     /// object and the layer list, but no layer is scanned yet (`complete == false`).
     Overview(Box<ImageReport>),
-    /// One layer has been scanned and verified.
+    /// One layer has been scanned and verified (with external scans: scanned, and verified
+    /// once its digests are in).
     LayerScanned(Box<LayerReport>),
+    /// Only with [`ArchiveReader::with_external_scans`]: every layer of the image, for the
+    /// caller to scan (any number at once) and hand back with
+    /// [`ArchiveReader::layer_scanned`] (and [`ArchiveReader::layer_digests`]).
+    ScanLayers(Vec<LayerScanJob>),
+    /// Only with external scans: nothing to do but wait for `outstanding` scans; call
+    /// `next_step` again after handing one back.
+    AwaitingScans {
+        /// Layers whose scans are not back yet.
+        outstanding: usize,
+    },
     /// The finished report. Further calls return `Done` again.
     Done(Box<ImageReport>),
     /// The archive was refused or a read failed. Further calls return the same error.
     Failed(ArchiveError),
+}
+
+/// One layer for the caller to scan: `len` bytes at `offset` of the archive, through a
+/// scanner made with `options` (expected digests and media type; set
+/// [`crate::engine::scan::Hashing::EntriesOnly`] there and run a
+/// [`crate::engine::scan::DigestScanner`] beside it to have the tree before the hashes).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayerScanJob {
+    /// Layer index, 0 for the bottom layer.
+    pub index: usize,
+    /// The archive member holding the layer (links followed).
+    pub member: String,
+    /// Where the layer's bytes start in the archive.
+    pub offset: u64,
+    /// How many there are.
+    pub len: u64,
+    /// What the scanner is told.
+    pub options: ScanOptions,
 }
 
 /// Where the reader is, for a progress bar.

@@ -13,11 +13,11 @@ use super::plan::{plan_listing, Listing};
 use super::stream::ArchiveStream;
 use super::walk::{HeaderWalk, WalkRead};
 use super::{
-    ArchiveError, DirectoryFile, FileSpan, ImageSelector, LayerLocation, Phase, Progress,
-    SourceFormat, Step, LAYER_CHUNK_BYTES, MAX_ARCHIVE_ENTRIES,
+    ArchiveError, DirectoryFile, FileSpan, ImageSelector, LayerLocation, LayerScanJob, Phase,
+    Progress, SourceFormat, Step, LAYER_CHUNK_BYTES, MAX_ARCHIVE_ENTRIES,
 };
 use crate::engine::codec::{self, Compression};
-use crate::engine::scan::Scanner;
+use crate::engine::scan::{LayerDigests, LayerError, LayerSummary, Scanner};
 use crate::engine::tar::{normalize_path, BLOCK};
 use crate::engine::tree::FileTrees;
 use crate::model::reference::Reference;
@@ -50,6 +50,12 @@ enum Stage {
     },
     /// Reading the chosen image's config.
     Config { listing: Listing, image: usize },
+    /// The layers are with the caller ([`ArchiveReader::with_external_scans`]); `layers`
+    /// says which scans are back.
+    AwaitingScans {
+        analysis: Box<Analysis>,
+        layers: Vec<ExternalLayer>,
+    },
     /// Scanning layer `layer` of the chosen image.
     Layers {
         analysis: Box<Analysis>,
@@ -59,6 +65,31 @@ enum Stage {
     /// The report (and the trees until the caller takes them), or why there is none; every
     /// later step repeats it.
     Finished(Result<Box<FinishedImage>, ArchiveError>),
+}
+
+/// Who scans the chosen image's layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScanMode {
+    /// The reader, one after the other, asking for their bytes.
+    Internal,
+    /// The caller, any number at once ([`Step::ScanLayers`]).
+    External,
+}
+
+/// A layer handed to the caller to scan.
+struct ExternalLayer {
+    /// The archive member, for messages and the report.
+    member: String,
+    len: u64,
+    scanned: bool,
+}
+
+/// What a layer's digests are checked against once the report is done (the entries of
+/// every layer can be in before the digests of any).
+#[derive(Default)]
+struct LateDigests {
+    verifier: crate::present::verification::LayerVerifier,
+    members: Vec<String>,
 }
 
 /// Where the current layer is.
@@ -126,6 +157,9 @@ pub struct ArchiveReader {
     warnings: Vec<String>,
     /// The analysed image's layers, as its documents name them; empty until it is chosen.
     planned_layers: PlannedLayers,
+    scan_mode: ScanMode,
+    /// Empty until a report is done whose layers' digests are still due.
+    late_digests: LateDigests,
 }
 
 /// The chosen image's layer members as the documents name them (links not yet followed).
@@ -188,7 +222,23 @@ impl ArchiveReader {
             bytes_read: 0,
             warnings: Vec::new(),
             planned_layers: PlannedLayers::default(),
+            scan_mode: ScanMode::Internal,
+            late_digests: LateDigests::default(),
         }
+    }
+
+    /// The same reader, but the chosen image's layers are scanned by the caller: after
+    /// [`Step::Overview`] one [`Step::ScanLayers`] hands out every layer (its byte range and
+    /// scan options), [`Step::AwaitingScans`] says results are due, and the caller hands each
+    /// scan back with [`ArchiveReader::layer_scanned`] in any order, and, when it scanned
+    /// without hashing, each layer's digests with [`ArchiveReader::layer_digests`], before or
+    /// after (even after [`Step::Done`], which comes once every layer's entries are in).
+    ///
+    /// Only an archive read by ranges can hand out its layers; a compressed archive is read
+    /// once front to back and scanned as it streams past, as without this mode.
+    pub fn with_external_scans(mut self) -> Self {
+        self.scan_mode = ScanMode::External;
+        self
     }
 
     /// Bytes the caller has supplied so far (compressed bytes when streaming).
@@ -230,6 +280,46 @@ impl ArchiveReader {
             Stage::Finished(Ok(finished)) => Some(std::mem::take(&mut finished.trees)),
             _ => None,
         }
+    }
+
+    /// Chooses the image to analyse. Call after [`Step::ImagesListed`] and before the next
+    /// [`ArchiveReader::next_step`]; an unknown tag or index is an error and changes nothing.
+    pub fn select_image(&mut self, selector: &ImageSelector) -> Result<usize, ArchiveError> {
+        let Stage::Listed { listing, chosen } = &mut self.stage else {
+            let detail = match self.stage {
+                Stage::Sniff | Stage::Walking(_) | Stage::Documents => {
+                    "select_image before the images were listed"
+                }
+                _ => "select_image after the analysis started",
+            };
+            return Err(ArchiveError::protocol(detail));
+        };
+        let available = || {
+            listing
+                .images
+                .iter()
+                .flat_map(|i| i.listing.tags.clone())
+                .collect()
+        };
+        let index = match selector {
+            ImageSelector::Index(i) if *i < listing.images.len() => *i,
+            ImageSelector::Index(i) => {
+                return Err(ArchiveError::ImageNotFound {
+                    wanted: format!("#{i}"),
+                    available: available(),
+                })
+            }
+            ImageSelector::Tag(wanted) => listing
+                .images
+                .iter()
+                .position(|i| i.listing.tags.iter().any(|t| same_reference(t, wanted)))
+                .ok_or_else(|| ArchiveError::ImageNotFound {
+                    wanted: wanted.clone(),
+                    available: available(),
+                })?,
+        };
+        *chosen = Some(index);
+        Ok(index)
     }
 
     /// Where layer `layer` (0 for the bottom one) of the analysed image is in the archive, so
@@ -274,46 +364,6 @@ impl ArchiveReader {
             .collect()
     }
 
-    /// Chooses the image to analyse. Call after [`Step::ImagesListed`] and before the next
-    /// [`ArchiveReader::next_step`]; an unknown tag or index is an error and changes nothing.
-    pub fn select_image(&mut self, selector: &ImageSelector) -> Result<usize, ArchiveError> {
-        let Stage::Listed { listing, chosen } = &mut self.stage else {
-            let detail = match self.stage {
-                Stage::Sniff | Stage::Walking(_) | Stage::Documents => {
-                    "select_image before the images were listed"
-                }
-                _ => "select_image after the analysis started",
-            };
-            return Err(ArchiveError::protocol(detail));
-        };
-        let available = || {
-            listing
-                .images
-                .iter()
-                .flat_map(|i| i.listing.tags.clone())
-                .collect()
-        };
-        let index = match selector {
-            ImageSelector::Index(i) if *i < listing.images.len() => *i,
-            ImageSelector::Index(i) => {
-                return Err(ArchiveError::ImageNotFound {
-                    wanted: format!("#{i}"),
-                    available: available(),
-                })
-            }
-            ImageSelector::Tag(wanted) => listing
-                .images
-                .iter()
-                .position(|i| i.listing.tags.iter().any(|t| same_reference(t, wanted)))
-                .ok_or_else(|| ArchiveError::ImageNotFound {
-                    wanted: wanted.clone(),
-                    available: available(),
-                })?,
-        };
-        *chosen = Some(index);
-        Ok(index)
-    }
-
     /// What the caller must do next. See [`Step`].
     pub fn next_step(&mut self) -> Step {
         if let Stage::Finished(Err(error)) = &self.stage {
@@ -330,6 +380,10 @@ impl ArchiveReader {
                 offset: pending.offset,
                 len: pending.len,
             };
+        }
+        if let Stage::AwaitingScans { layers, .. } = &self.stage {
+            let outstanding = layers.iter().filter(|layer| !layer.scanned).count();
+            return Step::AwaitingScans { outstanding };
         }
         match self.advance() {
             Ok(Some(read)) => {
@@ -352,6 +406,156 @@ impl ArchiveReader {
             },
             Err(error) => self.fail(error),
         }
+    }
+
+    /// One layer's scan from a [`Step::ScanLayers`] job (see
+    /// [`ArchiveReader::with_external_scans`]); its row comes as [`Step::LayerScanned`] and,
+    /// once every layer is in, the report as [`Step::Done`]. A scan whose digests were
+    /// skipped leaves the layer unverified until [`ArchiveReader::layer_digests`].
+    pub fn layer_scanned(
+        &mut self,
+        layer: usize,
+        result: Result<LayerSummary, LayerError>,
+    ) -> Result<(), ArchiveError> {
+        let outcome = self.on_layer_scanned(layer, result);
+        if let Err(error) = &outcome {
+            self.fail(error.clone());
+        }
+        outcome
+    }
+
+    /// One layer's digests from a digest-only pass ([`crate::engine::scan::DigestScanner`])
+    /// over a [`Step::ScanLayers`] job's bytes, before or after its entries, and also after
+    /// [`Step::Done`] (later `Done` steps then carry the updated verification). A digest
+    /// that does not match fails the reader, as it would in a full scan.
+    pub fn layer_digests(
+        &mut self,
+        layer: usize,
+        digests: &LayerDigests,
+    ) -> Result<(), ArchiveError> {
+        let outcome = self.on_layer_digests(layer, digests);
+        if let Err(error) = &outcome {
+            self.fail(error.clone());
+        }
+        outcome
+    }
+
+    fn on_layer_scanned(
+        &mut self,
+        layer: usize,
+        result: Result<LayerSummary, LayerError>,
+    ) -> Result<(), ArchiveError> {
+        let Stage::AwaitingScans { analysis, layers } = &mut self.stage else {
+            return Err(self.misplaced_scan(layer, "scan"));
+        };
+        let count = layers.len();
+        let job = layers.get_mut(layer).ok_or_else(|| {
+            ArchiveError::protocol(format!(
+                "layer {layer} scanned, but the image has {count} layers"
+            ))
+        })?;
+        if job.scanned {
+            return Err(ArchiveError::protocol(format!(
+                "layer {layer} scanned twice"
+            )));
+        }
+        job.scanned = true;
+        // The caller read the layer's bytes; the report counts them as the reader would.
+        self.bytes_read += job.len;
+        let result = match result {
+            // The digests are checked by the analysis, which names the layer.
+            Err(LayerError::DigestMismatch { summary, .. }) => Ok(*summary),
+            other => other,
+        };
+        let row = analysis.add_layer(layer, &job.member, result)?;
+        self.outbox.push_back(Step::LayerScanned(Box::new(row)));
+        if layers.iter().all(|job| job.scanned) {
+            let Stage::AwaitingScans { analysis, layers } =
+                std::mem::replace(&mut self.stage, Stage::Sniff)
+            else {
+                unreachable!("matched above");
+            };
+            self.late_digests = LateDigests {
+                verifier: analysis.verifier().clone(),
+                members: layers.into_iter().map(|job| job.member).collect(),
+            };
+            let report = analysis.finish(self.bytes_read)?;
+            self.stage = Stage::Finished(Ok(Box::new(report)));
+            self.progress(Phase::Finished, format!("analysed {count} layers"));
+        }
+        Ok(())
+    }
+
+    fn on_layer_digests(
+        &mut self,
+        layer: usize,
+        digests: &LayerDigests,
+    ) -> Result<(), ArchiveError> {
+        match &mut self.stage {
+            Stage::AwaitingScans { analysis, layers } => {
+                let member = layers.get(layer).map_or("", |job| job.member.as_str());
+                analysis.add_layer_digests(layer, member, digests)?;
+            }
+            Stage::Finished(Ok(finished)) if !self.late_digests.members.is_empty() => {
+                let late = &mut self.late_digests;
+                let member = late.members.get(layer).map_or("", String::as_str);
+                late.verifier.check(layer, member, digests)?;
+                late.verifier.update_report(&mut finished.report);
+            }
+            _ => return Err(self.misplaced_scan(layer, "digests")),
+        }
+        Ok(())
+    }
+
+    fn misplaced_scan(&self, layer: usize, what: &str) -> ArchiveError {
+        let detail = match (&self.stage, self.scan_mode) {
+            (_, ScanMode::Internal) => {
+                format!("layer {layer}'s {what} given, but this reader scans its layers itself")
+            }
+            (Stage::Finished(_), ScanMode::External) => {
+                format!("layer {layer}'s {what} given after the reader finished")
+            }
+            _ => format!("layer {layer}'s {what} given before the layers were handed out"),
+        };
+        ArchiveError::protocol(detail)
+    }
+
+    /// Hands every layer of the image to the caller to scan.
+    fn hand_out_layers(&mut self, analysis: Box<Analysis>) -> Result<(), ArchiveError> {
+        let count = analysis.layer_count();
+        let mut jobs = Vec::with_capacity(count);
+        let mut layers = Vec::with_capacity(count);
+        for index in 0..count {
+            let LayerLocation::Range {
+                member,
+                offset,
+                len,
+            } = self.layer_location(index)?
+            else {
+                return Err(ArchiveError::protocol(
+                    "a layer of a compressed archive cannot be handed out",
+                ));
+            };
+            jobs.push(LayerScanJob {
+                index,
+                member: member.clone(),
+                offset,
+                len,
+                options: analysis.scan_options(index),
+            });
+            layers.push(ExternalLayer {
+                member,
+                len,
+                scanned: false,
+            });
+        }
+        self.stage = Stage::AwaitingScans { analysis, layers };
+        self.progress(
+            Phase::ScanningLayers,
+            format!("{count} layers handed out to scan"),
+        );
+        self.outbox.push_back(Step::ScanLayers(jobs));
+        Ok(())
     }
 
     fn fail(&mut self, error: ArchiveError) -> Step {
@@ -523,11 +727,16 @@ impl ArchiveReader {
                         self.progress(Phase::ReadingConfig, "read the image config".into());
                         let overview = analysis.report().clone();
                         self.outbox.push_back(Step::Overview(Box::new(overview)));
-                        self.stage = Stage::Layers {
-                            analysis: Box::new(analysis),
-                            layer: 0,
-                            scan: LayerScan::Next,
-                        };
+                        let external = self.scan_mode == ScanMode::External && !self.is_streaming();
+                        if external && analysis.layer_count() > 0 {
+                            self.hand_out_layers(Box::new(analysis))?;
+                        } else {
+                            self.stage = Stage::Layers {
+                                analysis: Box::new(analysis),
+                                layer: 0,
+                                scan: LayerScan::Next,
+                            };
+                        }
                     }
                     Err(Need::Document(name)) => {
                         self.stage = Stage::Config { listing, image };
@@ -543,6 +752,10 @@ impl ArchiveReader {
                     if let Some(read) = self.layer_step(analysis, layer, scan)? {
                         return Ok(Some(read));
                     }
+                }
+                awaiting @ Stage::AwaitingScans { .. } => {
+                    self.stage = awaiting;
+                    return Ok(None);
                 }
                 finished @ Stage::Finished(_) => {
                     self.stage = finished;

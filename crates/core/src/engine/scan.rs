@@ -32,8 +32,10 @@ use crate::engine::tar::{EntryKind, TarError, TarEvent, TarParser};
 use crate::model::digest::{Algorithm, Digest, DigestRole, Hasher, Mismatch};
 use crate::model::media::{self, Compression};
 
-/// What the scanner is told about the layer before its bytes arrive.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What the scanner is told about the layer before its bytes arrive (serializable, so a
+/// page can hand it to the worker that scans the layer).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ScanOptions {
     /// The digest the manifest gives for the blob; checked when given.
     pub expected_blob_digest: Option<Digest>,
@@ -53,7 +55,8 @@ impl ScanOptions {
 }
 
 /// Whether a [`Scanner`] computes the layer's two digests.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Hashing {
     /// Hash the blob and the tar stream and check them against the expected digests.
     #[default]

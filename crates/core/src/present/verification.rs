@@ -14,8 +14,8 @@ use crate::model::digest::{Digest, DigestRole};
 use crate::present::analysis::AnalysisError;
 use crate::present::report::{ImageReport, Verification};
 
-/// The expected digests of an image's layers and the checks made so far.
-#[derive(Clone, Debug, PartialEq)]
+/// The expected digests of an image's layers and the checks made so far (none by default).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct LayerVerifier {
     layers: Vec<Expected>,
 }
