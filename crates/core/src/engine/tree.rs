@@ -836,12 +836,22 @@ struct Node {
     op: u32,
     /// How the top layer changed it (only the top layer sets marks).
     mark: Mark,
-    /// Written, created or emptied by the top layer.
-    touched: bool,
+    /// What the top layer did to it.
+    touched: Touch,
     /// In a subtree the top layer removed.
     removed: bool,
     /// Scratch while deriving marks: something below changed.
     changed_below: bool,
+}
+
+/// What the top layer did to a node, in increasing order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Touch {
+    No,
+    /// Something in it was removed (it is context for the change, not changed itself).
+    Emptied,
+    /// Written, created, or made opaque.
+    Written,
 }
 
 /// What a node is among one layer's changes.
@@ -895,7 +905,7 @@ impl<'t> Stack<'t> {
             layer: 0,
             op: NONE,
             mark: Mark::Unchanged,
-            touched: false,
+            touched: Touch::No,
             removed: false,
             changed_below: false,
         };
@@ -942,12 +952,12 @@ impl<'t> Stack<'t> {
         })
     }
 
-    fn touch(&mut self, node: u32) {
+    fn touch(&mut self, node: u32, how: Touch) {
         let n = &mut self.nodes[node as usize];
-        if !n.touched {
-            n.touched = true;
+        if n.touched == Touch::No {
             self.touched.push(node);
         }
+        n.touched = n.touched.max(how);
     }
 
     fn apply(&mut self, layer: usize, top: bool) {
@@ -965,7 +975,7 @@ impl<'t> Stack<'t> {
                     if let Some(dir) = self.lookup(ops.path(index)) {
                         self.detach_children(dir, top);
                         if top {
-                            self.touch(dir);
+                            self.touch(dir, Touch::Written);
                         }
                     }
                 }
@@ -1015,7 +1025,7 @@ impl<'t> Stack<'t> {
                     self.last_dir = None;
                 }
                 if top {
-                    self.touch(node);
+                    self.touch(node, Touch::Written);
                     let n = &mut self.nodes[node as usize];
                     // A second write by the same layer keeps "added".
                     if !(n.mark == Mark::Added && n.layer as usize == layer) {
@@ -1051,7 +1061,7 @@ impl<'t> Stack<'t> {
             layer: layer as u32,
             op,
             mark: if top { Mark::Added } else { Mark::Unchanged },
-            touched: false,
+            touched: Touch::No,
             removed: false,
             changed_below: false,
         });
@@ -1061,7 +1071,7 @@ impl<'t> Stack<'t> {
         self.nodes[parent as usize].first_child = id;
         self.children.insert(child_key(parent, name), id);
         if top {
-            self.touch(id);
+            self.touch(id, Touch::Written);
         }
         id
     }
@@ -1099,7 +1109,7 @@ impl<'t> Stack<'t> {
         n.prev_sibling = NONE;
         if top {
             self.removed.push(node);
-            self.touch(parent);
+            self.touch(parent, Touch::Emptied);
         }
     }
 
@@ -1168,7 +1178,7 @@ impl<'t> Stack<'t> {
         }
         for &node in &self.touched {
             let n = &self.nodes[node as usize];
-            if node != ROOT && !n.removed {
+            if node != ROOT && !n.removed && n.touched == Touch::Written {
                 visit(self, layer, node, self.derived_mark(node), Role::Written)?;
             }
         }
@@ -1177,7 +1187,7 @@ impl<'t> Stack<'t> {
         }
         for &node in &self.flagged {
             let n = &self.nodes[node as usize];
-            if node != ROOT && !n.touched && !n.removed {
+            if node != ROOT && n.touched != Touch::Written && !n.removed {
                 visit(self, layer, node, self.derived_mark(node), Role::Context)?;
             }
         }
@@ -1189,7 +1199,7 @@ impl<'t> Stack<'t> {
     fn end_top(&mut self) {
         for &node in &self.touched {
             let n = &mut self.nodes[node as usize];
-            n.touched = false;
+            n.touched = Touch::No;
             n.mark = Mark::Unchanged;
         }
         for &node in &self.flagged {
@@ -1334,7 +1344,7 @@ impl StackedView {
             } else {
                 n.mark
             };
-            let own_change = n.touched || n.removed || n.mark != Mark::Unchanged;
+            let own_change = n.touched != Touch::No || n.removed || n.mark != Mark::Unchanged;
             let in_view = match kind {
                 ViewKind::Aggregated => true,
                 ViewKind::LayerChanges => own_change || b & IN_VIEW_BELOW != 0,

@@ -104,7 +104,8 @@ pub enum AnalysisError {
 pub struct FinishedImage {
     /// The finished report.
     pub report: ImageReport,
-    /// Every layer's changes, for the views and searches of the Files tab.
+    /// Every layer's changes, for [`crate::present::tree_view`] and
+    /// [`crate::present::search`].
     pub trees: FileTrees,
 }
 
