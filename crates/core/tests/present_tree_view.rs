@@ -11,9 +11,12 @@ use layerscope_core::engine::tar::EntryKind;
 use layerscope_core::engine::tree::{FileTrees, Mark, MarkSet, SortOrder, ViewKind};
 use layerscope_core::present::humanize;
 use layerscope_core::present::report::ImageReport;
-use layerscope_core::present::search::{search, PathPattern, PatternError, MAX_PATTERN_BYTES};
+use layerscope_core::present::search::{
+    search, PathPattern, PatternError, MAX_PATTERN_BYTES, MAX_SEARCH_HITS, MAX_SEARCH_PATH_BYTES,
+};
 use layerscope_core::present::tree_view::{
-    Expansion, ModeText, Toggled, TreeQuery, TreeView, MAX_TOGGLED, MAX_WINDOW_ROWS,
+    Expansion, ModeText, Toggled, TreeQuery, TreeView, TreeViewError, MAX_TOGGLED,
+    MAX_WINDOW_PATH_BYTES, MAX_WINDOW_ROWS,
 };
 use layerscope_test_support::peers;
 
@@ -873,4 +876,77 @@ fn bad_search_texts_get_messages_that_name_them() {
         PathPattern::parse("/").unwrap(),
         PathPattern::Substring { .. }
     ));
+}
+
+#[test]
+fn very_deep_paths_stay_bounded() {
+    // One PAX-long path of 100 000 components makes as many nested directories.
+    let deep = "d/".repeat(100_000) + "leaf";
+    let trees = stack(&[vec![file(&deep, 1), file("top", 2)]]);
+    let mut view = TreeView::build(&trees, &TreeQuery::new(0)).unwrap();
+    assert_eq!(view.len(), 100_002);
+    // A window near the bottom holds a few rows, not a thousand 200 kB paths.
+    let rows = view.rows(&trees, 99_990, 1000);
+    assert!((1..=6).contains(&rows.len()), "{} rows", rows.len());
+    assert_eq!(rows[0].depth, 99_990);
+    assert!(rows.iter().map(|r| r.path.len()).sum::<usize>() < 2 * MAX_WINDOW_PATH_BYTES);
+    // Searching meets every one of those directories, each path built from the last.
+    let found = search(&trees, &PathPattern::parse("leaf").unwrap(), 10);
+    assert_eq!(found.hits.len(), 1);
+    assert_eq!(found.hits[0].path.len(), deep.len() + 1);
+    // A regular expression is tried on paths up to PATH_MAX only.
+    let regex = search(&trees, &PathPattern::parse("/leaf$/").unwrap(), 10);
+    assert!(regex.hits.is_empty());
+    let regex = search(&trees, &PathPattern::parse("/^/top$/").unwrap(), 10);
+    assert_eq!(regex.hits.len(), 1);
+    let all = search(&trees, &PathPattern::parse("d/").unwrap(), MAX_SEARCH_HITS);
+    assert!(all.truncated);
+    assert!(all.hits.iter().map(|h| h.path.len()).sum::<usize>() <= 2 * MAX_SEARCH_PATH_BYTES);
+    // Revealing it from "collapse all" would toggle 100 000 directories: refused.
+    view.collapse_all(&trees);
+    let err = view.reveal(&trees, deep.as_bytes()).unwrap_err();
+    assert!(matches!(err, TreeViewError::TooManyToggled { .. }), "{err}");
+    view.expand_all(&trees);
+    assert_eq!(view.reveal(&trees, deep.as_bytes()).unwrap(), Some(100_000));
+}
+
+#[test]
+fn resumed_substring_matching_agrees_with_matching_each_path_whole() {
+    // Siblings, deep chains, removals and re-adds, so the walk's paths share prefixes
+    // in every way; needles with repeats exercise the resumed state.
+    let mut lower = Vec::new();
+    let mut upper = Vec::new();
+    for d in 0..20 {
+        for f in 0..20 {
+            lower.push(file(&format!("aa{d}/a{f}/{}aab", "a".repeat(f % 5)), 1));
+        }
+        upper.push(file(&format!("aa{d}/.wh.a{}", d % 7), 0));
+        upper.push(file(&format!("aa{d}/a{}/ba/aab", d % 3), 2));
+    }
+    let trees = stack(&[lower, upper]);
+    for text in [
+        "aab", "a/aab", "aa1/a1", "/a", "AaB", "ba/a", "aaaab", "9/a1",
+    ] {
+        let pattern = PathPattern::parse(text).unwrap();
+        let mut expected = Vec::new();
+        let mut scratch = Vec::new();
+        trees.visit_changed_paths(|c| {
+            if pattern.matches(c.path, &mut scratch) {
+                expected.push((c.layer, String::from_utf8_lossy(c.path).into_owned()));
+            }
+            std::ops::ControlFlow::Continue(())
+        });
+        expected.sort();
+        let mut found: Vec<(usize, String)> = search(&trees, &pattern, MAX_SEARCH_HITS)
+            .hits
+            .into_iter()
+            .map(|h| (h.layer, h.path))
+            .collect();
+        found.sort();
+        assert!(
+            !expected.is_empty() || text == "AaB",
+            "{text} finds something"
+        );
+        assert_eq!(found, expected, "{text}");
+    }
 }

@@ -413,6 +413,10 @@ pub struct ChangedPath<'a> {
     pub layer: usize,
     /// The path with a leading `/`, exact bytes.
     pub path: &'a [u8],
+    /// How many leading bytes of `path` are those of the previous call's path (0 at the
+    /// first): a matcher that keeps its state at each `/` resumes there instead of
+    /// reading the whole path again, which keeps a search over deep trees linear.
+    pub shared: usize,
     /// How the layer changed it ([`Mark::Unchanged`]: written again identically).
     pub mark: Mark,
     /// What the entry is (for a removed entry, what it was).
@@ -619,15 +623,16 @@ impl FileTrees {
     /// bottom first. Directories that only lead to changes are not visited. Stops when
     /// `visit` breaks.
     pub fn visit_changed_paths(&self, mut visit: impl FnMut(&ChangedPath<'_>) -> ControlFlow<()>) {
-        let mut path = Vec::new();
+        let mut paths = PathCache::default();
         self.walk_changes(|stack, layer, node, mark, role| {
             if role == Role::Context {
                 return ControlFlow::Continue(());
             }
-            stack.path_into(node, &mut path);
+            let (path, shared) = paths.path_of(stack, node);
             visit(&ChangedPath {
                 layer,
-                path: &path,
+                path,
+                shared,
                 mark,
                 kind: stack.meta(node).kind,
             })
@@ -883,6 +888,52 @@ struct Stack<'t> {
     last_dir: Option<(&'t [u32], u32)>,
 }
 
+/// The path of the node visited last, kept as a chain of nodes with where each one's
+/// path ends, so the next node's path reuses the part it shares: a walk that goes
+/// parent before child, or along siblings, builds each path in time proportional to
+/// its last component, not its depth.
+#[derive(Default)]
+struct PathCache {
+    bytes: Vec<u8>,
+    /// Root first: (node, length of `bytes` up to and including its name).
+    chain: Vec<(u32, usize)>,
+    /// Node -> its index in `chain`.
+    index: HashMap<u32, usize>,
+    /// Scratch: the nodes between a node and its nearest ancestor in the chain.
+    missing: Vec<u32>,
+}
+
+impl PathCache {
+    /// The node's path, and how many of its leading bytes the previous path had.
+    fn path_of(&mut self, stack: &Stack<'_>, node: u32) -> (&[u8], usize) {
+        self.missing.clear();
+        let mut cur = node;
+        let keep = loop {
+            if cur == ROOT || cur == NONE {
+                break 0;
+            }
+            if let Some(&at) = self.index.get(&cur) {
+                break at + 1;
+            }
+            self.missing.push(cur);
+            cur = stack.nodes[cur as usize].parent;
+        };
+        for (gone, _) in self.chain.drain(keep..) {
+            self.index.remove(&gone);
+        }
+        let shared = self.chain.last().map_or(0, |&(_, end)| end);
+        self.bytes.truncate(shared);
+        for &n in self.missing.iter().rev() {
+            self.bytes.push(b'/');
+            self.bytes
+                .extend_from_slice(stack.trees.name(stack.nodes[n as usize].name));
+            self.index.insert(n, self.chain.len());
+            self.chain.push((n, self.bytes.len()));
+        }
+        (&self.bytes, shared)
+    }
+}
+
 /// Appends `/name` backwards: a path built leaf first and reversed once at the end reads
 /// root first, with no list of the components in between.
 fn push_reversed(out: &mut Vec<u8>, name: &[u8]) {
@@ -933,17 +984,6 @@ impl<'t> Stack<'t> {
 
     fn is_dir(&self, node: u32) -> bool {
         self.meta(node).kind == EntryKind::Directory
-    }
-
-    /// The node's path with a leading `/`.
-    fn path_into(&self, node: u32, out: &mut Vec<u8>) {
-        out.clear();
-        let mut cur = node;
-        while cur != ROOT && cur != NONE {
-            push_reversed(out, self.trees.name(self.nodes[cur as usize].name));
-            cur = self.nodes[cur as usize].parent;
-        }
-        out.reverse();
     }
 
     fn lookup(&self, path: &[u32]) -> Option<u32> {
@@ -1153,17 +1193,16 @@ impl<'t> Stack<'t> {
         layer: usize,
         visit: &mut impl FnMut(&Stack<'_>, usize, u32, Mark, Role) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
+        // Depth first, parents before children, so each path extends the one before.
         let mut gone = Vec::new();
+        let mut pending = Vec::new();
         for i in 0..self.removed.len() {
             let root = self.removed[i];
-            let start = gone.len();
-            gone.push(root);
-            let mut at = start;
-            while at < gone.len() {
-                let node = gone[at];
+            pending.push(root);
+            while let Some(node) = pending.pop() {
+                gone.push(node);
                 self.nodes[node as usize].removed = true;
-                gone.extend(self.children_of(node));
-                at += 1;
+                pending.extend(self.children_of(node));
             }
             let parent = self.nodes[root as usize].parent;
             self.flag_up(parent);
