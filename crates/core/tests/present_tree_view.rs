@@ -744,6 +744,15 @@ fn queries_round_trip_with_their_url_letters() {
         "filter \"amx\": 'x' is not a mark letter (a added, m modified, r removed, u unchanged)"
     );
     assert_eq!("size".parse::<SortOrder>().unwrap(), SortOrder::Size);
+    assert_eq!(
+        "changes".parse::<ViewKind>().unwrap(),
+        ViewKind::LayerChanges
+    );
+    assert_eq!(ViewKind::Aggregated.as_str(), "aggregated");
+    assert!("tree"
+        .parse::<ViewKind>()
+        .unwrap_err()
+        .contains("expected changes or aggregated"));
     assert!("big"
         .parse::<SortOrder>()
         .unwrap_err()
@@ -760,7 +769,7 @@ fn queries_round_trip_with_their_url_letters() {
     assert_eq!(
         json,
         serde_json::json!({
-            "layer": 0, "kind": "layerchanges", "filter": "amr", "sort": "size",
+            "layer": 0, "kind": "changes", "filter": "amr", "sort": "size",
             "expansion": {"default": "expanded", "toggled": ["/b/deep"]}
         })
     );

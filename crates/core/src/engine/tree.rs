@@ -61,14 +61,40 @@ pub enum Mark {
     Unchanged,
 }
 
-/// Which of dive's two views to build.
+/// Which of dive's two views to build. In URLs and JSON: `changes` or `aggregated`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
 pub enum ViewKind {
     /// Only what this layer changes (and the directories leading to it).
+    #[serde(rename = "changes")]
     LayerChanges,
     /// Everything up to and including this layer.
+    #[serde(rename = "aggregated")]
     Aggregated,
+}
+
+impl ViewKind {
+    /// `changes` or `aggregated`, as URLs write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ViewKind::LayerChanges => "changes",
+            ViewKind::Aggregated => "aggregated",
+        }
+    }
+}
+
+impl std::str::FromStr for ViewKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ViewKind, String> {
+        match s {
+            "changes" => Ok(ViewKind::LayerChanges),
+            "aggregated" => Ok(ViewKind::Aggregated),
+            other => Err(format!(
+                "mode {:?}: expected changes or aggregated",
+                other.chars().take(64).collect::<String>()
+            )),
+        }
+    }
 }
 
 /// One row of a flattened view, in depth-first order, children sorted by
