@@ -273,7 +273,7 @@ impl ArchiveReader {
     }
 
     /// The stacked file trees of the analysed image, for tree views and searches
-    /// (the Files tab), once [`Step::Done`] has been returned; `None` before.
+    /// ([`crate::present::tree_view`], [`crate::present::search`]), once [`Step::Done`] has been returned; `None` before.
     /// The trees move out: a second call returns empty trees.
     pub fn take_file_trees(&mut self) -> Option<FileTrees> {
         match &mut self.stage {

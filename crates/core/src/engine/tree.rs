@@ -61,14 +61,40 @@ pub enum Mark {
     Unchanged,
 }
 
-/// Which of dive's two views to build.
+/// Which of dive's two views to build. In URLs and JSON: `changes` or `aggregated`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
 pub enum ViewKind {
     /// Only what this layer changes (and the directories leading to it).
+    #[serde(rename = "changes")]
     LayerChanges,
     /// Everything up to and including this layer.
+    #[serde(rename = "aggregated")]
     Aggregated,
+}
+
+impl ViewKind {
+    /// `changes` or `aggregated`, as URLs write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ViewKind::LayerChanges => "changes",
+            ViewKind::Aggregated => "aggregated",
+        }
+    }
+}
+
+impl std::str::FromStr for ViewKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ViewKind, String> {
+        match s {
+            "changes" => Ok(ViewKind::LayerChanges),
+            "aggregated" => Ok(ViewKind::Aggregated),
+            other => Err(format!(
+                "mode {:?}: expected changes or aggregated",
+                other.chars().take(64).collect::<String>()
+            )),
+        }
+    }
 }
 
 /// One row of a flattened view, in depth-first order, children sorted by
@@ -413,6 +439,10 @@ pub struct ChangedPath<'a> {
     pub layer: usize,
     /// The path with a leading `/`, exact bytes.
     pub path: &'a [u8],
+    /// How many leading bytes of `path` are those of the previous call's path (0 at the
+    /// first): a matcher that keeps its state at each `/` resumes there instead of
+    /// reading the whole path again, which keeps a search over deep trees linear.
+    pub shared: usize,
     /// How the layer changed it ([`Mark::Unchanged`]: written again identically).
     pub mark: Mark,
     /// What the entry is (for a removed entry, what it was).
@@ -619,15 +649,16 @@ impl FileTrees {
     /// bottom first. Directories that only lead to changes are not visited. Stops when
     /// `visit` breaks.
     pub fn visit_changed_paths(&self, mut visit: impl FnMut(&ChangedPath<'_>) -> ControlFlow<()>) {
-        let mut path = Vec::new();
+        let mut paths = PathCache::default();
         self.walk_changes(|stack, layer, node, mark, role| {
             if role == Role::Context {
                 return ControlFlow::Continue(());
             }
-            stack.path_into(node, &mut path);
+            let (path, shared) = paths.path_of(stack, node);
             visit(&ChangedPath {
                 layer,
-                path: &path,
+                path,
+                shared,
                 mark,
                 kind: stack.meta(node).kind,
             })
@@ -836,12 +867,22 @@ struct Node {
     op: u32,
     /// How the top layer changed it (only the top layer sets marks).
     mark: Mark,
-    /// Written, created or emptied by the top layer.
-    touched: bool,
+    /// What the top layer did to it.
+    touched: Touch,
     /// In a subtree the top layer removed.
     removed: bool,
     /// Scratch while deriving marks: something below changed.
     changed_below: bool,
+}
+
+/// What the top layer did to a node, in increasing order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Touch {
+    No,
+    /// Something in it was removed (it is context for the change, not changed itself).
+    Emptied,
+    /// Written, created, or made opaque.
+    Written,
 }
 
 /// What a node is among one layer's changes.
@@ -873,6 +914,52 @@ struct Stack<'t> {
     last_dir: Option<(&'t [u32], u32)>,
 }
 
+/// The path of the node visited last, kept as a chain of nodes with where each one's
+/// path ends, so the next node's path reuses the part it shares: a walk that goes
+/// parent before child, or along siblings, builds each path in time proportional to
+/// its last component, not its depth.
+#[derive(Default)]
+struct PathCache {
+    bytes: Vec<u8>,
+    /// Root first: (node, length of `bytes` up to and including its name).
+    chain: Vec<(u32, usize)>,
+    /// Node -> its index in `chain`.
+    index: HashMap<u32, usize>,
+    /// Scratch: the nodes between a node and its nearest ancestor in the chain.
+    missing: Vec<u32>,
+}
+
+impl PathCache {
+    /// The node's path, and how many of its leading bytes the previous path had.
+    fn path_of(&mut self, stack: &Stack<'_>, node: u32) -> (&[u8], usize) {
+        self.missing.clear();
+        let mut cur = node;
+        let keep = loop {
+            if cur == ROOT || cur == NONE {
+                break 0;
+            }
+            if let Some(&at) = self.index.get(&cur) {
+                break at + 1;
+            }
+            self.missing.push(cur);
+            cur = stack.nodes[cur as usize].parent;
+        };
+        for (gone, _) in self.chain.drain(keep..) {
+            self.index.remove(&gone);
+        }
+        let shared = self.chain.last().map_or(0, |&(_, end)| end);
+        self.bytes.truncate(shared);
+        for &n in self.missing.iter().rev() {
+            self.bytes.push(b'/');
+            self.bytes
+                .extend_from_slice(stack.trees.name(stack.nodes[n as usize].name));
+            self.index.insert(n, self.chain.len());
+            self.chain.push((n, self.bytes.len()));
+        }
+        (&self.bytes, shared)
+    }
+}
+
 /// Appends `/name` backwards: a path built leaf first and reversed once at the end reads
 /// root first, with no list of the components in between.
 fn push_reversed(out: &mut Vec<u8>, name: &[u8]) {
@@ -895,7 +982,7 @@ impl<'t> Stack<'t> {
             layer: 0,
             op: NONE,
             mark: Mark::Unchanged,
-            touched: false,
+            touched: Touch::No,
             removed: false,
             changed_below: false,
         };
@@ -925,29 +1012,18 @@ impl<'t> Stack<'t> {
         self.meta(node).kind == EntryKind::Directory
     }
 
-    /// The node's path with a leading `/`.
-    fn path_into(&self, node: u32, out: &mut Vec<u8>) {
-        out.clear();
-        let mut cur = node;
-        while cur != ROOT && cur != NONE {
-            push_reversed(out, self.trees.name(self.nodes[cur as usize].name));
-            cur = self.nodes[cur as usize].parent;
-        }
-        out.reverse();
-    }
-
     fn lookup(&self, path: &[u32]) -> Option<u32> {
         path.iter().try_fold(ROOT, |node, &name| {
             self.children.get(&child_key(node, name)).copied()
         })
     }
 
-    fn touch(&mut self, node: u32) {
+    fn touch(&mut self, node: u32, how: Touch) {
         let n = &mut self.nodes[node as usize];
-        if !n.touched {
-            n.touched = true;
+        if n.touched == Touch::No {
             self.touched.push(node);
         }
+        n.touched = n.touched.max(how);
     }
 
     fn apply(&mut self, layer: usize, top: bool) {
@@ -965,7 +1041,7 @@ impl<'t> Stack<'t> {
                     if let Some(dir) = self.lookup(ops.path(index)) {
                         self.detach_children(dir, top);
                         if top {
-                            self.touch(dir);
+                            self.touch(dir, Touch::Written);
                         }
                     }
                 }
@@ -1015,7 +1091,7 @@ impl<'t> Stack<'t> {
                     self.last_dir = None;
                 }
                 if top {
-                    self.touch(node);
+                    self.touch(node, Touch::Written);
                     let n = &mut self.nodes[node as usize];
                     // A second write by the same layer keeps "added".
                     if !(n.mark == Mark::Added && n.layer as usize == layer) {
@@ -1051,7 +1127,7 @@ impl<'t> Stack<'t> {
             layer: layer as u32,
             op,
             mark: if top { Mark::Added } else { Mark::Unchanged },
-            touched: false,
+            touched: Touch::No,
             removed: false,
             changed_below: false,
         });
@@ -1061,7 +1137,7 @@ impl<'t> Stack<'t> {
         self.nodes[parent as usize].first_child = id;
         self.children.insert(child_key(parent, name), id);
         if top {
-            self.touch(id);
+            self.touch(id, Touch::Written);
         }
         id
     }
@@ -1099,7 +1175,7 @@ impl<'t> Stack<'t> {
         n.prev_sibling = NONE;
         if top {
             self.removed.push(node);
-            self.touch(parent);
+            self.touch(parent, Touch::Emptied);
         }
     }
 
@@ -1143,17 +1219,16 @@ impl<'t> Stack<'t> {
         layer: usize,
         visit: &mut impl FnMut(&Stack<'_>, usize, u32, Mark, Role) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
+        // Depth first, parents before children, so each path extends the one before.
         let mut gone = Vec::new();
+        let mut pending = Vec::new();
         for i in 0..self.removed.len() {
             let root = self.removed[i];
-            let start = gone.len();
-            gone.push(root);
-            let mut at = start;
-            while at < gone.len() {
-                let node = gone[at];
+            pending.push(root);
+            while let Some(node) = pending.pop() {
+                gone.push(node);
                 self.nodes[node as usize].removed = true;
-                gone.extend(self.children_of(node));
-                at += 1;
+                pending.extend(self.children_of(node));
             }
             let parent = self.nodes[root as usize].parent;
             self.flag_up(parent);
@@ -1168,7 +1243,7 @@ impl<'t> Stack<'t> {
         }
         for &node in &self.touched {
             let n = &self.nodes[node as usize];
-            if node != ROOT && !n.removed {
+            if node != ROOT && !n.removed && n.touched == Touch::Written {
                 visit(self, layer, node, self.derived_mark(node), Role::Written)?;
             }
         }
@@ -1177,7 +1252,7 @@ impl<'t> Stack<'t> {
         }
         for &node in &self.flagged {
             let n = &self.nodes[node as usize];
-            if node != ROOT && !n.touched && !n.removed {
+            if node != ROOT && n.touched != Touch::Written && !n.removed {
                 visit(self, layer, node, self.derived_mark(node), Role::Context)?;
             }
         }
@@ -1189,7 +1264,7 @@ impl<'t> Stack<'t> {
     fn end_top(&mut self) {
         for &node in &self.touched {
             let n = &mut self.nodes[node as usize];
-            n.touched = false;
+            n.touched = Touch::No;
             n.mark = Mark::Unchanged;
         }
         for &node in &self.flagged {
@@ -1334,7 +1409,7 @@ impl StackedView {
             } else {
                 n.mark
             };
-            let own_change = n.touched || n.removed || n.mark != Mark::Unchanged;
+            let own_change = n.touched != Touch::No || n.removed || n.mark != Mark::Unchanged;
             let in_view = match kind {
                 ViewKind::Aggregated => true,
                 ViewKind::LayerChanges => own_change || b & IN_VIEW_BELOW != 0,

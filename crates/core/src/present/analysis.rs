@@ -10,7 +10,7 @@
 use crate::engine::efficiency;
 use crate::engine::scan::{Digests, LayerDigests, LayerError, LayerSummary, ScanOptions, Scanner};
 use crate::engine::tree::TreeError as StackError;
-use crate::engine::tree::{FileTrees, ViewEntry};
+use crate::engine::tree::{FileTrees, Mark, MarkSet, SortOrder, StackedView, ViewKind};
 use crate::model::config::ConfigError;
 use crate::model::config::ImageConfig;
 use crate::model::digest::{Digest, Hasher};
@@ -122,7 +122,8 @@ pub enum AnalysisError {
 pub struct FinishedImage {
     /// The finished report.
     pub report: ImageReport,
-    /// Every layer's changes, for the views and searches of the Files tab.
+    /// Every layer's changes, for [`crate::present::tree_view`] and
+    /// [`crate::present::search`].
     pub trees: FileTrees,
 }
 
@@ -399,7 +400,7 @@ impl Analysis {
             row.removed = counts.removed;
             row.size_bytes = efficiency::dive_layer_size(&summary.entries);
         }
-        self.report.files = trees.final_view().iter().map(merged_file).collect();
+        self.report.files = merged_files(&trees).map_err(stack_error)?;
         let layers: Vec<&[crate::engine::scan::LayerEntry]> =
             summaries.iter().map(|s| s.entries.as_slice()).collect();
         let figures = efficiency::analyze(&layers).map_err(stack_error)?;
@@ -460,19 +461,34 @@ fn finite(value: f64) -> f64 {
     }
 }
 
-fn merged_file(entry: &ViewEntry) -> MergedFile {
-    MergedFile {
-        path: entry.path_lossy(),
-        kind: FileKind::from(entry.kind),
-        size: entry.size,
-        mode: entry.mode,
-        link_name: entry
-            .link_target
-            .as_ref()
-            .map(|l| String::from_utf8_lossy(l).into_owned())
-            .unwrap_or_default(),
-        layer: entry.layer,
-    }
+/// The file system after the last layer, one row per entry, built straight from the
+/// stacked view so no second list of every path exists on the way.
+fn merged_files(trees: &FileTrees) -> Result<Vec<MergedFile>, StackError> {
+    let Some(top) = trees.layer_count().checked_sub(1) else {
+        return Ok(Vec::new());
+    };
+    let live = MarkSet::ALL.without(Mark::Removed);
+    let view = StackedView::build(trees, top, ViewKind::Aggregated, live, SortOrder::Name)?;
+    let mut path = Vec::new();
+    Ok((0..view.len() as u32)
+        .map(|index| {
+            view.path_into(trees, index, &mut path);
+            let info = view.info(trees, index);
+            MergedFile {
+                // Without the leading slash.
+                path: String::from_utf8_lossy(&path[path.len().min(1)..]).into_owned(),
+                kind: FileKind::from(info.meta.kind),
+                size: info.size,
+                mode: info.meta.mode,
+                link_name: info
+                    .meta
+                    .link_target
+                    .map(|l| String::from_utf8_lossy(l).into_owned())
+                    .unwrap_or_default(),
+                layer: info.layer,
+            }
+        })
+        .collect())
 }
 
 /// The `docker image inspect` view, from the inspect module.

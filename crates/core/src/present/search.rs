@@ -13,7 +13,10 @@
 //! is exact (`SSL` finds only `SSL`); non-ASCII letters always match exactly. A regular
 //! expression is exact as written; `(?i)` makes it ignore case. Spaces around the text
 //! are ignored. Regular expressions are `regex-lite`'s syntax (no look-around, linear
-//! time), bounded in length and compiled size so no pattern can stall the worker.
+//! time), bounded in length and compiled size so no pattern can stall the worker; they
+//! are tried on paths of up to [`MAX_REGEX_PATH_BYTES`] (Linux's `PATH_MAX`), while a
+//! substring is found in a path of any length (its matcher resumes where the previous
+//! path's left off, so a search stays linear in a tree nested a hundred thousand deep).
 
 use std::ops::ControlFlow;
 
@@ -25,6 +28,12 @@ pub const MAX_PATTERN_BYTES: usize = 1024;
 
 /// The most hits one search returns.
 pub const MAX_SEARCH_HITS: usize = 1000;
+
+/// The most path bytes one search returns: hits with very long paths cut the list sooner.
+pub const MAX_SEARCH_PATH_BYTES: usize = 1 << 20;
+
+/// The longest path a regular expression is tried on: Linux's `PATH_MAX`.
+pub const MAX_REGEX_PATH_BYTES: usize = 4096;
 
 /// The compiled size a regular expression may reach.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -123,6 +132,7 @@ impl PathPattern {
     }
 
     /// Whether `path` (with its leading slash) matches. `scratch` is reused between calls.
+    /// (Regular expressions are tried on paths of any length here.)
     pub fn matches(&self, path: &[u8], scratch: &mut Vec<u8>) -> bool {
         match self {
             PathPattern::Substring {
@@ -143,6 +153,103 @@ impl PathPattern {
                 Ok(text) => regex.is_match(text),
                 Err(_) => regex.is_match(&String::from_utf8_lossy(path)),
             },
+        }
+    }
+}
+
+/// Matches a stream of paths that share prefixes (see
+/// [`crate::engine::tree::ChangedPath::shared`]).
+enum Matcher<'p> {
+    /// Knuth-Morris-Pratt over the needle, with the state saved at every `/`.
+    Substring {
+        needle: &'p [u8],
+        ignore_case: bool,
+        /// `failure[i]`: the longest proper border of `needle[..=i]`.
+        failure: Vec<usize>,
+        /// (bytes read, needle bytes matched, found), root first.
+        checkpoints: Vec<(usize, usize, bool)>,
+    },
+    Regex(&'p regex_lite::Regex),
+}
+
+impl<'p> Matcher<'p> {
+    fn new(pattern: &'p PathPattern) -> Matcher<'p> {
+        match pattern {
+            PathPattern::Substring {
+                needle,
+                ignore_case,
+                ..
+            } => {
+                let mut failure = vec![0; needle.len()];
+                let mut k = 0;
+                for i in 1..needle.len() {
+                    while k > 0 && needle[i] != needle[k] {
+                        k = failure[k - 1];
+                    }
+                    if needle[i] == needle[k] {
+                        k += 1;
+                    }
+                    failure[i] = k;
+                }
+                Matcher::Substring {
+                    needle,
+                    ignore_case: *ignore_case,
+                    failure,
+                    checkpoints: Vec::new(),
+                }
+            }
+            PathPattern::Regex { regex, .. } => Matcher::Regex(regex),
+        }
+    }
+
+    /// Whether `path` matches; its first `shared` bytes are the previous path's.
+    fn matches(&mut self, path: &[u8], shared: usize) -> bool {
+        match self {
+            Matcher::Regex(regex) => {
+                path.len() <= MAX_REGEX_PATH_BYTES
+                    && match std::str::from_utf8(path) {
+                        Ok(text) => regex.is_match(text),
+                        Err(_) => regex.is_match(&String::from_utf8_lossy(path)),
+                    }
+            }
+            Matcher::Substring {
+                needle,
+                ignore_case,
+                failure,
+                checkpoints,
+            } => {
+                while checkpoints.last().is_some_and(|c| c.0 > shared) {
+                    checkpoints.pop();
+                }
+                let (start, mut state, mut found) = checkpoints.last().copied().unwrap_or_default();
+                for (i, &raw) in path.iter().enumerate().skip(start) {
+                    // The resumed-from checkpoint is already there.
+                    if raw == b'/' && checkpoints.last().is_none_or(|c| c.0 < i) {
+                        checkpoints.push((i, state, found));
+                    }
+                    if found {
+                        continue;
+                    }
+                    let b = if *ignore_case {
+                        raw.to_ascii_lowercase()
+                    } else {
+                        raw
+                    };
+                    while state > 0 && b != needle[state] {
+                        state = failure[state - 1];
+                    }
+                    if b == needle[state] {
+                        state += 1;
+                    }
+                    if state == needle.len() {
+                        found = true;
+                    }
+                }
+                if checkpoints.last().is_none_or(|c| c.0 < path.len()) {
+                    checkpoints.push((path.len(), state, found));
+                }
+                found
+            }
         }
     }
 }
@@ -184,27 +291,30 @@ pub struct SearchResults {
 }
 
 /// Finds the paths every layer wrote, created or removed that match `pattern`, at most
-/// `limit` of them (and never more than [`MAX_SEARCH_HITS`]). Each layer's changed paths
+/// `limit` of them (and never more than [`MAX_SEARCH_HITS`], or than
+/// [`MAX_SEARCH_PATH_BYTES`] of paths). Each layer's changed paths
 /// are searched, so a path shows once for each layer that added, modified or removed it.
 pub fn search(trees: &FileTrees, pattern: &PathPattern, limit: usize) -> SearchResults {
     let limit = limit.min(MAX_SEARCH_HITS);
     let mut results = SearchResults::default();
     let mut layer_start = 0;
     let mut current_layer = 0;
-    let mut scratch = Vec::new();
+    let mut matcher = Matcher::new(pattern);
+    let mut path_bytes = 0;
     trees.visit_changed_paths(|change| {
         if change.layer != current_layer {
             results.hits[layer_start..].sort_by(|a, b| a.path.cmp(&b.path));
             layer_start = results.hits.len();
             current_layer = change.layer;
         }
-        if !pattern.matches(change.path, &mut scratch) {
+        if !matcher.matches(change.path, change.shared) {
             return ControlFlow::Continue(());
         }
-        if results.hits.len() == limit {
+        if results.hits.len() == limit || path_bytes >= MAX_SEARCH_PATH_BYTES {
             results.truncated = true;
             return ControlFlow::Break(());
         }
+        path_bytes += change.path.len();
         results.hits.push(SearchHit {
             layer: change.layer,
             path: String::from_utf8_lossy(change.path).into_owned(),

@@ -29,8 +29,15 @@ use crate::present::humanize;
 /// The most rows one [`TreeView::rows`] call returns.
 pub const MAX_WINDOW_ROWS: usize = 1000;
 
+/// The most path bytes one [`TreeView::rows`] call returns: a window of very long paths
+/// comes back shorter (never empty), so no window outgrows this whatever the names.
+pub const MAX_WINDOW_PATH_BYTES: usize = 1 << 20;
+
 /// The most directories an [`Expansion`] keeps toggled away from its default.
 pub const MAX_TOGGLED: usize = 1024;
+
+/// The most bytes the toggled directories' paths may take together.
+pub const MAX_TOGGLED_BYTES: usize = 256 * 1024;
 
 /// Whether directories start open or closed.
 #[derive(
@@ -53,6 +60,8 @@ pub enum Openness {
 pub struct Expansion {
     default: Openness,
     toggled: BTreeSet<Box<[u8]>>,
+    /// Σ of the toggled paths' lengths.
+    toggled_bytes: usize,
 }
 
 /// How an [`Expansion`] reads in JSON: `{"default":"expanded","toggled":["/etc"]}`.
@@ -82,7 +91,7 @@ impl TryFrom<ExpansionText> for Expansion {
     fn try_from(text: ExpansionText) -> Result<Expansion, TreeViewError> {
         let mut expansion = Expansion {
             default: text.default,
-            toggled: BTreeSet::new(),
+            ..Expansion::default()
         };
         for path in &text.toggled {
             let open = expansion.default == Openness::Collapsed;
@@ -102,7 +111,7 @@ impl Expansion {
     pub fn all_collapsed() -> Expansion {
         Expansion {
             default: Openness::Collapsed,
-            toggled: BTreeSet::new(),
+            ..Expansion::default()
         }
     }
 
@@ -123,15 +132,23 @@ impl Expansion {
     }
 
     /// Opens or closes the directory at `path`. Refused, changing nothing, when it would
-    /// toggle more than [`MAX_TOGGLED`] directories.
+    /// toggle more than [`MAX_TOGGLED`] directories or [`MAX_TOGGLED_BYTES`] of paths.
     pub fn set_open(&mut self, path: &[u8], open: bool) -> Result<(), TreeViewError> {
-        let key = normalize(path);
+        self.set_open_normalized(normalize(path), open)
+    }
+
+    fn set_open_normalized(&mut self, key: Vec<u8>, open: bool) -> Result<(), TreeViewError> {
         if open == (self.default == Openness::Expanded) {
-            self.toggled.remove(&*key);
+            if self.toggled.remove(&*key) {
+                self.toggled_bytes -= key.len();
+            }
         } else if !self.toggled.contains(&*key) {
-            if self.toggled.len() >= MAX_TOGGLED {
+            if self.toggled.len() >= MAX_TOGGLED
+                || self.toggled_bytes + key.len() > MAX_TOGGLED_BYTES
+            {
                 return Err(TreeViewError::TooManyToggled { limit: MAX_TOGGLED });
             }
+            self.toggled_bytes += key.len();
             self.toggled.insert(key.into_boxed_slice());
         }
         Ok(())
@@ -206,7 +223,7 @@ pub enum TreeViewError {
     },
     /// Too many directories are toggled away from the default.
     #[error(
-        "more than {limit} directories opened or closed one by one; use expand all or collapse all"
+        "more than {limit} directories (or 256 KiB of their paths) opened or closed one by one; use expand all or collapse all"
     )]
     TooManyToggled {
         /// [`MAX_TOGGLED`].
@@ -413,23 +430,31 @@ impl TreeView {
         self.view.heap_bytes() + self.open.capacity() * 8 + self.visible.capacity() * 4
     }
 
-    /// Rows `start..start + count` (fewer at the end, at most [`MAX_WINDOW_ROWS`]).
+    /// Rows `start..start + count`: fewer at the end, at most [`MAX_WINDOW_ROWS`], and
+    /// fewer when their paths pass [`MAX_WINDOW_PATH_BYTES`] (at least one row, if any).
     pub fn rows<'t>(&self, trees: &'t FileTrees, start: usize, count: usize) -> Vec<TreeRow<'t>> {
         let end = start
             .saturating_add(count.min(MAX_WINDOW_ROWS))
             .min(self.visible.len());
         let mut path = Vec::new();
+        let mut path_bytes = 0;
         (start.min(end)..end)
-            .map(|row| {
+            .map_while(|row| {
+                if path_bytes >= MAX_WINDOW_PATH_BYTES {
+                    return None;
+                }
                 let node = self.visible[row];
                 let info = self.view.info(trees, node);
                 self.view.path_into(trees, node, &mut path);
+                path_bytes += path.len();
                 let has_children = self.view.has_children(node);
-                TreeRow {
+                // Names hold no slash: one per level.
+                let depth = path.iter().filter(|&&b| b == b'/').count() as u32 - 1;
+                Some(TreeRow {
                     row,
                     name: String::from_utf8_lossy(info.name),
                     path: String::from_utf8_lossy(&path).into_owned(),
-                    depth: self.view.depth(node),
+                    depth,
                     kind: info.meta.kind,
                     mode: ModeText::new(info.meta.kind, info.meta.mode),
                     uid: info.meta.uid,
@@ -442,7 +467,7 @@ impl TreeView {
                     is_dir: info.meta.kind == EntryKind::Directory,
                     has_children,
                     expanded: has_children && self.is_open(node),
-                }
+                })
             })
             .collect()
     }
@@ -470,10 +495,19 @@ impl TreeView {
             ancestors.push(p);
             cur = self.view.parent(p);
         }
+        let mut full = Vec::new();
+        self.view.path_into(trees, node, &mut full);
+        // Each ancestor's path is a prefix of the node's: it ends before the next slash.
+        let ends = full
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|&(_, &b)| b == b'/')
+            .map(|(i, _)| i);
         // Outermost first, so each opening splices into rows that are visible.
-        for &dir in ancestors.iter().rev() {
+        for (&dir, end) in ancestors.iter().rev().zip(ends) {
             if !self.is_open(dir) {
-                self.open_node(trees, dir, true)?;
+                self.open_node(dir, full[..end].to_vec(), true)?;
             }
         }
         Ok(self.visible.binary_search(&node).ok())
@@ -483,7 +517,7 @@ impl TreeView {
     pub fn toggle(&mut self, trees: &FileTrees, path: &[u8]) -> Result<Toggled, TreeViewError> {
         let node = self.expandable(trees, path)?;
         let open = !self.is_open(node);
-        self.open_node(trees, node, open)?;
+        self.open_node(node, self.path_of(trees, node), open)?;
         Ok(self.toggled(node))
     }
 
@@ -496,7 +530,7 @@ impl TreeView {
     ) -> Result<Toggled, TreeViewError> {
         let node = self.expandable(trees, path)?;
         if self.is_open(node) != open {
-            self.open_node(trees, node, open)?;
+            self.open_node(node, self.path_of(trees, node), open)?;
         }
         Ok(self.toggled(node))
     }
@@ -545,12 +579,17 @@ impl TreeView {
         }
     }
 
-    /// Records the change in the query's expansion, flips the node, and splices its
-    /// rows in or out when it is visible.
-    fn open_node(&mut self, trees: &FileTrees, node: u32, open: bool) -> Result<(), TreeViewError> {
+    fn path_of(&self, trees: &FileTrees, node: u32) -> Vec<u8> {
         let mut path = Vec::new();
         self.view.path_into(trees, node, &mut path);
-        self.query.expansion.set_open(&path, open)?;
+        path
+    }
+
+    /// Records the change in the query's expansion (`path` is the node's, as
+    /// [`StackedView::path_into`] writes it), flips the node, and splices its rows in or
+    /// out when it is visible.
+    fn open_node(&mut self, node: u32, path: Vec<u8>, open: bool) -> Result<(), TreeViewError> {
+        self.query.expansion.set_open_normalized(path, open)?;
         self.set_bit(node, open);
         let Ok(row) = self.visible.binary_search(&node) else {
             return Ok(());

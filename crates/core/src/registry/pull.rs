@@ -201,7 +201,7 @@ impl ImagePull {
     }
 
     /// The stacked file trees of the analysed image, for tree views and searches
-    /// (the Files tab), once [`PullStep::Done`] has been returned; `None`
+    /// ([`crate::present::tree_view`], [`crate::present::search`]), once [`PullStep::Done`] has been returned; `None`
     /// before. The trees move out: a second call returns empty trees.
     pub fn take_file_trees(&mut self) -> Option<FileTrees> {
         match &mut self.stage {
