@@ -5,7 +5,7 @@ use yew::prelude::*;
 
 use crate::components::{
     DropZone, ErrorBox, Header, HistoryTable, ImagePicker, ImageSummary, LayerTable, LoginForm,
-    PlatformTable, ProgressBar, TagList,
+    PlatformTable, ProgressBar, SettingsPanel, TagList,
 };
 use crate::hooks::use_analysis;
 
@@ -15,6 +15,11 @@ pub fn app() -> Html {
     let analysis = use_analysis();
     let controls = analysis.controls.clone();
     let dragging = use_state(|| false);
+    let settings_open = use_state(|| false);
+    let toggle_settings = {
+        let settings_open = settings_open.clone();
+        Callback::from(move |()| settings_open.set(!*settings_open))
+    };
 
     let ondragover = {
         let dragging = dragging.clone();
@@ -51,11 +56,22 @@ pub fn app() -> Html {
     html! {
         <div class={classes!("page", dragging.then_some("dragging"))} {ondragover} {ondragleave} {ondrop}>
             <Header on_submit={controls.open_reference.clone()} note={analysis.reference_note.clone()}
-                current={analysis.from_registry.then(|| analysis.source_name.clone()).flatten()} />
+                current={analysis.from_registry.then(|| analysis.source_name.clone()).flatten()}
+                on_settings={toggle_settings.clone()} />
+            if *settings_open {
+                <SettingsPanel settings={analysis.settings.clone()} on_proxy={controls.set_proxy.clone()}
+                    on_forget={controls.forget_login.clone()} on_close={toggle_settings} />
+            }
             <main>
                 <DropZone on_files={controls.open_files.clone()} on_demo={controls.open_demo.clone()} compact={analysis.source_name.is_some()} />
                 if let Some(message) = analysis.error.clone() {
                     <ErrorBox {message} from_registry={analysis.from_registry} />
+                }
+                if let Some(note) = analysis.route_note.clone() {
+                    <p class="note" data-testid="route-note">{note}</p>
+                }
+                if let Some(limit) = analysis.allowance.as_ref().filter(|_| analysis.from_registry) {
+                    <p class="note" data-testid="allowance">{format!("Pull allowance: {limit}.")}</p>
                 }
                 if let Some(prompt) = analysis.login.clone() {
                     <LoginForm {prompt} on_login={controls.login.clone()} on_dismiss={controls.dismiss_login.clone()} />

@@ -12,6 +12,7 @@ mod layer_table;
 mod login_form;
 mod platform_table;
 mod progress_bar;
+mod settings;
 mod tag_list;
 
 pub use drop_zone::DropZone;
@@ -24,4 +25,5 @@ pub use layer_table::LayerTable;
 pub use login_form::LoginForm;
 pub use platform_table::PlatformTable;
 pub use progress_bar::ProgressBar;
+pub use settings::{SettingsPanel, Theme};
 pub use tag_list::TagList;

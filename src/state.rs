@@ -4,7 +4,8 @@ use std::rc::Rc;
 
 use layerscope_core::archive::Progress;
 use layerscope_core::present::report::{ImageListing, ImageReport, LayerReport};
-use layerscope_web::protocol::WorkerEvent;
+use layerscope_core::registry::RateLimit;
+use layerscope_web::protocol::{Route, WorkerEvent};
 use yew::Reducible;
 
 /// Everything the page shows.
@@ -44,6 +45,21 @@ pub struct PageState {
     pub tag_digests: std::collections::BTreeMap<String, String>,
     /// The repository being shown (`domain/path`), for a registry image.
     pub repository: Option<String>,
+    /// The registry's pull allowance as it stated it (Docker Hub), for a registry image.
+    pub allowance: Option<RateLimit>,
+    /// How the registry is reached, when it is not directly: which proxy, in words.
+    pub route_note: Option<String>,
+    /// What the settings panel shows; it outlives every analysis.
+    pub settings: Settings,
+}
+
+/// What the settings panel shows: the page's choices that outlive an analysis.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Settings {
+    /// The proxy URL set in the settings; the page's own `./proxy/` when `None`.
+    pub proxy: Option<String>,
+    /// Registries this tab holds a login for, with the user name (never the secret).
+    pub logins: Vec<(String, String)>,
 }
 
 /// A registry's request for a login.
@@ -106,6 +122,8 @@ pub enum Action {
     ReferenceSubmitted { reference: String },
     /// The user closed the login form.
     LoginDismissed,
+    /// The settings changed (a proxy URL set, a login given or forgotten).
+    Settings(Settings),
 }
 
 impl Reducible for PageState {
@@ -153,6 +171,7 @@ impl Reducible for PageState {
                     },
                     repository,
                     with_login,
+                    settings: next.settings,
                     ..PageState::default()
                 };
             }
@@ -179,6 +198,7 @@ impl Reducible for PageState {
                 next.reference_note = Some(reference_note(&reference))
             }
             Action::LoginDismissed => next.login = None,
+            Action::Settings(settings) => next.settings = settings,
         }
         Rc::new(next)
     }
@@ -219,8 +239,18 @@ impl PageState {
                     detail: message,
                 });
             }
-            // The job runner keeps routes; the state has nothing to show for them.
-            WorkerEvent::Routed { .. } => {}
+            // The job runner keeps routes; the state shows which proxy is used.
+            WorkerEvent::Routed {
+                registry,
+                route,
+                via,
+            } => {
+                self.route_note = match (route, via) {
+                    (Route::Proxy, Some(via)) => Some(proxy_note(&registry, &via)),
+                    _ => None,
+                }
+            }
+            WorkerEvent::Allowance { limit } => self.allowance = Some(limit),
             WorkerEvent::Tags { tags, more, append } => {
                 if append {
                     for tag in tags {
@@ -252,6 +282,18 @@ impl PageState {
         });
         self.busy = false;
         self.progress = None;
+    }
+}
+
+/// The CORS message: the registry blocks web pages, so the proxy `via` is used.
+fn proxy_note(registry: &str, via: &str) -> String {
+    let note = format!(
+        "{registry} does not let web pages read it directly, so layerscope goes through the proxy at {via}"
+    );
+    if via.starts_with("./") {
+        format!("{note}. Hosting the page yourself? Run `layerscope serve`.")
+    } else {
+        format!("{note} (set in the settings).")
     }
 }
 
@@ -439,6 +481,106 @@ mod registry_tests {
             state.error.as_deref(),
             Some("Could not open ghcr.io/a/b:1: x")
         );
+    }
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    fn pulling() -> Rc<PageState> {
+        Rc::new(PageState::default()).reduce(Action::Started {
+            job: 1,
+            source_name: "nginx".into(),
+            selected: 0,
+            from_registry: true,
+            with_login: false,
+            repository: Some("docker.io/library/nginx".into()),
+        })
+    }
+
+    fn worker(state: Rc<PageState>, event: WorkerEvent) -> Rc<PageState> {
+        let job = state.job;
+        state.reduce(Action::Worker { job, event })
+    }
+
+    #[test]
+    fn the_allowance_shows_for_the_pull_that_stated_it() {
+        // Docker Hub's headers on a manifest answer: ratelimit-limit: 100;w=21600 and
+        // ratelimit-remaining: 76;w=21600, as the core reads them.
+        let headers = layerscope_core::registry::Response::new(200)
+            .with_header("ratelimit-limit", "100;w=21600")
+            .with_header("ratelimit-remaining", "76;w=21600");
+        let limit = RateLimit::from_response(&headers).unwrap();
+        let state = worker(pulling(), WorkerEvent::Allowance { limit });
+        assert_eq!(
+            state.allowance.as_ref().unwrap().to_string(),
+            "76 of 100 pulls left in this 6-hour window"
+        );
+        let next = state.reduce(Action::Started {
+            job: 2,
+            source_name: "a.tar".into(),
+            selected: 0,
+            from_registry: false,
+            with_login: false,
+            repository: None,
+        });
+        assert!(next.allowance.is_none());
+    }
+
+    #[test]
+    fn the_route_note_names_the_proxy_used() {
+        let own = worker(
+            pulling(),
+            WorkerEvent::Routed {
+                registry: "registry-1.docker.io".into(),
+                route: Route::Proxy,
+                via: Some("./proxy/".into()),
+            },
+        );
+        assert_eq!(
+            own.route_note.as_deref(),
+            Some("registry-1.docker.io does not let web pages read it directly, so layerscope goes through the proxy at ./proxy/. Hosting the page yourself? Run `layerscope serve`.")
+        );
+        let set = worker(
+            pulling(),
+            WorkerEvent::Routed {
+                registry: "ghcr.io".into(),
+                route: Route::Proxy,
+                via: Some("https://tools.example/proxy/".into()),
+            },
+        );
+        assert_eq!(
+            set.route_note.as_deref(),
+            Some("ghcr.io does not let web pages read it directly, so layerscope goes through the proxy at https://tools.example/proxy/ (set in the settings).")
+        );
+        let direct = worker(
+            set,
+            WorkerEvent::Routed {
+                registry: "ghcr.io".into(),
+                route: Route::Direct,
+                via: None,
+            },
+        );
+        assert!(direct.route_note.is_none());
+    }
+
+    #[test]
+    fn settings_outlive_an_analysis() {
+        let settings = Settings {
+            proxy: Some("http://127.0.0.1:9000/proxy/".into()),
+            logins: vec![("ghcr.io".into(), "me".into())],
+        };
+        let state = pulling().reduce(Action::Settings(settings.clone()));
+        let next = state.reduce(Action::Started {
+            job: 2,
+            source_name: "b".into(),
+            selected: 0,
+            from_registry: true,
+            with_login: false,
+            repository: Some("docker.io/library/b".into()),
+        });
+        assert_eq!(next.settings, settings);
     }
 }
 

@@ -4,7 +4,8 @@
 //! Registry logins live here, in memory (and in `sessionStorage` only when the user ticks
 //! "remember in this tab"); they go to the worker in its job message, never into a URL or a
 //! log. How each registry was reached (directly or through the proxy) is remembered for the
-//! tab the same way, so later opens skip the failed direct attempt.
+//! tab the same way, so later opens skip the failed direct attempt. The proxy URL from the
+//! settings is kept for the tab in `sessionStorage` too.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -21,11 +22,13 @@ use yew::prelude::*;
 
 use crate::fragment::ImageLink;
 use crate::jobs::Job;
-use crate::state::{Action, PageState};
+use crate::state::{Action, PageState, Settings};
 
-/// `sessionStorage` key prefixes: a remembered login, a registry's route.
+/// `sessionStorage` key prefixes: a remembered login, a registry's route; and the key of the
+/// proxy URL from the settings.
 const LOGIN_KEY: &str = "layerscope.login.";
 const ROUTE_KEY: &str = "layerscope.route.";
+const PROXY_KEY: &str = "layerscope.proxy";
 
 /// What the login form hands back.
 #[derive(Clone, PartialEq)]
@@ -79,6 +82,10 @@ pub struct Controls {
     pub pick_tag: Callback<String>,
     /// Asks the registry for the next page of tags.
     pub more_tags: Callback<()>,
+    /// Sets the proxy URL of the settings (`None`: the page's own `./proxy/`).
+    pub set_proxy: Callback<Option<String>>,
+    /// Forgets the login for a registry, in memory and in `sessionStorage`.
+    pub forget_login: Callback<String>,
 }
 
 /// The page's state, fed by the running worker, with the controls that start and stop work.
@@ -95,6 +102,7 @@ pub fn use_analysis() -> UseAnalysisHandle {
     use_effect_with((), {
         let runner = (*runner).clone();
         move |()| {
+            runner.publish_settings();
             runner.open_fragment();
             let on_change = Closure::<dyn FnMut(web_sys::HashChangeEvent)>::new(
                 move |_: web_sys::HashChangeEvent| runner.open_fragment(),
@@ -207,6 +215,14 @@ impl Controls {
             let runner = runner.clone();
             Callback::from(move |submit: LoginSubmit| runner.log_in(submit))
         };
+        let set_proxy = {
+            let runner = runner.clone();
+            Callback::from(move |proxy: Option<String>| runner.set_proxy(proxy))
+        };
+        let forget_login = {
+            let runner = runner.clone();
+            Callback::from(move |registry: String| runner.forget_login(&registry))
+        };
         let dismiss_login =
             Callback::from(move |()| runner.dispatcher.dispatch(Action::LoginDismissed));
         Controls {
@@ -220,6 +236,8 @@ impl Controls {
             dismiss_login,
             pick_tag,
             more_tags,
+            set_proxy,
+            forget_login,
         }
     }
 }
@@ -236,6 +254,8 @@ struct JobRunner {
     routes: Rc<RefCell<HashMap<String, Route>>>,
     /// Logins by registry (as references name it), in memory.
     logins: RefCell<HashMap<String, Login>>,
+    /// The proxy URL from the settings; the page's own `./proxy/` when `None`.
+    proxy: RefCell<Option<String>>,
 }
 
 /// What is being shown, kept so another image or platform of it can be picked.
@@ -259,8 +279,36 @@ impl JobRunner {
             current: RefCell::new(None),
             last_hash: RefCell::new(String::new()),
             routes: Rc::new(RefCell::new(HashMap::new())),
-            logins: RefCell::new(HashMap::new()),
+            logins: RefCell::new(remembered_logins()),
+            proxy: RefCell::new(load(PROXY_KEY).filter(|proxy| !proxy.is_empty())),
         }
+    }
+
+    /// What the settings panel shows, handed to the reducer.
+    fn publish_settings(&self) {
+        let mut logins: Vec<(String, String)> = self
+            .logins
+            .borrow()
+            .iter()
+            .map(|(registry, login)| (registry.clone(), login.username.clone()))
+            .collect();
+        logins.sort();
+        self.dispatcher.dispatch(Action::Settings(Settings {
+            proxy: self.proxy.borrow().clone(),
+            logins,
+        }));
+    }
+
+    fn set_proxy(&self, proxy: Option<String>) {
+        store(PROXY_KEY, proxy.as_deref());
+        *self.proxy.borrow_mut() = proxy;
+        self.publish_settings();
+    }
+
+    fn forget_login(&self, registry: &str) {
+        self.logins.borrow_mut().remove(registry);
+        store(&format!("{LOGIN_KEY}{registry}"), None);
+        self.publish_settings();
     }
 
     fn open(&self, blob: Blob, name: String, select: usize) {
@@ -306,6 +354,7 @@ impl JobRunner {
                         credentials,
                         route: self.route_for(&api_host),
                         tag_page_size: tag_page_size(),
+                        proxy: self.proxy.borrow().clone(),
                     }),
                     reference.clone(),
                     true,
@@ -326,7 +375,10 @@ impl JobRunner {
             let dispatcher = self.dispatcher.clone();
             let routes = self.routes.clone();
             Callback::from(move |event: WorkerEvent| {
-                if let WorkerEvent::Routed { registry, route } = &event {
+                if let WorkerEvent::Routed {
+                    registry, route, ..
+                } = &event
+                {
                     routes.borrow_mut().insert(registry.clone(), *route);
                     let text = serde_json::to_string(route).unwrap_or_default();
                     store(&format!("{ROUTE_KEY}{registry}"), Some(&text));
@@ -411,6 +463,7 @@ impl JobRunner {
             store(&key, None);
         }
         self.logins.borrow_mut().insert(submit.registry, login);
+        self.publish_settings();
         self.reopen(0);
     }
 
@@ -486,6 +539,28 @@ fn default_platform() -> String {
     } else {
         "linux/amd64".to_string()
     }
+}
+
+/// The logins a previous page of this tab kept in `sessionStorage` ("remember in this tab").
+fn remembered_logins() -> HashMap<String, Login> {
+    let mut logins = HashMap::new();
+    let Some(storage) = session_storage() else {
+        return logins;
+    };
+    let count = storage.length().unwrap_or(0);
+    for index in 0..count {
+        let Some(key) = storage.key(index).ok().flatten() else {
+            continue;
+        };
+        let Some(registry) = key.strip_prefix(LOGIN_KEY) else {
+            continue;
+        };
+        let login = load(&key).and_then(|text| serde_json::from_str::<Login>(&text).ok());
+        if let Some(login) = login {
+            logins.insert(registry.to_string(), login);
+        }
+    }
+    logins
 }
 
 fn session_storage() -> Option<web_sys::Storage> {
