@@ -573,13 +573,24 @@ fn cancel_stops_the_downloads() {
         tap.host()
     ));
     let deadline = Instant::now() + OPEN_TIMEOUT;
-    // Wait until a layer streams (a layer-row is marked streaming while the progress shows it).
-    while !tap
-        .take()
-        .iter()
-        .any(|r| r.method == "GET" && r.path.contains("/blobs/"))
-        || browser.find_testid("cancel").is_empty()
-    {
+    // Wait until a layer streams: its GET went out and the progress names the layer (the bar
+    // is laid out anew, cancel button included, when the first progress arrives).
+    let mut blob_requested = false;
+    loop {
+        blob_requested |= tap
+            .take()
+            .iter()
+            .any(|r| r.method == "GET" && r.path.contains("/blobs/"));
+        let layer_shown = browser
+            .execute(
+                "const p = document.querySelector('[data-testid=\"progress\"] .layer'); \
+                 return p ? p.textContent : null;",
+            )
+            .as_str()
+            .is_some_and(|text| text.starts_with("layer "));
+        if blob_requested && layer_shown {
+            break;
+        }
         assert!(Instant::now() < deadline, "no layer download started");
         std::thread::sleep(Duration::from_millis(20));
     }
