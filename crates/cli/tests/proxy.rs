@@ -150,9 +150,9 @@ impl Upstream {
             // The listener lives as long as the test process; each test makes its own.
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
-                if let Some(request) = answer_one(stream, &status_and_headers, body) {
-                    recorder.lock().unwrap().push(request);
-                }
+                answer_one_recorded(stream, &status_and_headers, body, |request| {
+                    recorder.lock().unwrap().push(request)
+                });
             }
         });
         Upstream {
@@ -171,7 +171,18 @@ impl Upstream {
     }
 }
 
-fn answer_one(mut stream: TcpStream, status_and_headers: &str, body: &[u8]) -> Option<SeenRequest> {
+fn answer_one(stream: TcpStream, status_and_headers: &str, body: &[u8]) -> Option<SeenRequest> {
+    answer_one_recorded(stream, status_and_headers, body, |_| {})
+}
+
+/// Reads one request, hands its head to `record` before answering (so a client that has the
+/// answer finds the request recorded), then answers.
+fn answer_one_recorded(
+    mut stream: TcpStream,
+    status_and_headers: &str,
+    body: &[u8],
+    record: impl FnOnce(SeenRequest),
+) -> Option<SeenRequest> {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
@@ -190,16 +201,18 @@ fn answer_one(mut stream: TcpStream, status_and_headers: &str, body: &[u8]) -> O
             headers.push((name.trim().to_string(), value.trim().to_string()));
         }
     }
+    let seen = SeenRequest {
+        request_line: request_line.trim_end().to_string(),
+        headers,
+    };
+    record(seen.clone());
     let response = format!(
         "{status_and_headers}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(response.as_bytes()).ok()?;
     stream.write_all(body).ok()?;
-    Some(SeenRequest {
-        request_line: request_line.trim_end().to_string(),
-        headers,
-    })
+    Some(seen)
 }
 
 /// A loopback server that answers one request with `total` bytes as fast as the reader takes
