@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark command: every figure, printed as `name: value unit` lines.
 #
-#   scripts/bench.sh [--prepare-only] [native] [wasm] [archive]
+#   scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry]
 #
-# With no part named, all three run, in this order:
+# With no part named, all four run, in this order:
 #
 #   native   the layer scanner (bench/src/bin/scan-layer.rs) built natively twice (sha2
 #            with the CPU's SHA instructions and with its force-soft code, which is what
@@ -13,7 +13,14 @@
 #            served over loopback, side by side with both native builds
 #            (bench/src/bin/wasm-bench.rs drives it);
 #   archive  listing a generated archive above 2 GiB from its headers (bench/make-archives.py
-#            writes it), and `layerscope inspect` against `tar -xOf` + `gzip -dc | sha256sum`.
+#            writes it), and `layerscope inspect` against `tar -xOf` + `gzip -dc | sha256sum`;
+#   registry the Debian-rootfs image (make-archives.py's OCI archive) pushed with skopeo to two
+#            loopback docker-registries and opened in the page (dist/, built by
+#            scripts/build-web.sh) in headless Chromium, directly from the one that sends
+#            CORS headers and through `layerscope serve`'s proxy for the one that does not,
+#            the two opens alternating in one run: time to the first history row and to all
+#            layers, and the requests of one open by kind, counted on the wire
+#            (bench/src/bin/registry-bench.rs).
 #
 # The layer is real: a Debian minbase root file system made with debootstrap, tarred,
 # gzipped and zstd-compressed, cached under .cache/bench. `--prepare-only` makes it and
@@ -35,11 +42,11 @@ parts=()
 for arg in "$@"; do
   case "$arg" in
     --prepare-only) prepare_only=1 ;;
-    native | wasm | archive) parts+=("$arg") ;;
-    *) die "usage: scripts/bench.sh [--prepare-only] [native] [wasm] [archive]" ;;
+    native | wasm | archive | registry) parts+=("$arg") ;;
+    *) die "usage: scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry]" ;;
   esac
 done
-[ ${#parts[@]} -gt 0 ] || parts=(native wasm archive)
+[ ${#parts[@]} -gt 0 ] || parts=(native wasm archive registry)
 wants() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 cd "$REPO_ROOT"
@@ -120,7 +127,12 @@ if wants native || wants wasm; then
   cargo build --release --quiet -p layerscope-bench --bin scan-layer --features soft-sha >&2
   keep_build scan-layer scan-soft
 fi
-if wants wasm || wants archive; then
+if wants registry; then
+  say "building the registry benchmark runner (release)"
+  cargo build --release --quiet -p layerscope-bench --bin registry-bench >&2
+  keep_build registry-bench registry-bench
+fi
+if wants wasm || wants archive || wants registry; then
   say "building the layerscope binary (release)"
   cargo build --release --quiet -p layerscope >&2
   export LAYERSCOPE_BIN="$TARGET_DIR/release/layerscope"
@@ -231,11 +243,18 @@ bench_wasm() {
 
 # --- archive --------------------------------------------------------------------------
 
+# The archives of make-archives.py, written once per layer.
+prepare_archives() {
+  local work="$DATA/archive"
+  mkdir -p "$work"
+  if [ -s "$work/debian-oci.tar" ] && [ "$work/debian-oci.tar" -nt "$LAYER" ] && [ -s "$work/huge-save.tar" ]; then return; fi
+  python3 "$REPO_ROOT/bench/make-archives.py" "$LAYER" "$LAYER_TAR" "$work"
+}
+
 bench_archive() {
   local work="$DATA/archive" list_limit=$((1024 * 1024))
   local layerscope="$LAYERSCOPE_BIN"
-  mkdir -p "$work"
-  python3 "$REPO_ROOT/bench/make-archives.py" "$LAYER" "$LAYER_TAR" "$work"
+  prepare_archives
   local huge="$work/huge-save.tar" oci="$work/debian-oci.tar" layer_name
   layer_name=$(cat "$work/debian-layer-name")
 
@@ -279,6 +298,18 @@ print(rows[0]["actual"])')
   echo "inspect_debian_peak_rss: $(peak_rss_mb "$layerscope" inspect --json "$oci") MB"
 }
 
+# --- registry -------------------------------------------------------------------------
+
+bench_registry() {
+  apt_install_missing docker-registry skopeo chromium chromium-driver
+  prepare_archives
+  "$REPO_ROOT/scripts/build-web.sh" >&2
+  say "registry: $REPS rounds of a direct and a proxied open, alternating"
+  LAYERSCOPE_DIST="$REPO_ROOT/dist" "$BIN/registry-bench" \
+    --image "$DATA/archive/debian-oci.tar" --reps "$REPS"
+}
+
 if wants native; then bench_native; fi
 if wants wasm; then bench_wasm; fi
 if wants archive; then bench_archive; fi
+if wants registry; then bench_registry; fi

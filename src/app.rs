@@ -9,7 +9,8 @@ use yew::prelude::*;
 
 use crate::components::{
     ConfigTab, DropZone, EfficiencyTab, ErrorBox, FilesTab, Header, HistoryTab, ImagePicker,
-    ImageSummary, InspectTab, KeyHelp, LoginForm, ProgressBar, RestorePrompt, TabBar, TagsTab,
+    ImageSummary, InspectTab, KeyHelp, LoginForm, ProgressBar, RestorePrompt, SettingsPanel,
+    TabBar, TagsTab,
 };
 use crate::fragment::Tab;
 use crate::hooks::{use_analysis, use_keys, KeyAction};
@@ -58,6 +59,11 @@ pub fn app() -> Html {
         })
     };
     use_keys(on_key);
+    let settings_open = use_state(|| false);
+    let toggle_settings = {
+        let settings_open = settings_open.clone();
+        Callback::from(move |()| settings_open.set(!*settings_open))
+    };
 
     let ondragover = {
         let dragging = dragging.clone();
@@ -147,7 +153,12 @@ pub fn app() -> Html {
     html! {
         <div class={classes!("page", dragging.then_some("dragging"))} {ondragover} {ondragleave} {ondrop}>
             <Header on_submit={controls.open_reference.clone()} note={analysis.reference_note.clone()}
-                current={analysis.from_registry.then(|| analysis.source_name.clone()).flatten()} />
+                current={analysis.from_registry.then(|| analysis.source_name.clone()).flatten()}
+                on_settings={toggle_settings.clone()} />
+            if *settings_open {
+                <SettingsPanel settings={analysis.settings.clone()} on_proxy={controls.set_proxy.clone()}
+                    on_forget={controls.forget_login.clone()} on_close={toggle_settings} />
+            }
             <main>
                 <DropZone on_files={controls.open_files.clone()} on_demo={controls.open_demo.clone()} compact={showing} />
                 if let Some(awaited) = analysis.awaiting.clone() {
@@ -155,6 +166,12 @@ pub fn app() -> Html {
                 }
                 if let Some(message) = analysis.error.clone() {
                     <ErrorBox {message} from_registry={analysis.from_registry} />
+                }
+                if let Some(note) = analysis.route_note.clone() {
+                    <p class="note" data-testid="route-note">{note}</p>
+                }
+                if let Some(limit) = analysis.allowance.as_ref().filter(|_| analysis.from_registry) {
+                    <p class="note" data-testid="allowance">{format!("Pull allowance: {limit}.")}</p>
                 }
                 if let Some(prompt) = analysis.login.clone() {
                     <LoginForm {prompt} on_login={controls.login.clone()} on_dismiss={controls.dismiss_login.clone()} />

@@ -13,5 +13,7 @@ mod jobs;
 mod state;
 
 fn main() {
+    // The theme chosen on an earlier visit, before the first paint.
+    components::Theme::saved().show();
     yew::Renderer::<app::App>::new().render();
 }

@@ -8,6 +8,7 @@ use layerscope_core::archive::Progress;
 use layerscope_core::present::report::{ImageListing, ImageReport, LayerReport};
 use layerscope_core::present::search::SearchResults;
 use layerscope_core::present::tree_view::{MarkSet, SortOrder, TreeQuery, TreeRow, ViewKind};
+use layerscope_core::registry::RateLimit;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Blob;
@@ -44,6 +45,10 @@ pub struct RegistryPull {
     /// Tags per page of the tag list; the worker's default when `None`.
     #[serde(default)]
     pub tag_page_size: Option<u32>,
+    /// The proxy URL from the settings, for registries the browser cannot read directly;
+    /// the page's own `./proxy/` when `None`.
+    #[serde(default)]
+    pub proxy: Option<String>,
 }
 
 /// A registry login as the page holds it.
@@ -396,8 +401,17 @@ pub enum WorkerEvent {
     Failed { message: String },
     /// The registry (`registry`, a host) wants a login; the page shows its form.
     NeedsLogin { registry: String, message: String },
-    /// How the worker reached `registry`, for the page to remember in this tab.
-    Routed { registry: String, route: Route },
+    /// How the worker reached `registry`, for the page to remember in this tab; `via` names
+    /// the proxy for [`Route::Proxy`] (`./proxy/` or the settings' URL).
+    Routed {
+        registry: String,
+        route: Route,
+        #[serde(default)]
+        via: Option<String>,
+    },
+    /// The registry's pull allowance as its last answer stated it (Docker Hub's
+    /// `ratelimit-*` headers), posted before `Done`.
+    Allowance { limit: RateLimit },
     /// A page of the repository's tags, after the image is `Done`; `more` when the
     /// registry has further pages; `append` for a page after the first.
     Tags {
@@ -544,6 +558,15 @@ mod tests {
             WorkerEvent::Routed {
                 registry: "docker.io".into(),
                 route: Route::Proxy,
+                via: Some("./proxy/".into()),
+            },
+            WorkerEvent::Allowance {
+                limit: RateLimit {
+                    limit: 100,
+                    remaining: Some(76),
+                    window_secs: Some(21600),
+                    source: None,
+                },
             },
         ];
         for event in events {
@@ -607,6 +630,7 @@ mod login_tests {
             credentials: Some(login),
             route: None,
             tag_page_size: None,
+            proxy: None,
         };
         assert!(!format!("{pull:?}").contains("hunter2"));
     }

@@ -7,8 +7,9 @@
 //!
 //! Reaching the registry: the first request goes straight to it. When the browser blocks that
 //! (`fetch` rejects with a TypeError: no CORS headers, or no network), the worker asks the
-//! page's own origin proxy (`./proxy/{host}/v2/`, what `layerscope serve` answers) and, if a
-//! registry answers there, sends everything through it from then on. The proxy points Bearer
+//! proxy (the page's own `./proxy/{host}/v2/`, what `layerscope serve` answers, or the proxy
+//! URL from the settings) and, if a registry answers there, sends everything through it from
+//! then on. The proxy points Bearer
 //! realms at `/proxy-token/{realm host}/{path}`; the worker hands the core the realm as the
 //! registry named it (`https://{realm host}/{path}`), so the core's checks on where tokens and
 //! credentials go see the real hosts, and sends the token request to `./proxy-token/...`.
@@ -22,7 +23,7 @@ use layerscope_core::archive::{Phase, Progress};
 use layerscope_core::engine::scan::{LayerError, LayerSummary, Scanner};
 use layerscope_core::model::platform::Platform;
 use layerscope_core::model::reference::Reference;
-use layerscope_core::registry::proxy::{challenges_from_proxy, proxied_url};
+use layerscope_core::registry::proxy::{challenges_from_proxy, ProxyRoot};
 use layerscope_core::registry::{
     Action, Credentials, Cursor, Endpoint, ImagePull, InsecureRegistries, Method, Operation,
     Outcome, PullError, PullStep, RegistryError, Repository, Request, Response, Session,
@@ -57,14 +58,86 @@ enum Stop {
 }
 
 /// The tag list of a pulled image's repository, page after page, with the session that
-/// pulled it (its token, its route). The cursor is the registry's own `Link`.
+/// pulled it (its token, its route).
 pub struct TagPages {
     session: Session,
     http: Fetcher,
     repository: Repository,
-    page_size: u32,
-    next: Option<Cursor>,
+    cursor: TagCursor,
     resolver: Resolver,
+}
+
+/// The page's own tag pages over whatever pages the registry sends. The registry is asked
+/// for `?n=PAGE`; one that ignores `n` (Distribution 2.8 does) answers with every tag, and
+/// the tags beyond the page are held and handed out a page at a time before the registry's
+/// `Link` (if it sent one) is followed. Held tags are bounded by the tag list's body limit
+/// ([`layerscope_core::registry::api::MAX_LIST_BYTES`]).
+#[derive(Debug)]
+struct TagCursor {
+    page_size: usize,
+    held: VecDeque<String>,
+    registry: RegistryPages,
+}
+
+/// Where the registry's own pages stand.
+#[derive(Debug)]
+enum RegistryPages {
+    /// No page asked for yet.
+    NotAsked,
+    /// The registry said where its next page is.
+    Next(Cursor),
+    /// The registry has no further page.
+    End,
+}
+
+/// What the next page of tags takes.
+#[derive(Debug, PartialEq)]
+enum NextTags {
+    /// Tags held from an earlier answer: no request.
+    Held(Vec<String>),
+    /// A request to the registry, continuing at the cursor (the first page at `None`).
+    Ask(Option<Cursor>),
+    /// No more tags.
+    End,
+}
+
+impl TagCursor {
+    fn new(page_size: u32) -> TagCursor {
+        TagCursor {
+            page_size: page_size.max(1) as usize,
+            held: VecDeque::new(),
+            registry: RegistryPages::NotAsked,
+        }
+    }
+
+    fn next(&mut self) -> NextTags {
+        if !self.held.is_empty() {
+            let n = self.page_size.min(self.held.len());
+            return NextTags::Held(self.held.drain(..n).collect());
+        }
+        match std::mem::replace(&mut self.registry, RegistryPages::End) {
+            RegistryPages::NotAsked => NextTags::Ask(None),
+            RegistryPages::Next(cursor) => NextTags::Ask(Some(cursor)),
+            RegistryPages::End => NextTags::End,
+        }
+    }
+
+    /// Takes the registry's page and returns the part to show now, holding the rest.
+    fn received(&mut self, mut tags: Vec<String>, next: Option<Cursor>) -> Vec<String> {
+        if tags.len() > self.page_size {
+            self.held.extend(tags.split_off(self.page_size));
+        }
+        self.registry = match next {
+            Some(cursor) => RegistryPages::Next(cursor),
+            None => RegistryPages::End,
+        };
+        tags
+    }
+
+    /// Whether another page follows (held tags, or a registry page to ask for).
+    fn more(&self) -> bool {
+        !self.held.is_empty() || !matches!(self.registry, RegistryPages::End)
+    }
 }
 
 /// Resolves listed tags to digests with `HEAD`, on at most [`RESOLVE_LANES`] sessions at once
@@ -169,29 +242,33 @@ async fn run_lane(
 }
 
 impl TagPages {
-    /// Fetches the next page (the first when none was fetched) and returns its `Tags` event;
-    /// `None` when there is no further page, the page cancelled, or the registry refused.
-    pub async fn next_page(&mut self, first: bool, post: fn(&WorkerEvent)) -> Option<WorkerEvent> {
-        if !first && self.next.is_none() {
-            return None;
-        }
-        let operation = Operation::Tags {
-            repository: self.repository.clone(),
-            page_size: Some(self.page_size),
-            after: self.next.take(),
-        };
-        match self.http.run(&mut self.session, operation, &post).await {
-            Ok(Ok(Outcome::Tags(page))) => {
-                self.next = page.next.map(Cursor::Link);
-                self.resolver.resolve(&page.tags, post);
-                Some(WorkerEvent::Tags {
-                    tags: page.tags,
-                    more: self.next.is_some(),
-                    append: !first,
-                })
+    /// The next page of tags (the first when none was shown) as a `Tags` event; `None` when
+    /// there is no further page, the page cancelled, or the registry refused.
+    pub async fn next_page(&mut self, post: fn(&WorkerEvent)) -> Option<WorkerEvent> {
+        let first = matches!(self.cursor.registry, RegistryPages::NotAsked);
+        let tags = match self.cursor.next() {
+            NextTags::Held(tags) => tags,
+            NextTags::Ask(after) => {
+                let operation = Operation::Tags {
+                    repository: self.repository.clone(),
+                    page_size: Some(self.cursor.page_size as u32),
+                    after,
+                };
+                match self.http.run(&mut self.session, operation, &post).await {
+                    Ok(Ok(Outcome::Tags(page))) => {
+                        self.cursor.received(page.tags, page.next.map(Cursor::Link))
+                    }
+                    _ => return None,
+                }
             }
-            _ => None,
-        }
+            NextTags::End => return None,
+        };
+        self.resolver.resolve(&tags, post);
+        Some(WorkerEvent::Tags {
+            tags,
+            more: self.cursor.more(),
+            append: !first,
+        })
     }
 }
 
@@ -207,7 +284,7 @@ pub async fn pull(
     let page_size = job.tag_page_size.filter(|n| *n > 0).unwrap_or(TAG_PAGE);
     match pull_image(job, scope, signal, &post, page_size).await {
         Ok(mut pages) => {
-            let event = pages.next_page(true, post).await;
+            let event = pages.next_page(post).await;
             (event, Some(pages))
         }
         Err(event) => (event, None),
@@ -239,6 +316,11 @@ async fn pull_image(
         Ok(endpoint) => endpoint,
         Err(error) => return failed(error.to_string()),
     };
+    let proxy = match job.proxy.as_deref().map(ProxyRoot::parse) {
+        None => ProxyRoot::same_origin(&page_base(&scope)),
+        Some(Ok(proxy)) => proxy,
+        Some(Err(error)) => return failed(format!("the proxy URL in the settings: {error}")),
+    };
     let registry = reference.domain().to_string();
     let mut session = Session::new(endpoint.clone());
     let credentials = job
@@ -249,13 +331,17 @@ async fn pull_image(
     }
     let mut http = Fetcher {
         scope: scope.clone(),
-        base: page_base(&scope),
+        proxy,
         signal,
         registry: registry.clone(),
         host: endpoint.host(),
         route: job.route,
         buffer: Vec::new(),
     };
+    // A route this tab found before is announced again, so the page says which proxy it uses.
+    if let Some(route) = http.route {
+        http.routed(route, post);
+    }
     let mut progress = ProgressThrottle::default();
     let repository = Repository::of(&reference);
     let mut pull = ImagePull::new(reference, platform);
@@ -319,6 +405,11 @@ async fn pull_image(
                 layer: without_layer_files(layer),
             }),
             PullStep::Done(report) => {
+                if let Some(limit) = session.rate_limit() {
+                    post(&WorkerEvent::Allowance {
+                        limit: limit.clone(),
+                    });
+                }
                 if let Some(trees) = pull.take_file_trees() {
                     crate::owner::keep(trees);
                 }
@@ -332,8 +423,7 @@ async fn pull_image(
                     session,
                     http,
                     repository,
-                    page_size,
-                    next: None,
+                    cursor: TagCursor::new(page_size),
                     resolver,
                 });
             }
@@ -349,13 +439,22 @@ fn stopped(stop: Stop) -> Option<WorkerEvent> {
     }
 }
 
-/// The last event for a failed pull: a login prompt for a 401, else the error in words.
+/// The last event for a failed pull: a login prompt for a 401, a 429 with its reset in the
+/// viewer's local time, else the error in words.
 fn final_error(registry: &str, error: PullError, session: &Session) -> Option<WorkerEvent> {
     let needs_login = matches!(
         &error,
         PullError::Registry(RegistryError::Unauthorized { .. })
             | PullError::Registry(RegistryError::TokenRefused { status: 401, .. })
     );
+    if let PullError::Registry(registry_error) = &error {
+        let at = registry_error
+            .limit_reset()
+            .map_or_else(now, |reset| reset.at());
+        if let Some(message) = registry_error.limit_message(now(), utc_offset_minutes_at(at)) {
+            return Some(WorkerEvent::Failed { message });
+        }
+    }
     let mut message = error.to_string();
     if let Some(limit) = session.rate_limit() {
         message = format!("{message} ({limit})");
@@ -370,12 +469,12 @@ fn final_error(registry: &str, error: PullError, session: &Session) -> Option<Wo
     })
 }
 
-/// Performs the core's requests with `fetch`, directly or through the page's proxy.
+/// Performs the core's requests with `fetch`, directly or through the proxy.
 #[derive(Clone)]
 struct Fetcher {
     scope: WorkerGlobalScope,
-    /// The page's directory (`http://host/sub/path/`), where `proxy/` lives.
-    base: String,
+    /// The proxy for registries the browser cannot read directly.
+    proxy: ProxyRoot,
     signal: AbortSignal,
     /// The registry as the reference names it (`docker.io`), for messages.
     registry: String,
@@ -480,7 +579,7 @@ impl Fetcher {
         match self.route {
             Some(Route::Direct) => self.send(request, &request.url).await,
             Some(Route::Proxy) => {
-                let url = proxied_url(&self.base, &self.host, &request.url);
+                let url = self.proxy.route(&self.host, &request.url);
                 self.send(request, &url).await
             }
             None => match self.send(request, &request.url).await? {
@@ -491,7 +590,7 @@ impl Fetcher {
                 Err(direct) => {
                     self.find_proxy(&direct).await?;
                     self.routed(Route::Proxy, post);
-                    let url = proxied_url(&self.base, &self.host, &request.url);
+                    let url = self.proxy.route(&self.host, &request.url);
                     self.send(request, &url).await
                 }
             },
@@ -503,16 +602,23 @@ impl Fetcher {
         post(&WorkerEvent::Routed {
             registry: self.host.clone(),
             route,
+            via: (route == Route::Proxy).then(|| self.proxy.to_string()),
         });
     }
 
-    /// Asks `./proxy/{host}/v2/` whether a registry answers there (200 or 401).
+    /// Asks the proxy's `{host}/v2/` whether a registry answers there (200 or 401).
     async fn find_proxy(&mut self, direct: &str) -> Result<(), Stop> {
-        let url = format!("{}proxy/{}/v2/", self.base, self.host);
+        let url = self.proxy.probe_url(&self.host);
         let probe = Request::new(Method::Get, url.clone());
         let answer = match self.send(&probe, &url).await? {
             Ok(response) => response,
-            Err(_) => return Err(Stop::Unreachable(no_proxy_message(&self.registry, direct))),
+            Err(_) => {
+                return Err(Stop::Unreachable(no_proxy_message(
+                    &self.registry,
+                    &self.proxy,
+                    direct,
+                )))
+            }
         };
         let status = answer.status();
         if status == 200 || status == 401 {
@@ -527,11 +633,15 @@ impl Fetcher {
                 .filter(|text| !text.is_empty())
                 .unwrap_or_else(|| format!("it answered {status}"));
             return Err(Stop::Unreachable(format!(
-                "{} does not let web pages read it directly, and the layerscope proxy at ./proxy/ could not relay it: {said}",
-                self.registry
+                "{} does not let web pages read it directly, and the layerscope proxy at {} could not relay it: {said}",
+                self.registry, self.proxy
             )));
         }
-        Err(Stop::Unreachable(no_proxy_message(&self.registry, direct)))
+        Err(Stop::Unreachable(no_proxy_message(
+            &self.registry,
+            &self.proxy,
+            direct,
+        )))
     }
 
     /// One `fetch`. The outer error is a cancel; the inner is the browser's reason.
@@ -641,8 +751,8 @@ impl Fetcher {
 
     fn transport(&self, detail: String) -> RegistryError {
         let via = match self.route {
-            Some(Route::Proxy) => " through the layerscope proxy at ./proxy/",
-            _ => "",
+            Some(Route::Proxy) => format!(" through the layerscope proxy at {}", self.proxy),
+            _ => String::new(),
         };
         RegistryError::Transport {
             registry: self.registry.clone(),
@@ -656,12 +766,18 @@ fn body_reader(response: &web_sys::Response) -> Option<ReadableStreamDefaultRead
     Some(stream.get_reader().unchecked_into())
 }
 
-/// What the user reads when neither the registry nor a proxy answers.
-pub fn no_proxy_message(registry: &str, direct: &str) -> String {
+/// What the user reads when neither the registry nor the proxy answers.
+pub fn no_proxy_message(registry: &str, proxy: &ProxyRoot, direct: &str) -> String {
     let _ = direct; // The browser says only "Failed to fetch"; it adds nothing for the user.
+    let what_to_do = if proxy.is_same_origin() {
+        "Run `layerscope serve` and open the page it serves, or set a proxy URL in the settings."
+    } else {
+        "Check the proxy URL in the settings: it must be a `layerscope serve` started with \
+         `--allow-origin` for this page's origin."
+    };
     format!(
         "{registry} does not let web pages read it directly (or this browser cannot reach it), \
-         and no layerscope proxy answered at ./proxy/. Run `layerscope serve` and open the page it serves."
+         and no layerscope proxy answered at {proxy}. {what_to_do}"
     )
 }
 
@@ -694,6 +810,13 @@ fn now() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
 }
 
+/// How far the viewer's local clock is ahead of UTC at `unix` (daylight saving included).
+fn utc_offset_minutes_at(unix: i64) -> i32 {
+    let date = js_sys::Date::new(&JsValue::from_f64(unix as f64 * 1000.0));
+    // JavaScript counts the other way: minutes to add to local time to get UTC.
+    -(date.get_timezone_offset() as i32)
+}
+
 /// A JS exception as one line of text (its message, not its stack).
 pub fn describe(error: &JsValue) -> String {
     error
@@ -708,11 +831,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_unreachable_message_names_the_host_and_what_to_run() {
-        let message = no_proxy_message("docker.io", "Failed to fetch");
+    fn the_unreachable_message_names_the_host_the_proxy_and_what_to_run() {
+        let own = ProxyRoot::same_origin("http://127.0.0.1:8080/");
+        let message = no_proxy_message("docker.io", &own, "Failed to fetch");
         assert!(message.starts_with("docker.io does not let web pages read it directly"));
-        assert!(message.contains("./proxy/"));
+        assert!(message.contains("no layerscope proxy answered at ./proxy/."));
         assert!(message.contains("`layerscope serve`"));
+        let set = ProxyRoot::parse("http://127.0.0.1:9000").unwrap();
+        let message = no_proxy_message("docker.io", &set, "Failed to fetch");
+        assert!(message.contains("answered at http://127.0.0.1:9000/proxy/."));
+        assert!(message.contains("`--allow-origin`"));
+    }
+
+    fn tags(names: &[&str]) -> Vec<String> {
+        names.iter().map(|name| name.to_string()).collect()
+    }
+
+    #[test]
+    fn a_registry_that_ignores_n_is_paged_by_the_worker() {
+        let mut cursor = TagCursor::new(2);
+        assert_eq!(cursor.next(), NextTags::Ask(None));
+        // Five tags for `n=2`: two shown, three held.
+        let shown = cursor.received(tags(&["a", "b", "c", "d", "e"]), None);
+        assert_eq!(shown, tags(&["a", "b"]));
+        assert!(cursor.more());
+        assert_eq!(cursor.next(), NextTags::Held(tags(&["c", "d"])));
+        assert!(cursor.more());
+        assert_eq!(cursor.next(), NextTags::Held(tags(&["e"])));
+        assert!(!cursor.more());
+        assert_eq!(cursor.next(), NextTags::End);
+    }
+
+    #[test]
+    fn a_registry_that_honours_n_is_followed_by_its_link() {
+        let mut cursor = TagCursor::new(2);
+        assert_eq!(cursor.next(), NextTags::Ask(None));
+        let link = Cursor::Last("b".into());
+        assert_eq!(
+            cursor.received(tags(&["a", "b"]), Some(link.clone())),
+            tags(&["a", "b"])
+        );
+        assert!(cursor.more());
+        assert_eq!(cursor.next(), NextTags::Ask(Some(link)));
+        // A registry that sends more than asked and a Link: held tags go first.
+        let link = Cursor::Last("e".into());
+        cursor.received(tags(&["c", "d", "e"]), Some(link.clone()));
+        assert_eq!(cursor.next(), NextTags::Held(tags(&["e"])));
+        assert!(cursor.more());
+        assert_eq!(cursor.next(), NextTags::Ask(Some(link)));
+        cursor.received(Vec::new(), None);
+        assert!(!cursor.more());
     }
 
     #[test]

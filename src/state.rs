@@ -5,7 +5,8 @@ use std::rc::Rc;
 use layerscope_core::archive::Progress;
 use layerscope_core::model::reference::Reference;
 use layerscope_core::present::report::{ImageListing, ImageReport, LayerReport};
-use layerscope_web::protocol::WorkerEvent;
+use layerscope_core::registry::RateLimit;
+use layerscope_web::protocol::{Route as RegistryRoute, WorkerEvent};
 use yew::Reducible;
 
 use crate::fragment::{Route, Tab, ViewState};
@@ -59,6 +60,21 @@ pub struct PageState {
     pub reselect: Option<usize>,
     /// "Download report".
     pub export: ExportState,
+    /// The registry's pull allowance as it stated it (Docker Hub), for a registry image.
+    pub allowance: Option<RateLimit>,
+    /// How the registry is reached, when it is not directly: which proxy, in words.
+    pub route_note: Option<String>,
+    /// What the settings panel shows; it outlives every analysis.
+    pub settings: Settings,
+}
+
+/// What the settings panel shows: the page's choices that outlive an analysis.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Settings {
+    /// The proxy URL set in the settings; the page's own `./proxy/` when `None`.
+    pub proxy: Option<String>,
+    /// Registries this tab holds a login for, with the user name (never the secret).
+    pub logins: Vec<(String, String)>,
 }
 
 /// Where the shown image comes from.
@@ -211,6 +227,8 @@ pub enum Action {
     ReferenceSubmitted { reference: String },
     /// The user closed the login form.
     LoginDismissed,
+    /// The settings changed (a proxy URL set, a login given or forgotten).
+    Settings(Settings),
 }
 
 impl Reducible for PageState {
@@ -274,6 +292,7 @@ impl Reducible for PageState {
                     origin,
                     view,
                     awaiting,
+                    settings: next.settings,
                     ..PageState::default()
                 };
             }
@@ -336,6 +355,7 @@ impl Reducible for PageState {
                 next.reference_note = Some(reference_note(&reference))
             }
             Action::LoginDismissed => next.login = None,
+            Action::Settings(settings) => next.settings = settings,
         }
         Rc::new(next)
     }
@@ -398,10 +418,20 @@ impl PageState {
                     detail: message,
                 });
             }
-            // The job runner keeps routes; the state has nothing to show for them.
-            WorkerEvent::Routed { .. } => {}
+            // The job runner keeps routes; the state shows which proxy is used.
+            WorkerEvent::Routed {
+                registry,
+                route,
+                via,
+            } => {
+                self.route_note = match (route, via) {
+                    (RegistryRoute::Proxy, Some(via)) => Some(proxy_note(&registry, &via)),
+                    _ => None,
+                }
+            }
             // The Files tab's tree hears these itself (see `Controls::listen_tree`).
             WorkerEvent::Tree { .. } => {}
+            WorkerEvent::Allowance { limit } => self.allowance = Some(limit),
             WorkerEvent::Tags { tags, more, append } => {
                 if append {
                     for tag in tags {
@@ -559,6 +589,18 @@ pub fn image_digest(image: &ImageListing) -> Option<String> {
         .as_ref()
         .or(image.config_digest.as_ref())
         .map(ToString::to_string)
+}
+
+/// The CORS message: the registry blocks web pages, so the proxy `via` is used.
+fn proxy_note(registry: &str, via: &str) -> String {
+    let note = format!(
+        "{registry} does not let web pages read it directly, so layerscope goes through the proxy at {via}"
+    );
+    if via.starts_with("./") {
+        format!("{note}. Hosting the page yourself? Run `layerscope serve`.")
+    } else {
+        format!("{note} (set in the settings).")
+    }
 }
 
 fn reference_note(reference: &str) -> String {
@@ -754,6 +796,120 @@ mod registry_tests {
             state.error.as_deref(),
             Some("Could not open ghcr.io/a/b:1: x")
         );
+    }
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    fn pulling() -> Rc<PageState> {
+        Rc::new(PageState::default()).reduce(Action::Started {
+            job: 1,
+            source_name: "nginx".into(),
+            selected: 0,
+            from_registry: true,
+            with_login: false,
+            repository: Some("docker.io/library/nginx".into()),
+            origin: Origin::Registry {
+                reference: "nginx".into(),
+                platform: None,
+            },
+            view: OpenView::Fresh,
+        })
+    }
+
+    fn worker(state: Rc<PageState>, event: WorkerEvent) -> Rc<PageState> {
+        let job = state.job;
+        state.reduce(Action::Worker { job, event })
+    }
+
+    #[test]
+    fn the_allowance_shows_for_the_pull_that_stated_it() {
+        // Docker Hub's headers on a manifest answer: ratelimit-limit: 100;w=21600 and
+        // ratelimit-remaining: 76;w=21600, as the core reads them.
+        let headers = layerscope_core::registry::Response::new(200)
+            .with_header("ratelimit-limit", "100;w=21600")
+            .with_header("ratelimit-remaining", "76;w=21600");
+        let limit = RateLimit::from_response(&headers).unwrap();
+        let state = worker(pulling(), WorkerEvent::Allowance { limit });
+        assert_eq!(
+            state.allowance.as_ref().unwrap().to_string(),
+            "76 of 100 pulls left in this 6-hour window"
+        );
+        let next = state.reduce(Action::Started {
+            job: 2,
+            source_name: "a.tar".into(),
+            selected: 0,
+            from_registry: false,
+            with_login: false,
+            repository: None,
+            origin: Origin::Archive {
+                name: "a.tar".into(),
+            },
+            view: OpenView::Fresh,
+        });
+        assert!(next.allowance.is_none());
+    }
+
+    #[test]
+    fn the_route_note_names_the_proxy_used() {
+        let own = worker(
+            pulling(),
+            WorkerEvent::Routed {
+                registry: "registry-1.docker.io".into(),
+                route: RegistryRoute::Proxy,
+                via: Some("./proxy/".into()),
+            },
+        );
+        assert_eq!(
+            own.route_note.as_deref(),
+            Some("registry-1.docker.io does not let web pages read it directly, so layerscope goes through the proxy at ./proxy/. Hosting the page yourself? Run `layerscope serve`.")
+        );
+        let set = worker(
+            pulling(),
+            WorkerEvent::Routed {
+                registry: "ghcr.io".into(),
+                route: RegistryRoute::Proxy,
+                via: Some("https://tools.example/proxy/".into()),
+            },
+        );
+        assert_eq!(
+            set.route_note.as_deref(),
+            Some("ghcr.io does not let web pages read it directly, so layerscope goes through the proxy at https://tools.example/proxy/ (set in the settings).")
+        );
+        let direct = worker(
+            set,
+            WorkerEvent::Routed {
+                registry: "ghcr.io".into(),
+                route: RegistryRoute::Direct,
+                via: None,
+            },
+        );
+        assert!(direct.route_note.is_none());
+    }
+
+    #[test]
+    fn settings_outlive_an_analysis() {
+        let settings = Settings {
+            proxy: Some("http://127.0.0.1:9000/proxy/".into()),
+            logins: vec![("ghcr.io".into(), "me".into())],
+        };
+        let state = pulling().reduce(Action::Settings(settings.clone()));
+        let next = state.reduce(Action::Started {
+            job: 2,
+            source_name: "b".into(),
+            selected: 0,
+            from_registry: true,
+            with_login: false,
+            repository: Some("docker.io/library/b".into()),
+            origin: Origin::Registry {
+                reference: "b".into(),
+                platform: None,
+            },
+            view: OpenView::Fresh,
+        });
+        assert_eq!(next.settings, settings);
     }
 }
 

@@ -78,7 +78,7 @@ fn main() {
             };
             let tag_pages = tag_pages.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                if let Some(event) = pages.next_page(false, post).await {
+                if let Some(event) = pages.next_page(post).await {
                     post(&event);
                 }
                 *tag_pages.borrow_mut() = Some(pages);

@@ -10,6 +10,9 @@ pub struct HeaderProps {
     /// The reference being shown, put in the box when it changes (opened from the URL, say).
     #[prop_or_default]
     pub current: Option<String>,
+    /// The gear: opens or closes the settings.
+    #[prop_or_default]
+    pub on_settings: Callback<()>,
 }
 
 /// The header: the name and the reference box.
@@ -41,6 +44,8 @@ pub fn header(props: &HeaderProps) -> Html {
                 <input ref={input} type="text" name="reference" data-testid="ref-input" spellcheck="false"
                     autocomplete="off" placeholder="image reference, e.g. nginx:1.17.6" aria-label="Image reference" />
                 <button type="submit">{"Open"}</button>
+                <button type="button" class="gear" data-testid="settings-open" title="Settings" aria-label="Settings"
+                    onclick={props.on_settings.reform(|_: MouseEvent| ())}>{"⚙"}</button>
             </form>
             if let Some(note) = props.note.clone() {
                 <p class="note" data-testid="ref-note" role="status">{note}</p>

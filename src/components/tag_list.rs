@@ -50,7 +50,7 @@ fn short_digest(digest: &str) -> String {
 pub fn tag_list(props: &TagListProps) -> Html {
     html! {
         <section class="tags" aria-label="Tags of this repository">
-            <h2>{format!("Tags ({}{})", props.tags.len(), if props.more { "+" } else { "" })}</h2>
+            <h2 data-testid="tags-heading">{format!("Tags ({}{})", props.tags.len(), if props.more { "+" } else { "" })}</h2>
             <ul>
             { for groups(&props.tags, &props.digests).into_iter().map(|(digest, members)| {
                 let current = members.iter().any(|tag| props.current.as_deref() == Some(*tag));

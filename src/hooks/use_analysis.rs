@@ -12,6 +12,8 @@
 //! view when it names the image already shown, else the image it names is opened. Dropped
 //! archives are remembered for the tab by name and digest, so back and forward between them
 //! need no second drop; a link to one in a fresh tab asks for the file.
+//!
+//! The proxy URL from the settings is kept for the tab in `sessionStorage` too.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -31,11 +33,13 @@ use yew::prelude::*;
 
 use crate::fragment::{Route, ViewState};
 use crate::jobs::Job;
-use crate::state::{Action, AwaitedArchive, OpenView, Origin, PageState};
+use crate::state::{Action, AwaitedArchive, OpenView, Origin, PageState, Settings};
 
-/// `sessionStorage` key prefixes: a remembered login, a registry's route.
+/// `sessionStorage` key prefixes: a remembered login, a registry's route; and the key of the
+/// proxy URL from the settings.
 const LOGIN_KEY: &str = "layerscope.login.";
 const ROUTE_KEY: &str = "layerscope.route.";
+const PROXY_KEY: &str = "layerscope.proxy";
 
 /// What the login form hands back.
 #[derive(Clone, PartialEq)]
@@ -104,6 +108,10 @@ pub struct Controls {
     /// Sets (or with `None` removes) the one listener of the worker's tree answers: the
     /// Files tab's tree, which keeps its rows to itself rather than in the page's state.
     pub listen_tree: Callback<Option<Callback<Box<TreeAnswer>>>>,
+    /// Sets the proxy URL of the settings (`None`: the page's own `./proxy/`).
+    pub set_proxy: Callback<Option<String>>,
+    /// Forgets the login for a registry, in memory and in `sessionStorage`.
+    pub forget_login: Callback<String>,
 }
 
 /// The page's state, fed by the running worker, with the controls that start and stop work.
@@ -138,6 +146,7 @@ pub fn use_analysis() -> UseAnalysisHandle {
     use_effect_with((), {
         let runner = (*runner).clone();
         move |()| {
+            runner.publish_settings();
             runner.open_fragment();
             let on_change = Closure::<dyn FnMut(web_sys::HashChangeEvent)>::new(
                 move |_: web_sys::HashChangeEvent| runner.open_fragment(),
@@ -274,6 +283,14 @@ impl Controls {
                 *runner.tree_listener.borrow_mut() = listener;
             })
         };
+        let set_proxy = {
+            let runner = runner.clone();
+            Callback::from(move |proxy: Option<String>| runner.set_proxy(proxy))
+        };
+        let forget_login = {
+            let runner = runner.clone();
+            Callback::from(move |registry: String| runner.forget_login(&registry))
+        };
         let pin = Callback::from(move |reference: String| runner.pin(reference));
         Controls {
             ask_tree,
@@ -292,6 +309,8 @@ impl Controls {
             show_view,
             export,
             pin,
+            set_proxy,
+            forget_login,
         }
     }
 }
@@ -317,6 +336,8 @@ struct JobRunner {
     logins: RefCell<HashMap<String, Login>>,
     /// Where the worker's tree answers go (see [`Controls::listen_tree`]).
     tree_listener: Rc<RefCell<Option<Callback<Box<TreeAnswer>>>>>,
+    /// The proxy URL from the settings; the page's own `./proxy/` when `None`.
+    proxy: RefCell<Option<String>>,
 }
 
 /// What is being shown, kept so another image or platform of it can be picked.
@@ -357,9 +378,37 @@ impl JobRunner {
             export_name: Rc::default(),
             export_url: Rc::default(),
             routes: Rc::new(RefCell::new(HashMap::new())),
-            logins: RefCell::new(HashMap::new()),
+            logins: RefCell::new(remembered_logins()),
+            proxy: RefCell::new(load(PROXY_KEY).filter(|proxy| !proxy.is_empty())),
             tree_listener: Rc::default(),
         }
+    }
+
+    /// What the settings panel shows, handed to the reducer.
+    fn publish_settings(&self) {
+        let mut logins: Vec<(String, String)> = self
+            .logins
+            .borrow()
+            .iter()
+            .map(|(registry, login)| (registry.clone(), login.username.clone()))
+            .collect();
+        logins.sort();
+        self.dispatcher.dispatch(Action::Settings(Settings {
+            proxy: self.proxy.borrow().clone(),
+            logins,
+        }));
+    }
+
+    fn set_proxy(&self, proxy: Option<String>) {
+        store(PROXY_KEY, proxy.as_deref());
+        *self.proxy.borrow_mut() = proxy;
+        self.publish_settings();
+    }
+
+    fn forget_login(&self, registry: &str) {
+        self.logins.borrow_mut().remove(registry);
+        store(&format!("{LOGIN_KEY}{registry}"), None);
+        self.publish_settings();
     }
 
     /// Posts a tree question to the worker of the shown image; when there is none, the
@@ -453,6 +502,7 @@ impl JobRunner {
                         credentials,
                         route: self.route_for(&api_host),
                         tag_page_size: tag_page_size(),
+                        proxy: self.proxy.borrow().clone(),
                     }),
                     reference.clone(),
                     true,
@@ -485,7 +535,10 @@ impl JobRunner {
                     }
                     return;
                 }
-                if let WorkerEvent::Routed { registry, route } = &event {
+                if let WorkerEvent::Routed {
+                    registry, route, ..
+                } = &event
+                {
                     routes.borrow_mut().insert(registry.clone(), *route);
                     let text = serde_json::to_string(route).unwrap_or_default();
                     store(&format!("{ROUTE_KEY}{registry}"), Some(&text));
@@ -711,6 +764,7 @@ impl JobRunner {
             store(&key, None);
         }
         self.logins.borrow_mut().insert(submit.registry, login);
+        self.publish_settings();
         self.reopen(0, OpenView::Keep);
     }
 
@@ -793,6 +847,28 @@ fn default_platform() -> String {
     } else {
         "linux/amd64".to_string()
     }
+}
+
+/// The logins a previous page of this tab kept in `sessionStorage` ("remember in this tab").
+fn remembered_logins() -> HashMap<String, Login> {
+    let mut logins = HashMap::new();
+    let Some(storage) = session_storage() else {
+        return logins;
+    };
+    let count = storage.length().unwrap_or(0);
+    for index in 0..count {
+        let Some(key) = storage.key(index).ok().flatten() else {
+            continue;
+        };
+        let Some(registry) = key.strip_prefix(LOGIN_KEY) else {
+            continue;
+        };
+        let login = load(&key).and_then(|text| serde_json::from_str::<Login>(&text).ok());
+        if let Some(login) = login {
+            logins.insert(registry.to_string(), login);
+        }
+    }
+    logins
 }
 
 fn session_storage() -> Option<web_sys::Storage> {

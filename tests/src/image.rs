@@ -128,6 +128,47 @@ pub fn push_multi_arch(registry: &Registry, repo_tag: &str) {
     );
 }
 
+/// Pushes a tiny one-layer image (one file holding `content`; its history says
+/// `ADD {content}`) as `repo_tag`: images with different contents have different digests,
+/// and the same content pushed twice has one digest.
+pub fn push_small_image(registry: &Registry, repo_tag: &str, content: &str) -> PushedImage {
+    let work = TempDir::new("small-image");
+    let root = work.path().join("oci");
+    std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
+    let put = |bytes: &[u8]| -> (String, u64) {
+        let hex = hex(&Sha256::digest(bytes));
+        std::fs::write(root.join("blobs/sha256").join(&hex), bytes).unwrap();
+        (format!("sha256:{hex}"), bytes.len() as u64)
+    };
+    let (layer_digest, layer_size) = put(&layer_tar(content));
+    let config = json!({
+        "architecture": "amd64", "os": "linux",
+        "created": "2024-01-02T03:04:05Z",
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest.clone()]},
+        "history": [{"created": "2024-01-02T03:04:05Z", "created_by": format!("ADD {content}")}]
+    });
+    let (config_digest, config_size) = put(config.to_string().as_bytes());
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer_size}]
+    });
+    let (digest, size) = put(manifest.to_string().as_bytes());
+    let index = json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size,
+        "annotations": {"org.opencontainers.image.ref.name": "small"}
+    }]});
+    std::fs::write(root.join("index.json"), index.to_string()).unwrap();
+    std::fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    skopeo_copy(
+        &format!("oci:{}:small", root.display()),
+        registry,
+        repo_tag,
+        &work,
+    )
+}
+
 /// Writes into `root` an OCI layout (tag `multi`) holding an index of two platform images,
 /// linux/amd64 and linux/arm64/v8, one uncompressed layer each, and a buildx-style
 /// attestation manifest for unknown/unknown; `skopeo copy --all oci:ROOT:multi` pushes it.

@@ -11,14 +11,15 @@ pub mod encoding;
 pub mod http;
 pub mod image;
 pub mod registry;
+pub mod tap;
 pub mod token;
 pub mod webdriver;
 
 pub use browser::Browser;
 pub use browser::NetworkRequest;
 pub use image::{
-    push_archive, push_dir_as_image, push_multi_arch, tar_member, write_multi_arch_layout,
-    PushedImage,
+    push_archive, push_dir_as_image, push_multi_arch, push_small_image, tar_member,
+    write_multi_arch_layout, PushedImage,
 };
 // Scratch dirs, fixtures, child processes and `layerscope serve` come from the support crate
 // every test package shares.

@@ -4,21 +4,19 @@
 //! a message a user can act on when neither way works.
 //!
 //! Worker requests are not in Chromium's performance log, so each registry here sits behind a
-//! [`Tap`]: a loopback TCP relay that records every request line the registry is sent (and
+//! [`Tap`] (the harness's loopback relay that records every request line it forwards, and
 //! whether it carried the browser's `Origin`), which is how the tests see where the page's
 //! requests went and count them by kind.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdout, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use layerscope_e2e::browser::describe_log;
+use layerscope_e2e::tap::{count_by_kind, describe_counts, Seen, Tap};
 use layerscope_e2e::{
-    dist_dir, layerscope_binary, push_archive, push_multi_arch, repo_root, tar_member, Browser,
+    dist_dir, push_archive, push_multi_arch, push_small_image, repo_root, tar_member, Browser,
     ChildGuard, Grant, LayerscopeServer, Registry, RegistryConfig, TokenIssuer, TokenPolicy,
 };
 use serde_json::{json, Value};
@@ -52,155 +50,13 @@ fn demo_expected() -> (Vec<String>, usize) {
     (diff_ids, config["history"].as_array().map_or(0, Vec::len))
 }
 
-/// A request line the tap saw.
-#[derive(Clone, Debug)]
-struct Seen {
-    method: String,
-    path: String,
-    /// The request carried an `Origin` header (a browser's CORS request, not the proxy's).
-    from_browser: bool,
-}
-
-/// A loopback relay in front of a registry that records each request it forwards.
-struct Tap {
-    port: u16,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    /// Bytes relayed from the registry to the browser.
-    relayed: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Tap {
-    fn start(upstream_port: u16) -> Tap {
-        Tap::start_slow(upstream_port, None)
-    }
-
-    /// A tap that relays answers `chunk` bytes at a time with a pause after each, so a pull
-    /// takes long enough to be cancelled.
-    fn start_slow(upstream_port: u16, pace: Option<(usize, Duration)>) -> Tap {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        let relayed = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let counter = relayed.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let Ok(upstream) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
-                    continue;
-                };
-                let log = log.clone();
-                let counter = counter.clone();
-                let (mut client_read, mut upstream_write) =
-                    (client.try_clone().unwrap(), upstream.try_clone().unwrap());
-                let (mut upstream_read, mut client_write) = (upstream, client);
-                std::thread::spawn(move || {
-                    let (chunk, pause) = pace.unwrap_or((64 * 1024, Duration::ZERO));
-                    let mut buffer = vec![0u8; chunk];
-                    loop {
-                        let n = match upstream_read.read(&mut buffer) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        if client_write.write_all(&buffer[..n]).is_err() {
-                            break;
-                        }
-                        counter.fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
-                        std::thread::sleep(pause);
-                    }
-                    let _ = client_write.shutdown(std::net::Shutdown::Both);
-                });
-                std::thread::spawn(move || {
-                    // GET, HEAD and OPTIONS carry no bodies: requests are header blocks.
-                    let mut pending = Vec::new();
-                    let mut buffer = [0u8; 16 * 1024];
-                    loop {
-                        let n = match client_read.read(&mut buffer) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        pending.extend_from_slice(&buffer[..n]);
-                        while let Some(end) = find(&pending, b"\r\n\r\n") {
-                            let head = String::from_utf8_lossy(&pending[..end]).to_string();
-                            pending.drain(..end + 4);
-                            let mut lines = head.lines();
-                            let mut words = lines.next().unwrap_or_default().split(' ');
-                            let method = words.next().unwrap_or_default().to_string();
-                            let path = words.next().unwrap_or_default().to_string();
-                            let from_browser =
-                                lines.any(|line| line.to_ascii_lowercase().starts_with("origin:"));
-                            log.lock().unwrap().push(Seen {
-                                method,
-                                path,
-                                from_browser,
-                            });
-                        }
-                        if upstream_write.write_all(&buffer[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = upstream_write.shutdown(std::net::Shutdown::Write);
-                });
-            }
-        });
-        Tap {
-            port,
-            seen,
-            relayed,
-        }
-    }
-
-    fn relayed(&self) -> u64 {
-        self.relayed.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// Everything seen since the last call.
-    fn take(&self) -> Vec<Seen> {
-        std::mem::take(&mut *self.seen.lock().unwrap())
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// `layerscope serve` of the built page with `--insecure-registry` hosts; killed on drop.
-struct Served {
-    url: String,
-    _stdout: BufReader<ChildStdout>,
-    _guard: ChildGuard,
-}
-
-fn serve_with_insecure(hosts: &[String]) -> Served {
-    let mut command = Command::new(layerscope_binary());
-    command
-        .args(["serve", "--addr", "127.0.0.1:0", "--dist"])
-        .arg(dist_dir())
-        .stdout(Stdio::piped());
-    for host in hosts {
-        command.args(["--insecure-registry", host]);
-    }
-    let mut guard = ChildGuard::spawn("layerscope serve", command);
-    let mut stdout = BufReader::new(guard.child_mut().stdout.take().unwrap());
-    let mut banner = String::new();
-    stdout.read_line(&mut banner).unwrap_or(0);
-    let url = banner
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    if !url.starts_with("http://127.0.0.1:") {
-        guard.fail(&format!("banner {banner:?} names no loopback URL"));
-    }
-    Served {
-        url,
-        _stdout: stdout,
-        _guard: guard,
-    }
+/// `layerscope serve` of the built page with `--insecure-registry` for each of `hosts`.
+fn serve_with_insecure(hosts: &[String]) -> LayerscopeServer {
+    let flags: Vec<String> = hosts
+        .iter()
+        .flat_map(|host| ["--insecure-registry".to_string(), host.clone()])
+        .collect();
+    LayerscopeServer::start_with_flags(&flags)
 }
 
 /// Types `reference` into the box and submits it.
@@ -295,31 +151,6 @@ fn assert_shows_demo(
     }
 }
 
-/// Requests by kind: `/v2/` pings, manifest HEAD/GET, config GET, layer HEAD/GET, preflights.
-fn count_by_kind(seen: &[Seen], config_digest: &str) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for request in seen {
-        let path = request.path.split('?').next().unwrap_or_default();
-        let kind = if request.method == "OPTIONS" {
-            "preflight OPTIONS".to_string()
-        } else if path == "/v2/" {
-            format!("ping {}", request.method)
-        } else if path.ends_with("/tags/list") {
-            format!("tags {}", request.method)
-        } else if path.contains("/manifests/") {
-            format!("manifest {}", request.method)
-        } else if path.ends_with(config_digest) {
-            format!("config {}", request.method)
-        } else if path.contains("/blobs/") {
-            format!("layer {}", request.method)
-        } else {
-            format!("other {} {path}", request.method)
-        };
-        *counts.entry(kind).or_insert(0) += 1;
-    }
-    counts
-}
-
 /// The manifest the registry serves for `tag` (docker v2 or OCI).
 fn manifest_of(registry: &Registry, repository: &str, tag: &str) -> Value {
     manifest_with(registry, repository, tag, None)
@@ -370,11 +201,7 @@ fn session_route(browser: &Browser, host: &str) -> Value {
 }
 
 fn print_counts(label: &str, counts: &BTreeMap<String, usize>) {
-    let line: Vec<String> = counts
-        .iter()
-        .map(|(kind, n)| format!("{kind}={n}"))
-        .collect();
-    println!("requests per open ({label}): {}", line.join(", "));
+    println!("requests per open ({label}): {}", describe_counts(counts));
 }
 
 #[test]
@@ -586,12 +413,51 @@ fn neither_direct_nor_proxy_says_what_to_do() {
     let text = browser.webdriver().element_text(&error).unwrap();
     assert!(
         text.contains(&format!(
-            "{} does not let web pages read it directly (or this browser cannot reach it), and no layerscope proxy answered at ./proxy/. Run `layerscope serve` and open the page it serves.",
+            "{} does not let web pages read it directly (or this browser cannot reach it), and no layerscope proxy answered at ./proxy/. Run `layerscope serve` and open the page it serves, or set a proxy URL in the settings.",
             registry.host()
         )),
         "{text:?}"
     );
     screenshot(&browser, "page-registry-unreachable.png");
+
+    // A proxy URL in the settings where nothing listens: the message names it.
+    let nowhere = format!("http://127.0.0.1:{}/proxy/", layerscope_e2e::free_port());
+    open_settings(&browser);
+    let field = browser.wait_for_testid("settings-proxy", OPEN_TIMEOUT);
+    browser.webdriver().send_keys(&field, &nowhere).unwrap();
+    browser
+        .webdriver()
+        .click(&browser.wait_for_testid("settings-proxy-save", OPEN_TIMEOUT))
+        .unwrap();
+    browser
+        .webdriver()
+        .click(&browser.wait_for_testid("settings-close", OPEN_TIMEOUT))
+        .unwrap();
+    browser.execute("location.hash = '#/'; return null;");
+    browser.open(&format!(
+        "{}#/image/{}/demo/app:2.0",
+        static_server.url,
+        registry.host()
+    ));
+    let deadline = Instant::now() + OPEN_TIMEOUT;
+    let text = loop {
+        let text = browser
+            .find_testid("error")
+            .first()
+            .map(|error| browser.webdriver().element_text(error).unwrap_or_default())
+            .unwrap_or_default();
+        if text.contains("demo/app:2.0") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no error for 2.0: {text:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        text.contains(&format!(
+            "and no layerscope proxy answered at {nowhere}. Check the proxy URL in the settings"
+        )),
+        "{text:?}"
+    );
 }
 
 /// A static file server (Python's) of `dir`, which has no proxy.
@@ -721,13 +587,24 @@ fn cancel_stops_the_downloads() {
         tap.host()
     ));
     let deadline = Instant::now() + OPEN_TIMEOUT;
-    // Wait until a layer streams (a layer-row is marked streaming while the progress shows it).
-    while !tap
-        .take()
-        .iter()
-        .any(|r| r.method == "GET" && r.path.contains("/blobs/"))
-        || browser.find_testid("cancel").is_empty()
-    {
+    // Wait until a layer streams: its GET went out and the progress names the layer (the bar
+    // is laid out anew, cancel button included, when the first progress arrives).
+    let mut blob_requested = false;
+    loop {
+        blob_requested |= tap
+            .take()
+            .iter()
+            .any(|r| r.method == "GET" && r.path.contains("/blobs/"));
+        let layer_shown = browser
+            .execute(
+                "const p = document.querySelector('[data-testid=\"progress\"] .layer'); \
+                 return p ? p.textContent : null;",
+            )
+            .as_str()
+            .is_some_and(|text| text.starts_with("layer "));
+        if blob_requested && layer_shown {
+            break;
+        }
         assert!(Instant::now() < deadline, "no layer download started");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -812,6 +689,65 @@ fn a_token_registry_behind_the_proxy_takes_a_login_through_proxy_token() {
         .current_url()
         .unwrap()
         .contains(PASSWORD));
+
+    // The settings list the login by user name, never the password, and forget it.
+    open_settings(&browser);
+    let logins = browser.find_testid("settings-login");
+    assert_eq!(logins.len(), 1);
+    let row = browser.webdriver().element_text(&logins[0]).unwrap();
+    assert!(
+        row.contains(&registry.host()) && row.contains(&format!("as {USER}")),
+        "{row:?}"
+    );
+    let panel = browser.testid_text("settings");
+    assert!(!panel.contains(PASSWORD), "{panel:?}");
+    screenshot(&browser, "page-registry-settings.png");
+    browser
+        .webdriver()
+        .click(&browser.wait_for_testid("settings-forget", OPEN_TIMEOUT))
+        .unwrap();
+    browser.wait_for_testid("settings-no-logins", OPEN_TIMEOUT);
+    assert!(browser.find_testid("settings-login").is_empty());
+    let stored = browser.execute(&format!(
+        "return sessionStorage.getItem({});",
+        json!(format!("layerscope.login.{}", registry.host()))
+    ));
+    assert_eq!(stored, Value::Null, "forgotten in sessionStorage too");
+    // Forgotten for real: opening the image again asks for the login.
+    browser.execute("location.hash = '#/'; return null;");
+    browser.open(&format!(
+        "{}#/image/{}/demo/app:1.0",
+        server.url,
+        registry.host()
+    ));
+    browser.wait_for_testid("login-form", OPEN_TIMEOUT);
+
+    // The theme: forced dark, forced light, then the system's again.
+    open_settings(&browser);
+    let background = || browser.execute("return getComputedStyle(document.body).backgroundColor;");
+    let theme = || browser.execute("return document.documentElement.dataset.theme || null;");
+    browser
+        .webdriver()
+        .click(&browser.wait_for_testid("theme-dark", OPEN_TIMEOUT))
+        .unwrap();
+    assert_eq!(theme(), json!("dark"));
+    assert_eq!(background(), json!("rgb(21, 24, 29)"));
+    screenshot(&browser, "page-registry-settings-dark.png");
+    browser
+        .webdriver()
+        .click(&browser.wait_for_testid("theme-light", OPEN_TIMEOUT))
+        .unwrap();
+    assert_eq!(theme(), json!("light"));
+    assert_eq!(background(), json!("rgb(255, 255, 255)"));
+    // Remembered for the next visit.
+    browser.open(&server.url);
+    assert_eq!(theme(), json!("light"));
+    open_settings(&browser);
+    browser
+        .webdriver()
+        .click(&browser.wait_for_testid("theme-system", OPEN_TIMEOUT))
+        .unwrap();
+    assert_eq!(theme(), Value::Null);
 }
 
 #[test]
@@ -895,59 +831,257 @@ fn wait_for_tag_groups(
     }
 }
 
+/// The names in a tag row, sorted.
+fn row_names(group: &Value) -> Vec<String> {
+    let mut names: Vec<String> = group["names"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|name| name.as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every tag name shown, in row order.
+fn shown_names(groups: &[Value]) -> Vec<String> {
+    groups.iter().flat_map(row_names).collect()
+}
+
 #[test]
-fn tags_of_one_digest_share_a_row() {
+fn more_tags_than_one_page_come_page_by_page_and_one_digest_shares_a_row() {
     let server = LayerscopeServer::start();
     let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
-    // 1.0 and latest: the demo image, one digest; multi: a multi-arch index, another.
-    push_archive(&demo_source(), &registry, "demo/app:1.0");
-    push_archive(&demo_source(), &registry, "demo/app:latest");
-    push_multi_arch(&registry, "demo/app:multi");
-    let layers = layer_digests_of(&registry, "demo/app", "1.0");
+    // Twelve tags: t01 (the one opened) and t07 are one image, the ten others ten more.
+    let mut digests = BTreeMap::new();
+    for n in 1..=12 {
+        let tag = format!("t{n:02}");
+        let content = if n == 7 {
+            "t01".to_string()
+        } else {
+            tag.clone()
+        };
+        let pushed = push_small_image(&registry, &format!("paged/app:{tag}"), &content);
+        digests.insert(tag, pushed.digest);
+    }
+    assert_eq!(digests["t01"], digests["t07"]);
+    let distinct: std::collections::BTreeSet<&String> = digests.values().collect();
+    assert_eq!(distinct.len(), 11);
+    // Distribution 2.8 answers the whole list whatever `n` says, in its storage's order (not
+    // sorted): the page must page it, in that order.
+    let all = registry.get("/v2/paged/app/tags/list?n=5", false);
+    let listed: Value = serde_json::from_str(&all.body).unwrap();
+    let order: Vec<String> = listed["tags"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tags in {}", all.body))
+        .iter()
+        .map(|tag| tag.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(order.len(), 12, "one answer holds every tag: {}", all.body);
+
+    let tap = Tap::start(registry.port);
     let browser = Browser::start();
-    let started = Instant::now();
-    // Distribution 2.8 answers a tag list whole (it ignores `n`), so one page holds all three
-    // tags and no "more tags" button may show; the paging itself follows the registry's
-    // `Link` header, which the core's tests cover.
     let base = server.url.trim_end_matches('/');
     browser.open(&format!(
-        "{base}/?tags-per-page=2#/image/{}/demo/app:1.0",
-        registry.host()
+        "{base}/?tags-per-page=5#/image/{}/paged/app:t01",
+        tap.host()
     ));
-    assert_shows_demo(&browser, started, &layers, false);
+    // The tag list is in its tab.
     browser.show_tab("tags", OPEN_TIMEOUT);
-    let groups = wait_for_tag_groups(
-        &browser,
-        "1.0 and latest in one row, multi in another",
-        |groups| groups.len() == 2 && groups.iter().all(|group| group["digest"].is_string()),
-    );
-    // In the registry's order, whichever it is.
-    let names = |group: &Value| {
-        let mut names: Vec<String> = group["names"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|name| name.as_str().map(str::to_string))
-            .collect();
+    // Pages of five, five and two, in the registry's order.
+    for shown_count in [5, 10, 12] {
+        if shown_count > 5 {
+            browser
+                .webdriver()
+                .click(&browser.wait_for_testid("more-tags", OPEN_TIMEOUT))
+                .unwrap();
+        }
+        let groups = wait_for_tag_groups(
+            &browser,
+            &format!("{shown_count} tags, each with its digest"),
+            |groups| {
+                shown_names(groups).len() == shown_count
+                    && groups.iter().all(|group| group["digest"].is_string())
+            },
+        );
+        let mut expected: Vec<String> = order[..shown_count].to_vec();
+        expected.sort();
+        let mut names = shown_names(&groups);
         names.sort();
-        names
-    };
-    let demo = groups
-        .iter()
-        .find(|group| names(group) == ["1.0", "latest"])
-        .unwrap_or_else(|| panic!("no row holds 1.0 and latest: {groups:?}"));
-    let multi = groups
-        .iter()
-        .find(|group| names(group) == ["multi"])
-        .unwrap_or_else(|| panic!("no row holds multi alone: {groups:?}"));
-    assert_eq!(demo["current"], json!("true"));
-    assert_eq!(multi["current"], json!("false"));
-    let demo_digest = demo["digest"].as_str().unwrap();
-    assert!(demo_digest.starts_with("sha256:"), "{demo_digest}");
-    assert_ne!(multi["digest"], demo["digest"]);
-    assert!(
-        browser.find_testid("more-tags").is_empty(),
-        "a registry that sent no Link header still offers more tags"
+        assert_eq!(names, expected, "page by page in the registry's order");
+        // One row per digest: every name in a row has the row's digest.
+        let shown_digests: std::collections::BTreeSet<&String> =
+            expected.iter().map(|tag| &digests[tag]).collect();
+        assert_eq!(groups.len(), shown_digests.len(), "{groups:?}");
+        for group in &groups {
+            for name in row_names(group) {
+                assert_eq!(group["digest"], json!(digests[&name]), "{name}: {group}");
+            }
+            let current = row_names(group).contains(&"t01".to_string());
+            assert_eq!(group["current"], json!(current.to_string()), "{group}");
+        }
+        if expected.contains(&"t01".to_string()) && expected.contains(&"t07".to_string()) {
+            assert!(
+                groups
+                    .iter()
+                    .any(|group| row_names(group) == ["t01", "t07"]),
+                "t01 and t07 share a row: {groups:?}"
+            );
+        }
+        let more = shown_count < 12;
+        // textContent: the style shows headings in capitals.
+        assert_eq!(
+            browser.execute(
+                "return document.querySelector('[data-testid=\"tags-heading\"]').textContent;"
+            ),
+            json!(format!(
+                "Tags ({shown_count}{})",
+                if more { "+" } else { "" }
+            ))
+        );
+        if !more {
+            assert!(
+                browser.find_testid("more-tags").is_empty(),
+                "every tag is shown, yet more are offered"
+            );
+        }
+    }
+    assert_eq!(tag_groups(&browser).len(), 11);
+
+    // The registry was asked for the list once: the later pages came from the held tags.
+    let lists: Vec<Seen> = tap
+        .take()
+        .into_iter()
+        .filter(|request| request.method == "GET" && request.path.contains("/tags/list"))
+        .collect();
+    assert_eq!(lists.len(), 1, "{lists:?}");
+    assert!(lists[0].path.ends_with("/tags/list?n=5"), "{lists:?}");
+    screenshot(&browser, "page-registry-tag-pages.png");
+}
+
+/// Opens the settings with the gear (unless they are open) and returns the panel.
+fn open_settings(browser: &Browser) {
+    if browser.find_testid("settings").is_empty() {
+        browser
+            .webdriver()
+            .click(&browser.wait_for_testid("settings-open", OPEN_TIMEOUT))
+            .unwrap();
+    }
+    browser.wait_for_testid("settings", OPEN_TIMEOUT);
+}
+
+#[test]
+fn a_proxy_url_from_the_settings_is_used_for_a_registry_without_cors() {
+    // The page comes from a plain static server (no proxy); a registry without CORS; and a
+    // second `layerscope serve` elsewhere, allowing the page's origin, as the settings' proxy.
+    let static_server = StaticServer::start(&dist_dir());
+    let page_origin = static_server.url.trim_end_matches('/').to_string();
+    let registry = Registry::start(RegistryConfig::plain());
+    push_archive(&demo_source(), &registry, "demo/app:1.0");
+    let layers = layer_digests_of(&registry, "demo/app", "1.0");
+    let config = config_digest_of(&registry, "demo/app", "1.0");
+    let proxy_server = LayerscopeServer::start_with_flags(&[
+        "--insecure-registry".into(),
+        registry.host(),
+        "--allow-origin".into(),
+        page_origin.clone(),
+    ]);
+    // A tap in front of the proxy server counts what the browser asks it.
+    let proxy_tap = Tap::start(proxy_server.port);
+    let proxy_url = format!("http://{}/proxy/", proxy_tap.host());
+
+    let browser = Browser::start();
+    browser.open(&static_server.url);
+    open_settings(&browser);
+    assert_eq!(
+        browser.testid_text("settings-proxy-current"),
+        "In use: ./proxy/ (this page's own server)"
     );
-    screenshot(&browser, "page-registry-tag-groups.png");
+    let field = browser.wait_for_testid("settings-proxy", OPEN_TIMEOUT);
+    // A URL that is not one is refused in words, and nothing is kept.
+    browser.webdriver().send_keys(&field, "proxy here").unwrap();
+    browser
+        .webdriver()
+        .click(&browser.wait_for_testid("settings-proxy-save", OPEN_TIMEOUT))
+        .unwrap();
+    let refusal = browser.testid_text("settings-proxy-error");
+    assert!(refusal.contains("is not a proxy URL"), "{refusal:?}");
+    assert_eq!(
+        browser.execute("return sessionStorage.getItem('layerscope.proxy');"),
+        Value::Null
+    );
+    browser
+        .webdriver()
+        .execute(
+            "arguments[0].value = '';",
+            vec![json!({"element-6066-11e4-a52e-4f735fa4b4ff": field.0})],
+        )
+        .unwrap();
+    // Given as the server's root, kept as the proxy's own URL.
+    browser
+        .webdriver()
+        .send_keys(&field, &format!("http://{}", proxy_tap.host()))
+        .unwrap();
+    browser
+        .webdriver()
+        .click(&browser.wait_for_testid("settings-proxy-save", OPEN_TIMEOUT))
+        .unwrap();
+    assert!(browser.find_testid("settings-proxy-error").is_empty());
+    assert_eq!(
+        browser.testid_text("settings-proxy-current"),
+        format!("In use: {proxy_url}")
+    );
+    assert_eq!(
+        browser.execute("return sessionStorage.getItem('layerscope.proxy');"),
+        json!(proxy_url)
+    );
+    screenshot(&browser, "page-registry-settings-proxy.png");
+    browser
+        .webdriver()
+        .click(&browser.wait_for_testid("settings-close", OPEN_TIMEOUT))
+        .unwrap();
+    assert!(browser.find_testid("settings").is_empty());
+
+    proxy_tap.take();
+    let started = Instant::now();
+    submit_reference(&browser, &format!("{}/demo/app:1.0", registry.host()));
+    let timings = assert_shows_demo(&browser, started, &layers, true);
+    let note = browser.testid_text("route-note");
+    assert_eq!(
+        note,
+        format!(
+            "{} does not let web pages read it directly, so layerscope goes through the proxy at {proxy_url} (set in the settings).",
+            registry.host()
+        )
+    );
+    screenshot(&browser, "page-registry-route-note.png");
+    // Everything of the image came through the second server.
+    let seen = proxy_tap.take();
+    let counts = count_by_kind(&seen, &config);
+    print_counts("proxy from the settings", &counts);
+    for layer in &layers {
+        assert!(
+            seen.iter().any(|r| r.method == "GET"
+                && r.path == format!("/proxy/{}/v2/demo/app/blobs/{layer}", registry.host())),
+            "layer {layer} did not come through the settings' proxy: {seen:?}"
+        );
+    }
+    assert_eq!(counts.get("ping GET"), Some(&1), "one probe: {counts:?}");
+    assert!(counts.get("config GET").is_some(), "{counts:?}");
+    assert!(
+        seen.iter().all(|r| r.from_browser),
+        "every request at the proxy came from the page (across origins): {seen:?}"
+    );
+    println!(
+        "settings' proxy: first layer row {:?}, all layers {:?}",
+        timings.first_layer_row, timings.all_layers
+    );
+
+    // The setting stays with the tab: a reload still uses it.
+    browser.open(&static_server.url);
+    open_settings(&browser);
+    assert_eq!(
+        browser.testid_text("settings-proxy-current"),
+        format!("In use: {proxy_url}")
+    );
 }

@@ -23,6 +23,7 @@ use axum::http::{Method, Response, StatusCode};
 use axum::serve::ListenerExt;
 use tokio_util::io::ReaderStream;
 
+pub use proxy::AllowedOrigin;
 pub use target::{BadTarget, InsecureRegistry, ProxyTarget};
 
 /// Runtime threads answering requests; the work is IO, so a few serve many connections.
@@ -47,6 +48,11 @@ pub struct ServeArgs {
     /// (repeatable), e.g. a development registry at 127.0.0.1:5000.
     #[arg(long = "insecure-registry", value_name = "HOST:PORT", value_parser = InsecureRegistry::parse)]
     pub insecure_registries: Vec<InsecureRegistry>,
+    /// A web origin whose pages may use this proxy from elsewhere (repeatable), e.g. the
+    /// server of a page whose settings name this proxy: http://127.0.0.1:8000. Its pages can
+    /// then read whatever this proxy reaches, --insecure-registry hosts included.
+    #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = AllowedOrigin::parse)]
+    pub allowed_origins: Vec<AllowedOrigin>,
 }
 
 /// Why `layerscope serve` could not start.
@@ -120,8 +126,11 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
         .enable_all()
         .build()
         .map_err(|error| setup(error.to_string()))?;
-    let proxy = proxy::Proxy::new(args.insecure_registries.clone())
-        .map_err(|error| setup(format!("the proxy's HTTP client: {error}")))?;
+    let proxy = proxy::Proxy::new(
+        args.insecure_registries.clone(),
+        args.allowed_origins.clone(),
+    )
+    .map_err(|error| setup(format!("the proxy's HTTP client: {error}")))?;
     let app = Arc::new(App { root, proxy });
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)

@@ -54,15 +54,22 @@ struct ProxyServer {
 
 impl ProxyServer {
     fn start(insecure_registries: &[String]) -> ProxyServer {
+        let mut flags = Vec::new();
+        for registry in insecure_registries {
+            flags.extend(["--insecure-registry".to_string(), registry.clone()]);
+        }
+        ProxyServer::start_with(&flags)
+    }
+
+    /// `layerscope serve` with these further flags.
+    fn start_with(flags: &[String]) -> ProxyServer {
         let scratch = ScratchDir::new("serve");
         let stderr = std::fs::File::create(scratch.0.join("stderr.log")).unwrap();
         let mut command = Command::new(layerscope_binary());
         command
             .args(["serve", "--addr", "127.0.0.1:0", "--dist"])
-            .arg(scratch.0.join("dist"));
-        for registry in insecure_registries {
-            command.args(["--insecure-registry", registry]);
-        }
+            .arg(scratch.0.join("dist"))
+            .args(flags);
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -143,9 +150,9 @@ impl Upstream {
             // The listener lives as long as the test process; each test makes its own.
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
-                if let Some(request) = answer_one(stream, &status_and_headers, body) {
-                    recorder.lock().unwrap().push(request);
-                }
+                answer_one_recorded(stream, &status_and_headers, body, |request| {
+                    recorder.lock().unwrap().push(request)
+                });
             }
         });
         Upstream {
@@ -164,7 +171,18 @@ impl Upstream {
     }
 }
 
-fn answer_one(mut stream: TcpStream, status_and_headers: &str, body: &[u8]) -> Option<SeenRequest> {
+fn answer_one(stream: TcpStream, status_and_headers: &str, body: &[u8]) -> Option<SeenRequest> {
+    answer_one_recorded(stream, status_and_headers, body, |_| {})
+}
+
+/// Reads one request, hands its head to `record` before answering (so a client that has the
+/// answer finds the request recorded), then answers.
+fn answer_one_recorded(
+    mut stream: TcpStream,
+    status_and_headers: &str,
+    body: &[u8],
+    record: impl FnOnce(SeenRequest),
+) -> Option<SeenRequest> {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
@@ -183,16 +201,18 @@ fn answer_one(mut stream: TcpStream, status_and_headers: &str, body: &[u8]) -> O
             headers.push((name.trim().to_string(), value.trim().to_string()));
         }
     }
+    let seen = SeenRequest {
+        request_line: request_line.trim_end().to_string(),
+        headers,
+    };
+    record(seen.clone());
     let response = format!(
         "{status_and_headers}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(response.as_bytes()).ok()?;
     stream.write_all(body).ok()?;
-    Some(SeenRequest {
-        request_line: request_line.trim_end().to_string(),
-        headers,
-    })
+    Some(seen)
 }
 
 /// A loopback server that answers one request with `total` bytes as fast as the reader takes
@@ -339,6 +359,84 @@ fn preflight_allows_the_registry_headers() {
     ] {
         assert!(exposed.contains(name), "{name} not in {exposed}");
     }
+}
+
+#[test]
+fn only_allowed_origins_may_read_the_proxy_across_origins() {
+    let page = "http://127.0.0.1:8000";
+    // Without --allow-origin: no origin is named, so only the page served here can read.
+    let closed = ProxyServer::start(&[]);
+    let preflight = [
+        ("Origin", page),
+        ("Access-Control-Request-Method", "GET"),
+        ("Access-Control-Request-Headers", "authorization, accept"),
+    ];
+    let target = "/proxy/registry.example/v2/library/nginx/manifests/latest";
+    let response = closed.request("OPTIONS", target, &preflight);
+    assert_eq!(response.status, 204);
+    assert_eq!(response.header("Access-Control-Allow-Origin"), None);
+
+    // An upstream on loopback answering the forwarded GET.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream = listener.local_addr().unwrap().to_string();
+    let answering = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        answer_one(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json",
+            b"{}",
+        )
+    });
+    let open = ProxyServer::start_with(&[
+        "--allow-origin".into(),
+        // Written with a trailing slash, which browsers do not send.
+        "http://127.0.0.1:8000/".into(),
+        "--insecure-registry".into(),
+        upstream.clone(),
+    ]);
+    let response = open.request("OPTIONS", target, &preflight);
+    assert_eq!(response.status, 204);
+    assert_eq!(response.header("Access-Control-Allow-Origin"), Some(page));
+    assert_eq!(response.header("Vary"), Some("Origin"));
+    let other = open.request(
+        "OPTIONS",
+        target,
+        &[
+            ("Origin", "http://127.0.0.1:9999"),
+            preflight[1],
+            preflight[2],
+        ],
+    );
+    assert_eq!(other.header("Access-Control-Allow-Origin"), None);
+    // A forwarded answer names the origin too, so the page can read it.
+    let response = open.request(
+        "GET",
+        &format!("/proxy/{upstream}/v2/"),
+        &[("Origin", page)],
+    );
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.header("Access-Control-Allow-Origin"), Some(page));
+    assert!(
+        answering.join().unwrap().is_some(),
+        "the upstream saw the request"
+    );
+}
+
+#[test]
+fn a_bad_allowed_origin_is_refused_at_start() {
+    let output = Command::new(layerscope_binary())
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--allow-origin",
+            "http://a.example/page",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is not an origin"), "{stderr}");
 }
 
 #[test]

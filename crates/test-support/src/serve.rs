@@ -134,10 +134,21 @@ impl LayerscopeServer {
 
     /// Serves `dist` with `binary` on `127.0.0.1:0`, reading the bound port from the banner.
     pub fn start_with(binary: &Path, dist: &Path) -> LayerscopeServer {
+        LayerscopeServer::start_command(binary, dist, &[])
+    }
+
+    /// Serves the built page with further flags (`--insecure-registry HOST:PORT`,
+    /// `--allow-origin ORIGIN`).
+    pub fn start_with_flags(flags: &[String]) -> LayerscopeServer {
+        LayerscopeServer::start_command(&layerscope_binary(), &dist_dir(), flags)
+    }
+
+    fn start_command(binary: &Path, dist: &Path, flags: &[String]) -> LayerscopeServer {
         let mut command = Command::new(binary);
         command
             .args(["serve", "--addr", "127.0.0.1:0", "--dist"])
             .arg(dist)
+            .args(flags)
             .stdout(Stdio::piped());
         let mut guard = ChildGuard::spawn("layerscope serve", command);
         let stdout = guard.child_mut().stdout.take().expect("piped stdout");

@@ -41,10 +41,11 @@ const IMMUTABLE_PUBLIC: &str = "public, max-age=31536000, immutable";
 /// The same, for requests that carried credentials: only the browser's own cache keeps them.
 const IMMUTABLE_PRIVATE: &str = "private, max-age=31536000, immutable";
 
-/// Response headers the page reads (exposed in case the page is ever served from elsewhere;
-/// same-origin reads need no CORS).
+/// Response headers the page reads, exposed for pages of the `--allow-origin` origins
+/// (same-origin reads need no CORS). `Date` dates a rate limit's window.
 const EXPOSED_HEADERS: &str = "Docker-Content-Digest, WWW-Authenticate, Link, Content-Length, \
-                               ratelimit-limit, ratelimit-remaining, Retry-After";
+                               Date, ratelimit-limit, ratelimit-remaining, Retry-After, \
+                               RateLimit-Reset, X-RateLimit-Reset, docker-ratelimit-source";
 
 /// Headers that describe one connection, not the message (RFC 9110 section 7.6.1).
 const HOP_BY_HOP: &[&str] = &[
@@ -56,9 +57,42 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
+/// A web origin whose pages may use the proxy across origins (`--allow-origin`): the
+/// proxy then answers their preflights and names them in `Access-Control-Allow-Origin`.
+///
+/// Without one, only the page this server serves can read the proxy's answers. Any origin
+/// named here can read whatever this proxy reaches, `--insecure-registry` hosts included,
+/// with the browser of whoever visits it: name only origins you trust.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedOrigin(String);
+
+impl AllowedOrigin {
+    /// `scheme://host[:port]`, as browsers send `Origin` (lower case, the scheme's default
+    /// port left out); a path other than `/`, a query or a user name is refused.
+    pub fn parse(text: &str) -> Result<AllowedOrigin, String> {
+        let url = layerscope_core::registry::Url::parse(text.trim())
+            .map_err(|reason| format!("{text:?} is not an origin: {reason}"))?;
+        if url.path_and_query() != "/" {
+            return Err(format!(
+                "{text:?} is not an origin: write scheme://host[:port] without a path"
+            ));
+        }
+        let host = url.host();
+        let default_port = format!(":{}", url.scheme().default_port());
+        let host = host.strip_suffix(&default_port).unwrap_or(&host);
+        Ok(AllowedOrigin(format!("{}://{host}", url.scheme().as_str())))
+    }
+
+    /// The origin as browsers write it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The proxy's shared state: the two upstream clients and the connection slots.
 pub struct Proxy {
     insecure: Vec<InsecureRegistry>,
+    allowed_origins: Vec<AllowedOrigin>,
     /// For every host not named by `--insecure-registry`: HTTPS only, names resolved through
     /// [`CheckedResolver`].
     checked_client: reqwest::Client,
@@ -120,7 +154,10 @@ struct Upstream {
 
 impl Proxy {
     /// Builds the upstream clients. Installs ring as rustls' crypto provider if none is yet.
-    pub fn new(insecure: Vec<InsecureRegistry>) -> Result<Proxy, reqwest::Error> {
+    pub fn new(
+        insecure: Vec<InsecureRegistry>,
+        allowed_origins: Vec<AllowedOrigin>,
+    ) -> Result<Proxy, reqwest::Error> {
         // Err means another provider is installed already, which serves as well.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let base = || {
@@ -136,6 +173,7 @@ impl Proxy {
         };
         Ok(Proxy {
             insecure,
+            allowed_origins,
             checked_client: base()
                 .https_only(true)
                 .dns_resolver(CheckedResolver)
@@ -145,8 +183,37 @@ impl Proxy {
         })
     }
 
-    /// Answers one proxy request (any method; only GET, HEAD and preflight OPTIONS pass).
+    /// Answers one proxy request (any method; only GET, HEAD and preflight OPTIONS pass),
+    /// readable across origins by the `--allow-origin` origins.
     pub async fn handle(
+        &self,
+        method: &Method,
+        target: Result<ProxyTarget, target::BadTarget>,
+        headers: &HeaderMap,
+    ) -> Response<Body> {
+        let mut response = self.answer(method, target, headers).await;
+        if !self.allowed_origins.is_empty() {
+            let response_headers = response.headers_mut();
+            // A cache in front must not hand one origin's answer to another.
+            response_headers.append(header::VARY, HeaderValue::from_static("Origin"));
+            if let Some(origin) = self.allowed_origin(headers) {
+                response_headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            }
+        }
+        response
+    }
+
+    /// The request's `Origin` when it is one of the `--allow-origin` origins.
+    fn allowed_origin(&self, headers: &HeaderMap) -> Option<HeaderValue> {
+        let origin = headers.get(header::ORIGIN)?;
+        let text = origin.to_str().ok()?;
+        self.allowed_origins
+            .iter()
+            .any(|allowed| allowed.as_str() == text)
+            .then(|| origin.clone())
+    }
+
+    async fn answer(
         &self,
         method: &Method,
         target: Result<ProxyTarget, target::BadTarget>,
@@ -583,6 +650,30 @@ impl Drop for RelayedBody {
 mod tests {
     use super::*;
 
+    #[test]
+    fn allowed_origins_are_written_as_browsers_send_them() {
+        for (given, origin) in [
+            ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+            ("http://127.0.0.1:8000/", "http://127.0.0.1:8000"),
+            ("HTTPS://Tools.Example:443", "https://tools.example"),
+            ("http://localhost:80", "http://localhost"),
+        ] {
+            assert_eq!(
+                AllowedOrigin::parse(given).unwrap().as_str(),
+                origin,
+                "{given}"
+            );
+        }
+        for bad in [
+            "127.0.0.1:8000",
+            "http://a.example/page",
+            "http://a.example/?x",
+            "ftp://a.example",
+        ] {
+            assert!(AllowedOrigin::parse(bad).is_err(), "{bad}");
+        }
+    }
+
     fn registry_target(path: &str) -> ProxyTarget {
         ProxyTarget {
             kind: UpstreamKind::Registry,
@@ -730,7 +821,11 @@ mod tests {
 
     #[test]
     fn plain_http_and_internal_literals_are_refused_without_the_flag() {
-        let proxy = Proxy::new(vec![InsecureRegistry::parse("127.0.0.1:5000").unwrap()]).unwrap();
+        let proxy = Proxy::new(
+            vec![InsecureRegistry::parse("127.0.0.1:5000").unwrap()],
+            Vec::new(),
+        )
+        .unwrap();
         let url = |text: &str| Url::parse(text).unwrap();
         assert!(proxy.client_for(&url("http://127.0.0.1:5000/v2/")).is_ok());
         for refused in [

@@ -1,6 +1,6 @@
 //! The Distribution API's operations as values: request builders and response readers for
-//! `/v2/`, manifests, blobs, tag lists and the catalog; the registry error body; Docker
-//! Hub's rate-limit headers; `Link` pagination.
+//! `/v2/`, manifests, blobs, tag lists and the catalog; the registry error body; `Link`
+//! pagination. Rate-limit headers are [`super::rate_limit`]'s.
 //!
 //! Builders return requests without `Authorization`: [`super::session`] adds the token or
 //! credentials. Readers take the response the caller received and check everything the
@@ -10,6 +10,7 @@ use std::fmt;
 
 use super::error::{sanitize, DigestClaim, RegistryError};
 use super::http::{percent_encode, Endpoint, Method, Request, Response, Url};
+use super::rate_limit::{LimitReset, RateLimit};
 use crate::model::config::MAX_CONFIG_BYTES;
 use crate::model::digest::{Algorithm, Digest, DigestRole, Hasher};
 use crate::model::manifest::{self, Document, MAX_MANIFEST_BYTES};
@@ -345,84 +346,6 @@ fn detail_text(value: &serde_json::Value) -> Option<String> {
     (!text.is_empty()).then(|| sanitize(&text))
 }
 
-/// Docker Hub's pull allowance, from `ratelimit-limit: 100;w=21600` and
-/// `ratelimit-remaining: 76;w=21600` (`w` is the window in seconds), with
-/// `docker-ratelimit-source` (the IP or account counted) when sent.
-///
-/// Docker documents these headers on manifest requests, including `HEAD`, which is how a
-/// client checks its allowance without spending a pull.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Pulls allowed per window.
-    pub limit: u64,
-    /// Pulls left in the current window, when the registry said.
-    pub remaining: Option<u64>,
-    /// The window, in seconds.
-    pub window_secs: Option<u64>,
-    /// Who is counted (an IP address or an account ID), sanitized.
-    pub source: Option<String>,
-}
-
-impl RateLimit {
-    /// Reads the headers; `None` when `ratelimit-limit` is absent or unreadable.
-    pub fn from_response(response: &Response) -> Option<RateLimit> {
-        let (limit, window) = parse_quota(response.header("ratelimit-limit")?)?;
-        let remaining = response.header("ratelimit-remaining").and_then(parse_quota);
-        Some(RateLimit {
-            limit,
-            remaining: remaining.map(|(r, _)| r),
-            window_secs: window.or(remaining.and_then(|(_, w)| w)),
-            source: response.header("docker-ratelimit-source").map(sanitize),
-        })
-    }
-}
-
-/// `100;w=21600` -> (100, Some(21600)).
-fn parse_quota(value: &str) -> Option<(u64, Option<u64>)> {
-    let mut parts = value.split(';');
-    let count = parts.next()?.trim().parse().ok()?;
-    let window = parts.find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case("w")
-            .then(|| v.trim().parse().ok())
-            .flatten()
-    });
-    Some((count, window))
-}
-
-impl fmt::Display for RateLimit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.remaining {
-            Some(r) => write!(f, "{r} of {} pulls left", self.limit)?,
-            None => write!(f, "{} pulls allowed", self.limit)?,
-        }
-        if let Some(w) = self.window_secs {
-            let window = match w {
-                0 => String::new(),
-                w if w % 3600 == 0 => format!("{}-hour", w / 3600),
-                w if w % 60 == 0 => format!("{}-minute", w / 60),
-                w => format!("{w}-second"),
-            };
-            if !window.is_empty() {
-                write!(f, " in this {window} window")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// When `Retry-After` says to try again, as Unix seconds, given the time the answer came
-/// (`now`). Both forms of RFC 9110 section 10.2.3 are read: delay seconds and an
-/// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`); the obsolete date forms are not.
-pub fn retry_after(response: &Response, now: i64) -> Option<i64> {
-    let value = response.header("retry-after")?;
-    if let Ok(secs) = value.parse::<u32>() {
-        return Some(now.saturating_add(i64::from(secs)));
-    }
-    crate::model::time::Timestamp::parse_http_date(value).map(|t| t.unix)
-}
-
 /// The next page, from a `Link: <...>; rel="next"` header: a URL on the registry's own
 /// origin under `/v2/`. Only [`next_link`] makes one, so holding one means it was checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -594,7 +517,7 @@ pub fn status_error(
     if response.status == 429 {
         return RegistryError::TooManyRequests {
             registry: endpoint.host(),
-            retry_at: retry_after(response, now),
+            reset: LimitReset::of(response, now),
             rate_limit: RateLimit::from_response(response).map(Box::new),
             errors,
         };
@@ -948,57 +871,6 @@ mod tests {
     }
 
     #[test]
-    fn docker_hub_rate_limit() {
-        let r = Response::new(200)
-            .with_header("ratelimit-limit", "100;w=21600")
-            .with_header("ratelimit-remaining", "76;w=21600")
-            .with_header("docker-ratelimit-source", "203.0.113.9");
-        let limit = RateLimit::from_response(&r).unwrap();
-        assert_eq!(limit.limit, 100);
-        assert_eq!(limit.remaining, Some(76));
-        assert_eq!(limit.window_secs, Some(21600));
-        assert_eq!(limit.source.as_deref(), Some("203.0.113.9"));
-        assert_eq!(
-            limit.to_string(),
-            "76 of 100 pulls left in this 6-hour window"
-        );
-        let r = Response::new(200).with_header("RateLimit-Limit", "200 ; W=60");
-        assert_eq!(
-            RateLimit::from_response(&r).unwrap().to_string(),
-            "200 pulls allowed in this 1-minute window"
-        );
-        let r = Response::new(200).with_header("ratelimit-limit", "10;w=90");
-        assert_eq!(
-            RateLimit::from_response(&r).unwrap().to_string(),
-            "10 pulls allowed in this 90-second window"
-        );
-        assert!(RateLimit::from_response(&Response::new(200)).is_none());
-        let r = Response::new(200).with_header("ratelimit-limit", "lots");
-        assert!(RateLimit::from_response(&r).is_none());
-    }
-
-    #[test]
-    fn retry_after_both_forms() {
-        let now = 1_000;
-        let r = Response::new(429).with_header("Retry-After", "120");
-        assert_eq!(retry_after(&r, now), Some(1_120));
-        let r = Response::new(429).with_header("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(retry_after(&r, now), Some(784_111_777));
-        let r = Response::new(429).with_header("retry-after", "Thu, 29 Feb 2024 00:00:00 GMT");
-        assert_eq!(retry_after(&r, now), Some(1_709_164_800));
-        for bad in [
-            "-5",
-            "soon",
-            "Sunday, 06-Nov-94 08:49:37 GMT",
-            "Sun, 06 Foo 1994 08:49:37 GMT",
-        ] {
-            let r = Response::new(429).with_header("retry-after", bad);
-            assert_eq!(retry_after(&r, now), None, "{bad}");
-        }
-        assert_eq!(retry_after(&Response::new(429), now), None);
-    }
-
-    #[test]
     fn too_many_requests_error_shows_limit_and_reset() {
         let r = Response::new(429)
             .with_header("ratelimit-limit", "100;w=21600")
@@ -1010,18 +882,42 @@ mod tests {
         assert!(matches!(
             e,
             RegistryError::TooManyRequests {
-                retry_at: Some(1_800_003_600),
+                reset: Some(LimitReset::RetryAfter(1_800_003_600)),
                 ..
             }
         ));
         for needle in [
             "registry-1.docker.io",
             "0 of 100 pulls left in this 6-hour window",
-            "2027-01-15T09:00:00Z",
+            "try again after 2027-01-15T09:00:00Z",
             "TOOMANYREQUESTS",
         ] {
             assert!(m.contains(needle), "{needle}: {m}");
         }
+        // The page's words: local time (here UTC+1), Docker Hub by name.
+        assert_eq!(
+            e.limit_message(1_800_000_000, 60).unwrap(),
+            "Docker Hub's pull limit is reached (0 of 100 pulls left in this 6-hour window); \
+             it resets at 10:00. It says: TOOMANYREQUESTS: You have reached your pull rate limit."
+        );
+        assert!(status_error(&hub(), &Response::new(500), "x", 0)
+            .limit_message(0, 0)
+            .is_none());
+        // Without a reset header, the window from the answer is the latest reset.
+        let window_only = Response::new(429)
+            .with_header("ratelimit-limit", "100;w=21600")
+            .with_header("ratelimit-remaining", "0;w=21600");
+        let e = status_error(
+            &hub(),
+            &window_only,
+            "manifest library/nginx:latest",
+            1_800_000_000,
+        );
+        assert!(
+            e.to_string()
+                .contains("back by 2027-01-15T14:00:00Z at the latest"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@
 
 use std::fmt;
 
-use super::api::{ErrorEntry, RateLimit};
+use super::api::ErrorEntry;
+use super::rate_limit::{limit_message, LimitReset, RateLimit};
 use crate::model::digest::{Digest, DigestError, DigestRole};
 use crate::model::manifest::ManifestError;
 use crate::model::reference::ReferenceError;
@@ -155,12 +156,13 @@ pub enum RegistryError {
         status: u16,
     },
     /// `429`: rate limited.
-    #[error("{}", too_many_message(registry, *retry_at, rate_limit.as_deref(), errors))]
+    #[error("{}", too_many_message(registry, reset.as_ref(), rate_limit.as_deref(), errors))]
     TooManyRequests {
         /// The registry host.
         registry: String,
-        /// When to try again (Unix seconds), from `Retry-After`, if the registry said.
-        retry_at: Option<i64>,
+        /// When to try again, if the answer said or its quota window tells
+        /// ([`LimitReset::of`]).
+        reset: Option<LimitReset>,
         /// The rate-limit headers of the answer, if any (boxed to keep the error small).
         rate_limit: Option<Box<RateLimit>>,
         /// The registry's error entries.
@@ -340,6 +342,36 @@ impl RegistryError {
         }
     }
 
+    /// For a `429`, the message a person reads, with the reset in their clock
+    /// (`utc_offset_minutes` ahead of UTC at the reset; `now` in Unix seconds); `None` for
+    /// any other error. See [`super::rate_limit::limit_message`].
+    pub fn limit_message(&self, now: i64, utc_offset_minutes: i32) -> Option<String> {
+        match self {
+            RegistryError::TooManyRequests {
+                registry,
+                reset,
+                rate_limit,
+                errors,
+            } => Some(limit_message(
+                registry,
+                reset.as_ref(),
+                rate_limit.as_deref(),
+                errors,
+                now,
+                utc_offset_minutes,
+            )),
+            _ => None,
+        }
+    }
+
+    /// When a `429` lets requests through again; `None` for any other error or when unknown.
+    pub fn limit_reset(&self) -> Option<LimitReset> {
+        match self {
+            RegistryError::TooManyRequests { reset, .. } => *reset,
+            _ => None,
+        }
+    }
+
     /// Whether the registry said the thing asked for does not exist (404, or a
     /// `MANIFEST_UNKNOWN`/`BLOB_UNKNOWN`/`NAME_UNKNOWN` entry).
     pub fn is_not_found(&self) -> bool {
@@ -389,9 +421,11 @@ fn unauthorized_message(
     m
 }
 
+/// The `429` message in UTC (a terminal's words; the page uses
+/// [`RegistryError::limit_message`] in the viewer's clock).
 fn too_many_message(
     registry: &str,
-    retry_at: Option<i64>,
+    reset: Option<&LimitReset>,
     rate_limit: Option<&RateLimit>,
     errors: &[ErrorEntry],
 ) -> String {
@@ -399,11 +433,12 @@ fn too_many_message(
     if let Some(limit) = rate_limit {
         m.push_str(&format!(": {limit}"));
     }
-    if let Some(at) = retry_at {
-        m.push_str(&format!(
-            "; try again after {}",
-            Timestamp::from_unix(at).to_rfc3339()
-        ));
+    if let Some(reset) = reset {
+        let at = Timestamp::from_unix(reset.at()).to_rfc3339();
+        m.push_str(&match reset {
+            LimitReset::WindowEnd(_) => format!("; the allowance is back by {at} at the latest"),
+            _ => format!("; try again after {at}"),
+        });
     }
     m.push_str(&errors_suffix(errors));
     m

@@ -10,7 +10,8 @@
 //!  auth       WWW-Authenticate challenges, token requests and responses, TokenCache,
 //!             Credentials
 //!  api        the operations' requests and readers: /v2/, manifests, blobs, tags,
-//!             catalog; registry error bodies, Docker Hub rate limits, Link pagination
+//!             catalog; registry error bodies, Link pagination
+//!  rate_limit Docker Hub's pull allowance, when a 429 resets, both in words
 //!  session    Session (endpoint, credentials, tokens) and Exchange, the state machine
 //!             a caller drives for one Operation
 //!  error      RegistryError and the parsers' errors
@@ -68,14 +69,16 @@ pub mod error;
 pub mod http;
 pub mod proxy;
 pub mod pull;
+pub mod rate_limit;
 pub mod session;
 
 pub use api::{
-    CatalogPage, ErrorCode, ErrorEntry, FetchedManifest, ManifestRef, NextPage, RateLimit,
-    Repository, ResolvedTag, TagPage, VerifiedBlob,
+    CatalogPage, ErrorCode, ErrorEntry, FetchedManifest, ManifestRef, NextPage, Repository,
+    ResolvedTag, TagPage, VerifiedBlob,
 };
 pub use auth::{Challenge, Credentials, Scope, Token, TokenCache};
 pub use error::{ChallengeError, DigestClaim, EndpointError, RegistryError, TokenError};
 pub use http::{Endpoint, InsecureRegistries, Method, Request, Response, Scheme, Url};
 pub use pull::{ImagePull, LayerJob, PullError, PullStep};
+pub use rate_limit::{LimitReset, RateLimit};
 pub use session::{Action, BlobRequest, Cursor, Exchange, Operation, Outcome, Pinged, Session};

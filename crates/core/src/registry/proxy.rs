@@ -19,6 +19,110 @@ pub const REGISTRY_PREFIX: &str = "/proxy/";
 /// Where token realms are under the proxy.
 pub const TOKEN_PREFIX: &str = "/proxy-token/";
 
+/// Where a page sends what it cannot ask a registry directly: the `layerscope serve` that
+/// served it (`./proxy/`, the default), or one named in the page's settings. Held as the
+/// server's root, ending in `/`, under which `proxy/` and `proxy-token/` live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyRoot {
+    root: String,
+    same_origin: bool,
+}
+
+/// Why a proxy URL from the settings cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyUrlError {
+    /// Not an absolute `http://` or `https://` URL, or one with a user name.
+    #[error("{url:?} is not a proxy URL: {reason} (write it as http(s)://host[:port]/proxy/)")]
+    NotAUrl {
+        /// The text as given (shown as text, never as HTML).
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A query or fragment, which would end up in the middle of every proxied path.
+    #[error("{url:?} is not a proxy URL: it has a query or fragment; give the proxy's path only")]
+    HasQuery {
+        /// The text as given.
+        url: String,
+    },
+}
+
+impl ProxyRoot {
+    /// The proxy of the server that served the page; `page_directory` is the page's URL up
+    /// to its last `/` (`http://127.0.0.1:8080/tools/`).
+    pub fn same_origin(page_directory: &str) -> ProxyRoot {
+        let mut root = page_directory.to_string();
+        if !root.ends_with('/') {
+            root.push('/');
+        }
+        ProxyRoot {
+            root,
+            same_origin: true,
+        }
+    }
+
+    /// A proxy URL as a person writes it: the proxy itself (`https://example.org/tools/proxy/`)
+    /// or the root of the `layerscope serve` that runs it (`http://127.0.0.1:8081`).
+    pub fn parse(text: &str) -> Result<ProxyRoot, ProxyUrlError> {
+        let text = text.trim();
+        let not_a_url = |reason| ProxyUrlError::NotAUrl {
+            url: text.to_string(),
+            reason,
+        };
+        if !text.contains("://") {
+            return Err(not_a_url("it is not an absolute URL"));
+        }
+        if text.contains(['?', '#']) {
+            return Err(ProxyUrlError::HasQuery {
+                url: text.to_string(),
+            });
+        }
+        let url = Url::parse(text).map_err(not_a_url)?;
+        let path = url.path().trim_end_matches('/');
+        let path = path.strip_suffix("/proxy").unwrap_or(path);
+        Ok(ProxyRoot {
+            root: format!("{}://{}{path}/", url.scheme().as_str(), url.host()),
+            same_origin: false,
+        })
+    }
+
+    /// The root, ending in `/`, for [`proxied_url`].
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    /// Whether this is the page's own `./proxy/`.
+    pub fn is_same_origin(&self) -> bool {
+        self.same_origin
+    }
+
+    /// `{root}proxy/{host}/v2/`: where a page checks that the proxy reaches `registry_host`.
+    pub fn probe_url(&self, registry_host: &str) -> String {
+        format!(
+            "{}{}{registry_host}/v2/",
+            self.root,
+            REGISTRY_PREFIX.trim_start_matches('/')
+        )
+    }
+
+    /// `url` routed through this proxy; see [`proxied_url`].
+    pub fn route(&self, registry_host: &str, url: &str) -> String {
+        proxied_url(&self.root, registry_host, url)
+    }
+}
+
+impl std::fmt::Display for ProxyRoot {
+    /// `./proxy/` for the page's own proxy, else the proxy's full URL.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let proxy = REGISTRY_PREFIX.trim_start_matches('/');
+        if self.same_origin {
+            write!(f, "./{proxy}")
+        } else {
+            write!(f, "{}{proxy}", self.root)
+        }
+    }
+}
+
 /// `url` (a request the core built for a registry's API or its token realm) routed through
 /// the proxy whose root is `base` (`http://127.0.0.1:8080/` or `https://example.org/tools/`,
 /// ending in `/`): the registry's `/v2/` under `proxy/{host}`, anything else under
@@ -107,6 +211,65 @@ mod tests {
         assert_eq!(
             proxied_url(base, "registry-1.docker.io", "https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fnginx%3Apull"),
             "http://127.0.0.1:8080/tools/proxy-token/auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fnginx%3Apull"
+        );
+    }
+
+    #[test]
+    fn proxy_urls_from_settings() {
+        for (given, root, shown) in [
+            (
+                "http://127.0.0.1:8081/proxy/",
+                "http://127.0.0.1:8081/",
+                "http://127.0.0.1:8081/proxy/",
+            ),
+            (
+                "http://127.0.0.1:8081",
+                "http://127.0.0.1:8081/",
+                "http://127.0.0.1:8081/proxy/",
+            ),
+            (
+                " https://Example.org/tools/proxy ",
+                "https://example.org/tools/",
+                "https://example.org/tools/proxy/",
+            ),
+            (
+                "https://example.org/tools/",
+                "https://example.org/tools/",
+                "https://example.org/tools/proxy/",
+            ),
+        ] {
+            let proxy = ProxyRoot::parse(given).unwrap();
+            assert_eq!(proxy.root(), root, "{given}");
+            assert_eq!(proxy.to_string(), shown, "{given}");
+            assert!(!proxy.is_same_origin());
+        }
+        let proxy = ProxyRoot::parse("http://127.0.0.1:8081/proxy/").unwrap();
+        assert_eq!(
+            proxy.probe_url("127.0.0.1:5000"),
+            "http://127.0.0.1:8081/proxy/127.0.0.1:5000/v2/"
+        );
+        assert_eq!(
+            proxy.route(
+                "127.0.0.1:5000",
+                "http://127.0.0.1:5000/v2/a/b/tags/list?n=5"
+            ),
+            "http://127.0.0.1:8081/proxy/127.0.0.1:5000/v2/a/b/tags/list?n=5"
+        );
+        for (bad, why) in [
+            ("proxy/", "not an absolute URL"),
+            ("ftp://example.org/proxy/", "only http and https"),
+            ("https://me@example.org/proxy/", "user name"),
+            ("https://example.org/proxy/?x=1", "query or fragment"),
+        ] {
+            let message = ProxyRoot::parse(bad).unwrap_err().to_string();
+            assert!(message.contains(why), "{bad}: {message}");
+        }
+        let own = ProxyRoot::same_origin("http://127.0.0.1:8080/tools/");
+        assert!(own.is_same_origin());
+        assert_eq!(own.to_string(), "./proxy/");
+        assert_eq!(
+            own.probe_url("r.example"),
+            "http://127.0.0.1:8080/tools/proxy/r.example/v2/"
         );
     }
 

@@ -27,8 +27,8 @@
 //! where `layerscope serve` answers when it stands in for a token service.
 
 use super::api::{
-    self, CatalogPage, FetchedManifest, ManifestRef, NextPage, RateLimit, Repository, ResolvedTag,
-    TagPage, VerifiedBlob, MAX_LIST_BYTES, MAX_SMALL_BODY_BYTES,
+    self, CatalogPage, FetchedManifest, ManifestRef, NextPage, Repository, ResolvedTag, TagPage,
+    VerifiedBlob, MAX_LIST_BYTES, MAX_SMALL_BODY_BYTES,
 };
 use super::auth::{
     parse_token_response, response_challenges, token_request, Challenge, Credentials, Scope, Token,
@@ -36,6 +36,7 @@ use super::auth::{
 };
 use super::error::{sanitize, RegistryError};
 use super::http::{Endpoint, Method, Request, Response, Scheme, Url};
+use super::rate_limit::RateLimit;
 use crate::model::config::MAX_CONFIG_BYTES;
 use crate::model::digest::Digest;
 use crate::model::manifest::MAX_MANIFEST_BYTES;
@@ -827,6 +828,7 @@ mod tests {
     use super::*;
     use crate::model::media::OCI_MANIFEST;
     use crate::registry::http::InsecureRegistries;
+    use crate::registry::rate_limit::LimitReset;
 
     const NOW: i64 = 1_800_000_000;
     const HUB_CHALLENGE: &str = "Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\",scope=\"repository:library/nginx:pull\"";
@@ -1754,7 +1756,7 @@ mod tests {
         });
         let err = outcome.unwrap_err();
         assert!(
-            matches!(err, RegistryError::TooManyRequests { retry_at: Some(t), .. } if t == NOW + 600)
+            matches!(err, RegistryError::TooManyRequests { reset: Some(LimitReset::RetryAfter(t)), .. } if t == NOW + 600)
         );
         assert_eq!(s.rate_limit().unwrap().remaining, Some(0));
     }
