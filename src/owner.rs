@@ -170,7 +170,7 @@ pub const MAX_DOWNLOAD_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Most hard links followed to reach a file's content (a link to a link is not valid tar,
 /// but a hostile archive may hold one).
-const MAX_LINK_HOPS: usize = 4;
+pub const MAX_LINK_HOPS: usize = 4;
 
 /// Byte ranges of an archive, read synchronously (the worker's `Blob` reader).
 pub trait ArchiveBytes {

@@ -242,6 +242,9 @@ pub enum TreeAnswer {
         /// True when only the first bytes are shown.
         truncated: bool,
     },
+    /// A file read is under way: `received` bytes of its layer's `size` (0 when not known)
+    /// have come in again.
+    Reading { id: u64, received: u64, size: u64 },
     /// The question could not be answered; the message says why.
     Failed { id: u64, message: String },
 }
@@ -253,6 +256,7 @@ impl TreeAnswer {
             TreeAnswer::Rows { id, .. }
             | TreeAnswer::Hits { id, .. }
             | TreeAnswer::File { id, .. }
+            | TreeAnswer::Reading { id, .. }
             | TreeAnswer::Failed { id, .. } => *id,
         }
     }
@@ -263,6 +267,7 @@ impl TreeAnswer {
             TreeAnswer::Rows { id, .. }
             | TreeAnswer::Hits { id, .. }
             | TreeAnswer::File { id, .. }
+            | TreeAnswer::Reading { id, .. }
             | TreeAnswer::Failed { id, .. } => *id = number,
         }
         self

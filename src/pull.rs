@@ -20,7 +20,9 @@ use std::rc::Rc;
 
 use js_sys::{Reflect, Uint8Array};
 use layerscope_core::archive::{Phase, Progress};
+use layerscope_core::engine::extract::{Extraction, FileExtractor, Pushed};
 use layerscope_core::engine::scan::{LayerError, LayerSummary, Scanner};
+use layerscope_core::model::digest::Digest;
 use layerscope_core::model::platform::Platform;
 use layerscope_core::model::reference::Reference;
 use layerscope_core::registry::proxy::{challenges_from_proxy, ProxyRoot};
@@ -35,6 +37,7 @@ use web_sys::{
     WorkerGlobalScope,
 };
 
+use crate::owner::FoundFile;
 use crate::protocol::{
     without_file_lists, without_layer_files, ProgressThrottle, RegistryPull, Route, WorkerEvent,
 };
@@ -58,11 +61,14 @@ enum Stop {
 }
 
 /// The tag list of a pulled image's repository, page after page, with the session that
-/// pulled it (its token, its route).
+/// pulled it (its token, its route); the same session reads a file of a layer again for the
+/// file viewer.
 pub struct TagPages {
     session: Session,
     http: Fetcher,
     repository: Repository,
+    /// The pulled image's layer blobs, bottom first.
+    layers: Vec<Option<Digest>>,
     cursor: TagCursor,
     resolver: Resolver,
 }
@@ -272,6 +278,77 @@ impl TagPages {
     }
 }
 
+impl TagPages {
+    /// Reads `path` as layer `layer` holds it, streaming the layer blob again (the browser's
+    /// HTTP cache usually has it) only up to the file, following hard links into the layers
+    /// below. `on_progress` hears the layer bytes received and the blob's size.
+    pub async fn read_file(
+        &mut self,
+        layer: usize,
+        path: &str,
+        limit: u64,
+        on_progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<FoundFile, String> {
+        let mut wanted = path.as_bytes().to_vec();
+        let mut hops = 0;
+        loop {
+            let mut found = None;
+            for candidate in (0..=layer.min(self.layers.len().saturating_sub(1))).rev() {
+                let Some(digest) = self.layers[candidate].clone() else {
+                    return Err(format!("layer {candidate} has no digest to fetch it by"));
+                };
+                let mut content = Vec::new();
+                let operation = Operation::LayerBlob {
+                    repository: self.repository.clone(),
+                    digest,
+                };
+                let extraction = match self
+                    .http
+                    .extract_from_layer(
+                        &mut self.session,
+                        operation,
+                        FileExtractor::new(&wanted, limit),
+                        &mut content,
+                        on_progress,
+                    )
+                    .await
+                {
+                    Ok(Ok(extraction)) => extraction,
+                    Ok(Err(message)) => return Err(message),
+                    Err(_) => return Err("the page stopped the read".into()),
+                };
+                if extraction != Extraction::NotFound {
+                    found = Some(FoundFile {
+                        layer: candidate,
+                        extraction,
+                        content,
+                    });
+                    break;
+                }
+                if hops == 0 {
+                    break;
+                }
+            }
+            match found {
+                Some(FoundFile {
+                    extraction: Extraction::HardLink { source, .. },
+                    ..
+                }) if hops < crate::owner::MAX_LINK_HOPS => {
+                    wanted = source;
+                    hops += 1;
+                }
+                Some(file) => return Ok(file),
+                None => {
+                    return Err(format!(
+                        "{} is not in layer {layer} of the image",
+                        String::from_utf8_lossy(&wanted)
+                    ))
+                }
+            }
+        }
+    }
+}
+
 /// Pulls `job` and returns the final event (`Done`, `Failed` or `NeedsLogin`); `None` when
 /// the page cancelled. `post` hears every event on the way. After `Done` the first page of
 /// tags is posted, and the [`TagPages`] returned fetch the following ones.
@@ -413,6 +490,11 @@ async fn pull_image(
                 if let Some(trees) = pull.take_file_trees() {
                     crate::owner::keep(trees);
                 }
+                let layers = report
+                    .layers
+                    .iter()
+                    .map(|layer| layer.digest.clone())
+                    .collect();
                 // Kept whole for "Download report"; posted without the file lists.
                 post(&crate::protocol::finished(report));
                 // The image is shown; the tag list follows (a registry may refuse it: then
@@ -423,6 +505,7 @@ async fn pull_image(
                     session,
                     http,
                     repository,
+                    layers,
                     cursor: TagCursor::new(page_size),
                     resolver,
                 });
@@ -568,6 +651,79 @@ impl Fetcher {
             on_bytes(received);
         }
         Ok(Ok(scanner.finish()))
+    }
+
+    /// Streams one layer into `extractor` until the file is settled (the rest of the blob is
+    /// not read); its content goes to `content`.
+    async fn extract_from_layer(
+        &mut self,
+        session: &mut Session,
+        operation: Operation,
+        mut extractor: FileExtractor,
+        content: &mut Vec<u8>,
+        on_progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Result<Extraction, String>, Stop> {
+        let ignore = |_: &WorkerEvent| {};
+        let request = match self.run(session, operation, &ignore).await? {
+            Ok(Outcome::LayerBlob(blob)) => blob.request,
+            Ok(_) => {
+                return Ok(Err(
+                    "the registry session answered a layer request with something else".into(),
+                ))
+            }
+            Err(error) => return Ok(Err(error.to_string())),
+        };
+        let response = match self.fetch(&request, &ignore).await? {
+            Ok(response) => response,
+            Err(detail) => return Ok(Err(self.transport(detail).to_string())),
+        };
+        if response.status() != 200 {
+            return Ok(Err(format!(
+                "{} answered {} for layer {}",
+                self.registry,
+                response.status(),
+                blob_name(&request.url)
+            )));
+        }
+        let size = response
+            .headers()
+            .get("content-length")
+            .ok()
+            .flatten()
+            .and_then(|length| length.parse().ok())
+            .unwrap_or(0);
+        let mut keep = |chunk: &[u8]| content.extend_from_slice(chunk);
+        let Some(reader) = body_reader(&response) else {
+            return Ok(extractor.finish(&mut keep).map_err(|e| e.to_string()));
+        };
+        let mut received = 0u64;
+        loop {
+            let chunk = match self.next_chunk(&reader).await? {
+                Ok(Some(len)) => len,
+                Ok(None) => break,
+                Err(detail) => {
+                    return Ok(Err(format!(
+                        "reading layer {}: {detail}",
+                        blob_name(&request.url)
+                    )))
+                }
+            };
+            received += chunk as u64;
+            on_progress(received, size);
+            match extractor.push(&self.buffer[..chunk], &mut keep) {
+                Ok(Pushed::NeedMore) => {}
+                Ok(Pushed::Finished(extraction)) => {
+                    // The file is whole: the rest of the blob is not needed.
+                    let _ = reader.cancel();
+                    return Ok(Ok(extraction));
+                }
+                Err(error) => {
+                    let _ = reader.cancel();
+                    return Ok(Err(error.to_string()));
+                }
+            }
+        }
+        Ok(extractor.finish(&mut keep).map_err(|e| e.to_string()))
     }
 
     /// Sends `request` the way that works for this registry, finding it on the first request.

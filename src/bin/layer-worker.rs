@@ -59,6 +59,32 @@ fn main() {
                     layer,
                     path,
                     want,
+                }) if !holds_archive() => {
+                    // A registry image: the layer is fetched again, asynchronously.
+                    let Some(mut pages) = tag_pages.borrow_mut().take() else {
+                        post(&WorkerEvent::Tree {
+                            answer: Box::new(TreeAnswer::Failed {
+                                id,
+                                message: "the worker is busy with the registry (or holds no image); try again in a moment".into(),
+                            }),
+                        });
+                        return;
+                    };
+                    let tag_pages = tag_pages.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let answer = read_registry_file(&mut pages, id, layer, path, want).await;
+                        *tag_pages.borrow_mut() = Some(pages);
+                        post(&WorkerEvent::Tree {
+                            answer: Box::new(answer),
+                        });
+                    });
+                    return;
+                }
+                Ok(TreeRequest::ReadFile {
+                    id,
+                    layer,
+                    path,
+                    want,
                 }) => read_file(id, layer, path, want),
                 Ok(request) => owner::answer(request),
                 Err(message) => TreeAnswer::Failed { id: 0, message },
@@ -167,6 +193,44 @@ fn read_file(id: u64, layer: usize, path: String, want: FileWant) -> TreeAnswer 
         post_file_bytes(id, &path, &bytes);
     }
     answer
+}
+
+fn holds_archive() -> bool {
+    ARCHIVE.with(|slot| slot.borrow().is_some())
+}
+
+/// Reads a file of a pulled registry image again, posting how much of the layer came in.
+async fn read_registry_file(
+    pages: &mut TagPages,
+    id: u64,
+    layer: usize,
+    path: String,
+    want: FileWant,
+) -> TreeAnswer {
+    let limit = match want {
+        FileWant::Download => owner::MAX_DOWNLOAD_BYTES,
+        FileWant::Preview | FileWant::Hex => PREVIEW_BYTES,
+    };
+    let mut last_post = 0.0;
+    let mut on_progress = |received: u64, size: u64| {
+        let now = js_sys::Date::now();
+        if now - last_post >= 100.0 {
+            last_post = now;
+            post(&WorkerEvent::Tree {
+                answer: Box::new(TreeAnswer::Reading { id, received, size }),
+            });
+        }
+    };
+    match pages.read_file(layer, &path, limit, &mut on_progress).await {
+        Ok(found) => {
+            let (answer, bytes) = owner::file_answer(id, path.clone(), want, found);
+            if let Some(bytes) = bytes {
+                post_file_bytes(id, &path, &bytes);
+            }
+            answer
+        }
+        Err(message) => TreeAnswer::Failed { id, message },
+    }
 }
 
 /// Posts a file's bytes to the page as one transferred buffer.

@@ -89,6 +89,9 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
     let wanted_window = use_mut_ref(|| 0u64);
     let wanted_search = use_mut_ref(|| 0u64);
     let wanted_file = use_mut_ref(|| 0u64);
+    // The file asked for last (the listener reads it: a state handle it captured would be
+    // the first render's).
+    let file_asked = use_mut_ref(|| None::<(usize, String, FileWant)>);
     let viewed = use_state(|| None::<Viewed>);
     // A row to scroll into view once its window is drawn.
     let scroll_to = use_mut_ref(|| None::<usize>);
@@ -109,6 +112,7 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
         let wanted_window = wanted_window.clone();
         let wanted_search = wanted_search.clone();
         let wanted_file = wanted_file.clone();
+        let file_asked = file_asked.clone();
         let viewed = viewed.clone();
         let scroll_to = scroll_to.clone();
         let listen = props.listen_tree.clone();
@@ -162,11 +166,22 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
                             truncated,
                         }));
                     }
+                    TreeAnswer::Reading { id, received, size } if id == *wanted_file.borrow() => {
+                        if let Some((layer, path, want)) = file_asked.borrow().clone() {
+                            viewed.set(Some(Viewed::Loading {
+                                layer,
+                                path,
+                                want,
+                                progress: Some((received, size)),
+                            }));
+                        }
+                    }
                     TreeAnswer::Failed { id, message } if id == *wanted_file.borrow() => {
-                        let path = match &*viewed {
-                            Some(Viewed::Loading { path, .. }) => path.clone(),
-                            _ => String::new(),
-                        };
+                        let path = file_asked
+                            .borrow()
+                            .as_ref()
+                            .map(|(_, path, _)| path.clone())
+                            .unwrap_or_default();
                         viewed.set(Some(Viewed::Failed { path, message }));
                     }
                     TreeAnswer::Failed { id, message }
@@ -333,8 +348,10 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
         let ask = props.ask_tree.clone();
         let next_id = next_id.clone();
         let wanted_file = wanted_file.clone();
+        let file_asked = file_asked.clone();
         let viewed = viewed.clone();
         Callback::from(move |(layer, path, want): (usize, String, FileWant)| {
+            *file_asked.borrow_mut() = Some((layer, path.clone(), want));
             let id = {
                 let mut next = next_id.borrow_mut();
                 *next += 1;
@@ -345,6 +362,7 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
                 layer,
                 path: path.clone(),
                 want,
+                progress: None,
             }));
             ask.emit(TreeRequest::ReadFile {
                 id,
@@ -479,6 +497,9 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
                 <p class="tree-status muted" data-testid="tree-status">
                     {format!("{} rows shown of {} entries in this view · layer {}", held.total, held.entries, layer.index)}
                 </p>
+                if let Some(path) = &selected {
+                    <p class="tree-status">{"Selected: "}<code data-testid="tree-selected-path">{path.clone()}</code></p>
+                }
                 if held.total == 0 {
                     <p class="empty">{"Nothing in this view matches the filter."}</p>
                 }

@@ -18,6 +18,8 @@ pub enum Viewed {
         layer: usize,
         path: String,
         want: FileWant,
+        /// Bytes of the layer read again so far, and its size (0 when not known).
+        progress: Option<(u64, u64)>,
     },
     /// The worker's answer.
     Shown {
@@ -74,12 +76,22 @@ pub fn file_view(props: &FileViewProps) -> Html {
     };
     let path = props.viewed.path().to_string();
     let body = match &props.viewed {
-        Viewed::Loading { layer, want, .. } => html! {
+        Viewed::Loading {
+            layer,
+            want,
+            progress,
+            ..
+        } => html! {
             <p class="muted" data-testid="file-loading">
                 {match want {
                     FileWant::Download => format!("Reading the whole file from layer {layer} to save it…"),
                     _ => format!("Reading layer {layer} up to this file…"),
                 }}
+                if let Some((received, size)) = progress {
+                    {format!(" The layer is streamed again (your browser's cache usually has it): {}{}.",
+                        humanize::size(*received),
+                        if *size > 0 { format!(" of {}", humanize::size(*size)) } else { String::new() })}
+                }
             </p>
         },
         Viewed::Failed { message, .. } => html! {

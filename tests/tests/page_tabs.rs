@@ -288,19 +288,25 @@ fn every_tab_of_dives_image_reads_as_dive_and_the_cli_say() {
     // names it in the URL.
     assert_eq!(selected_layer(&browser), Some(13));
     // Headings are set in capitals by the style sheet.
-    assert!(browser
-        .testid_text("file-tree-pane")
-        .to_lowercase()
-        .contains("tree of layer 13"));
+    wait_until(&browser, "the tree of layer 13", || {
+        browser
+            .find_testid("tree-status")
+            .first()
+            .and_then(|status| browser.webdriver().element_text(status).ok())
+            .is_some_and(|text| text.ends_with("layer 13"))
+    });
     browser.webdriver().click(&rows[3]).unwrap();
     wait_until(&browser, "layer 3 selected", || {
         selected_layer(&browser) == Some(3)
     });
     assert!(hash(&browser).ends_with("&layer=3"), "{}", hash(&browser));
-    assert!(browser
-        .testid_text("file-tree-pane")
-        .to_lowercase()
-        .contains("tree of layer 3"));
+    wait_until(&browser, "the tree of layer 3", || {
+        browser
+            .find_testid("tree-status")
+            .first()
+            .and_then(|status| browser.webdriver().element_text(status).ok())
+            .is_some_and(|text| text.ends_with("layer 3"))
+    });
     browser.save_screenshot("tabs-dive-files.png");
 
     // History: docker history's rows and sizes, newest first, and the Dockerfile.

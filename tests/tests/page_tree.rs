@@ -659,3 +659,51 @@ fn one_layer_archive(dir: &Path, layer: &[u8]) -> PathBuf {
     archive.finish().unwrap();
     path
 }
+
+#[test]
+fn a_registry_image_s_tree_and_a_file_read_again_from_its_layer() {
+    let demo = layerscope_e2e::repo_root().join("static/demo/layerscope-demo.tar");
+    let server = LayerscopeServer::start();
+    let registry = layerscope_e2e::Registry::start(
+        layerscope_e2e::RegistryConfig::plain().with_cors(&server.origin()),
+    );
+    layerscope_e2e::push_archive(
+        &format!("docker-archive:{}", demo.display()),
+        &registry,
+        "demo/app:1.0",
+    );
+    // The app layer (1) rewrote /etc/os-release.
+    let expected = file_in_layer(&demo, &layer_member(&demo, 1), "etc/os-release");
+    let browser = Browser::start();
+    // The link names the path: the tree opens at it, selected.
+    browser.open(&format!(
+        "{}#/image/{}/demo/app:1.0?path=/etc/os-release",
+        server.url,
+        registry.host()
+    ));
+    wait_rows(&browser, "the linked path selected", |rows| {
+        rows.iter()
+            .any(|row| row.selected && row.path == "/etc/os-release")
+    });
+    // The top layer replaced /etc/demo (an opaque directory): its old files show as removed
+    // by it, its new ones as added.
+    let rows = rows(&browser);
+    let mark_of = |path: &str| {
+        rows.iter()
+            .find(|row| row.path == path)
+            .map(|row| row.mark.clone())
+            .unwrap_or_else(|| panic!("no row {path}"))
+    };
+    assert_eq!(mark_of("/etc/demo/conf.d/10-listen.conf"), "added");
+    assert_eq!(mark_of("/etc/demo/cache.conf"), "removed");
+    open_file_row(&browser, "/etc/os-release");
+    // skopeo pushed the layer gzip-compressed: the worker streams it again up to the file.
+    assert_eq!(
+        viewer_text(&browser, "file-content").as_bytes(),
+        &expected[..]
+    );
+    assert_eq!(viewer_text(&browser, "file-layer"), "layer 1");
+    save_screenshot(&browser, "file-view-registry");
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "console: {}", describe_log(&errors));
+}
