@@ -387,7 +387,26 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
         let held = held.clone();
         let select_path = select_path.clone();
         let act = act.clone();
+        let toggle_mode = {
+            let on_view = props.on_view.clone();
+            let view = props.view.clone();
+            move || {
+                let mode = match view.mode {
+                    TreeMode::All => TreeMode::Changes,
+                    TreeMode::Changes => TreeMode::All,
+                };
+                on_view.emit(ViewState {
+                    mode,
+                    ..view.clone()
+                });
+            }
+        };
         Callback::from(move |event: KeyboardEvent| {
+            if event.key() == "m" {
+                toggle_mode();
+                event.prevent_default();
+                return;
+            }
             let Some(held) = &held else {
                 return;
             };

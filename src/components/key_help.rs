@@ -1,9 +1,13 @@
 use yew::prelude::*;
 
 /// The keys and what they do.
-pub const KEYS: [(&str, &str); 5] = [
+pub const KEYS: [(&str, &str); 9] = [
     ("?", "show or hide this list"),
     ("[  ]", "previous / next layer"),
+    ("/", "search paths in every layer"),
+    ("j  k  ↑  ↓", "move in the file tree (click it first)"),
+    ("→  ←  Space", "open, close, toggle a directory"),
+    ("m", "this layer's changes / everything up to it"),
     ("1 … 6", "Files, History, Config, Inspect, Efficiency, Tags"),
     ("Esc", "close this list"),
     ("Tab", "move between controls; Enter or Space picks"),

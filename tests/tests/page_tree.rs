@@ -342,6 +342,22 @@ fn dive_image_views_filters_sort_collapse_search_and_keys() {
             .any(|row| row.selected && row.path == "/root/example/somefile3.txt")
     });
     assert_ne!(up, "/root/example/somefile3.txt");
+    // m switches to the layer's changes: layer 6 only adds somefile3 (and its directories).
+    browser.webdriver().send_keys(&scroller, "m").unwrap();
+    let changes = wait_rows(&browser, "layer 6's changes", |rows| {
+        !rows.is_empty() && rows.len() <= 4
+    });
+    assert!(
+        changes
+            .iter()
+            .any(|row| row.path == "/root/example/somefile3.txt" && row.mark == "added"),
+        "{changes:?}"
+    );
+    assert!(
+        fragment(&browser).contains("mode=changes"),
+        "{}",
+        fragment(&browser)
+    );
     save_screenshot(&browser, "files-tab-search");
 
     // A bad regular expression says so, and the tree stays.
@@ -706,4 +722,98 @@ fn a_registry_image_s_tree_and_a_file_read_again_from_its_layer() {
     save_screenshot(&browser, "file-view-registry");
     let errors = browser.console_errors();
     assert!(errors.is_empty(), "console: {}", describe_log(&errors));
+}
+
+/// Opens `archive`, hides removed entries and checks the tree holds exactly the CLI's final
+/// file list, in its order (the first window) and in number.
+fn assert_tree_is_the_cli_file_list(archive: &Path) -> (LayerscopeServer, Browser) {
+    let files: Vec<String> = cli_json(archive)["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| format!("/{}", file["path"].as_str().unwrap()))
+        .collect();
+    assert!(!files.is_empty());
+    let (server, browser) = open_archive(archive);
+    click(&browser, "filter-removed");
+    wait_total(&browser, files.len());
+    let shown = rows(&browser);
+    for (row, path) in shown.iter().zip(&files) {
+        assert_eq!(
+            &row.path,
+            path,
+            "rows in the CLI's order for {}",
+            archive.display()
+        );
+    }
+    (server, browser)
+}
+
+#[test]
+fn docker_25_save_output_shows_its_tree() {
+    let archive = peer("go-containerregistry/pkg/v1/tarball/testdata/hello-world-v25.tar");
+    let (_server, browser) = assert_tree_is_the_cli_file_list(&archive);
+    open_file_row(&browser, "/hello");
+    let dump = viewer_text(&browser, "file-content");
+    assert!(
+        dump.starts_with("00000000: 7f45 4c46"),
+        "hello is an ELF binary: {}",
+        &dump[..40]
+    );
+}
+
+#[test]
+fn an_oci_archive_with_a_zstd_layer_shows_its_tree() {
+    assert_tree_is_the_cli_file_list(&peer("dive/.data/test-oci-zstd-image.tar"));
+}
+
+#[test]
+fn a_skopeo_oci_archive_with_zstd_layers_shows_its_tree_and_files() {
+    let dir = TempDir::new("page-tree-skopeo-zstd");
+    let demo = layerscope_e2e::repo_root().join("static/demo/layerscope-demo.tar");
+    let archive = dir.path().join("demo-zstd.tar");
+    let status = Command::new("skopeo")
+        .args(["copy", "--quiet", "--dest-compress-format", "zstd"])
+        .arg(format!("docker-archive:{}", demo.display()))
+        .arg(format!("oci-archive:{}:demo:zstd", archive.display()))
+        .status()
+        .expect("run skopeo");
+    assert!(status.success(), "skopeo copy to a zstd OCI archive");
+    let (_server, browser) = assert_tree_is_the_cli_file_list(&archive);
+    let expected = file_in_layer(&demo, &layer_member(&demo, 1), "etc/os-release");
+    click(&browser, "tree-collapse-all");
+    browser.execute(
+        "document.querySelector('[data-testid=tree-row][data-path=\"/etc\"] .twisty').click(); return true;",
+    );
+    open_file_row(&browser, "/etc/os-release");
+    assert_eq!(
+        viewer_text(&browser, "file-content").as_bytes(),
+        &expected[..]
+    );
+}
+
+#[test]
+fn a_gzip_compressed_docker_save_shows_its_tree_and_reads_a_file_again() {
+    let dir = TempDir::new("page-tree-targz");
+    let archive = dir.path().join("dive.tar.gz");
+    let output = Command::new("gzip")
+        .args(["-c", "-6"])
+        .arg(dive_image())
+        .output()
+        .expect("run gzip");
+    assert!(output.status.success());
+    std::fs::write(&archive, &output.stdout).unwrap();
+    let (_server, browser) = assert_tree_is_the_cli_file_list(&archive);
+    // The viewer reads the layer again by decompressing the archive from its start.
+    let expected = file_in_layer(
+        &dive_image(),
+        &layer_member(&dive_image(), 1),
+        "somefile.txt",
+    );
+    click(&browser, "tree-collapse-all");
+    open_file_row(&browser, "/somefile.txt");
+    assert_eq!(
+        viewer_text(&browser, "file-content").as_bytes(),
+        &expected[..]
+    );
 }
