@@ -88,6 +88,40 @@ fn a_registry_image_has_the_figures_of_its_oci_archive() {
     for key in ["layer", "image", "files"] {
         assert_eq!(pulled[key], from_archive[key], "{key} differs");
     }
+    // skopeo rewrites the config when it writes an OCI archive (another image ID); a
+    // `docker-archive:` copy keeps it (but stores its layers uncompressed, under other blob
+    // digests), so that one has the same history and config too.
+    let docker_archive = work.path().join("demo-docker.tar");
+    run_checked(
+        "copying the image into a docker archive",
+        Command::new("skopeo")
+            .args([
+                "copy",
+                "--quiet",
+                "--insecure-policy",
+                "--src-tls-verify=false",
+            ])
+            .arg(format!("docker://{reference}"))
+            .arg(format!(
+                "docker-archive:{}:{reference}",
+                docker_archive.display()
+            )),
+    );
+    let from_docker = json_of(&inspect(
+        &["--json", docker_archive.to_str().unwrap()],
+        &[],
+        "",
+    ));
+    for key in ["files", "history"] {
+        assert_eq!(
+            pulled[key], from_docker[key],
+            "{key} differs from the docker archive"
+        );
+    }
+    assert_eq!(
+        pulled["inspect"][0]["Config"], from_docker["inspect"][0]["Config"],
+        "the config's inspect view differs"
+    );
     assert_eq!(pulled["layer"].as_array().unwrap().len(), 3);
     // Every digest checked: the manifest, the config, each layer's blob and diff_id.
     let verification = pulled["verification"].as_array().unwrap();
