@@ -20,6 +20,7 @@ use layerscope_core::model::reference::Reference;
 use layerscope_core::present::ci::{CiConfig, CiOutcome, RuleStatus};
 use layerscope_core::present::humanize;
 use layerscope_core::present::inspect::NONE;
+use layerscope_core::present::terminal::escape;
 use layerscope_core::registry::Credentials;
 
 use crate::pull;
@@ -112,7 +113,8 @@ pub fn run(args: &InspectArgs) -> ExitCode {
 }
 
 fn fail(message: &str) -> ExitCode {
-    eprintln!("layerscope inspect: {message}");
+    // Messages quote names from the image: escaped, like everything printed from it.
+    eprintln!("layerscope inspect: {}", escape(message));
     ExitCode::from(EXIT_UNREADABLE)
 }
 
@@ -334,12 +336,12 @@ fn print_listing(args: &InspectArgs, listing: &Listing) -> ExitCode {
                 let tags = if image.tags.is_empty() {
                     NONE.to_string()
                 } else {
-                    image.tags.join(", ")
+                    escape(&image.tags.join(", ")).into_owned()
                 };
                 let platform = image
                     .platform
                     .as_deref()
-                    .map(|p| format!("  {p}"))
+                    .map(|p| format!("  {}", escape(p)))
                     .unwrap_or_default();
                 writeln!(
                     out,
@@ -437,8 +439,10 @@ fn short(digest: Option<&Digest>) -> &str {
     digest.map_or("-", Digest::short)
 }
 
+/// `text` on one line of at most `width` characters, escaped for the terminal.
 fn one_line(text: &str, width: usize) -> String {
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = escape(&text).into_owned();
     if text.chars().count() <= width {
         text
     } else {
@@ -459,7 +463,7 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
             let tags = if image.tags.is_empty() {
                 NONE.to_string()
             } else {
-                image.tags.join(", ")
+                escape(&image.tags.join(", ")).into_owned()
             };
             writeln!(
                 out,
@@ -478,8 +482,8 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
     writeln!(
         out,
         "{:<40} {:<16} {:<14} {:<16} {}",
-        ls.repository,
-        ls.tag,
+        escape(&ls.repository),
+        escape(&ls.tag),
         ls.image_id,
         created_ago(ls.created.as_deref()),
         ls.size
@@ -500,7 +504,7 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
                 created_ago(row.created.as_deref()),
                 one_line(&row.created_by, 50),
                 humanize::size(row.size),
-                row.comment
+                escape(&row.comment)
             )?;
         }
         writeln!(out)?;
@@ -571,7 +575,7 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
             "{:>5}  {:>12}  {}",
             file.count,
             humanize::size(file.wasted_bytes),
-            file.path
+            escape(&file.path)
         )?;
     }
     writeln!(out)?;
@@ -579,7 +583,7 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
     let ok = report.verification.iter().filter(|v| v.ok).count();
     writeln!(out, "VERIFIED: {ok} of {checked} digests match")?;
     for warning in &report.warnings {
-        writeln!(out, "warning: {warning}")?;
+        writeln!(out, "warning: {}", escape(warning))?;
     }
     Ok(())
 }
@@ -603,7 +607,7 @@ fn print_ci(out: &mut impl Write, report: &ImageReport, outcome: &CiOutcome) -> 
                 "  {}: {}: {}",
                 result.status.label(),
                 result.kind.key(),
-                result.message
+                escape(&result.message)
             )?;
         }
     }

@@ -992,3 +992,102 @@ fn list_reads_headers_and_documents_only() {
     assert!(read < 10_240, "read {read} bytes to list");
     assert_eq!(listing["totalBytes"], 40960);
 }
+
+/// A `docker save` archive whose names and commands hold terminal controls: an OSC title
+/// sequence, a clear-screen CSI, a carriage return, a C1 CSI and a right-to-left override.
+/// Written by Python's tarfile, so the bytes are what another tool makes, not this crate.
+fn hostile_archive(dir: &Path) -> PathBuf {
+    let path = dir.join("hostile.tar");
+    let script = r#"
+import hashlib, io, json, sys, tarfile
+def tar_of(members):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, data in members:
+            info = tarfile.TarInfo(name); info.size = len(data); info.mode = 0o644
+            t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+evil = "evil\x1b]0;pwned\x07\r\u009b31m\u202etxt.exe"
+layers = [tar_of([(evil, b"one\n")]), tar_of([(evil, b"two\n")])]
+config = json.dumps({
+    "architecture": "amd64", "os": "linux", "config": {},
+    "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(l).hexdigest() for l in layers]},
+    "history": [{"created_by": "/bin/sh -c echo \x1b[2J cleared"}, {"created_by": "COPY x \u202eoverride", "comment": "note\x1b[31m"}],
+}).encode()
+config_name = hashlib.sha256(config).hexdigest() + ".json"
+names = ["l%d/layer.tar" % i for i in range(len(layers))]
+manifest = json.dumps([{"Config": config_name, "RepoTags": ["hostile:1"], "Layers": names}]).encode()
+with tarfile.open(sys.argv[1], "w") as out:
+    for name, data in [("manifest.json", manifest), (config_name, config)] + list(zip(names, layers)):
+        info = tarfile.TarInfo(name); info.size = len(data)
+        out.addfile(info, io.BytesIO(data))
+"#;
+    let status = Command::new("python3")
+        .args(["-c", script])
+        .arg(&path)
+        .status()
+        .expect("run python3");
+    assert!(status.success(), "writing the hostile archive");
+    path
+}
+
+/// True for bytes a terminal would act on: C0 controls but the line ends printed, DEL,
+/// and (as UTF-8) C1 controls and the bidirectional overrides.
+fn raw_controls(output: &str) -> Vec<char> {
+    output
+        .chars()
+        .filter(|&c| {
+            (c < ' ' && c != '\n')
+                || ('\u{7f}'..='\u{9f}').contains(&c)
+                || ('\u{202a}'..='\u{202e}').contains(&c)
+                || ('\u{2066}'..='\u{2069}').contains(&c)
+        })
+        .collect()
+}
+
+#[test]
+fn names_and_commands_from_the_image_reach_the_terminal_escaped() {
+    let dir = TempDir::new("inspect-hostile");
+    let archive = hostile_archive(dir.path());
+    let out = layerscope(&["inspect", archive.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(raw_controls(&stdout), Vec::<char>::new(), "{stdout}");
+    // The wasted file (written twice) and the commands, escaped, not dropped.
+    assert!(
+        stdout.contains(r"evil\x1b]0;pwned\x07\r\u{9b}31m\u{202e}txt.exe"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(r"echo \x1b[2J cleared"), "{stdout}");
+    assert!(stdout.contains(r"\u{202e}override"), "{stdout}");
+    assert!(stdout.contains(r"note\x1b[31m"), "{stdout}");
+    // JSON keeps the exact names (JSON escapes them itself).
+    let json = json_of(&archive, &[]);
+    let paths: Vec<&str> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert!(
+        paths.contains(&"evil\u{1b}]0;pwned\u{7}\r\u{9b}31m\u{202e}txt.exe"),
+        "{paths:?}"
+    );
+}
+
+#[test]
+fn an_error_quoting_a_name_from_the_image_is_escaped() {
+    let out = layerscope(&[
+        "inspect",
+        "--image",
+        "x\u{1b}[2J:1",
+        dive_image().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert_eq!(raw_controls(&stderr), Vec::<char>::new(), "{stderr}");
+    assert!(
+        stderr.contains(r"\x1b[2J") || stderr.contains(r"\u{1b}[2J"),
+        "the wanted tag, escaped: {stderr}"
+    );
+}

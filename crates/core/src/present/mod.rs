@@ -18,5 +18,6 @@ pub mod humanize;
 pub mod inspect;
 pub mod report;
 pub mod search;
+pub mod terminal;
 pub mod tree_view;
 pub mod verification;
