@@ -186,8 +186,75 @@ pub struct FoundFile {
     pub content: Vec<u8>,
 }
 
-/// Reads `path` as layer `layer` of a dropped archive holds it, following hard links (in the
-/// same layer first, then the ones below), handing out at most `limit` bytes.
+/// Which layer and path to read next on the way to a file's content: the file where the
+/// tree says it is, then, for a hard link, its source in that layer or the ones below (a
+/// hard link's source was written by its own layer or a lower one). Both the archive and
+/// the registry reads drive it; it does no IO itself.
+pub struct FileSearch {
+    top: usize,
+    wanted: Vec<u8>,
+    /// The next layer to try; `None` once nothing is left to try.
+    next: Option<usize>,
+    hops: usize,
+}
+
+/// What a [`FileSearch`] says after a read.
+pub enum SearchStep {
+    /// Read [`FileSearch::next`] and report it again.
+    Continue,
+    /// The file (or what stands at its path) is found.
+    Found(FoundFile),
+    /// It is not there; the message says what is missing.
+    Missing(String),
+}
+
+impl FileSearch {
+    /// A search for `path` as layer `layer` (of `layers`) holds it.
+    pub fn new(layer: usize, path: &str, layers: usize) -> FileSearch {
+        FileSearch {
+            top: layer,
+            wanted: path.as_bytes().to_vec(),
+            next: (layers > 0).then(|| layer.min(layers - 1)),
+            hops: 0,
+        }
+    }
+
+    /// The layer and path to read next, if any.
+    pub fn next(&self) -> Option<(usize, &[u8])> {
+        Some((self.next?, &self.wanted))
+    }
+
+    /// Takes what reading [`FileSearch::next`] found.
+    pub fn found(&mut self, extraction: Extraction, content: Vec<u8>) -> SearchStep {
+        let Some(layer) = self.next else {
+            return SearchStep::Missing("the file search has nothing left to read".into());
+        };
+        match extraction {
+            Extraction::NotFound if self.hops > 0 && layer > 0 => {
+                self.next = Some(layer - 1);
+                SearchStep::Continue
+            }
+            Extraction::NotFound => SearchStep::Missing(format!(
+                "{} is not in layer {} of the image",
+                String::from_utf8_lossy(&self.wanted),
+                self.top
+            )),
+            Extraction::HardLink { source, .. } if self.hops < MAX_LINK_HOPS => {
+                self.wanted = source;
+                self.hops += 1;
+                SearchStep::Continue
+            }
+            extraction => SearchStep::Found(FoundFile {
+                layer,
+                extraction,
+                content,
+            }),
+        }
+    }
+}
+
+/// Reads `path` as layer `layer` of a dropped archive holds it, following hard links,
+/// handing out at most `limit` bytes.
 pub fn read_archive_file(
     archive: &mut dyn ArchiveBytes,
     locations: &[LayerLocation],
@@ -195,44 +262,17 @@ pub fn read_archive_file(
     path: &str,
     limit: u64,
 ) -> Result<FoundFile, String> {
-    let mut wanted = path.as_bytes().to_vec();
-    let mut hops = 0;
+    let mut search = FileSearch::new(layer, path, locations.len());
     loop {
-        let mut found = None;
-        // The layer asked for first, then the lower ones: a hard link's source was written
-        // by this layer or one below it.
-        for candidate in (0..=layer.min(locations.len().saturating_sub(1))).rev() {
-            let location = &locations[candidate];
-            let mut content = Vec::new();
-            let extraction = fetch_one(archive, location, &wanted, limit, &mut content)?;
-            if extraction != Extraction::NotFound {
-                found = Some(FoundFile {
-                    layer: candidate,
-                    extraction,
-                    content,
-                });
-                break;
-            }
-            if hops == 0 {
-                // The file itself is looked for only where the tree says it is.
-                break;
-            }
-        }
-        match found {
-            Some(FoundFile {
-                extraction: Extraction::HardLink { source, .. },
-                ..
-            }) if hops < MAX_LINK_HOPS => {
-                wanted = source;
-                hops += 1;
-            }
-            Some(file) => return Ok(file),
-            None => {
-                return Err(format!(
-                    "{} is not in layer {layer} of the archive",
-                    String::from_utf8_lossy(&wanted)
-                ))
-            }
+        let Some((candidate, wanted)) = search.next() else {
+            return Err(format!("the archive has no layer {layer}"));
+        };
+        let mut content = Vec::new();
+        let extraction = fetch_one(archive, &locations[candidate], wanted, limit, &mut content)?;
+        match search.found(extraction, content) {
+            SearchStep::Continue => {}
+            SearchStep::Found(file) => return Ok(file),
+            SearchStep::Missing(message) => return Err(message),
         }
     }
 }
@@ -362,5 +402,83 @@ fn file(
         size,
         content,
         truncated,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use layerscope_core::engine::tar::{EntryKind, TarEntry};
+
+    fn entry(path: &str, kind: EntryKind) -> TarEntry {
+        TarEntry {
+            path: path.as_bytes().to_vec(),
+            link_target: None,
+            kind,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: 3,
+            mtime: 0,
+            header_offset: 0,
+        }
+    }
+
+    #[test]
+    fn a_file_is_looked_for_only_in_its_own_layer() {
+        let mut search = FileSearch::new(2, "/etc/passwd", 3);
+        assert_eq!(search.next(), Some((2, &b"/etc/passwd"[..])));
+        let SearchStep::Missing(message) = search.found(Extraction::NotFound, Vec::new()) else {
+            panic!("a file missing from its layer is missing");
+        };
+        assert_eq!(message, "/etc/passwd is not in layer 2 of the image");
+    }
+
+    #[test]
+    fn a_hard_link_is_followed_down_to_the_layer_holding_its_source() {
+        let mut search = FileSearch::new(2, "/bin/[[", 3);
+        let link = Extraction::HardLink {
+            entry: entry("bin/[[", EntryKind::HardLink),
+            source: b"bin/[".to_vec(),
+        };
+        assert!(matches!(
+            search.found(link, Vec::new()),
+            SearchStep::Continue
+        ));
+        assert_eq!(search.next(), Some((2, &b"bin/["[..])));
+        assert!(matches!(
+            search.found(Extraction::NotFound, Vec::new()),
+            SearchStep::Continue
+        ));
+        assert_eq!(search.next(), Some((1, &b"bin/["[..])));
+        let file = Extraction::File {
+            entry: entry("bin/[", EntryKind::File),
+            delivered: 3,
+        };
+        let SearchStep::Found(found) = search.found(file, b"ELF".to_vec()) else {
+            panic!("the source is found");
+        };
+        assert_eq!((found.layer, &found.content[..]), (1, &b"ELF"[..]));
+    }
+
+    #[test]
+    fn links_are_followed_a_bounded_number_of_times() {
+        let mut search = FileSearch::new(0, "/a", 1);
+        let mut steps = 0;
+        loop {
+            let link = Extraction::HardLink {
+                entry: entry("a", EntryKind::HardLink),
+                source: b"a".to_vec(),
+            };
+            match search.found(link, Vec::new()) {
+                SearchStep::Continue => steps += 1,
+                SearchStep::Found(found) => {
+                    assert!(matches!(found.extraction, Extraction::HardLink { .. }));
+                    break;
+                }
+                SearchStep::Missing(message) => panic!("{message}"),
+            }
+        }
+        assert_eq!(steps, MAX_LINK_HOPS);
     }
 }

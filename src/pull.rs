@@ -37,7 +37,7 @@ use web_sys::{
     WorkerGlobalScope,
 };
 
-use crate::owner::FoundFile;
+use crate::owner::{FileSearch, FoundFile, SearchStep};
 use crate::protocol::{
     without_file_lists, without_layer_files, ProgressThrottle, RegistryPull, Route, WorkerEvent,
 };
@@ -289,61 +289,39 @@ impl TagPages {
         limit: u64,
         on_progress: &mut dyn FnMut(u64, u64),
     ) -> Result<FoundFile, String> {
-        let mut wanted = path.as_bytes().to_vec();
-        let mut hops = 0;
+        let mut search = FileSearch::new(layer, path, self.layers.len());
         loop {
-            let mut found = None;
-            for candidate in (0..=layer.min(self.layers.len().saturating_sub(1))).rev() {
-                let Some(digest) = self.layers[candidate].clone() else {
-                    return Err(format!("layer {candidate} has no digest to fetch it by"));
-                };
-                let mut content = Vec::new();
-                let operation = Operation::LayerBlob {
-                    repository: self.repository.clone(),
-                    digest,
-                };
-                let extraction = match self
-                    .http
-                    .extract_from_layer(
-                        &mut self.session,
-                        operation,
-                        FileExtractor::new(&wanted, limit),
-                        &mut content,
-                        on_progress,
-                    )
-                    .await
-                {
-                    Ok(Ok(extraction)) => extraction,
-                    Ok(Err(message)) => return Err(message),
-                    Err(_) => return Err("the page stopped the read".into()),
-                };
-                if extraction != Extraction::NotFound {
-                    found = Some(FoundFile {
-                        layer: candidate,
-                        extraction,
-                        content,
-                    });
-                    break;
-                }
-                if hops == 0 {
-                    break;
-                }
-            }
-            match found {
-                Some(FoundFile {
-                    extraction: Extraction::HardLink { source, .. },
-                    ..
-                }) if hops < crate::owner::MAX_LINK_HOPS => {
-                    wanted = source;
-                    hops += 1;
-                }
-                Some(file) => return Ok(file),
-                None => {
-                    return Err(format!(
-                        "{} is not in layer {layer} of the image",
-                        String::from_utf8_lossy(&wanted)
-                    ))
-                }
+            let Some((candidate, wanted)) = search.next() else {
+                return Err(format!("the image has no layer {layer}"));
+            };
+            let Some(digest) = self.layers[candidate].clone() else {
+                return Err(format!("layer {candidate} has no digest to fetch it by"));
+            };
+            let extractor = FileExtractor::new(wanted, limit);
+            let operation = Operation::LayerBlob {
+                repository: self.repository.clone(),
+                digest,
+            };
+            let mut content = Vec::new();
+            let extraction = match self
+                .http
+                .extract_from_layer(
+                    &mut self.session,
+                    operation,
+                    extractor,
+                    &mut content,
+                    on_progress,
+                )
+                .await
+            {
+                Ok(Ok(extraction)) => extraction,
+                Ok(Err(message)) => return Err(message),
+                Err(_) => return Err("the page stopped the read".into()),
+            };
+            match search.found(extraction, content) {
+                SearchStep::Continue => {}
+                SearchStep::Found(file) => return Ok(file),
+                SearchStep::Missing(message) => return Err(message),
             }
         }
     }

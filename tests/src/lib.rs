@@ -30,3 +30,25 @@ pub use layerscope_test_support::{
 pub use registry::{Registry, RegistryConfig};
 pub use token::{Grant, TokenIssuer, TokenPolicy};
 pub use webdriver::{ElementId, LogEntry, WebDriver, WebDriverError};
+
+/// `layerscope inspect --json ARCHIVE`, exactly as printed (the tests' reference for what
+/// the page shows: the CLI and the page share the core).
+pub fn cli_json_text(archive: &std::path::Path) -> String {
+    let output = std::process::Command::new(layerscope_binary())
+        .args(["inspect", "--json"])
+        .arg(archive)
+        .output()
+        .expect("run layerscope inspect --json");
+    assert!(
+        output.status.success(),
+        "layerscope inspect --json {}: {}",
+        archive.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("the JSON is UTF-8")
+}
+
+/// [`cli_json_text`], parsed.
+pub fn cli_json(archive: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&cli_json_text(archive)).expect("inspect --json prints JSON")
+}

@@ -8,13 +8,12 @@
 //! run (see `layerscope_e2e::browser::screenshots_dir`).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use layerscope_core::present::humanize;
 use layerscope_e2e::browser::describe_log;
 use layerscope_e2e::{
-    layerscope_binary, peer, push_archive, push_multi_arch, repo_root, tar_member, Browser,
+    cli_json, cli_json_text, peer, push_archive, push_multi_arch, repo_root, tar_member, Browser,
     LayerscopeServer, Registry, RegistryConfig, TempDir,
 };
 use serde_json::{json, Value};
@@ -58,26 +57,6 @@ const DIVE_FILE_REFERENCE: [(&str, u64, u64); 3] = [
     ("/root/example/somefile1.txt", 2, 12810),
     ("/root/example/somefile3.txt", 2, 6405),
 ];
-
-/// `layerscope inspect --json ARCHIVE`, exactly as printed.
-fn cli_json_text(archive: &Path) -> String {
-    let output = Command::new(layerscope_binary())
-        .args(["inspect", "--json"])
-        .arg(archive)
-        .output()
-        .expect("run layerscope inspect --json");
-    assert!(
-        output.status.success(),
-        "layerscope inspect --json {}: {}",
-        archive.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("the JSON is UTF-8")
-}
-
-fn cli_json(archive: &Path) -> Value {
-    serde_json::from_str(&cli_json_text(archive)).expect("inspect --json prints JSON")
-}
 
 /// A browser at 1280x900 on the page, the console read (and so emptied).
 fn open_page(server: &LayerscopeServer, fragment: &str) -> Browser {

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use layerscope_e2e::browser::describe_log;
-use layerscope_e2e::{layerscope_binary, peer, Browser, LayerscopeServer, TempDir};
+use layerscope_e2e::{cli_json, peer, Browser, LayerscopeServer, TempDir};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -20,21 +20,6 @@ const POLL: Duration = Duration::from_millis(50);
 
 fn dive_image() -> PathBuf {
     peer("dive/.data/test-docker-image.tar")
-}
-
-/// `layerscope inspect --json ARCHIVE`.
-fn cli_json(archive: &Path) -> Value {
-    let output = Command::new(layerscope_binary())
-        .args(["inspect", "--json"])
-        .arg(archive)
-        .output()
-        .expect("run layerscope inspect --json");
-    assert!(
-        output.status.success(),
-        "inspect --json failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("inspect --json prints JSON")
 }
 
 /// One drawn tree row: its path, its mark and the text a user reads.
