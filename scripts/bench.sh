@@ -9,8 +9,8 @@
 #            with the CPU's SHA instructions and with its force-soft code, which is what
 #            wasm runs), against `gzip -dc | sha256sum` and `zstd -dc | sha256sum`;
 #   wasm     the same scanner compiled to wasm (the page bench/page, built by trunk, once
-#            as the app is built and once with wasm SIMD) in headless Chromium on a file
-#            served over loopback, side by side with both native builds
+#            without SIMD and once with simd128, as the app is built) in headless Chromium on
+#            a file served over loopback, side by side with both native builds
 #            (bench/src/bin/wasm-bench.rs drives it);
 #   archive  listing a generated archive above 2 GiB from its headers (bench/make-archives.py
 #            writes it), and `layerscope inspect` against `tar -xOf` + `gzip -dc | sha256sum`;
@@ -204,16 +204,13 @@ bench_wasm() {
   "$REPO_ROOT/scripts/setup.sh" web >&2
   apt_install_missing chromium chromium-driver
   local page_dist="$TARGET_DIR/bench-page" simd_dist="$TARGET_DIR/bench-page-simd128"
-  # Other RUSTFLAGS than the app's build: a target dir of its own keeps both cached.
-  local simd_target="$WASM_TARGET_DIR/simd128"
   # Served from next to the cached layer, so the layer can be hard-linked in.
   local served="$DATA/wasm-served"
 
   say "building the benchmark page (bench/page, $(wasm_route) wasm route)"
   with_wasm_env trunk build --release --dist "$page_dist" bench/page/index.html >&2
-  say "building the benchmark page with wasm SIMD (simd128)"
-  with_wasm_env env CARGO_TARGET_DIR="$simd_target" RUSTFLAGS="-C target-feature=+simd128" \
-    trunk build --release --dist "$simd_dist" bench/page/index.html >&2
+  say "building the benchmark page with wasm SIMD (simd128, as the app is built)"
+  with_wasm_simd_env trunk build --release --dist "$simd_dist" bench/page/index.html >&2
 
   rm -rf "$served"
   mkdir -p "$served/simd128"
