@@ -582,29 +582,37 @@ impl ScanPool {
         }
         self.schedule.add_layers(jobs);
         for worker in self.schedule.idle() {
-            self.ready(worker, blob)?;
+            self.offer(worker, blob)?;
         }
         self.release_unneeded();
         Ok(())
     }
 
-    /// Worker `worker` is free: posts it the next task, and stops workers left without one.
+    /// Worker `worker` is free: posts it the next task, offers the idle workers theirs (a
+    /// digest pass held back may start now), and stops workers left without one.
     fn ready(&mut self, worker: usize, blob: &Blob) -> Result<(), String> {
-        if let Some(task) = self.schedule.next_for(worker) {
-            let message = task.message(blob);
-            self.workers[worker]
-                .worker
-                .post_message(&message)
-                .map_err(|error| {
-                    format!(
-                        "layer {} could not be handed to a scan worker: {}",
-                        task.job.index,
-                        layerscope_web::pull::describe(&error)
-                    )
-                })?;
+        self.offer(worker, blob)?;
+        for idle in self.schedule.idle() {
+            self.offer(idle, blob)?;
         }
         self.release_unneeded();
         Ok(())
+    }
+
+    fn offer(&mut self, worker: usize, blob: &Blob) -> Result<(), String> {
+        let Some(task) = self.schedule.next_for(worker) else {
+            return Ok(());
+        };
+        self.workers[worker]
+            .worker
+            .post_message(&task.message(blob))
+            .map_err(|error| {
+                format!(
+                    "layer {} could not be handed to a scan worker: {}",
+                    task.job.index,
+                    layerscope_web::pull::describe(&error)
+                )
+            })
     }
 
     fn release_unneeded(&mut self) {
