@@ -149,6 +149,8 @@ pub fn use_analysis() -> UseAnalysisHandle {
         move |()| {
             runner.publish_settings();
             runner.open_fragment();
+            // The first analysis's worker loads now, unless the fragment started one.
+            crate::jobs::prepare_spare();
             let on_change = Closure::<dyn FnMut(web_sys::HashChangeEvent)>::new(
                 move |_: web_sys::HashChangeEvent| runner.open_fragment(),
             );
