@@ -14,12 +14,12 @@
 //! file system layer: 0.85 s alone, 1.15 s beside its digest pass).
 //!
 //! A scan worker is sent the archive's `Blob` (a structured clone: a handle to the same
-//! file, not a copy of its bytes) with one [`ScanTask`]; it reads the task's byte range with
-//! `FileReaderSync` a chunk at a time and answers with [`ScanReply`]s: progress, then the
-//! result as one transferred `ArrayBuffer` in the core's transfer layout
-//! (`layerscope_core::engine::transfer`), never one message per file. A scan worker talks to
-//! the owner only, and the page hears only the owner, so terminating the owner (Cancel)
-//! silences its pool with it.
+//! file, not a copy of its bytes) with one [`ScanTask`]; it reads the task's byte range a
+//! chunk at a time (`Blob.slice`, the next chunk read while it scans one) and answers with
+//! [`ScanReply`]s: progress, then the result as one transferred `ArrayBuffer` in the core's
+//! transfer layout (`layerscope_core::engine::transfer`), never one message per file. A scan
+//! worker talks to the owner only, and the page hears only the owner, so terminating the
+//! owner (Cancel) silences its pool with it.
 
 use std::collections::VecDeque;
 
