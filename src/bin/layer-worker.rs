@@ -354,6 +354,9 @@ impl Pooled {
                 let shown = layerscope_web::protocol::verified(&report);
                 let due = !report.unverified_layers.is_empty();
                 post(&finished(report));
+                if let Err(message) = self.pool.tree_done(&self.blob) {
+                    return self.fail(message);
+                }
                 let early = match std::mem::replace(&mut self.stage, PoolStage::Over) {
                     PoolStage::Scanning { early } => early,
                     _ => Vec::new(),
@@ -613,6 +616,16 @@ impl ScanPool {
                     layerscope_web::pull::describe(&error)
                 )
             })
+    }
+
+    /// The tree is posted: digest passes held back for it go to the idle workers.
+    fn tree_done(&mut self, blob: &Blob) -> Result<(), String> {
+        self.schedule.tree_done();
+        for idle in self.schedule.idle() {
+            self.offer(idle, blob)?;
+        }
+        self.release_unneeded();
+        Ok(())
     }
 
     fn release_unneeded(&mut self) {
