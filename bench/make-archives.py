@@ -6,11 +6,14 @@ headers around the Debian root file system layer the benchmark prepares:
    layer's member name in it);
 2. WORK/huge-save.tar: a `docker save` archive above 2 GiB: the Debian layer, a 2 GiB layer
    left as a hole (a sparse file), then the config and manifest.json last, as `docker save`
-   orders them.
+   orders them;
+3. WORK/ten-layers-oci.tar: an OCI layout archive of the same root file system cut into ten
+   gzip layers (its members in order, each layer an equal share of the bytes left), for the
+   page's pool benchmark.
 
 usage: make-archives.py LAYER.tar.gz LAYER.tar WORK
 """
-import hashlib, io, json, os, sys, tarfile
+import gzip, hashlib, io, json, os, sys, tarfile
 
 if len(sys.argv) != 4:
     sys.exit(__doc__)
@@ -94,4 +97,60 @@ with open(os.path.join(work, "huge-save.tar"), "wb") as out:
     out.seek(big, os.SEEK_CUR)
     add_bytes(out, config2_name, config2)
     add_bytes(out, "manifest.json", save_manifest)
+    out.write(b"\0" * 1024)
+
+# 3. The root file system in ten gzip layers, as an OCI layout archive.
+LAYERS = 10
+with tarfile.open(layer_tar) as source:
+    members = source.getmembers()
+    # Each layer gets an equal share of the bytes not yet placed (a huge file makes its
+    # layer larger and the ones after it smaller), so there are always ten.
+    left = sum(m.size for m in members)
+    cuts, current = [[]], 0
+    share = left / LAYERS
+    for member in members:
+        if current >= share and len(cuts) < LAYERS:
+            cuts.append([])
+            current = 0
+            share = left / (LAYERS - len(cuts) + 1)
+        cuts[-1].append(member)
+        current += member.size
+        left -= member.size
+    blobs = []
+    for index, part in enumerate(cuts):
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as layer:
+            for member in part:
+                data = source.extractfile(member) if member.isfile() else None
+                layer.addfile(member, data)
+        plain = raw.getvalue()
+        zipped = gzip.compress(plain, compresslevel=6, mtime=0)
+        blobs.append((zipped, hashlib.sha256(zipped).hexdigest(), hashlib.sha256(plain).hexdigest()))
+ten_config = json.dumps({
+    "architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+    "config": {"Cmd": ["/bin/bash"]},
+    "rootfs": {"type": "layers", "diff_ids": ["sha256:" + b[2] for b in blobs]},
+    "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "part %d of the root file system" % i}
+                for i in range(len(blobs))],
+}).encode()
+ten_manifest = json.dumps({
+    "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+               "digest": "sha256:" + hashlib.sha256(ten_config).hexdigest(), "size": len(ten_config)},
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": "sha256:" + b[1], "size": len(b[0])} for b in blobs],
+}).encode()
+ten_index = json.dumps({
+    "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+    "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                   "digest": "sha256:" + hashlib.sha256(ten_manifest).hexdigest(), "size": len(ten_manifest),
+                   "annotations": {"org.opencontainers.image.ref.name": "bench/debian:ten-layers"}}],
+}).encode()
+with open(os.path.join(work, "ten-layers-oci.tar"), "wb") as out:
+    add_bytes(out, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+    for zipped, digest, _ in blobs:
+        add_bytes(out, "blobs/sha256/" + digest, zipped)
+    add_bytes(out, "blobs/sha256/" + hashlib.sha256(ten_config).hexdigest(), ten_config)
+    add_bytes(out, "blobs/sha256/" + hashlib.sha256(ten_manifest).hexdigest(), ten_manifest)
+    add_bytes(out, "index.json", ten_index)
     out.write(b"\0" * 1024)

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # The benchmark command: every figure, printed as `name: value unit` lines.
 #
-#   scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry]
+#   scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry] [drop]
 #
-# With no part named, all four run, in this order:
+# With no part named, all five run, in this order:
 #
 #   native   the layer scanner (bench/src/bin/scan-layer.rs) built natively twice (sha2
 #            with the CPU's SHA instructions and with its force-soft code, which is what
 #            wasm runs), against `gzip -dc | sha256sum` and `zstd -dc | sha256sum`;
 #   wasm     the same scanner compiled to wasm (the page bench/page, built by trunk, once
-#            as the app is built and once with wasm SIMD) in headless Chromium on a file
-#            served over loopback, side by side with both native builds
+#            without SIMD and once with simd128, as the app is built) in headless Chromium on
+#            a file served over loopback, side by side with both native builds
 #            (bench/src/bin/wasm-bench.rs drives it);
 #   archive  listing a generated archive above 2 GiB from its headers (bench/make-archives.py
 #            writes it), and `layerscope inspect` against `tar -xOf` + `gzip -dc | sha256sum`;
@@ -20,7 +20,13 @@
 #            CORS headers and through `layerscope serve`'s proxy for the one that does not,
 #            the two opens alternating in one run: time to the first history row and to all
 #            layers, and the requests of one open by kind, counted on the wire
-#            (bench/src/bin/registry-bench.rs).
+#            (bench/src/bin/registry-bench.rs);
+#   drop     make-archives.py's OCI archives dropped on the page (dist/) in headless Chromium
+#            (bench/src/bin/drop-bench.rs): the Debian archive until its tree is drawn, by
+#            the pool of scan workers and by the layer worker alone (?scan-workers=0), against
+#            `tar -xOf ARCHIVE LAYER | tar -tzf -` (target <= 0.8x); the root file system in
+#            ten layers, the pool (layers in parallel) against ?scan-workers=1 (one layer
+#            after another), to the tree and to every digest verified.
 #
 # The layer is real: a Debian minbase root file system made with debootstrap, tarred,
 # gzipped and zstd-compressed, cached under .cache/bench. `--prepare-only` makes it and
@@ -42,11 +48,11 @@ parts=()
 for arg in "$@"; do
   case "$arg" in
     --prepare-only) prepare_only=1 ;;
-    native | wasm | archive | registry) parts+=("$arg") ;;
-    *) die "usage: scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry]" ;;
+    native | wasm | archive | registry | drop) parts+=("$arg") ;;
+    *) die "usage: scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry] [drop]" ;;
   esac
 done
-[ ${#parts[@]} -gt 0 ] || parts=(native wasm archive registry)
+[ ${#parts[@]} -gt 0 ] || parts=(native wasm archive registry drop)
 wants() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 cd "$REPO_ROOT"
@@ -132,7 +138,12 @@ if wants registry; then
   cargo build --release --quiet -p layerscope-bench --bin registry-bench >&2
   keep_build registry-bench registry-bench
 fi
-if wants wasm || wants archive || wants registry; then
+if wants drop; then
+  say "building the dropped-archive benchmark runner (release)"
+  cargo build --release --quiet -p layerscope-bench --bin drop-bench >&2
+  keep_build drop-bench drop-bench
+fi
+if wants wasm || wants archive || wants registry || wants drop; then
   say "building the layerscope binary (release)"
   cargo build --release --quiet -p layerscope >&2
   export LAYERSCOPE_BIN="$TARGET_DIR/release/layerscope"
@@ -204,16 +215,13 @@ bench_wasm() {
   "$REPO_ROOT/scripts/setup.sh" web >&2
   apt_install_missing chromium chromium-driver
   local page_dist="$TARGET_DIR/bench-page" simd_dist="$TARGET_DIR/bench-page-simd128"
-  # Other RUSTFLAGS than the app's build: a target dir of its own keeps both cached.
-  local simd_target="$WASM_TARGET_DIR/simd128"
   # Served from next to the cached layer, so the layer can be hard-linked in.
   local served="$DATA/wasm-served"
 
   say "building the benchmark page (bench/page, $(wasm_route) wasm route)"
   with_wasm_env trunk build --release --dist "$page_dist" bench/page/index.html >&2
-  say "building the benchmark page with wasm SIMD (simd128)"
-  with_wasm_env env CARGO_TARGET_DIR="$simd_target" RUSTFLAGS="-C target-feature=+simd128" \
-    trunk build --release --dist "$simd_dist" bench/page/index.html >&2
+  say "building the benchmark page with wasm SIMD (simd128, as the app is built)"
+  with_wasm_simd_env trunk build --release --dist "$simd_dist" bench/page/index.html >&2
 
   rm -rf "$served"
   mkdir -p "$served/simd128"
@@ -247,7 +255,8 @@ bench_wasm() {
 prepare_archives() {
   local work="$DATA/archive"
   mkdir -p "$work"
-  if [ -s "$work/debian-oci.tar" ] && [ "$work/debian-oci.tar" -nt "$LAYER" ] && [ -s "$work/huge-save.tar" ]; then return; fi
+  if [ -s "$work/debian-oci.tar" ] && [ "$work/debian-oci.tar" -nt "$LAYER" ] && [ -s "$work/huge-save.tar" ] &&
+    [ -s "$work/ten-layers-oci.tar" ]; then return; fi
   python3 "$REPO_ROOT/bench/make-archives.py" "$LAYER" "$LAYER_TAR" "$work"
 }
 
@@ -309,7 +318,20 @@ bench_registry() {
     --image "$DATA/archive/debian-oci.tar" --reps "$REPS"
 }
 
+# --- drop -----------------------------------------------------------------------------
+
+bench_drop() {
+  apt_install_missing chromium chromium-driver tar gzip
+  prepare_archives
+  "$REPO_ROOT/scripts/build-web.sh" >&2
+  say "drop: $REPS rounds of the native listing and four drops, alternating"
+  LAYERSCOPE_DIST="$REPO_ROOT/dist" "$BIN/drop-bench" \
+    --debian "$DATA/archive/debian-oci.tar" --layer "$(cat "$DATA/archive/debian-layer-name")" \
+    --ten "$DATA/archive/ten-layers-oci.tar" --reps "$REPS"
+}
+
 if wants native; then bench_native; fi
 if wants wasm; then bench_wasm; fi
 if wants archive; then bench_archive; fi
 if wants registry; then bench_registry; fi
+if wants drop; then bench_drop; fi

@@ -113,7 +113,7 @@ pub fn app() -> Html {
         let body = match shown {
             Tab::Files => html! {
                 <FilesTab layers={report.layers.clone()} selected={analysis.shown_layer()}
-                    streaming={analysis.progress.as_ref().and_then(|p| p.layer.map(|(index, _)| (index, p.layer_bytes)))}
+                    streaming={analysis.streaming.clone()}
                     view={analysis.view.clone()} on_view={controls.show_view.clone()} counted={report.overview.complete}
                     job={analysis.job} ask_tree={controls.ask_tree.clone()} listen_tree={controls.listen_tree.clone()} />
             },
@@ -183,7 +183,7 @@ pub fn app() -> Html {
                     <ImagePicker images={analysis.images.clone()} selected={analysis.selected} busy={analysis.busy} on_pick={controls.pick_image.clone()} />
                 }
                 if let Some(report) = analysis.report.as_ref() {
-                    <ImageSummary overview={report.overview.clone()} {packed} busy={analysis.busy}
+                    <ImageSummary overview={report.overview.clone()} {packed} busy={analysis.busy} verifying={analysis.verifying}
                         also={analysis.tags_sharing_digest()}
                         platforms={if analysis.from_registry { analysis.platforms.clone() } else { Vec::new() }}
                         platform_selected={analysis.platform_selected} on_platform={controls.switch_platform.clone()}

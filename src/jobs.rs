@@ -1,4 +1,11 @@
 //! Starting, feeding and stopping layer workers from the page.
+//!
+//! A layer worker's code (2 MB of wasm) takes a tenth of a second to load and compile, so
+//! one is started before it is needed: when the page opens and after each analysis ends,
+//! a spare worker loads while the page is idle, and the next job takes it.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use layerscope_web::protocol::{
     FileBytes, Job as Work, TreeRequest, WorkerEvent, CANCEL, EXPORT, MORE_TAGS,
@@ -61,11 +68,21 @@ impl Job {
         on_event: Callback<WorkerEvent>,
         on_failure: Callback<String>,
     ) -> Result<Job, String> {
-        let worker = Worker::new(WORKER_SCRIPT).map_err(|error| {
-            format!("the browser refused to start the layer worker ({WORKER_SCRIPT}): {error:?}")
-        })?;
+        let (worker, ready) = match SPARE.with(|spare| spare.borrow_mut().take()) {
+            Some(spare) => (spare.worker, spare.ready.get()),
+            None => (new_worker()?, false),
+        };
         let graceful = matches!(work, Work::Registry(_));
-        let on_message = message_handler(worker.clone(), work, on_event, on_failure.clone());
+        // A spare that said it is ready gets its job now; any other worker once it says so.
+        let pending = if ready {
+            worker.post_message(&work.to_js()).map_err(|error| {
+                format!("the archive could not be handed to the layer worker: {error:?}")
+            })?;
+            None
+        } else {
+            Some(work)
+        };
+        let on_message = message_handler(worker.clone(), pending, on_event, on_failure.clone());
         let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
             event.prevent_default();
             let detail = event.message();
@@ -87,14 +104,58 @@ impl Job {
     }
 }
 
-/// Posts `request` once the worker says it is ready, then relays its events.
+/// A layer worker started ahead of its job, and whether it has said it is ready.
+struct Spare {
+    worker: Worker,
+    ready: Rc<Cell<bool>>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+}
+
+thread_local! {
+    static SPARE: RefCell<Option<Spare>> = const { RefCell::new(None) };
+}
+
+fn new_worker() -> Result<Worker, String> {
+    Worker::new(WORKER_SCRIPT).map_err(|error| {
+        format!("the browser refused to start the layer worker ({WORKER_SCRIPT}): {error:?}")
+    })
+}
+
+/// Starts a spare layer worker unless there is one, so the next job need not wait for its
+/// code. A spare that cannot start is no error: the job then starts its own.
+pub fn prepare_spare() {
+    SPARE.with(|spare| {
+        if spare.borrow().is_some() {
+            return;
+        }
+        let Ok(worker) = new_worker() else {
+            return;
+        };
+        let ready = Rc::new(Cell::new(false));
+        let on_message = {
+            let ready = ready.clone();
+            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                if event.data().as_string().as_deref() == Some(&WorkerEvent::Ready.to_json()) {
+                    ready.set(true);
+                }
+            })
+        };
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        *spare.borrow_mut() = Some(Spare {
+            worker,
+            ready,
+            _on_message: on_message,
+        });
+    });
+}
+
+/// Posts `pending` once the worker says it is ready, then relays its events.
 fn message_handler(
     worker: Worker,
-    request: Work,
+    mut pending: Option<Work>,
     on_event: Callback<WorkerEvent>,
     on_failure: Callback<String>,
 ) -> Closure<dyn FnMut(MessageEvent)> {
-    let mut pending = Some(request);
     Closure::new(move |event: MessageEvent| {
         if let Some(file) = FileBytes::from_js(&event.data()) {
             // A download the file viewer asked for: saved at once; its answer says so.
@@ -119,7 +180,14 @@ fn message_handler(
                     }
                 }
             }
-            Ok(event) => on_event.emit(event),
+            Ok(event) => {
+                // The analysis is over: the next one's worker loads while the page is idle.
+                let over = matches!(event, WorkerEvent::Done { .. } | WorkerEvent::Failed { .. });
+                on_event.emit(event);
+                if over {
+                    prepare_spare();
+                }
+            }
             Err(message) => on_failure.emit(message),
         }
     })

@@ -5,7 +5,8 @@
 //! strings. Nothing here knows an image format: reports come from `layerscope-core` as they are.
 
 use layerscope_core::archive::Progress;
-use layerscope_core::present::report::{ImageListing, ImageReport, LayerReport};
+use layerscope_core::model::digest::Digest;
+use layerscope_core::present::report::{ImageListing, ImageReport, LayerReport, Verification};
 use layerscope_core::present::search::SearchResults;
 use layerscope_core::present::tree_view::{MarkSet, SortOrder, TreeQuery, TreeRow, ViewKind};
 use layerscope_core::registry::RateLimit;
@@ -17,6 +18,8 @@ use web_sys::Blob;
 const BLOB_KEY: &str = "blob";
 /// Key of the request object's image choice.
 const SELECT_KEY: &str = "select";
+/// Key of the request object's pool size.
+const SCAN_WORKERS_KEY: &str = "scanWorkers";
 /// Key of the request object's registry pull (JSON text of [`RegistryPull`]).
 const REGISTRY_KEY: &str = "registry";
 /// Key of a question about the finished image's trees (JSON text of [`TreeRequest`]).
@@ -354,6 +357,9 @@ pub struct Request {
     pub blob: Blob,
     /// Position of the image to analyse in the archive's image list.
     pub select: usize,
+    /// Scan workers to start for the layers ([`crate::pool`]); 0 has the layer worker scan
+    /// them itself, one after the other, digests and all.
+    pub scan_workers: usize,
 }
 
 impl Request {
@@ -364,6 +370,8 @@ impl Request {
         // Setting a property on a fresh plain object cannot fail.
         let _ = js_sys::Reflect::set(&object, &BLOB_KEY.into(), &self.blob);
         let _ = js_sys::Reflect::set(&object, &SELECT_KEY.into(), &(self.select as f64).into());
+        let workers = self.scan_workers as f64;
+        let _ = js_sys::Reflect::set(&object, &SCAN_WORKERS_KEY.into(), &workers.into());
         object.into()
     }
 
@@ -378,9 +386,15 @@ impl Request {
             .and_then(|select| select.as_f64())
             .filter(|select| *select >= 0.0 && select.fract() == 0.0)
             .ok_or("the page's request to the layer worker has no image index")?;
+        let scan_workers = js_sys::Reflect::get(value, &SCAN_WORKERS_KEY.into())
+            .ok()
+            .and_then(|workers| workers.as_f64())
+            .filter(|workers| *workers >= 0.0 && workers.fract() == 0.0)
+            .ok_or("the page's request to the layer worker has no scan worker count")?;
         Ok(Request {
             blob,
             select: select as usize,
+            scan_workers: (scan_workers as usize).min(crate::pool::MAX_SCAN_WORKERS),
         })
     }
 }
@@ -400,8 +414,18 @@ pub enum WorkerEvent {
     Overview { report: Box<ImageReport> },
     /// One layer is scanned and final.
     LayerScanned { layer: Box<LayerReport> },
-    /// The finished report; the worker is idle afterwards.
+    /// The finished report; the worker is idle afterwards, unless layers' digests are still
+    /// being checked (`report.unverified_layers`): then [`WorkerEvent::Verified`] follows.
     Done { report: Box<ImageReport> },
+    /// Layers' digests checked after `Done` (the tree does not wait for them): every
+    /// verification row so far, the layers still unchecked, and each layer's blob digest as
+    /// the report now has it. A digest that does not match is a row with `ok: false`, and
+    /// then no further digest is checked (`unverified_layers` keeps the rest).
+    Verified {
+        verification: Vec<Verification>,
+        unverified_layers: Vec<usize>,
+        layer_digests: Vec<Option<Digest>>,
+    },
     /// The archive was refused or could not be read; the message says what and where.
     Failed { message: String },
     /// The registry (`registry`, a host) wants a login; the page shows its form.
@@ -478,8 +502,37 @@ pub fn finished(mut report: Box<ImageReport>) -> WorkerEvent {
     for (layer, list) in report.layers.iter_mut().zip(lists) {
         layer.file_list = list;
     }
-    FINISHED.with(|slot| *slot.borrow_mut() = Some(report));
+    keep_finished(report);
     WorkerEvent::Done { report: posted }
+}
+
+/// Keeps `report` whole for [`EXPORT`], in place of the one kept before (the same image,
+/// with more of its digests checked).
+pub fn keep_finished(report: Box<ImageReport>) {
+    FINISHED.with(|slot| *slot.borrow_mut() = Some(report));
+}
+
+/// The kept report's verification with one more row (a digest that did not match, which the
+/// core refuses rather than adds), for [`EXPORT`].
+pub fn add_finished_verification(row: Verification) {
+    FINISHED.with(|slot| {
+        if let Some(report) = slot.borrow_mut().as_mut() {
+            report.verification.push(row);
+        }
+    });
+}
+
+/// The [`WorkerEvent::Verified`] for `report`: its verification as it stands.
+pub fn verified(report: &ImageReport) -> WorkerEvent {
+    WorkerEvent::Verified {
+        verification: report.verification.clone(),
+        unverified_layers: report.unverified_layers.clone(),
+        layer_digests: report
+            .layers
+            .iter()
+            .map(|layer| layer.digest.clone())
+            .collect(),
+    }
 }
 
 /// The answer to [`EXPORT`]: the report kept by [`finished`] as `layerscope inspect --json`

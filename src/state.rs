@@ -28,6 +28,12 @@ pub struct PageState {
     pub report: Option<Report>,
     /// The latest progress while busy.
     pub progress: Option<Progress>,
+    /// The layers being scanned now, with their bytes read and stored size (several at once
+    /// when a pool of workers scans them).
+    pub streaming: Vec<(usize, (u64, u64))>,
+    /// The tree is done and the layers' digests are still being checked beside it (they
+    /// arrive as `WorkerEvent::Verified`).
+    pub verifying: bool,
     /// What went wrong, in words, with what to try next.
     pub error: Option<String>,
     /// A note for the reference box.
@@ -337,6 +343,7 @@ impl Reducible for PageState {
             Action::Cancelled { job } if job == next.job && next.busy => {
                 next.busy = false;
                 next.progress = None;
+                next.streaming.clear();
                 let again = if next.from_registry {
                     "Open it again to read it all."
                 } else {
@@ -365,7 +372,19 @@ impl PageState {
     fn apply(&mut self, event: WorkerEvent) {
         match event {
             WorkerEvent::Ready => {}
-            WorkerEvent::Progress(progress) => self.progress = Some(progress),
+            WorkerEvent::Progress(progress) => {
+                if let (Some((layer, _)), bytes) = (progress.layer, progress.layer_bytes) {
+                    let bytes = bytes.unwrap_or((0, 0));
+                    match self.streaming.iter_mut().find(|(index, _)| *index == layer) {
+                        Some(streaming) => streaming.1 = bytes,
+                        None => {
+                            self.streaming.push((layer, bytes));
+                            self.streaming.sort_unstable_by_key(|(index, _)| *index);
+                        }
+                    }
+                }
+                self.progress = Some(progress);
+            }
             WorkerEvent::ImagesListed { images } => {
                 if let Some(awaited) = &self.awaiting {
                     let name = self.source_name.clone().unwrap_or_default();
@@ -391,6 +410,7 @@ impl PageState {
                 self.report = Some(report);
             }
             WorkerEvent::LayerScanned { layer } => {
+                self.streaming.retain(|(index, _)| *index != layer.index);
                 if let Some(slot) = self
                     .report
                     .as_mut()
@@ -404,9 +424,34 @@ impl PageState {
                 if self.images.is_empty() {
                     self.images = report.images.clone();
                 }
+                self.verifying = !report.unverified_layers.is_empty();
                 self.report = Some(Report::from(*report));
                 self.busy = false;
                 self.progress = None;
+                self.streaming.clear();
+            }
+            WorkerEvent::Verified {
+                verification,
+                unverified_layers,
+                layer_digests,
+            } => {
+                let Some(report) = self.report.as_mut() else {
+                    return;
+                };
+                // A mismatch ends the checking: the rest stays unverified.
+                self.verifying = !unverified_layers.is_empty() && verification.iter().all(|v| v.ok);
+                let mut overview = (*report.overview).clone();
+                overview.verification = verification;
+                overview.unverified_layers = unverified_layers;
+                report.overview = Rc::new(overview);
+                for (layer, digest) in report.layers.iter_mut().zip(layer_digests) {
+                    if layer.digest != digest {
+                        *layer = Rc::new(LayerReport {
+                            digest,
+                            ..(**layer).clone()
+                        });
+                    }
+                }
             }
             WorkerEvent::Failed { message } => self.fail(message),
             WorkerEvent::NeedsLogin { registry, message } => {
@@ -578,6 +623,8 @@ impl PageState {
         });
         self.busy = false;
         self.progress = None;
+        self.streaming.clear();
+        self.verifying = false;
     }
 }
 
@@ -1168,5 +1215,157 @@ mod view_tests {
             format!("#/image/{pinned}?platform=linux/arm64")
         );
         assert_eq!(state.pinned_reference(), None, "a digest needs no pin");
+    }
+}
+
+#[cfg(test)]
+mod pool_tests {
+    use super::*;
+    use layerscope_core::archive::Phase;
+    use layerscope_core::model::digest::{Digest, DigestRole};
+    use layerscope_core::present::report::Verification;
+
+    fn archive_open() -> Rc<PageState> {
+        Rc::new(PageState::default()).reduce(Action::Started {
+            job: 1,
+            source_name: "a.tar".into(),
+            selected: 0,
+            from_registry: false,
+            with_login: false,
+            repository: None,
+            origin: Origin::Archive {
+                name: "a.tar".into(),
+            },
+            view: OpenView::Fresh,
+        })
+    }
+
+    fn worker(state: Rc<PageState>, event: WorkerEvent) -> Rc<PageState> {
+        state.reduce(Action::Worker { job: 1, event })
+    }
+
+    fn progress(layer: usize, done: u64) -> WorkerEvent {
+        WorkerEvent::Progress(Progress {
+            phase: Phase::ScanningLayers,
+            bytes_read: done,
+            total_bytes: Some(100),
+            streamed: false,
+            layer: Some((layer, 3)),
+            layer_bytes: Some((done, 40)),
+            message: String::new(),
+        })
+    }
+
+    fn report(unverified: Vec<usize>) -> ImageReport {
+        ImageReport {
+            layers: (0..3)
+                .map(|index| LayerReport {
+                    index,
+                    scanned: true,
+                    ..Default::default()
+                })
+                .collect(),
+            unverified_layers: unverified,
+            complete: true,
+            ..Default::default()
+        }
+    }
+
+    fn row(layer: usize, ok: bool) -> Verification {
+        Verification {
+            kind: DigestRole::DiffId,
+            subject: format!("layer {layer}"),
+            expected: Digest::sha256_of(b"expected"),
+            actual: Digest::sha256_of(if ok { b"expected" } else { b"other!!!" }),
+            ok,
+        }
+    }
+
+    #[test]
+    fn layers_scanned_at_once_each_show_their_progress_until_they_are_in() {
+        let state = worker(archive_open(), progress(2, 10));
+        let state = worker(state, progress(0, 5));
+        let state = worker(state, progress(2, 30));
+        assert_eq!(state.streaming, vec![(0, (5, 40)), (2, (30, 40))]);
+        let state = worker(
+            state,
+            WorkerEvent::LayerScanned {
+                layer: Box::new(LayerReport {
+                    index: 2,
+                    ..Default::default()
+                }),
+            },
+        );
+        assert_eq!(state.streaming, vec![(0, (5, 40))]);
+        let state = state.reduce(Action::Cancelled { job: 1 });
+        assert!(state.streaming.is_empty());
+    }
+
+    #[test]
+    fn digests_checked_after_the_tree_fill_in_the_verification() {
+        let state = worker(
+            archive_open(),
+            WorkerEvent::Done {
+                report: Box::new(report(vec![0, 1, 2])),
+            },
+        );
+        assert!(!state.busy, "the tree does not wait for the digests");
+        assert!(state.verifying);
+        let digest = Digest::sha256_of(b"blob");
+        let state = worker(
+            state,
+            WorkerEvent::Verified {
+                verification: vec![row(1, true)],
+                unverified_layers: vec![0, 2],
+                layer_digests: vec![None, Some(digest.clone()), None],
+            },
+        );
+        assert!(state.verifying);
+        let shown = state.report.as_ref().unwrap();
+        assert_eq!(shown.overview.verification, vec![row(1, true)]);
+        assert_eq!(shown.overview.unverified_layers, vec![0, 2]);
+        assert_eq!(shown.layers[1].digest, Some(digest));
+        assert_eq!(shown.layers[0].digest, None);
+        let state = worker(
+            state,
+            WorkerEvent::Verified {
+                verification: vec![row(0, true), row(1, true), row(2, true)],
+                unverified_layers: Vec::new(),
+                layer_digests: vec![None; 3],
+            },
+        );
+        assert!(!state.verifying, "every layer is checked");
+    }
+
+    #[test]
+    fn a_mismatch_ends_the_checking() {
+        let state = worker(
+            archive_open(),
+            WorkerEvent::Done {
+                report: Box::new(report(vec![0, 1, 2])),
+            },
+        );
+        let state = worker(
+            state,
+            WorkerEvent::Verified {
+                verification: vec![row(1, true), row(0, false)],
+                unverified_layers: vec![0, 2],
+                layer_digests: vec![None; 3],
+            },
+        );
+        assert!(!state.verifying);
+        let verification = &state.report.as_ref().unwrap().overview.verification;
+        assert_eq!(verification.iter().filter(|v| !v.ok).count(), 1);
+    }
+
+    #[test]
+    fn a_report_verified_with_its_scan_is_not_waited_for() {
+        let state = worker(
+            archive_open(),
+            WorkerEvent::Done {
+                report: Box::new(report(Vec::new())),
+            },
+        );
+        assert!(!state.verifying);
     }
 }

@@ -4,6 +4,13 @@
 //! over `Blob.slice`, so only the ranges the reader asks for are ever in memory, and posts
 //! [`WorkerEvent`]s back to the page. It knows nothing about formats: it moves bytes.
 //!
+//! An archive read by ranges has its layers scanned by a pool of scan workers
+//! ([`layerscope_web::pool`]): the reader hands them out, each layer's entries pass and digest
+//! pass run in the pool, and this worker hands the results back to the reader. The tree
+//! (`Done`) does not wait for the digests; they come after it as [`WorkerEvent::Verified`].
+//! A compressed archive is read once front to back, so its layers are scanned here as they
+//! stream past; the page's `?scan-workers=0` scans every archive that way.
+//!
 //! For a registry image it drives the core's pull with `fetch` instead ([`layerscope_web::pull`]),
 //! every request under one `AbortController`: the page's `cancel` message aborts them and the
 //! worker closes itself.
@@ -16,12 +23,18 @@
 
 use js_sys::Uint8Array;
 use layerscope_core::archive::LayerLocation;
-use layerscope_core::archive::{ArchiveReader, ImageSelector, Step};
+use layerscope_core::archive::{
+    ArchiveError, ArchiveReader, ImageSelector, LayerScanJob, Phase, Progress, Step,
+};
+use layerscope_core::engine::scan::{LayerDigests, LayerError};
+use layerscope_core::present::analysis::AnalysisError;
 use layerscope_core::present::file_view::PREVIEW_BYTES;
+use layerscope_core::present::report::{ImageReport, Verification};
 use layerscope_web::owner::{self, ArchiveBytes};
+use layerscope_web::pool::{Pass, PassResult, ScanReply, Schedule, SCAN_WORKER_SCRIPT};
 use layerscope_web::protocol::{
-    export, finished, without_file_lists, without_layer_files, Job, Request, WorkerEvent, CANCEL,
-    EXPORT, MORE_TAGS,
+    add_finished_verification, export, finished, keep_finished, without_file_lists,
+    without_layer_files, Job, Request, WorkerEvent, CANCEL, EXPORT, MORE_TAGS,
 };
 use layerscope_web::protocol::{FileBytes, FileWant, TreeAnswer, TreeRequest};
 use layerscope_web::pull::TagPages;
@@ -30,8 +43,8 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{
-    AbortController, Blob, DedicatedWorkerGlobalScope, FileReaderSync, MessageEvent,
-    WorkerGlobalScope,
+    AbortController, Blob, DedicatedWorkerGlobalScope, ErrorEvent, FileReaderSync, MessageEvent,
+    Worker, WorkerGlobalScope,
 };
 
 fn main() {
@@ -155,20 +168,55 @@ thread_local! {
     static ARCHIVE: RefCell<Option<(BlobSource, Vec<LayerLocation>)>> = const { RefCell::new(None) };
 }
 
-/// Drives the reader to the end, posting every event; the final event is `Done` or `Failed`.
+/// Analyses the archive: in this worker alone, or with a pool of scan workers.
 fn analyse(request: Request) {
-    let final_event = match BlobSource::new(request.blob) {
-        Ok(mut source) => {
-            let mut locations = Vec::new();
-            let event = drive(&mut source, request.select, &mut locations);
-            if matches!(event, WorkerEvent::Done { .. }) {
-                ARCHIVE.with(|slot| *slot.borrow_mut() = Some((source, locations)));
-            }
-            event
-        }
-        Err(message) => WorkerEvent::Failed { message },
+    let source = match BlobSource::new(request.blob.clone()) {
+        Ok(source) => source,
+        Err(message) => return post(&WorkerEvent::Failed { message }),
     };
-    post(&final_event);
+    if request.scan_workers == 0 {
+        return analyse_alone(source, request.select);
+    }
+    let pooled = Pooled {
+        reader: ArchiveReader::new(source.size).with_external_scans(),
+        source,
+        blob: request.blob,
+        select: request.select,
+        pool: ScanPool::new(request.scan_workers),
+        progress: LayerProgress::default(),
+        stage: PoolStage::Scanning { early: Vec::new() },
+    };
+    POOLED.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        slot.insert(pooled).advance();
+    });
+}
+
+/// Drives the reader to the end, scanning every layer here; the final event is `Done` or
+/// `Failed`.
+fn analyse_alone(mut source: BlobSource, select: usize) {
+    let mut reader = ArchiveReader::new(source.size);
+    let event = match drive(&mut reader, &mut source, select, None) {
+        Driven::Finished(report) => {
+            keep_archive(&mut reader, source);
+            finished(report)
+        }
+        Driven::Failed(message) => WorkerEvent::Failed { message },
+        // Only a reader with external scans waits for them.
+        Driven::Waiting => WorkerEvent::Failed {
+            message: "the archive reader waits for layer scans it was not asked to hand out".into(),
+        },
+    };
+    post(&event);
+}
+
+/// Keeps the finished image's trees for the Files tab and the archive for the file viewer.
+fn keep_archive(reader: &mut ArchiveReader, source: BlobSource) {
+    if let Some(trees) = reader.take_file_trees() {
+        owner::keep(trees);
+    }
+    let locations = reader.layer_locations().unwrap_or_default();
+    ARCHIVE.with(|slot| *slot.borrow_mut() = Some((source, locations)));
 }
 
 /// Reads a file of the analysed archive again, for the viewer; a download's bytes are posted
@@ -242,12 +290,24 @@ fn post_file_bytes(id: u64, path: &str, bytes: &[u8]) {
     let _ = scope().post_message_with_transfer(&message, &transfer);
 }
 
+/// Where [`drive`] stopped.
+enum Driven {
+    /// The reader waits for layer scans handed to the pool.
+    Waiting,
+    /// The report is done (its digests may still be due).
+    Finished(Box<ImageReport>),
+    /// The archive was refused or could not be read.
+    Failed(String),
+}
+
+/// Drives the reader as far as it goes, posting every event on the way. Layers handed out go
+/// to `pool`; a reader that hands them out with no pool fails.
 fn drive(
+    reader: &mut ArchiveReader,
     source: &mut BlobSource,
     select: usize,
-    locations: &mut Vec<LayerLocation>,
-) -> WorkerEvent {
-    let mut reader = ArchiveReader::new(source.size);
+    mut pool: Option<(&mut ScanPool, &Blob, &mut LayerProgress)>,
+) -> Driven {
     let mut progress = layerscope_web::protocol::ProgressThrottle::default();
     loop {
         match reader.next_step() {
@@ -258,7 +318,16 @@ fn drive(
                         .map_err(|error| error.to_string())
                 });
                 if let Err(message) = supplied {
-                    return WorkerEvent::Failed { message };
+                    return Driven::Failed(message);
+                }
+                // Once the first block says the archive is read by ranges, the pool's
+                // workers load while the documents are read.
+                if let Some((pool, ..)) = pool.as_mut() {
+                    if !pool.started() && !reader.is_streaming() {
+                        if let Err(message) = pool.start() {
+                            return Driven::Failed(message);
+                        }
+                    }
                 }
             }
             Step::Progress(update) => progress.offer(update, &post),
@@ -267,17 +336,13 @@ fn drive(
                 post(&WorkerEvent::ImagesListed { images });
                 if select > 0 {
                     if select >= count {
-                        return WorkerEvent::Failed {
-                            message: format!(
-                                "the archive holds {count} images; image {} is not one of them",
-                                select + 1
-                            ),
-                        };
+                        return Driven::Failed(format!(
+                            "the archive holds {count} images; image {} is not one of them",
+                            select + 1
+                        ));
                     }
                     if let Err(error) = reader.select_image(&ImageSelector::Index(select)) {
-                        return WorkerEvent::Failed {
-                            message: error.to_string(),
-                        };
+                        return Driven::Failed(error.to_string());
                     }
                 }
             }
@@ -287,24 +352,432 @@ fn drive(
             Step::LayerScanned(layer) => post(&WorkerEvent::LayerScanned {
                 layer: without_layer_files(layer),
             }),
-            Step::Done(report) => {
-                if let Some(trees) = reader.take_file_trees() {
-                    owner::keep(trees);
-                }
-                *locations = reader.layer_locations().unwrap_or_default();
-                return finished(report);
-            }
-            Step::Failed(error) => {
-                return WorkerEvent::Failed {
-                    message: error.to_string(),
-                }
-            }
-            // This reader scans its layers itself (no `with_external_scans`).
-            Step::ScanLayers(_) | Step::AwaitingScans { .. } => {
-                return WorkerEvent::Failed {
-                    message: "the archive reader handed out layer scans it was not asked to".into(),
+            Step::ScanLayers(jobs) => {
+                let Some((pool, blob, layer_progress)) = pool.as_mut() else {
+                    return Driven::Failed(
+                        "the archive reader handed out layer scans it was not asked to".into(),
+                    );
+                };
+                layer_progress.plan(&jobs, reader.total_len().unwrap_or_default());
+                if let Err(message) = pool.add_layers(&jobs, blob) {
+                    return Driven::Failed(message);
                 }
             }
+            Step::AwaitingScans { .. } => return Driven::Waiting,
+            Step::Done(report) => return Driven::Finished(report),
+            Step::Failed(error) => return Driven::Failed(error.to_string()),
+        }
+    }
+}
+
+thread_local! {
+    /// The archive being analysed with a pool of scan workers, between their messages.
+    static POOLED: RefCell<Option<Pooled>> = const { RefCell::new(None) };
+}
+
+/// An archive analysed with a pool of scan workers.
+struct Pooled {
+    reader: ArchiveReader,
+    source: BlobSource,
+    /// The archive, handed to each scan worker with its task.
+    blob: Blob,
+    select: usize,
+    pool: ScanPool,
+    progress: LayerProgress,
+    stage: PoolStage,
+}
+
+/// Where a pooled analysis is.
+enum PoolStage {
+    /// Layers are out in the pool; digests that come before the tree is done wait for it,
+    /// so a mismatch cannot stop the tree.
+    Scanning {
+        early: Vec<(usize, Result<LayerDigests, LayerError>)>,
+    },
+    /// The tree is done and kept; the layers' digests are checked as they come, and
+    /// `shown` is the verification the page has.
+    Verifying { shown: WorkerEvent },
+    /// Nothing more is posted: verified, failed, or verification stopped at a mismatch.
+    /// The pool is stopped.
+    Over,
+}
+
+impl Pooled {
+    /// Drives the reader as far as it goes and posts what follows.
+    fn advance(&mut self) {
+        let pool = Some((&mut self.pool, &self.blob, &mut self.progress));
+        match drive(&mut self.reader, &mut self.source, self.select, pool) {
+            Driven::Waiting => {}
+            Driven::Failed(message) => self.fail(message),
+            Driven::Finished(report) => {
+                let source = match BlobSource::new(self.blob.clone()) {
+                    Ok(source) => source,
+                    Err(message) => return self.fail(message),
+                };
+                keep_archive(&mut self.reader, source);
+                let shown = layerscope_web::protocol::verified(&report);
+                let due = !report.unverified_layers.is_empty();
+                post(&finished(report));
+                if let Err(message) = self.pool.tree_done(&self.blob) {
+                    return self.fail(message);
+                }
+                let early = match std::mem::replace(&mut self.stage, PoolStage::Over) {
+                    PoolStage::Scanning { early } => early,
+                    _ => Vec::new(),
+                };
+                if !due {
+                    // A compressed archive: scanned here, digests and all.
+                    self.pool.stop();
+                    return;
+                }
+                self.stage = PoolStage::Verifying { shown };
+                for (layer, digests) in early {
+                    self.check_digests(layer, digests);
+                }
+            }
+        }
+    }
+
+    /// Posts `message` as the analysis's end and stops the pool.
+    fn fail(&mut self, message: String) {
+        self.stage = PoolStage::Over;
+        self.pool.stop();
+        post(&WorkerEvent::Failed { message });
+    }
+
+    /// Handles a message from scan worker `worker`.
+    fn on_reply(&mut self, worker: usize, reply: Result<(ScanReply, Option<Vec<u8>>), String>) {
+        if matches!(self.stage, PoolStage::Over) {
+            return;
+        }
+        let (reply, bytes) = match reply {
+            Ok(reply) => reply,
+            Err(message) => return self.fail(message),
+        };
+        match reply {
+            ScanReply::Ready => self.next_task(worker),
+            ScanReply::Progress {
+                layer,
+                pass: Pass::Entries,
+                done,
+            } => {
+                let scanning = self.pool.scanning().len();
+                let read = self.reader.bytes_read();
+                let workers = self.pool.size();
+                if let Some(update) = self.progress.update(layer, done, read, scanning, workers) {
+                    post(&WorkerEvent::Progress(update));
+                }
+            }
+            // The digests' progress is not shown: the tree is what is waited for.
+            ScanReply::Progress { .. } => {}
+            ScanReply::Finished { layer, pass, ok } => {
+                let result = bytes
+                    .ok_or_else(|| format!("a scan worker's result for layer {layer} has no bytes"))
+                    .and_then(|bytes| {
+                        PassResult::from_bytes(pass, ok, &bytes).map_err(|error| {
+                            format!(
+                                "a scan worker's result for layer {layer} is unreadable: {error}"
+                            )
+                        })
+                    });
+                // The worker is free again before anything else happens.
+                self.next_task(worker);
+                match result {
+                    Ok(PassResult::Entries(summary)) => {
+                        self.progress.finish(layer);
+                        // A refusal comes back from the reader's next step too, with the layer
+                        // named: the drive posts it.
+                        let _ = self.reader.layer_scanned(layer, summary);
+                        self.advance();
+                    }
+                    Ok(PassResult::Digests(digests)) => match &mut self.stage {
+                        PoolStage::Scanning { early } => early.push((layer, digests)),
+                        PoolStage::Verifying { .. } => self.check_digests(layer, digests),
+                        PoolStage::Over => {}
+                    },
+                    Err(message) => self.fail(message),
+                }
+            }
+            ScanReply::Failed { message, .. } => self.fail(message),
+        }
+    }
+
+    /// Gives scan worker `worker` its next task, if any is left.
+    fn next_task(&mut self, worker: usize) {
+        if let Err(message) = self.pool.ready(worker, &self.blob) {
+            self.fail(message);
+        }
+    }
+
+    /// Checks layer `layer`'s digests against the documents and posts the verification.
+    fn check_digests(&mut self, layer: usize, digests: Result<LayerDigests, LayerError>) {
+        let PoolStage::Verifying { shown } = &mut self.stage else {
+            return;
+        };
+        let digests = match digests {
+            Ok(digests) => digests,
+            Err(error) => {
+                return self.fail(format!(
+                    "the digests of layer {layer} could not be computed: {error}"
+                ))
+            }
+        };
+        match self.reader.layer_digests(layer, &digests) {
+            Ok(()) => {
+                let Step::Done(report) = self.reader.next_step() else {
+                    return self.fail(format!(
+                        "the archive reader gave no report after layer {layer}'s digests"
+                    ));
+                };
+                *shown = layerscope_web::protocol::verified(&report);
+                post(shown);
+                let all_in = report.unverified_layers.is_empty();
+                keep_finished(report);
+                if all_in {
+                    self.stage = PoolStage::Over;
+                    self.pool.stop();
+                }
+            }
+            // The core refuses a mismatch, which ends the reader: the page still has the
+            // tree, and the badge names the digest, expected and actual. No later digest is
+            // checked.
+            Err(ArchiveError::Analysis(AnalysisError::DigestMismatch {
+                kind,
+                subject,
+                expected,
+                actual,
+            })) => {
+                let row = Verification {
+                    kind,
+                    subject,
+                    expected,
+                    actual,
+                    ok: false,
+                };
+                if let WorkerEvent::Verified { verification, .. } = shown {
+                    verification.push(row.clone());
+                }
+                post(shown);
+                add_finished_verification(row);
+                self.stage = PoolStage::Over;
+                self.pool.stop();
+            }
+            Err(error) => self.fail(error.to_string()),
+        }
+    }
+}
+
+/// Handles a message from scan worker `worker` (its handlers call this).
+fn on_scan_reply(worker: usize, reply: Result<(ScanReply, Option<Vec<u8>>), String>) {
+    POOLED.with(|slot| {
+        if let Some(pooled) = slot.borrow_mut().as_mut() {
+            pooled.on_reply(worker, reply);
+        }
+    });
+}
+
+/// The scan workers and which of them does what.
+struct ScanPool {
+    size: usize,
+    /// Empty until [`ScanPool::start`].
+    workers: Vec<ScanWorker>,
+    schedule: Schedule,
+}
+
+/// One scan worker, with the handlers that must live as long as it does.
+struct ScanWorker {
+    worker: Worker,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+impl ScanPool {
+    fn new(size: usize) -> ScanPool {
+        ScanPool {
+            size,
+            workers: Vec::new(),
+            schedule: Schedule::new(0),
+        }
+    }
+
+    fn size(&self) -> usize {
+        self.size
+    }
+
+    fn started(&self) -> bool {
+        !self.workers.is_empty()
+    }
+
+    /// Starts the scan workers; each says when it is ready.
+    fn start(&mut self) -> Result<(), String> {
+        for index in 0..self.size {
+            let worker = Worker::new(SCAN_WORKER_SCRIPT).map_err(|error| {
+                format!(
+                    "the browser refused to start a scan worker ({SCAN_WORKER_SCRIPT}): {}",
+                    layerscope_web::pull::describe(&error)
+                )
+            })?;
+            let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                on_scan_reply(index, ScanReply::from_message(&event.data()));
+            });
+            let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+                event.prevent_default();
+                let detail = event.message();
+                let detail = if detail.is_empty() {
+                    "it could not be loaded or crashed".to_string()
+                } else {
+                    detail
+                };
+                on_scan_reply(index, Err(format!("a scan worker stopped: {detail}")));
+            });
+            worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+            self.workers.push(ScanWorker {
+                worker,
+                _on_message: on_message,
+                _on_error: on_error,
+            });
+        }
+        self.schedule = Schedule::new(self.size);
+        Ok(())
+    }
+
+    /// Queues both passes of every layer and hands them to the workers that wait.
+    fn add_layers(&mut self, jobs: &[LayerScanJob], blob: &Blob) -> Result<(), String> {
+        if !self.started() {
+            self.start()?;
+        }
+        self.schedule.add_layers(jobs);
+        for worker in self.schedule.idle() {
+            self.offer(worker, blob)?;
+        }
+        self.release_unneeded();
+        Ok(())
+    }
+
+    /// Worker `worker` is free: posts it the next task, offers the idle workers theirs (a
+    /// digest pass held back may start now), and stops workers left without one.
+    fn ready(&mut self, worker: usize, blob: &Blob) -> Result<(), String> {
+        self.offer(worker, blob)?;
+        for idle in self.schedule.idle() {
+            self.offer(idle, blob)?;
+        }
+        self.release_unneeded();
+        Ok(())
+    }
+
+    fn offer(&mut self, worker: usize, blob: &Blob) -> Result<(), String> {
+        let Some(task) = self.schedule.next_for(worker) else {
+            return Ok(());
+        };
+        self.workers[worker]
+            .worker
+            .post_message(&task.message(blob))
+            .map_err(|error| {
+                format!(
+                    "layer {} could not be handed to a scan worker: {}",
+                    task.job.index,
+                    layerscope_web::pull::describe(&error)
+                )
+            })
+    }
+
+    /// The tree is posted: digest passes held back for it go to the idle workers.
+    fn tree_done(&mut self, blob: &Blob) -> Result<(), String> {
+        self.schedule.tree_done();
+        for idle in self.schedule.idle() {
+            self.offer(idle, blob)?;
+        }
+        self.release_unneeded();
+        Ok(())
+    }
+
+    fn release_unneeded(&mut self) {
+        for worker in self.schedule.release_unneeded() {
+            self.workers[worker].end();
+        }
+    }
+
+    /// The layers whose entries are being read now.
+    fn scanning(&self) -> Vec<usize> {
+        self.schedule.scanning()
+    }
+
+    /// Stops every scan worker. (Their handlers stay until this worker ends: one of them may
+    /// be running now.)
+    fn stop(&mut self) {
+        self.schedule.clear();
+        for worker in &self.workers {
+            worker.end();
+        }
+    }
+}
+
+impl ScanWorker {
+    /// Terminates the worker, deaf to it first: a worker stopped while its script loads
+    /// reports the aborted load as an error, which is no error of the analysis.
+    fn end(&self) {
+        self.worker.set_onmessage(None);
+        self.worker.set_onerror(None);
+        self.worker.terminate();
+    }
+}
+
+/// Each layer's bytes read by its entries pass, for the page's progress.
+#[derive(Default)]
+struct LayerProgress {
+    /// Stored size of each layer.
+    lens: Vec<u64>,
+    /// Bytes read by each layer's running entries pass.
+    done: Vec<u64>,
+    archive_len: u64,
+}
+
+impl LayerProgress {
+    /// The layers handed out, with the archive's size.
+    fn plan(&mut self, jobs: &[LayerScanJob], archive_len: u64) {
+        let count = jobs.iter().map(|job| job.index + 1).max().unwrap_or(0);
+        self.lens = vec![0; count];
+        self.done = vec![0; count];
+        for job in jobs {
+            self.lens[job.index] = job.len;
+        }
+        self.archive_len = archive_len;
+    }
+
+    /// Layer `layer`'s entries pass has read `done` bytes: the progress to post. `read` is
+    /// what the reader counts as read (documents and finished layers).
+    fn update(
+        &mut self,
+        layer: usize,
+        done: u64,
+        read: u64,
+        scanning: usize,
+        workers: usize,
+    ) -> Option<Progress> {
+        *self.done.get_mut(layer)? = done;
+        let count = self.lens.len();
+        let in_flight: u64 = self.done.iter().sum();
+        let at_once = if scanning > 1 {
+            format!("{scanning} layers at once in {workers} scan workers")
+        } else {
+            format!("{workers} scan workers")
+        };
+        Some(Progress {
+            phase: Phase::ScanningLayers,
+            bytes_read: read.saturating_add(in_flight).min(self.archive_len),
+            total_bytes: Some(self.archive_len),
+            streamed: false,
+            layer: Some((layer, count)),
+            layer_bytes: Some((done, self.lens[layer])),
+            message: at_once,
+        })
+    }
+
+    /// Layer `layer`'s entries are in: the reader counts its bytes from now on.
+    fn finish(&mut self, layer: usize) {
+        if let Some(done) = self.done.get_mut(layer) {
+            *done = 0;
         }
     }
 }

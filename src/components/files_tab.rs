@@ -13,8 +13,8 @@ pub struct FilesTabProps {
     pub layers: Vec<Rc<LayerReport>>,
     /// The layer shown (the view's, else the top one).
     pub selected: Option<usize>,
-    /// The layer being scanned, with its bytes done and total.
-    pub streaming: Option<(usize, Option<(u64, u64)>)>,
+    /// The layers being scanned, with their bytes done and total.
+    pub streaming: Vec<(usize, (u64, u64))>,
     pub view: ViewState,
     pub on_view: Callback<ViewState>,
     /// The finished report's change counts are in the rows (and the worker holds the trees).
@@ -40,7 +40,7 @@ pub fn files_tab(props: &FilesTabProps) -> Html {
         .and_then(|index| props.layers.get(index).cloned());
     html! {
         <div class="files-tab">
-            <LayerList layers={props.layers.clone()} selected={props.selected} streaming={props.streaming}
+            <LayerList layers={props.layers.clone()} selected={props.selected} streaming={props.streaming.clone()}
                 {on_select} counted={props.counted} />
             <FileTreePane {layer} view={props.view.clone()} on_view={props.on_view.clone()} job={props.job}
                 ready={props.counted} ask_tree={props.ask_tree.clone()} listen_tree={props.listen_tree.clone()}

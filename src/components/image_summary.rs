@@ -18,6 +18,9 @@ pub struct ImageSummaryProps {
     pub packed: u64,
     /// Layers are still streaming.
     pub busy: bool,
+    /// The layers' digests are being checked after the tree (in the worker pool).
+    #[prop_or_default]
+    pub verifying: bool,
     /// Other tags naming the same digest.
     #[prop_or_default]
     pub also: Vec<String>,
@@ -124,7 +127,8 @@ pub fn image_summary(props: &ImageSummaryProps) -> Html {
                     {digest_fact("INDEX", "index", digest.to_string(), "index-digest")}
                 }
                 <div class="fact">
-                    <VerifyBadge checks={report.verification.clone()} complete={report.complete} busy={props.busy} />
+                    <VerifyBadge checks={report.verification.clone()} complete={report.complete}
+                        unverified_layers={report.unverified_layers.len()} busy={props.busy || props.verifying} />
                 </div>
             </dl>
             if !report.warnings.is_empty() {

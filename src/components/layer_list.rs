@@ -9,8 +9,9 @@ pub struct LayerListProps {
     pub layers: Vec<Rc<LayerReport>>,
     /// The layer the tree shows.
     pub selected: Option<usize>,
-    /// The layer being scanned now, with its bytes done and total.
-    pub streaming: Option<(usize, Option<(u64, u64)>)>,
+    /// The layers being scanned now (several at once in a pool of workers), with their bytes
+    /// done and total (0 when not known).
+    pub streaming: Vec<(usize, (u64, u64))>,
     /// Called with a layer's index when it is picked.
     pub on_select: Callback<usize>,
     /// The change counts are known (they come with the finished report).
@@ -32,10 +33,10 @@ pub fn layer_list(props: &LayerListProps) -> Html {
             <h2>{format!("Layers ({})", props.layers.len())}<span class="keys muted">{" [ and ] move"}</span></h2>
             <ol class="layer-list">
                 { for props.layers.iter().map(|layer| {
-                    let streaming = props.streaming.and_then(|(index, bytes)| (index == layer.index).then_some(bytes));
+                    let streaming = props.streaming.iter().find(|(index, _)| *index == layer.index).map(|(_, bytes)| *bytes);
                     html! {
                         <LayerRow layer={layer.clone()} {largest} selected={props.selected == Some(layer.index)}
-                            streaming={streaming.map(|bytes| bytes.unwrap_or((0, 0)))} on_select={props.on_select.clone()}
+                            {streaming} on_select={props.on_select.clone()}
                             counted={props.counted} />
                     }
                 }) }

@@ -5,9 +5,12 @@ use yew::prelude::*;
 pub struct VerifyBadgeProps {
     /// Every digest checked so far.
     pub checks: Vec<Verification>,
-    /// Every layer is scanned, so every digest there is to check was checked.
+    /// Every layer is scanned.
     pub complete: bool,
-    /// Layers are still streaming.
+    /// Layers whose digests are not checked yet (a tree can be complete before them).
+    #[prop_or_default]
+    pub unverified_layers: usize,
+    /// Layers are still streaming, or their digests are being checked.
     pub busy: bool,
 }
 
@@ -34,18 +37,22 @@ pub fn verify_badge(props: &VerifyBadgeProps) -> Html {
             </div>
         };
     }
-    let (class, text, title) = if props.complete {
+    let (class, text, title) = if props.complete && props.unverified_layers == 0 {
         (
             "good",
             format!("verified ({matched}/{total})"),
             "every digest and diff_id the documents give matches the bytes read".to_string(),
         )
     } else if props.busy {
-        (
-            "pending",
-            format!("checking… ({matched} so far)"),
-            "digests are checked as the layers stream".to_string(),
-        )
+        let title = if props.complete {
+            format!(
+                "every layer is read; the digests of {} are being checked beside the tree",
+                layers(props.unverified_layers)
+            )
+        } else {
+            "digests are checked as the layers stream".to_string()
+        };
+        ("pending", format!("checking… ({matched} so far)"), title)
     } else {
         (
             "pending",
@@ -57,5 +64,13 @@ pub fn verify_badge(props: &VerifyBadgeProps) -> Html {
         <span class={classes!("verify", class)} data-testid="verify-status" role="status" {title}>
             <span class="badge">{text}</span>
         </span>
+    }
+}
+
+fn layers(count: usize) -> String {
+    if count == 1 {
+        "1 layer".to_string()
+    } else {
+        format!("{count} layers")
     }
 }

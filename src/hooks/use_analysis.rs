@@ -21,6 +21,7 @@ use std::ops::Deref;
 use std::rc::Rc;
 
 use layerscope_core::model::reference::Reference;
+use layerscope_web::pool;
 use layerscope_web::protocol::{
     Job as Work, Login, RegistryPull, Request, Route as RegistryRoute, TreeAnswer, TreeRequest,
     WorkerEvent,
@@ -148,6 +149,8 @@ pub fn use_analysis() -> UseAnalysisHandle {
         move |()| {
             runner.publish_settings();
             runner.open_fragment();
+            // The first analysis's worker loads now, unless the fragment started one.
+            crate::jobs::prepare_spare();
             let on_change = Closure::<dyn FnMut(web_sys::HashChangeEvent)>::new(
                 move |_: web_sys::HashChangeEvent| runner.open_fragment(),
             );
@@ -474,6 +477,7 @@ impl JobRunner {
                 Work::Archive(Request {
                     blob: blob.clone(),
                     select,
+                    scan_workers: scan_workers(),
                 }),
                 name.clone(),
                 false,
@@ -835,6 +839,18 @@ fn tag_page_size() -> Option<u32> {
         .find_map(|pair| pair.strip_prefix("tags-per-page="))
         .and_then(|n| n.parse().ok())
         .filter(|n| *n > 0)
+}
+
+/// Scan workers for an archive's layers: the page query's `?scan-workers=N` (0 scans them in
+/// the layer worker, one after the other), else min(`navigator.hardwareConcurrency`, 4).
+fn scan_workers() -> usize {
+    let window = web_sys::window();
+    let search = window
+        .as_ref()
+        .and_then(|window| window.location().search().ok())
+        .unwrap_or_default();
+    let cores = window.map_or(1.0, |window| window.navigator().hardware_concurrency());
+    pool::pool_size(pool::asked_pool_size(&search), cores as usize)
 }
 
 fn default_platform() -> String {

@@ -52,6 +52,27 @@ impl Browser {
     /// Starts chromedriver on a free port and opens a fresh Chromium session with console
     /// logging enabled. Panics naming the failing process and quoting its stderr.
     pub fn start() -> Browser {
+        Browser::start_with_flags(&[])
+    }
+
+    /// Like [`Browser::start`], with every request the browser makes (the page's, its
+    /// workers', nested workers' too, to any host, loopback included) sent through the HTTP
+    /// proxy at `proxy` (`127.0.0.1:PORT`), such as a [`crate::tap::Tap`] in front of the
+    /// page's server: the tap then records each request's absolute URL, which Chromium's
+    /// DevTools log does not do for dedicated workers ([`Browser::network_requests`]).
+    pub fn start_with_proxy(proxy: &str) -> Browser {
+        Browser::start_with_flags(&[
+            format!("--proxy-server=http://{proxy}"),
+            // Without this, Chromium never proxies loopback.
+            "--proxy-bypass-list=<-loopback>".to_string(),
+            // Chromium's own requests would reach the proxy too (the host resolver rules
+            // stop them only where Chromium resolves names itself): form autofill asks a
+            // Google host about every form it sees.
+            "--disable-features=AutofillServerCommunication".to_string(),
+        ])
+    }
+
+    fn start_with_flags(extra: &[String]) -> Browser {
         for binary in [CHROMEDRIVER, CHROMIUM] {
             assert!(
                 Path::new(binary).exists(),
@@ -69,6 +90,7 @@ impl Browser {
 
         let profile = TempDir::new("chromium-profile");
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|flag| flag.to_string()).collect();
+        args.extend(extra.iter().cloned());
         args.push(format!("--user-data-dir={}", profile.path().display()));
         let capabilities = json!({
             "browserName": "chrome",

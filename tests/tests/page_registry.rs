@@ -609,10 +609,17 @@ fn cancel_stops_the_downloads() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(200));
-    browser
+    // The header can be laid out anew between finding the button and clicking it (a
+    // layer's row arriving): find it again then.
+    while let Err(error) = browser
         .webdriver()
         .click(&browser.wait_for_testid("cancel", OPEN_TIMEOUT))
-        .unwrap();
+    {
+        assert!(
+            error.error == "stale element reference" && Instant::now() < deadline,
+            "clicking cancel: {error}"
+        );
+    }
     let error = browser.testid_text("error");
     assert!(error.starts_with("Stopped reading"), "{error:?}");
     std::thread::sleep(Duration::from_millis(300));

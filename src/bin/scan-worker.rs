@@ -1,0 +1,216 @@
+//! A scan worker of the owner's pool ([`layerscope_web::pool`]): runs one pass over one
+//! layer of a dropped archive at a time.
+//!
+//! The owner (the layer worker) posts the archive's `Blob` and a [`ScanTask`]; this worker
+//! reads the task's byte range a chunk at a time with `Blob.slice(...).arrayBuffer()`,
+//! asking for the next chunk before it scans the one it has, so the browser reads the file
+//! while the scanner works (a blocking `FileReaderSync` read leaves the scanner idle for a
+//! third of an entries pass). It pushes each chunk through the core's scanner (the entries
+//! pass) or digest scanner (the digest pass), and posts the result to the owner as one
+//! transferred buffer. It knows nothing about formats: it moves bytes.
+
+use js_sys::{Promise, Uint8Array};
+use layerscope_core::archive::LAYER_CHUNK_BYTES;
+use layerscope_core::engine::scan::{DigestScanner, LayerError, Scanner};
+use layerscope_web::pool::{Pass, PassResult, ScanReply, ScanTask};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent};
+
+/// Least time between two progress replies for one pass.
+const PROGRESS_INTERVAL_MS: f64 = 60.0;
+
+fn main() {
+    std::panic::set_hook(Box::new(|info| {
+        post(
+            &ScanReply::Failed {
+                layer: None,
+                message: format!("a scan worker stopped on an internal error: {info}"),
+            },
+            None,
+        );
+    }));
+    let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        match ScanTask::from_message(&event.data()) {
+            // The owner sends the next task only once this one is answered.
+            Ok((blob, task)) => wasm_bindgen_futures::spawn_local(async move {
+                run(&blob, &task).await;
+            }),
+            Err(message) => post(
+                &ScanReply::Failed {
+                    layer: None,
+                    message,
+                },
+                None,
+            ),
+        }
+    });
+    scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+    // The handler lives as long as the worker; the owner terminates the worker to stop it.
+    onmessage.forget();
+    post(&ScanReply::Ready, None);
+}
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn post(reply: &ScanReply, bytes: Option<&[u8]>) {
+    let (message, transfer) = reply.message(bytes);
+    // Posting to the owner cannot fail while this worker runs.
+    let _ = scope().post_message_with_transfer(&message, &transfer);
+}
+
+/// Runs `task` over the archive in `blob` and posts its result (or why there is none).
+async fn run(blob: &Blob, task: &ScanTask) {
+    let layer = task.job.index;
+    let outcome = match task.pass {
+        Pass::Entries => {
+            let mut scanner = Scanner::new(task.options());
+            read_range(blob, task, |chunk| scanner.push(chunk))
+                .await
+                .map(|()| PassResult::Entries(scanner.finish()))
+        }
+        Pass::Digests => {
+            let mut scanner = DigestScanner::new(task.options());
+            read_range(blob, task, |chunk| scanner.push(chunk))
+                .await
+                .map(|()| PassResult::Digests(scanner.finish()))
+        }
+    };
+    match outcome {
+        Ok(result) => {
+            let (ok, bytes) = result.to_bytes();
+            post(
+                &ScanReply::Finished {
+                    layer,
+                    pass: task.pass,
+                    ok,
+                },
+                Some(&bytes),
+            );
+        }
+        Err(Stopped::Read(message)) => post(
+            &ScanReply::Failed {
+                layer: Some(layer),
+                message,
+            },
+            None,
+        ),
+        // The scanner refused the bytes: its error is the pass's result.
+        Err(Stopped::Scan(error)) => {
+            let result = match task.pass {
+                Pass::Entries => PassResult::Entries(Err(error)),
+                Pass::Digests => PassResult::Digests(Err(error)),
+            };
+            let (ok, bytes) = result.to_bytes();
+            post(
+                &ScanReply::Finished {
+                    layer,
+                    pass: task.pass,
+                    ok,
+                },
+                Some(&bytes),
+            );
+        }
+    }
+}
+
+/// Why a pass stopped before its scanner finished.
+enum Stopped {
+    /// The archive's bytes could not be read (the file changed or went away).
+    Read(String),
+    /// The scanner refused them.
+    Scan(LayerError),
+}
+
+/// Feeds the task's byte range to `push` a chunk at a time, posting progress on the way;
+/// the next chunk is being read while `push` scans the one before.
+async fn read_range(
+    blob: &Blob,
+    task: &ScanTask,
+    mut push: impl FnMut(&[u8]) -> Result<(), LayerError>,
+) -> Result<(), Stopped> {
+    let (start, len) = (task.job.offset, task.job.len);
+    let end = start.saturating_add(len);
+    let mut buffer = Vec::new();
+    let mut last_progress = js_sys::Date::now();
+    let mut next = (start < end)
+        .then(|| ask(blob, task, start, end))
+        .transpose()?;
+    while let Some(chunk) = next.take() {
+        let bytes = chunk.bytes().await?;
+        if chunk.end < end {
+            next = Some(ask(blob, task, chunk.end, end)?);
+        }
+        buffer.resize(bytes.length() as usize, 0);
+        bytes.copy_to(&mut buffer);
+        push(&buffer).map_err(Stopped::Scan)?;
+        let now = js_sys::Date::now();
+        if now - last_progress >= PROGRESS_INTERVAL_MS {
+            last_progress = now;
+            post(
+                &ScanReply::Progress {
+                    layer: task.job.index,
+                    pass: task.pass,
+                    done: chunk.end - start,
+                },
+                None,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A chunk of the archive being read.
+struct Chunk<'a> {
+    task: &'a ScanTask,
+    offset: u64,
+    end: u64,
+    read: Promise,
+}
+
+/// Asks the browser for the chunk of the task's range that starts at `offset` (at most
+/// [`LAYER_CHUNK_BYTES`], not past `end`).
+fn ask<'a>(blob: &Blob, task: &'a ScanTask, offset: u64, end: u64) -> Result<Chunk<'a>, Stopped> {
+    let chunk_end = end.min(offset.saturating_add(LAYER_CHUNK_BYTES));
+    let slice = blob
+        .slice_with_f64_and_f64(offset as f64, chunk_end as f64)
+        .map_err(|error| read_failed(task, offset, chunk_end, &error))?;
+    Ok(Chunk {
+        task,
+        offset,
+        end: chunk_end,
+        read: slice.array_buffer(),
+    })
+}
+
+impl Chunk<'_> {
+    /// The chunk's bytes, all of them (the archive is shorter than the reader planned when
+    /// they are not).
+    async fn bytes(&self) -> Result<Uint8Array, Stopped> {
+        let buffer = JsFuture::from(self.read.clone())
+            .await
+            .map_err(|error| read_failed(self.task, self.offset, self.end, &error))?;
+        let bytes = Uint8Array::new(&buffer);
+        if u64::from(bytes.length()) != self.end - self.offset {
+            return Err(Stopped::Read(format!(
+                "the archive ends inside {} (bytes {}..{} gave {} bytes): was the file changed?",
+                self.task.job.member,
+                self.offset,
+                self.end,
+                bytes.length()
+            )));
+        }
+        Ok(bytes)
+    }
+}
+
+fn read_failed(task: &ScanTask, offset: u64, end: u64, error: &JsValue) -> Stopped {
+    Stopped::Read(format!(
+        "reading bytes {offset}..{end} of the archive ({}) failed: {} (was the file changed or removed?)",
+        task.job.member,
+        layerscope_web::pull::describe(error)
+    ))
+}
