@@ -474,7 +474,10 @@ impl LongTasks {
         );
         println!(
             "{prefix}_long_task_total: {:.0} ms",
-            self.tasks.iter().map(|task| task.duration_ms).sum::<f64>()
+            self.tasks
+                .iter()
+                .map(|task| task.duration_ms)
+                .fold(0.0, |sum, ms| sum + ms)
         );
         println!(
             "{prefix}_long_tasks_at_page_start: {} tasks, longest {:.0} ms (before the open: not counted above)",
@@ -799,6 +802,8 @@ fn bench_tree(options: &Options) -> Result<(), String> {
     let mut slow_frames = Vec::new();
     let mut max_rows = 0;
     let mut entries = None;
+    let mut round_trips = Vec::new();
+    let mut windows_asked = Vec::new();
     for round in 0..options.reps {
         let browser = open_page(&server, "drop-zone")?;
         let since = page_now(&browser);
@@ -813,7 +818,17 @@ fn bench_tree(options: &Options) -> Result<(), String> {
         wait_for(&browser, "the 100k tree's digests", analysis_done)?;
 
         let idle = frames(&browser, 0.0, IDLE_FRAMES_MS)?;
+        let scroll_since = page_now(&browser);
         let scroll = frames(&browser, SCROLL_PX_PER_S, SCROLL_MS)?;
+        let noted = read_noted(&browser)?;
+        round_trips.extend(window_round_trips(&noted, scroll_since));
+        windows_asked.push(
+            noted
+                .tree_requests
+                .iter()
+                .filter(|(at, kind)| *at >= scroll_since && kind == "window")
+                .count() as f64,
+        );
         eprintln!(
             "# tree round {}: drop to request {:.3} s, first paint {paint:.0} ms, scroll {:.1} fps ({:.1} idle), {} of {} frames not covered by rows, longest frame {:.0} ms",
             round + 1,
@@ -876,7 +891,35 @@ fn bench_tree(options: &Options) -> Result<(), String> {
     println!(
         "tree_scroll_most_rows: {max_rows} rows (in the document at once; the page's bound is 300)"
     );
+    println!(
+        "tree_scroll_windows_asked: {:.0} requests (window requests during one scroll, median of the runs)",
+        median(windows_asked)
+    );
+    if !round_trips.is_empty() {
+        let longest = round_trips.iter().copied().fold(0.0, f64::max);
+        println!(
+            "tree_scroll_window_round_trip: {:.1} ms (a window request posted to the answer's arrival, median; longest {longest:.1} ms)",
+            median(round_trips)
+        );
+    }
     Ok(())
+}
+
+/// For each window request posted from `since` on, the time to the next tree answer the
+/// worker posted (ms).
+fn window_round_trips(noted: &Noted, since: f64) -> Vec<f64> {
+    noted
+        .tree_requests
+        .iter()
+        .filter(|(at, kind)| *at >= since && kind == "window")
+        .filter_map(|(asked, _)| {
+            noted
+                .messages
+                .iter()
+                .find(|(at, _, kind)| at >= asked && kind == "tree")
+                .map(|(at, _, _)| at - asked)
+        })
+        .collect()
 }
 
 /// What a counted run of frames saw.
