@@ -1406,18 +1406,12 @@ fn renderer_processes(ancestor: u32) -> Vec<u32> {
         else {
             continue;
         };
-        // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
-        let Some(ppid) = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|ppid| ppid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        parents.insert(pid, ppid);
+        if let Some(ppid) = parent_in_stat(&stat) {
+            parents.insert(pid, ppid);
+        }
     }
     let below = |mut pid: u32| {
         for _ in 0..64 {
@@ -1447,6 +1441,14 @@ fn renderer_processes(ancestor: u32) -> Vec<u32> {
         .collect()
 }
 
+/// The parent's id in a `/proc/PID/stat` line: `pid (comm) state ppid ...`, where comm may
+/// hold spaces and parentheses (the last `)` ends it).
+fn parent_in_stat(stat: &str) -> Option<u32> {
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+        .and_then(|ppid| ppid.parse().ok())
+}
+
 /// Threads of `pid` named as Chromium names dedicated worker threads.
 fn worker_threads(pid: u32) -> usize {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
@@ -1473,4 +1475,79 @@ fn process_memory(pid: u32) -> Option<ProcessMemory> {
         rss: field("VmRSS:")?,
         high_water: field("VmHWM:")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noted(long_tasks: &[(f64, f64)], messages: &[(f64, i64, &str)]) -> Noted {
+        Noted {
+            long_tasks: long_tasks.to_vec(),
+            messages: messages
+                .iter()
+                .map(|(at, length, kind)| (*at, *length, kind.to_string()))
+                .collect(),
+            tree_requests: vec![(1500.0, "window".to_string())],
+            first_row: None,
+        }
+    }
+
+    #[test]
+    fn a_long_task_is_told_by_the_message_in_it_or_the_event_before_it() {
+        let noted = noted(
+            &[
+                (100.0, 90.0),
+                (1010.0, 60.0),
+                (1600.0, 70.0),
+                (2000.0, 55.0),
+            ],
+            &[
+                (1020.0, 4000, "overview"),
+                (1030.0, 150, "progress"),
+                (1550.0, 26000, "tree"),
+            ],
+        );
+        let tasks = LongTasks::of(&noted, 1000.0);
+        assert_eq!(tasks.before, vec![(100.0, 90.0)], "before the open");
+        let causes: Vec<&str> = tasks.tasks.iter().map(|task| task.cause.as_str()).collect();
+        assert_eq!(
+            causes,
+            [
+                "dispatching the worker message \"overview\" (4000 chars)",
+                "no worker message in it; 50 ms after the worker message \"tree\" (26000 chars)",
+                "no worker message in it; 450 ms after the worker message \"tree\" (26000 chars)",
+            ]
+        );
+        assert_eq!(tasks.tasks[0].start_ms, 10.0, "times count from the open");
+        assert_eq!(tasks.longest_ms(), 70.0);
+        assert_eq!(tasks.messages["progress"], (1, 150));
+    }
+
+    #[test]
+    fn window_round_trips_pair_each_request_with_the_next_answer() {
+        let mut noted = noted(&[], &[(1501.5, 20000, "tree"), (1700.0, 20000, "tree")]);
+        noted.tree_requests = vec![
+            (1000.0, "window".to_string()),
+            (1500.0, "window".to_string()),
+            (1600.0, "search".to_string()),
+            (1690.0, "window".to_string()),
+        ];
+        assert_eq!(window_round_trips(&noted, 1200.0), vec![1.5, 10.0]);
+    }
+
+    #[test]
+    fn the_status_line_gives_the_entries() {
+        let state =
+            json!({ "status": "100101 rows shown of 100102 entries in this view · layer 0" });
+        assert_eq!(entries_in_status(&state), Some(100102));
+        assert_eq!(entries_in_status(&json!({ "status": null })), None);
+    }
+
+    #[test]
+    fn the_parent_is_read_past_a_command_name_with_parentheses() {
+        assert_eq!(parent_in_stat("4978 (chromium) S 4967 4967 0"), Some(4967));
+        assert_eq!(parent_in_stat("77 (a) b (c)) R 12 77 0"), Some(12));
+        assert_eq!(parent_in_stat("garbage"), None);
+    }
 }
