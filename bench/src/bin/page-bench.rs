@@ -1214,9 +1214,9 @@ struct ProcessMemory {
     high_water: u64,
 }
 
-/// The page's renderer at the baseline.
+/// Every renderer's first reading, the page idle (its renderer is known only once its
+/// workers start, so all are kept).
 struct Baseline {
-    pid: Option<u32>,
     sampled: Sampled,
 }
 
@@ -1271,10 +1271,7 @@ impl MemorySampler {
         loop {
             let held = self.state.lock().unwrap().clone();
             if held.samples > 0 && !held.first.is_empty() {
-                return Ok(Baseline {
-                    pid: page_renderer(&held),
-                    sampled: held,
-                });
+                return Ok(Baseline { sampled: held });
             }
             if started.elapsed() > Duration::from_secs(30) {
                 return Err(
@@ -1313,16 +1310,13 @@ impl Sampled {
             return;
         };
         let mib = |bytes: f64| bytes / (1024.0 * 1024.0);
-        let base = baseline
-            .sampled
-            .first
-            .get(&pid)
-            .map_or(0, |memory| memory.rss);
-        let base_high_water = baseline
-            .sampled
-            .first
-            .get(&pid)
-            .map_or(0, |memory| memory.high_water);
+        let Some(idle) = baseline.sampled.first.get(&pid) else {
+            println!(
+                "million_memory: unknown (the renderer running the workers was not there when the idle page was read)"
+            );
+            return;
+        };
+        let (base, base_high_water) = (idle.rss, idle.high_water);
         let sampled_peak = self.peak_rss.get(&pid).copied().unwrap_or(0);
         let high_water = self.last.get(&pid).map_or(0, |memory| memory.high_water);
         // The kernel's mark is the true peak once it rose above what it was at the baseline
@@ -1357,11 +1351,6 @@ impl Sampled {
             "million_worker_threads_seen: {} threads (DedicatedWorker threads in that renderer, most at once)",
             self.worker_threads.get(&pid).copied().unwrap_or(0)
         );
-        if baseline.pid.is_some_and(|seen| seen != pid) {
-            println!(
-                "million_renderer_note: the page's renderer changed after the baseline was taken"
-            );
-        }
         println!(
             "million_other_renderers_peak_rss: {:.1} MiB (other renderer processes of the browser, not counted)",
             mib(others as f64)
@@ -1382,14 +1371,6 @@ fn page_renderer(sampled: &Sampled) -> Option<u32> {
         .filter(|(_, threads)| **threads > 0)
         .map(|(pid, _)| *pid)
         .max_by_key(|pid| sampled.peak_rss.get(pid).copied().unwrap_or(0))
-        .or_else(|| {
-            // Before any worker starts: the largest renderer.
-            sampled
-                .peak_rss
-                .iter()
-                .max_by_key(|(_, rss)| **rss)
-                .map(|(pid, _)| *pid)
-        })
 }
 
 /// Processes below `ancestor` whose command line says `--type=renderer`.
