@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark command: every figure, printed as `name: value unit` lines.
 #
-#   scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry] [drop]
+#   scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry] [drop] [page]
 #
-# With no part named, all five run, in this order:
+# With no part named, all of them run, in this order:
 #
 #   native   the layer scanner (bench/src/bin/scan-layer.rs) built natively twice (sha2
 #            with the CPU's SHA instructions and with its force-soft code, which is what
@@ -27,6 +27,13 @@
 #            `tar -xOf ARCHIVE LAYER | tar -tzf -` (target <= 0.8x); the root file system in
 #            ten layers, the pool (layers in parallel) against ?scan-workers=1 (one layer
 #            after another), to the tree and to every digest verified.
+#   page     the page's own figures in headless Chromium (bench/src/bin/page-bench.rs): the
+#            Debian-rootfs image opened from a loopback registry until its tree is shown,
+#            against `skopeo copy` to a directory + `tar -tzf` of the layer; the main thread's
+#            long tasks then and on a generated 1,000,000-file image; the first paint and a
+#            scripted scroll of a 100,000-file tree; the renderer's peak memory (the page's
+#            workers run in it) on the 1M image, in bytes per entry. The generated archives
+#            (bench/make-many-files.py) are cached under .cache/bench/many.
 #
 # The layer is real: a Debian minbase root file system made with debootstrap, tarred,
 # gzipped and zstd-compressed, cached under .cache/bench. `--prepare-only` makes it and
@@ -48,11 +55,11 @@ parts=()
 for arg in "$@"; do
   case "$arg" in
     --prepare-only) prepare_only=1 ;;
-    native | wasm | archive | registry | drop) parts+=("$arg") ;;
-    *) die "usage: scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry] [drop]" ;;
+    native | wasm | archive | registry | drop | page) parts+=("$arg") ;;
+    *) die "usage: scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry] [drop] [page]" ;;
   esac
 done
-[ ${#parts[@]} -gt 0 ] || parts=(native wasm archive registry drop)
+[ ${#parts[@]} -gt 0 ] || parts=(native wasm archive registry drop page)
 wants() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 cd "$REPO_ROOT"
@@ -330,8 +337,40 @@ bench_drop() {
     --ten "$DATA/archive/ten-layers-oci.tar" --reps "$REPS"
 }
 
+# --- page -----------------------------------------------------------------------------
+
+# Archives of COUNT empty files (bench/make-many-files.py), generated once.
+prepare_many_files() {
+  local count
+  mkdir -p "$DATA/many"
+  for count in "$@"; do
+    [ -s "$DATA/many/many-$count.tar" ] && continue
+    say "generating a docker save archive of $count empty files"
+    python3 "$REPO_ROOT/bench/make-many-files.py" "$count" "$DATA/many/many-$count.tar"
+  done
+}
+
+# The 1M image is analysed BENCH_MILLION_REPS times (default 1: each takes a while).
+bench_page() {
+  apt_install_missing docker-registry skopeo chromium chromium-driver
+  prepare_archives
+  prepare_many_files 100000 1000000
+  "$REPO_ROOT/scripts/build-web.sh" >&2
+  say "building the page benchmark runner and layerscope (release)"
+  cargo build --release --quiet -p layerscope -p layerscope-bench --bin layerscope --bin page-bench >&2
+  keep_build page-bench page-bench
+  local million="$DATA/many/many-1000000.tar"
+  say "page: $REPS rounds of the registry open, $REPS of the 100k tree, ${BENCH_MILLION_REPS:-1} of the 1M image"
+  LAYERSCOPE_BIN="$TARGET_DIR/release/layerscope" LAYERSCOPE_DIST="$REPO_ROOT/dist" "$BIN/page-bench" \
+    --debian "$DATA/archive/debian-oci.tar" --tree "$DATA/many/many-100000.tar" --million "$million" \
+    --reps "$REPS" --million-reps "${BENCH_MILLION_REPS:-1}"
+  # Beside the page's figure: what the core's analysis of the same image takes natively.
+  echo "million_inspect_peak_rss: $(peak_rss_mb "$TARGET_DIR/release/layerscope" inspect "$million") MB (layerscope inspect, native, the same archive)"
+}
+
 if wants native; then bench_native; fi
 if wants wasm; then bench_wasm; fi
 if wants archive; then bench_archive; fi
 if wants registry; then bench_registry; fi
 if wants drop; then bench_drop; fi
+if wants page; then bench_page; fi
