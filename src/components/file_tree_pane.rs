@@ -65,9 +65,15 @@ impl Window {
             .and_then(|offset| self.rows.get(offset))
     }
 
+    /// Whether rows `first..last` are drawn with a margin to spare, so the next window is
+    /// asked for while the current one still fills the view (the answer takes a frame or
+    /// two to arrive, and the scroll event is a frame late already).
     fn covers(&self, first: usize, last: usize) -> bool {
         let end = self.start + self.rows.len();
-        first >= self.start && (last <= end || end >= self.total)
+        let margin = OVERSCAN / 2;
+        let top_ok = self.start == 0 || first >= self.start + margin;
+        let bottom_ok = end >= self.total || last + margin <= end;
+        top_ok && bottom_ok
     }
 }
 
