@@ -590,7 +590,13 @@ fn from_a_sub_path_no_request_of_the_page_or_its_workers_leaves_it() {
             "{file} requested from the sub-path: {seen:?}"
         );
     }
-    let elsewhere: Vec<&String> = seen.iter().filter(|url| !url.starts_with(&page)).collect();
+    // Chromium's own sign-in service may open a tunnel to accounts.google.com at any time,
+    // whatever page is shown (seen once in a suite run, on no request of the page); the
+    // page has nothing to do with it. Anything else outside the page's folder fails.
+    let elsewhere: Vec<&String> = seen
+        .iter()
+        .filter(|url| !url.starts_with(&page) && url.as_str() != "accounts.google.com:443")
+        .collect();
     assert!(
         elsewhere.is_empty(),
         "requests outside the page's folder during the analysis: {elsewhere:?}"
