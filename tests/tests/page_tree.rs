@@ -767,6 +767,10 @@ fn a_skopeo_oci_archive_with_zstd_layers_shows_its_tree_and_files() {
     let (_server, browser) = assert_tree_is_the_cli_file_list(&archive);
     let expected = file_in_layer(&demo, &layer_member(&demo, 1), "etc/os-release");
     click(&browser, "tree-collapse-all");
+    wait_rows(&browser, "top-level entries only", |rows| {
+        rows.iter().any(|row| row.path == "/etc")
+            && rows.iter().all(|row| row.path.matches('/').count() == 1)
+    });
     browser.execute(
         "document.querySelector('[data-testid=tree-row][data-path=\"/etc\"] .twisty').click(); return true;",
     );
