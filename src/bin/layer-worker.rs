@@ -9,7 +9,9 @@
 //! pass run in the pool, and this worker hands the results back to the reader. The tree
 //! (`Done`) does not wait for the digests; they come after it as [`WorkerEvent::Verified`].
 //! A compressed archive is read once front to back, so its layers are scanned here as they
-//! stream past; the page's `?scan-workers=0` scans every archive that way.
+//! stream past; the page's `?scan-workers=0` scans every archive that way. The default pool
+//! starts with this worker ([`warm_up`]; the page starts a spare layer worker before the
+//! drop), so the scan workers' code is loaded when the layers are handed out.
 //!
 //! For a registry image it drives the core's pull with `fetch` instead ([`layerscope_web::pull`]),
 //! every request under one `AbortController`: the page's `cancel` message aborts them and the
