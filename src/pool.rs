@@ -305,6 +305,16 @@ impl Schedule {
         }
     }
 
+    /// Worker `worker` is ready before there is work for it (the pool was started ahead of
+    /// its job); it waits, idle, for the layers.
+    pub fn waiting(&mut self, worker: usize) {
+        if let Some(slot) = self.workers.get_mut(worker) {
+            if *slot == Slot::Starting {
+                *slot = Slot::Idle;
+            }
+        }
+    }
+
     /// The workers ready and waiting (a task queued later goes to them first).
     pub fn idle(&self) -> Vec<usize> {
         (0..self.workers.len())
@@ -325,6 +335,13 @@ impl Schedule {
             self.workers[worker] = Slot::Stopped;
         }
         released
+    }
+
+    /// Whether worker `worker` was stopped (released or lost): what it says is ignored.
+    pub fn is_stopped(&self, worker: usize) -> bool {
+        self.workers
+            .get(worker)
+            .is_none_or(|slot| *slot == Slot::Stopped)
     }
 
     /// Worker `worker` died; the pass it ran, if it ran one.
@@ -488,6 +505,7 @@ mod tests {
         schedule.add_layers(&[job(0, 5)]);
         assert_eq!(schedule.release_unneeded(), vec![3, 2]);
         assert_eq!(schedule.next_for(3), None, "a released worker gets nothing");
+        assert!(schedule.is_stopped(3) && !schedule.is_stopped(0));
         assert!(schedule.next_for(0).is_some());
         assert_eq!(
             schedule.release_unneeded(),
@@ -506,7 +524,7 @@ mod tests {
     #[test]
     fn a_worker_ready_before_the_layers_waits_for_them() {
         let mut schedule = Schedule::new(3);
-        assert_eq!(schedule.next_for(1), None);
+        schedule.waiting(1);
         assert_eq!(schedule.idle(), vec![1]);
         schedule.add_layers(&[job(0, 5), job(1, 9)]);
         let task = schedule

@@ -9,7 +9,9 @@
 //! pass run in the pool, and this worker hands the results back to the reader. The tree
 //! (`Done`) does not wait for the digests; they come after it as [`WorkerEvent::Verified`].
 //! A compressed archive is read once front to back, so its layers are scanned here as they
-//! stream past; the page's `?scan-workers=0` scans every archive that way.
+//! stream past; the page's `?scan-workers=0` scans every archive that way. The default pool
+//! starts with this worker ([`warm_up`]; the page starts a spare layer worker before the
+//! drop), so the scan workers' code is loaded when the layers are handed out.
 //!
 //! For a registry image it drives the core's pull with `fetch` instead ([`layerscope_web::pull`]),
 //! every request under one `AbortController`: the page's `cancel` message aborts them and the
@@ -127,6 +129,8 @@ fn main() {
         match Job::from_js(&data) {
             Ok(Job::Archive(request)) => analyse(request),
             Ok(Job::Registry(pull)) => {
+                // A pull scans its layers as they download, here.
+                take_warm_pool(0).stop();
                 let Some(signal) = controller.as_ref().map(|c| c.signal()) else {
                     post(&WorkerEvent::Failed {
                         message: "this browser offers no AbortController in workers".into(),
@@ -150,7 +154,40 @@ fn main() {
     scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
     // The handler lives as long as the worker; the page terminates the worker to stop it.
     onmessage.forget();
+    warm_up();
     post(&WorkerEvent::Ready);
+}
+
+thread_local! {
+    /// Scan workers started with this worker, before its job: a dropped archive's analysis
+    /// takes them loaded; a registry pull, the layer worker scanning alone or another pool
+    /// size stops them.
+    static WARM: RefCell<Option<ScanPool>> = const { RefCell::new(None) };
+}
+
+/// Starts the pool a dropped archive would get by default (min(cores, 4) scan workers), so
+/// their code loads while this worker waits for its job (the page starts a spare layer
+/// worker ahead of the drop).
+fn warm_up() {
+    let cores = scope().navigator().hardware_concurrency() as usize;
+    let mut pool = ScanPool::new(layerscope_web::pool::pool_size(None, cores));
+    if pool.start().is_ok() {
+        WARM.with(|slot| *slot.borrow_mut() = Some(pool));
+    }
+}
+
+/// The warm pool when it has `size` workers and none of them failed, else a new pool (not
+/// started yet); a warm pool not taken is stopped. Not called from a scan worker's handler,
+/// so dropping the warm pool's handlers here is safe (stopping them replaced them).
+fn take_warm_pool(size: usize) -> ScanPool {
+    match WARM.with(|slot| slot.borrow_mut().take()) {
+        Some(pool) if pool.size() == size && !pool.stopped => pool,
+        Some(mut pool) => {
+            pool.stop();
+            ScanPool::new(size)
+        }
+        None => ScanPool::new(size),
+    }
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
@@ -174,6 +211,7 @@ fn analyse(request: Request) {
         Ok(source) => source,
         Err(message) => return post(&WorkerEvent::Failed { message }),
     };
+    let pool = take_warm_pool(request.scan_workers);
     if request.scan_workers == 0 {
         return analyse_alone(source, request.select);
     }
@@ -182,7 +220,7 @@ fn analyse(request: Request) {
         source,
         blob: request.blob,
         select: request.select,
-        pool: ScanPool::new(request.scan_workers),
+        pool,
         progress: LayerProgress::default(),
         stage: PoolStage::Scanning { early: Vec::new() },
     };
@@ -447,7 +485,7 @@ impl Pooled {
 
     /// Handles a message from scan worker `worker`.
     fn on_reply(&mut self, worker: usize, reply: Result<(ScanReply, Option<Vec<u8>>), String>) {
-        if matches!(self.stage, PoolStage::Over) {
+        if matches!(self.stage, PoolStage::Over) || self.pool.schedule.is_stopped(worker) {
             return;
         }
         let (reply, bytes) = match reply {
@@ -569,9 +607,24 @@ impl Pooled {
 
 /// Handles a message from scan worker `worker` (its handlers call this).
 fn on_scan_reply(worker: usize, reply: Result<(ScanReply, Option<Vec<u8>>), String>) {
-    POOLED.with(|slot| {
-        if let Some(pooled) = slot.borrow_mut().as_mut() {
-            pooled.on_reply(worker, reply);
+    if POOLED.with(|slot| slot.borrow().is_some()) {
+        POOLED.with(|slot| {
+            if let Some(pooled) = slot.borrow_mut().as_mut() {
+                pooled.on_reply(worker, reply);
+            }
+        });
+        return;
+    }
+    // Before the job: a warm worker is ready, or the warm pool is of no use.
+    WARM.with(|slot| {
+        if let Some(pool) = slot.borrow_mut().as_mut() {
+            if pool.stopped {
+                return;
+            }
+            match reply {
+                Ok((ScanReply::Ready, _)) => pool.schedule.waiting(worker),
+                _ => pool.stop(),
+            }
         }
     });
 }
@@ -582,6 +635,8 @@ struct ScanPool {
     /// Empty until [`ScanPool::start`].
     workers: Vec<ScanWorker>,
     schedule: Schedule,
+    /// Stopped: its workers are terminated.
+    stopped: bool,
 }
 
 /// One scan worker, with the handlers that must live as long as it does.
@@ -597,6 +652,7 @@ impl ScanPool {
             size,
             workers: Vec::new(),
             schedule: Schedule::new(0),
+            stopped: false,
         }
     }
 
@@ -706,6 +762,7 @@ impl ScanPool {
     /// Stops every scan worker. (Their handlers stay until this worker ends: one of them may
     /// be running now.)
     fn stop(&mut self) {
+        self.stopped = true;
         self.schedule.clear();
         for worker in &self.workers {
             worker.end();
@@ -714,13 +771,24 @@ impl ScanPool {
 }
 
 impl ScanWorker {
-    /// Terminates the worker, deaf to it first: a worker stopped while its script loads
-    /// reports the aborted load as an error, which is no error of the analysis.
+    /// Terminates the worker, deaf to it from now on. A worker stopped while its script loads
+    /// reports the aborted load as an error, and an error a nested worker's parent does not
+    /// handle is raised again in the parent, here, and so reaches the page: the error goes to
+    /// a handler that only swallows it.
     fn end(&self) {
         self.worker.set_onmessage(None);
-        self.worker.set_onerror(None);
+        SWALLOW_ERROR.with(|swallow| self.worker.set_onerror(Some(swallow)));
         self.worker.terminate();
     }
+}
+
+thread_local! {
+    /// An error handler that keeps the error to itself; it lives as long as this worker.
+    static SWALLOW_ERROR: js_sys::Function = Closure::<dyn FnMut(ErrorEvent)>::new(
+        |event: ErrorEvent| event.prevent_default(),
+    )
+    .into_js_value()
+    .unchecked_into();
 }
 
 /// Each layer's bytes read by its entries pass, for the page's progress.

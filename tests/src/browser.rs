@@ -36,8 +36,11 @@ pub struct NetworkRequest {
     /// What was requested.
     pub url: String,
     /// The document it was requested for (the page's URL for its own loads; Chromium's start
-    /// tab has `chrome://` documents).
+    /// tab has `chrome://` documents); empty for a request from the trace.
     pub document_url: String,
+    /// For a request from the trace ([`Browser::start_logging_worker_requests`]), the
+    /// renderer thread that sent it: the page's, or one of its workers'.
+    pub thread: Option<u64>,
 }
 
 /// A headless Chromium session; chromedriver and the browser end on drop.
@@ -52,27 +55,21 @@ impl Browser {
     /// Starts chromedriver on a free port and opens a fresh Chromium session with console
     /// logging enabled. Panics naming the failing process and quoting its stderr.
     pub fn start() -> Browser {
-        Browser::start_with_flags(&[])
+        Browser::start_with(None)
     }
 
-    /// Like [`Browser::start`], with every request the browser makes (the page's, its
-    /// workers', nested workers' too, to any host, loopback included) sent through the HTTP
-    /// proxy at `proxy` (`127.0.0.1:PORT`), such as a [`crate::tap::Tap`] in front of the
-    /// page's server: the tap then records each request's absolute URL, which Chromium's
-    /// DevTools log does not do for dedicated workers ([`Browser::network_requests`]).
-    pub fn start_with_proxy(proxy: &str) -> Browser {
-        Browser::start_with_flags(&[
-            format!("--proxy-server=http://{proxy}"),
-            // Without this, Chromium never proxies loopback.
-            "--proxy-bypass-list=<-loopback>".to_string(),
-            // Chromium's own requests would reach the proxy too (the host resolver rules
-            // stop them only where Chromium resolves names itself): form autofill asks a
-            // Google host about every form it sees.
-            "--disable-features=AutofillServerCommunication".to_string(),
-        ])
+    /// Like [`Browser::start`], with Chromium's `devtools.timeline` trace in the performance
+    /// log: every request a renderer thread sends, the page's dedicated workers' and their
+    /// nested workers' included, is then in [`Browser::network_requests`] too (a
+    /// `ResourceSendRequest` trace event, with the thread that sent it). Chromium's own
+    /// background requests (updates, sign-in, its search engine) come from the browser
+    /// process and are not; nor is a dedicated worker's own script, which the browser process
+    /// fetches (`new Worker` takes same-origin scripts only).
+    pub fn start_logging_worker_requests() -> Browser {
+        Browser::start_with(Some("devtools.timeline"))
     }
 
-    fn start_with_flags(extra: &[String]) -> Browser {
+    fn start_with(trace_categories: Option<&str>) -> Browser {
         for binary in [CHROMEDRIVER, CHROMIUM] {
             assert!(
                 Path::new(binary).exists(),
@@ -90,11 +87,14 @@ impl Browser {
 
         let profile = TempDir::new("chromium-profile");
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|flag| flag.to_string()).collect();
-        args.extend(extra.iter().cloned());
         args.push(format!("--user-data-dir={}", profile.path().display()));
+        let mut options = json!({ "binary": CHROMIUM, "args": args });
+        if let Some(categories) = trace_categories {
+            options["perfLoggingPrefs"] = json!({ "traceCategories": categories });
+        }
         let capabilities = json!({
             "browserName": "chrome",
-            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+            "goog:chromeOptions": options,
             // `performance` carries DevTools network events: every request the page makes.
             "goog:loggingPrefs": { "browser": "ALL", "performance": "ALL" },
         });
@@ -259,7 +259,9 @@ impl Browser {
     /// Every network request the browser started since the last call (DevTools
     /// `Network.requestWillBeSent` events from chromedriver's performance log), including ones
     /// that failed or were blocked, which resource timing may omit. Requests of dedicated
-    /// workers are not in this log.
+    /// workers are not among those; a browser started with
+    /// [`Browser::start_logging_worker_requests`] adds every request its renderer threads
+    /// sent, workers' included (`ResourceSendRequest` trace events).
     pub fn network_requests(&self) -> Vec<NetworkRequest> {
         let entries = self
             .driver
@@ -268,16 +270,29 @@ impl Browser {
         entries
             .iter()
             .filter_map(|entry| serde_json::from_str::<Value>(&entry.message).ok())
-            .filter(|event| event["message"]["method"] == "Network.requestWillBeSent")
             .filter_map(|event| {
-                let params = &event["message"]["params"];
-                Some(NetworkRequest {
-                    url: params["request"]["url"].as_str()?.to_string(),
-                    document_url: params["documentURL"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                })
+                let message = &event["message"];
+                let params = &message["params"];
+                if message["method"] == "Network.requestWillBeSent" {
+                    return Some(NetworkRequest {
+                        url: params["request"]["url"].as_str()?.to_string(),
+                        document_url: params["documentURL"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                        thread: None,
+                    });
+                }
+                if message["method"] == "Tracing.dataCollected"
+                    && params["name"] == "ResourceSendRequest"
+                {
+                    return Some(NetworkRequest {
+                        url: params["args"]["data"]["url"].as_str()?.to_string(),
+                        document_url: String::new(),
+                        thread: params["tid"].as_u64(),
+                    });
+                }
+                None
             })
             .collect()
     }

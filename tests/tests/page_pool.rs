@@ -6,12 +6,14 @@
 //! after it is applied; no request leaves the page's origin, the workers' included, also when
 //! the page is served from a sub-path.
 //!
-//! Dedicated workers' requests are not in Chromium's DevTools log (see
-//! `Browser::network_requests`), so these tests see the wire instead: the browser sends every
-//! request through a recording relay ([`Tap`]) in front of the page's server, set as its HTTP
-//! proxy, which sees each request's absolute URL whoever makes it. Worker threads are counted
-//! with the DevTools `Target.getTargets` command, which lists dedicated workers, nested ones
-//! included.
+//! Dedicated workers' requests are not in Chromium's DevTools network log, so the request
+//! test reads two more: Chromium's `devtools.timeline` trace, which has every request any
+//! renderer thread sends, the workers' and nested workers' included
+//! (`Browser::start_logging_worker_requests`), and a recording relay ([`Tap`]) in front of
+//! the page's server, which sees what reaches the page's origin, the workers' own scripts
+//! included (the browser process fetches those; they can only be same-origin). Worker threads
+//! are counted with the DevTools `Target.getTargets` command, which lists dedicated workers,
+//! nested ones included.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -187,54 +189,65 @@ fn downloaded_report(browser: &Browser) -> String {
     })
 }
 
-/// The request targets the tap saw whose path names a scan worker's file.
-fn scan_worker_files(seen: &[layerscope_e2e::tap::Seen]) -> Vec<String> {
-    seen.iter()
-        .map(|seen| seen.path.clone())
-        .filter(|path| path.contains("scan-worker"))
-        .collect()
+/// Installed before a drop: every state of the verification badge the page draws, with
+/// whether the progress bar (the work on the layers) was there at that moment.
+const BADGE_LOG: &str = r#"
+window.__badges = [];
+const note = () => {
+  const badge = document.querySelector('[data-testid="verify-status"]');
+  if (!badge) return;
+  const seen = { badge: badge.textContent,
+                 busy: document.querySelector('[data-testid="progress"]') !== null };
+  const last = window.__badges[window.__badges.length - 1];
+  if (!last || last.badge !== seen.badge || last.busy !== seen.busy) window.__badges.push(seen);
+};
+new MutationObserver(note).observe(document.body,
+  { childList: true, subtree: true, characterData: true });
+return null;"#;
+
+/// Whether the page drew the layers' work as done while the digests were still being
+/// checked: the tree did not wait for them.
+fn tree_came_before_the_digests(browser: &Browser) -> bool {
+    let badges = eval(browser, "window.__badges");
+    badges.as_array().unwrap().iter().any(|seen| {
+        seen["busy"] == json!(false)
+            && seen["badge"]
+                .as_str()
+                .is_some_and(|badge| badge.starts_with("checking…"))
+    })
 }
 
 #[test]
 fn the_pool_reads_as_the_layer_worker_alone_and_the_cli_do_on_dives_image_and_the_demo() {
     let server = LayerscopeServer::start();
-    let tap = Tap::start(server.port);
-    let origin = format!("http://{}/", tap.host());
     for archive in [dive_image(), demo()] {
         let cli = cli_json_text(&archive);
         let checks = serde_json::from_str::<Value>(&cli).unwrap()["verification"]
             .as_array()
             .unwrap()
             .len();
-        // A fresh browser each, so the scan workers' files are fetched, not cached.
         let browser = Browser::start();
-        browser.open(&format!("{origin}?scan-workers=0"));
+        browser.open(&format!("{}?scan-workers=0", server.url));
         browser.wait_for_testid("drop-zone", OPEN_TIMEOUT);
-        tap.take();
+        browser.execute(BADGE_LOG);
         open_and_verify(&browser, &archive);
-        assert_eq!(
-            scan_worker_files(&tap.take()),
-            Vec::<String>::new(),
-            "?scan-workers=0 starts no scan worker"
+        assert!(
+            !tree_came_before_the_digests(&browser),
+            "alone, the layer worker checks each layer's digests as it scans it: {}",
+            eval(&browser, "window.__badges")
         );
         let alone = readings(&browser);
         let alone_report = downloaded_report(&browser);
-        drop(browser);
 
-        // Another fresh browser: the page left behind would stay in the back-forward cache,
-        // its worker with it.
-        let browser = Browser::start();
-        browser.open(&origin);
+        browser.open(&server.url);
         browser.wait_for_testid("drop-zone", OPEN_TIMEOUT);
         browser.console_errors();
-        tap.take();
+        browser.execute(BADGE_LOG);
         open_and_verify(&browser, &archive);
-        let fetched = scan_worker_files(&tap.take());
         assert!(
-            fetched
-                .iter()
-                .any(|path| path.ends_with("/scan-worker_bg.wasm")),
-            "the pool's workers loaded their code: {fetched:?}"
+            tree_came_before_the_digests(&browser),
+            "with the pool, the layers are read before their digests are in: {}",
+            eval(&browser, "window.__badges")
         );
         let pooled = readings(&browser);
         let pooled_report = downloaded_report(&browser);
@@ -263,10 +276,6 @@ fn the_pool_reads_as_the_layer_worker_alone_and_the_cli_do_on_dives_image_and_th
             "console errors: {}",
             describe_log(&errors)
         );
-        // Once every digest is in, the pool is stopped.
-        wait_for(&browser, "the scan workers to end", || {
-            (worker_threads(&browser).scan_workers == 0).then_some(())
-        });
     }
 }
 
@@ -559,57 +568,62 @@ fn from_a_sub_path_no_request_of_the_page_or_its_workers_leaves_it() {
     // `layerscope serve` wants an index page at the top of what it serves.
     std::fs::write(root.path().join("index.html"), "<!doctype html>").unwrap();
     let server = LayerscopeServer::start_with(&layerscope_binary(), root.path());
+    // The browser reaches the server through a tap, which sees every request that comes to
+    // the page's origin, the workers' own scripts included.
     let tap = Tap::start(server.port);
-    let browser = Browser::start_with_proxy(&tap.host());
-    let page = format!("{}some/where/layerscope/", server.url);
+    let folder = "/some/where/layerscope/";
+    let page = format!("http://{}{folder}", tap.host());
+    let browser = Browser::start_logging_worker_requests();
     browser.open(&page);
     browser.wait_for_testid("drop-zone", OPEN_TIMEOUT);
-    let loaded: Vec<String> = tap.take().into_iter().map(|seen| seen.path).collect();
-    assert!(
-        loaded.iter().any(|url| url == &page),
-        "the proxy sees the page's own requests as absolute URLs: {loaded:?}"
-    );
-    browser.network_requests();
-    let errors = browser.console_errors();
-    assert!(
-        errors.is_empty(),
-        "console errors on load: {}",
-        describe_log(&errors)
-    );
-
     open_and_verify(&browser, &dive_image());
-    let seen: Vec<String> = tap.take().into_iter().map(|seen| seen.path).collect();
-    // The workers' own requests are on the wire: the scan workers' code, from the sub-path.
+
+    let served: Vec<String> = tap.take().into_iter().map(|seen| seen.path).collect();
     for file in [
+        "layer-worker-loader.js",
+        "layer-worker_bg.wasm",
         "scan-worker-loader.js",
         "scan-worker.js",
         "scan-worker_bg.wasm",
     ] {
         assert!(
-            seen.contains(&format!("{page}{file}")),
-            "{file} requested from the sub-path: {seen:?}"
+            served.contains(&format!("{folder}{file}")),
+            "{file} served from the sub-path: {served:?}"
         );
     }
-    // Chromium's own sign-in service may open a tunnel to accounts.google.com at any time,
-    // whatever page is shown (seen once in a suite run, on no request of the page); the
-    // page has nothing to do with it. Anything else outside the page's folder fails.
-    let elsewhere: Vec<&String> = seen
+    let outside: Vec<&String> = served
         .iter()
-        .filter(|url| !url.starts_with(&page) && url.as_str() != "accounts.google.com:443")
+        .filter(|path| !path.starts_with(folder))
         .collect();
     assert!(
-        elsewhere.is_empty(),
-        "requests outside the page's folder during the analysis: {elsewhere:?}"
+        outside.is_empty(),
+        "requests outside the page's folder: {outside:?}"
     );
-    let logged: Vec<String> = browser
+
+    // Every request the page and its workers sent, to any host: the page's network log and
+    // the renderer threads' trace.
+    let sent: Vec<layerscope_e2e::NetworkRequest> = browser
         .network_requests()
         .into_iter()
-        .map(|request| request.url)
-        .filter(|url| !url.starts_with(&page) && !url.starts_with("blob:"))
+        .filter(|request| {
+            !["data:", "blob:", "chrome:", "about:"]
+                .iter()
+                .any(|scheme| request.url.starts_with(scheme))
+        })
         .collect();
     assert!(
-        logged.is_empty(),
-        "DevTools saw requests off the page: {logged:?}"
+        sent.iter().any(|request| request.thread.is_some()
+            && request.url == format!("{page}scan-worker_bg.wasm")),
+        "the trace holds the scan workers' own requests: {sent:?}"
+    );
+    let foreign: Vec<&String> = sent
+        .iter()
+        .map(|request| &request.url)
+        .filter(|url| !url.starts_with(&page))
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "requests off the page's folder: {foreign:?}"
     );
     // A missing file would be a console error (the page's) or a failed worker (an error).
     let errors = browser.console_errors();
