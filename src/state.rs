@@ -411,6 +411,18 @@ impl PageState {
             }
             WorkerEvent::LayerScanned { layer } => {
                 self.streaming.retain(|(index, _)| *index != layer.index);
+                // The progress line names a layer still being read, if one is.
+                if let Some(progress) = self.progress.as_mut() {
+                    if progress
+                        .layer
+                        .is_some_and(|(index, _)| index == layer.index)
+                    {
+                        let count = progress.layer.map_or(0, |(_, count)| count);
+                        let next = self.streaming.first().copied();
+                        progress.layer = next.map(|(index, _)| (index, count));
+                        progress.layer_bytes = next.map(|(_, bytes)| bytes);
+                    }
+                }
                 if let Some(slot) = self
                     .report
                     .as_mut()
@@ -1297,6 +1309,23 @@ mod pool_tests {
             },
         );
         assert_eq!(state.streaming, vec![(0, (5, 40))]);
+        let line = state.progress.as_ref().unwrap();
+        assert_eq!(
+            (line.layer, line.layer_bytes),
+            (Some((0, 3)), Some((5, 40))),
+            "the progress line moves to a layer still read"
+        );
+        let state = worker(
+            state,
+            WorkerEvent::LayerScanned {
+                layer: Box::new(LayerReport {
+                    index: 0,
+                    ..Default::default()
+                }),
+            },
+        );
+        let line = state.progress.as_ref().unwrap();
+        assert_eq!((line.layer, line.layer_bytes), (None, None));
         let state = state.reduce(Action::Cancelled { job: 1 });
         assert!(state.streaming.is_empty());
     }

@@ -136,6 +136,15 @@ async fn read_range(
     let end = start.saturating_add(len);
     let mut buffer = Vec::new();
     let mut last_progress = js_sys::Date::now();
+    // At once, so the page shows the layer as being read from the start.
+    post(
+        &ScanReply::Progress {
+            layer: task.job.index,
+            pass: task.pass,
+            done: 0,
+        },
+        None,
+    );
     let mut next = (start < end)
         .then(|| ask(blob, task, start, end))
         .transpose()?;

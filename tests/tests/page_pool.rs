@@ -477,7 +477,8 @@ fn cancel_between_layers_keeps_the_rows_read_and_nothing_after_it_is_applied() {
                 const cancel = document.querySelector('[data-testid="cancel"]');
                 const progress = document.querySelector('[data-testid="progress"]');
                 const read = rows.filter(row => !row.classList.contains('pending')).length;
-                if (!cancel || !progress || read === 0 || read === rows.length) return null;
+                if (!cancel || !progress || !progress.querySelector('.layer')
+                    || read === 0 || read === rows.length) return null;
                 const text = progress.textContent;
                 cancel.click();
                 return { progress: text, read, layers: rows.length,
