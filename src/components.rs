@@ -7,7 +7,7 @@ mod created;
 mod drop_zone;
 mod efficiency_tab;
 mod error_box;
-mod file_tree_pane;
+pub mod file_tree_pane;
 mod file_view;
 mod files_tab;
 mod header;

@@ -512,16 +512,6 @@ pub fn keep_finished(report: Box<ImageReport>) {
     FINISHED.with(|slot| *slot.borrow_mut() = Some(report));
 }
 
-/// The kept report's verification with one more row (a digest that did not match, which the
-/// core refuses rather than adds), for [`EXPORT`].
-pub fn add_finished_verification(row: Verification) {
-    FINISHED.with(|slot| {
-        if let Some(report) = slot.borrow_mut().as_mut() {
-            report.verification.push(row);
-        }
-    });
-}
-
 /// The [`WorkerEvent::Verified`] for `report`: its verification as it stands.
 pub fn verified(report: &ImageReport) -> WorkerEvent {
     WorkerEvent::Verified {

@@ -25,18 +25,15 @@
 
 use js_sys::Uint8Array;
 use layerscope_core::archive::LayerLocation;
-use layerscope_core::archive::{
-    ArchiveError, ArchiveReader, ImageSelector, LayerScanJob, Phase, Progress, Step,
-};
+use layerscope_core::archive::{ArchiveReader, ImageSelector, LayerScanJob, Phase, Progress, Step};
 use layerscope_core::engine::scan::{LayerDigests, LayerError};
-use layerscope_core::present::analysis::AnalysisError;
 use layerscope_core::present::file_view::PREVIEW_BYTES;
-use layerscope_core::present::report::{ImageReport, Verification};
+use layerscope_core::present::report::ImageReport;
 use layerscope_web::owner::{self, ArchiveBytes};
 use layerscope_web::pool::{Pass, PassResult, ScanReply, Schedule, SCAN_WORKER_SCRIPT};
 use layerscope_web::protocol::{
-    add_finished_verification, export, finished, keep_finished, without_file_lists,
-    without_layer_files, Job, Request, WorkerEvent, CANCEL, EXPORT, MORE_TAGS,
+    export, finished, keep_finished, without_file_lists, without_layer_files, Job, Request,
+    WorkerEvent, CANCEL, EXPORT, MORE_TAGS,
 };
 use layerscope_web::protocol::{FileBytes, FileWant, TreeAnswer, TreeRequest};
 use layerscope_web::pull::TagPages;
@@ -575,30 +572,6 @@ impl Pooled {
                     self.stage = PoolStage::Over;
                     self.pool.stop();
                 }
-            }
-            // The core refuses a mismatch, which ends the reader: the page still has the
-            // tree, and the badge names the digest, expected and actual. No later digest is
-            // checked.
-            Err(ArchiveError::Analysis(AnalysisError::DigestMismatch {
-                kind,
-                subject,
-                expected,
-                actual,
-            })) => {
-                let row = Verification {
-                    kind,
-                    subject,
-                    expected,
-                    actual,
-                    ok: false,
-                };
-                if let WorkerEvent::Verified { verification, .. } = shown {
-                    verification.push(row.clone());
-                }
-                post(shown);
-                add_finished_verification(row);
-                self.stage = PoolStage::Over;
-                self.pool.stop();
             }
             Err(error) => self.fail(error.to_string()),
         }

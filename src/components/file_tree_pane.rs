@@ -758,12 +758,25 @@ fn tree_row(
             <span class="size" title={format!("{} bytes", row.size)}>{row.size_text.clone()}</span>
             <span class="name" style={indent}>
                 {twisty}
-                <span class={classes!("entry-name", row.is_dir.then_some("dir"))}>{row.name.to_string()}</span>
+                {shown_name(&row.name, classes!("entry-name", row.is_dir.then_some("dir")))}
                 if let Some(target) = &row.link_target {
-                    <span class="link-target">{format!(" → {target}")}</span>
+                    <span class="link-target">{" → "}{shown_name(target, classes!())}</span>
                 }
             </span>
         </div>
+    }
+}
+
+/// A name from the image as text. One holding control or bidirectional characters (a
+/// newline, `ESC`, U+202E) is drawn escaped (`\n`, `\x1b`, `\u{202e}`) and marked, so
+/// `exe.txt` cannot pose as `txt.exe`; the exact name stays in the tree and in the JSON.
+pub fn shown_name(name: &str, class: Classes) -> Html {
+    match layerscope_core::present::terminal::escape(name) {
+        std::borrow::Cow::Borrowed(plain) => html! { <span {class}>{plain.to_string()}</span> },
+        std::borrow::Cow::Owned(escaped) => html! {
+            <span class={classes!(class, "escaped")} data-testid="escaped-name"
+                title="This name holds control or direction characters, shown escaped">{escaped}</span>
+        },
     }
 }
 

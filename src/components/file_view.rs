@@ -186,7 +186,7 @@ pub fn file_view(props: &FileViewProps) -> Html {
     html! {
         <aside class="file-view" data-testid="file-view" aria-label={format!("File {path}")} {onkeydown} tabindex="-1">
             <header>
-                <code class="file-path" data-testid="file-path">{path.clone()}</code>
+                <code class="file-path" data-testid="file-path">{crate::components::file_tree_pane::shown_name(&path, classes!())}</code>
                 <span class="actions">
                     if is_file {
                         if as_hex {

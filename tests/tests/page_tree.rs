@@ -630,6 +630,53 @@ fn a_file_named_like_markup_shows_as_text() {
     );
 }
 
+#[test]
+fn a_name_with_control_characters_is_shown_escaped_and_marked() {
+    let dir = TempDir::new("page-tree-controls");
+    let mut layer = tar::Builder::new(Vec::new());
+    let name = "evil\x1b[31m\u{202e}txt.exe";
+    let mut header = tar::Header::new_gnu();
+    header.set_size(3);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_entry_type(tar::EntryType::Regular);
+    layer.append_data(&mut header, name, &b"hi\n"[..]).unwrap();
+    let layer = layer.into_inner().unwrap();
+    let archive = one_layer_archive(dir.path(), &layer);
+    let (_server, browser) = open_archive(&archive);
+    let path = format!("/{name}");
+    let rows = wait_rows(&browser, "the name with controls", |rows| {
+        rows.iter().any(|row| row.path == path)
+    });
+    let row = rows.iter().find(|row| row.path == path).unwrap();
+    // The exact name is kept (the row's path), and drawn escaped.
+    assert!(
+        row.text.contains("evil\\x1b[31m\\u{202e}txt.exe"),
+        "escaped: {:?}",
+        row.text
+    );
+    assert!(
+        !row.text.contains('\x1b') && !row.text.contains('\u{202e}'),
+        "raw controls in {:?}",
+        row.text
+    );
+    let marked = browser.execute(
+        "return [...document.querySelectorAll('[data-testid=\"escaped-name\"]')].map(e => e.textContent);",
+    );
+    assert_eq!(
+        marked,
+        serde_json::json!(["evil\\x1b[31m\\u{202e}txt.exe"]),
+        "one marked name"
+    );
+    open_file_row(&browser, &path);
+    assert_eq!(viewer_text(&browser, "file-content"), "hi\n");
+    assert_eq!(
+        viewer_text(&browser, "file-path"),
+        "/evil\\x1b[31m\\u{202e}txt.exe"
+    );
+    browser.save_screenshot("tree-escaped-name.png");
+}
+
 /// A `docker save` archive of one layer.
 fn one_layer_archive(dir: &Path, layer: &[u8]) -> PathBuf {
     let diff_id = format!("sha256:{:x}", Sha256::digest(layer));

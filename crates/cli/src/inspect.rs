@@ -26,7 +26,7 @@ use layerscope_core::registry::Credentials;
 use crate::pull;
 use layerscope_core::present::report::{ImageListing, ImageReport};
 
-/// Exit status when a CI rule fails.
+/// Exit status when a CI rule fails, or a digest does not match (the image is still shown).
 const EXIT_CI_FAILED: u8 = 1;
 /// Exit status when the input cannot be read or is refused.
 const EXIT_UNREADABLE: u8 = 2;
@@ -72,7 +72,9 @@ pub struct InspectArgs {
     pub ci_config: Option<PathBuf>,
 }
 
-/// Runs `layerscope inspect`; the exit code is 0, 1 (CI rule failed) or 2 (unreadable input).
+/// Runs `layerscope inspect`; the exit code is 0, 1 (a CI rule failed, or a digest or
+/// diff_id does not match what the documents say: the image is shown and the mismatch
+/// listed) or 2 (unreadable input).
 pub fn run(args: &InspectArgs) -> ExitCode {
     let ci = match args
         .ci
@@ -106,8 +108,18 @@ pub fn run(args: &InspectArgs) -> ExitCode {
             return fail(&format!("writing the output: {error}"));
         }
     }
+    let mismatches = report.verification.iter().filter(|v| !v.ok).count();
+    if mismatches > 0 {
+        // Said on stderr too, so a `--json` reader that only checks the status learns why.
+        eprintln!(
+            "layerscope inspect: {mismatches} digest{} of {} do not match what the documents say; the image is shown unverified",
+            if mismatches == 1 { "" } else { "s" },
+            report.verification.len()
+        );
+    }
     match outcome {
         Some(outcome) if !outcome.passed => ExitCode::from(EXIT_CI_FAILED),
+        _ if mismatches > 0 => ExitCode::from(EXIT_CI_FAILED),
         _ => ExitCode::SUCCESS,
     }
 }
@@ -582,6 +594,16 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
     let checked = report.verification.len();
     let ok = report.verification.iter().filter(|v| v.ok).count();
     writeln!(out, "VERIFIED: {ok} of {checked} digests match")?;
+    for check in report.verification.iter().filter(|v| !v.ok) {
+        writeln!(
+            out,
+            "MISMATCH: {} of {}: expected {}, actual {}",
+            check.kind.name(),
+            escape(&check.subject),
+            check.expected,
+            check.actual
+        )?;
+    }
     for warning in &report.warnings {
         writeln!(out, "warning: {}", escape(warning))?;
     }

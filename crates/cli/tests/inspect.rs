@@ -1091,3 +1091,136 @@ fn an_error_quoting_a_name_from_the_image_is_escaped() {
         "the wanted tag, escaped: {stderr}"
     );
 }
+
+/// A two-layer `docker save` archive written by Python's tarfile, with what is wrong in it
+/// chosen by `fault`: `diff_id` (the config promises a different diff_id for layer 1) or
+/// `config-name` (the config's file name is not its digest, as in go-containerregistry's
+/// `source_image_with_empty_layer_history.tar`). Returns the archive and, for `diff_id`, the
+/// promised and the actual digest.
+fn faulty_archive(dir: &Path, fault: &str) -> (PathBuf, String, String) {
+    let path = dir.join(format!("{fault}.tar"));
+    let script = r##"
+import hashlib, io, json, sys, tarfile
+def tar_of(name, data):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        info = tarfile.TarInfo(name); info.size = len(data); info.mode = 0o644
+        t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+layers = [tar_of("etc/hostname", b"box\n"), tar_of("app/run.sh", b"#!/bin/sh\n")]
+diff_ids = ["sha256:" + hashlib.sha256(l).hexdigest() for l in layers]
+actual = diff_ids[1]
+if sys.argv[2] == "diff_id":
+    diff_ids[1] = "sha256:" + hashlib.sha256(b"not the layer").hexdigest()
+config = json.dumps({
+    "architecture": "amd64", "os": "linux", "config": {},
+    "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    "history": [{"created_by": "ADD hostname /etc/"}, {"created_by": "COPY run.sh /app/"}],
+}).encode()
+named = config if sys.argv[2] != "config-name" else config + b" "
+config_name = hashlib.sha256(named).hexdigest() + ".json"
+names = ["l%d/layer.tar" % i for i in range(len(layers))]
+manifest = json.dumps([{"Config": config_name, "RepoTags": ["faulty:1"], "Layers": names}]).encode()
+with tarfile.open(sys.argv[1], "w") as out:
+    for name, data in [("manifest.json", manifest), (config_name, config)] + list(zip(names, layers)):
+        info = tarfile.TarInfo(name); info.size = len(data)
+        out.addfile(info, io.BytesIO(data))
+print(diff_ids[1], actual)
+"##;
+    let output = Command::new("python3")
+        .args(["-c", script])
+        .arg(&path)
+        .arg(fault)
+        .output()
+        .expect("run python3");
+    assert!(output.status.success(), "writing the {fault} archive");
+    let printed = text(&output.stdout);
+    let mut digests = printed.split_whitespace().map(str::to_string);
+    let promised = digests.next().unwrap();
+    let actual = digests.next().unwrap();
+    (path, promised, actual)
+}
+
+#[test]
+fn a_diff_id_mismatch_is_shown_and_marked_and_exits_1() {
+    let dir = TempDir::new("inspect-diff-id");
+    let (archive, promised, actual) = faulty_archive(dir.path(), "diff_id");
+    let human = layerscope(&["inspect", archive.to_str().unwrap()]);
+    let stdout = text(&human.stdout);
+    let stderr = text(&human.stderr);
+    assert_eq!(human.status.code(), Some(1), "{stdout}\n{stderr}");
+    // The image is shown: its history and both layers' files.
+    assert!(stdout.contains("COPY run.sh /app/"), "{stdout}");
+    assert!(
+        stdout.contains("VERIFIED: 2 of 3 digests match"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "MISMATCH: diff_id of layer 1 (l1/layer.tar): expected {promised}, actual {actual}"
+        )),
+        "{stdout}"
+    );
+    assert!(stderr.contains("1 digest of 3 do not match"), "{stderr}");
+
+    let json = layerscope(&["inspect", "--json", archive.to_str().unwrap()]);
+    assert_eq!(json.status.code(), Some(1), "{}", text(&json.stderr));
+    let doc: Value =
+        serde_json::from_slice(&json.stdout).expect("--json still prints the document");
+    let bad: Vec<&Value> = doc["verification"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["ok"] == false)
+        .collect();
+    assert_eq!(bad.len(), 1, "{doc}");
+    assert_eq!(bad[0]["kind"], "diff_id");
+    assert_eq!(bad[0]["expected"], promised);
+    assert_eq!(bad[0]["actual"], actual);
+    assert!(doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["path"] == "app/run.sh"));
+}
+
+#[test]
+fn a_config_not_named_by_its_digest_is_read_and_marked() {
+    let dir = TempDir::new("inspect-config-name");
+    let (archive, _, _) = faulty_archive(dir.path(), "config-name");
+    let out = layerscope(&["inspect", "--json", archive.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = doc["verification"].as_array().unwrap();
+    let config = rows.iter().find(|v| v["kind"] == "config").unwrap();
+    assert_eq!(config["ok"], false, "{config}");
+    assert_ne!(config["expected"], config["actual"]);
+    // The image ID is the digest of the config's bytes, whatever its file name says.
+    assert_eq!(doc["inspect"]["Id"], config["actual"]);
+    assert!(rows
+        .iter()
+        .filter(|v| v["kind"] == "diff_id")
+        .all(|v| v["ok"] == true));
+    assert_eq!(doc["layer"].as_array().unwrap().len(), 2);
+}
+
+/// The go-containerregistry test archive whose config is not named by its digest, which
+/// docker and go-containerregistry load: shown, its config row marked.
+#[test]
+fn go_containerregistrys_misnamed_config_is_shown() {
+    let archive = peer(
+        "go-containerregistry/pkg/v1/mutate/testdata/source_image_with_empty_layer_history.tar",
+    );
+    let out = layerscope(&["inspect", "--json", archive.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let config = doc["verification"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["kind"] == "config")
+        .cloned()
+        .unwrap();
+    assert_eq!(config["ok"], false, "{config}");
+    assert!(!doc["history"].as_array().unwrap().is_empty());
+}

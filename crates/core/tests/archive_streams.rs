@@ -7,8 +7,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::process::Command;
 
 use archive_support::*;
-use layerscope_core::archive::{ArchiveError, ArchiveReader, Step, MAX_DOCUMENT_BYTES};
-use layerscope_core::present::analysis::AnalysisError;
+use layerscope_core::archive::{ArchiveReader, Step, MAX_DOCUMENT_BYTES};
 
 fn compress(tool: &str, source: &std::path::Path, target: &std::path::Path) {
     let output = Command::new(tool)
@@ -99,53 +98,106 @@ fn a_missing_blob_is_named() {
 }
 
 #[test]
-fn a_changed_layer_is_a_diff_id_mismatch_with_both_digests() {
+fn a_changed_layer_is_shown_with_its_diff_id_marked() {
     let scratch = TempDir::new("mismatch");
-    let mut files = read_tar(&peer(&format!(
+    let original = peer(&format!(
         "{}/test_image_1.tar",
         "go-containerregistry/pkg/v1/tarball/testdata"
-    )));
+    ));
+    let mut files = read_tar(&original);
     let (_, layer) = files
         .iter_mut()
         .find(|(name, _)| name.ends_with("layer.tar"))
         .unwrap();
     // The layer holds `./` then `./bar`: change the first content byte of `bar`.
     layer[1024] ^= 0x20;
+    let tampered_layer = layer.clone();
     let path = scratch.path().join("tampered.tar");
     write_tar(&path, &files);
-    match run(&path, None, false, usize::MAX).result {
-        Err(ArchiveError::Analysis(AnalysisError::DigestMismatch {
-            kind,
-            expected,
-            actual,
-            subject,
-        })) => {
-            assert_eq!(kind.name(), "diff_id");
-            assert!(subject.contains("layer.tar"));
-            assert!(
-                expected.to_string().starts_with("sha256:")
-                    && actual.to_string().starts_with("sha256:")
-                    && expected != actual
-            );
-        }
-        other => panic!("expected a diff_id mismatch, got {other:?}"),
-    }
+    let report = run(&path, None, false, usize::MAX)
+        .result
+        .expect("a layer that does not match its diff_id is still shown");
+    assert!(!report.verified());
+    let bad: Vec<_> = report.verification.iter().filter(|v| !v.ok).collect();
+    assert_eq!(bad.len(), 1, "{:?}", report.verification);
+    assert_eq!(bad[0].kind.name(), "diff_id");
+    assert!(bad[0].subject.contains("layer.tar"), "{}", bad[0].subject);
+    assert_eq!(
+        bad[0].actual,
+        layerscope_core::model::digest::Digest::sha256_of(&tampered_layer)
+    );
+    assert_eq!(
+        bad[0].expected,
+        load(&original).layers[0].diff_id.clone().unwrap()
+    );
+    // Everything else is there: the layer's files, the efficiency figures.
+    assert!(
+        report.files.iter().any(|f| f.path == "bar"),
+        "{:?}",
+        report.files
+    );
+    assert!(report.efficiency.is_some());
 }
 
 #[test]
-fn a_changed_config_is_a_config_mismatch() {
+fn a_changed_config_is_shown_with_its_digest_marked() {
     let scratch = TempDir::new("config");
-    let mut files = read_tar(&peer("dive/.data/test-oci-gzip-image.tar"));
+    let original = peer("dive/.data/test-oci-gzip-image.tar");
+    let mut files = read_tar(&original);
     let config = "blobs/sha256/3eaccc100f866490f00ae82727b459a737af031dcf44c791d8aa714a70f24959";
     let (_, bytes) = files.iter_mut().find(|(name, _)| name == config).unwrap();
     bytes.push(b'\n');
     let path = scratch.path().join("config.tar");
     write_tar(&path, &files);
-    let message = refusal(&path);
-    assert!(
-        message.contains("config digest mismatch") && message.contains("expected sha256:3eaccc"),
-        "{message}"
-    );
+    let report = run(&path, None, false, usize::MAX)
+        .result
+        .expect("a config that does not match its digest is still read");
+    let bad: Vec<_> = report.verification.iter().filter(|v| !v.ok).collect();
+    assert_eq!(bad.len(), 1, "{:?}", report.verification);
+    assert_eq!(bad[0].kind.name(), "config");
+    assert!(bad[0]
+        .expected
+        .to_string()
+        .starts_with("sha256:3eaccc100f866490"));
+    assert_ne!(bad[0].actual, bad[0].expected);
+    // The manifests' rows come first and match.
+    assert_eq!(report.verification[0].kind.name(), "manifest");
+    assert!(report.verification[0].ok);
+    assert_eq!(report.layers, load(&original).layers);
+}
+
+#[test]
+fn a_changed_manifest_is_shown_with_its_digest_marked() {
+    let scratch = TempDir::new("manifest");
+    let original = peer("dive/.data/test-oci-gzip-image.tar");
+    let expected = load(&original);
+    let mut files = read_tar(&original);
+    let index: serde_json::Value = serde_json::from_slice(
+        &files
+            .iter()
+            .find(|(name, _)| name == "index.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    let digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let member = format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
+    let (_, bytes) = files.iter_mut().find(|(name, _)| *name == member).unwrap();
+    bytes.push(b' ');
+    let path = scratch.path().join("manifest.tar");
+    write_tar(&path, &files);
+    let report = run(&path, None, false, usize::MAX)
+        .result
+        .expect("a manifest that does not match its digest is still read");
+    let bad: Vec<_> = report.verification.iter().filter(|v| !v.ok).collect();
+    assert_eq!(bad.len(), 1, "{:?}", report.verification);
+    assert_eq!(bad[0].kind.name(), "manifest");
+    assert_eq!(bad[0].subject, member);
+    assert_eq!(bad[0].expected.to_string(), digest);
+    assert_eq!(report.layers, expected.layers);
 }
 
 #[test]

@@ -108,6 +108,8 @@ pub(super) fn plan(members: &Members, format: SourceFormat) -> Result<Listing, N
             manifest: FILE.to_string(),
             config: config_ref,
             layers,
+            // manifest.json names no digest of itself.
+            document_checks: Vec::new(),
         });
     }
     Ok(Listing {

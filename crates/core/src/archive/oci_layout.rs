@@ -10,8 +10,9 @@ use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, Document, ImageManifest};
 use crate::model::media::{self, MediaKind};
 use crate::model::platform;
-use crate::present::analysis::{AnalysisError, BlobPlan, ImagePlan};
-use crate::present::report::{DigestRole, ImageListing};
+use crate::present::analysis::{BlobPlan, ImagePlan};
+use crate::present::report::{DigestRole, ImageListing, Verification};
+use crate::present::verification::checked;
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const CONTAINERD_NAME: &str = "io.containerd.image.name";
@@ -40,13 +41,14 @@ pub(super) fn plan(members: &Members) -> Result<Listing, Need> {
     let mut warnings = Vec::new();
     let mut unknown: Option<ArchiveError> = None;
     let mut seen = 0usize;
-    // Depth first, in index order: (descriptor, depth, tags from an annotated parent, parent name).
-    let mut stack: Vec<(Descriptor, usize, Vec<String>, String)> = root
+    // Depth first, in index order: (descriptor, depth, tags from an annotated parent, parent
+    // name, the digest checks of the indexes above it).
+    let mut stack: Vec<(Descriptor, usize, Vec<String>, String, Vec<Verification>)> = root
         .into_iter()
         .rev()
-        .map(|d| (d, 0, Vec::new(), "index.json".to_string()))
+        .map(|d| (d, 0, Vec::new(), "index.json".to_string(), Vec::new()))
         .collect();
-    while let Some((descriptor, depth, inherited, parent)) = stack.pop() {
+    while let Some((descriptor, depth, inherited, parent, mut checks)) = stack.pop() {
         seen += 1;
         if seen > MAX_MANIFESTS {
             return Err(ArchiveError::TooLarge {
@@ -79,7 +81,7 @@ pub(super) fn plan(members: &Members) -> Result<Listing, Need> {
         let digest = registered(&descriptor.digest, &parent)?;
         let path = blob_path(&digest);
         let document = members.document(&path, &parent)?;
-        verify_document(&digest, document, &path)?;
+        checks.push(verify_document(&digest, document, &path));
         // The document's own mediaType (or its shape) wins over the index entry's, as
         // go-containerregistry and containers/image read layouts; a disagreement is reported.
         let parsed = parse_manifest(document, None, &path)?;
@@ -100,7 +102,7 @@ pub(super) fn plan(members: &Members) -> Result<Listing, Need> {
                     .into());
                 }
                 for child in index.manifests.into_iter().rev() {
-                    stack.push((child, depth + 1, tags.clone(), path.clone()));
+                    stack.push((child, depth + 1, tags.clone(), path.clone(), checks.clone()));
                 }
             }
             Document::Manifest(manifest) => {
@@ -121,6 +123,7 @@ pub(super) fn plan(members: &Members) -> Result<Listing, Need> {
                     &manifest,
                     tags,
                     &descriptor,
+                    checks,
                 )?;
                 images.push(plan);
             }
@@ -149,6 +152,7 @@ fn plan_image(
     manifest: &ImageManifest,
     tags: Vec<String>,
     descriptor: &Descriptor,
+    document_checks: Vec<Verification>,
 ) -> Result<ImagePlan, Need> {
     let config_digest = registered(&manifest.config.digest, path)?;
     let config_ref = BlobPlan {
@@ -183,6 +187,7 @@ fn plan_image(
         manifest: path.to_string(),
         config: config_ref,
         layers,
+        document_checks,
     })
 }
 
@@ -195,18 +200,10 @@ fn descriptor_tags(descriptor: &Descriptor) -> Vec<String> {
     }
 }
 
-fn verify_document(expected: &Digest, document: &[u8], path: &str) -> Result<(), Need> {
+/// The check of a document against the digest that names it. A mismatch is kept, not
+/// refused: the document is still read, and the report marks it.
+fn verify_document(expected: &Digest, document: &[u8], path: &str) -> Verification {
     let mut hasher = crate::model::digest::Hasher::for_digest(expected);
     hasher.update(document);
-    let actual = hasher.finish();
-    if &actual != expected {
-        return Err(ArchiveError::from(AnalysisError::DigestMismatch {
-            kind: DigestRole::Manifest,
-            subject: path.into(),
-            expected: expected.clone(),
-            actual,
-        })
-        .into());
-    }
-    Ok(())
+    checked(DigestRole::Manifest, path, expected, &hasher.finish())
 }

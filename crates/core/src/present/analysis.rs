@@ -46,6 +46,9 @@ pub struct ImagePlan {
     pub config: BlobPlan,
     /// The layers, bottom first.
     pub layers: Vec<BlobPlan>,
+    /// Digest checks of the documents read to find this image (an OCI layout's index and
+    /// manifest blobs), matched or not; they lead the report's verification rows.
+    pub document_checks: Vec<Verification>,
 }
 
 /// Why an image's documents or layers could not be analysed.
@@ -66,18 +69,6 @@ pub enum AnalysisError {
         file: String,
         /// Both counts, and who gave them.
         detail: String,
-    },
-    /// Content that does not hash to the digest it should have.
-    #[error("{} digest mismatch for {subject}: expected {expected}, actual {actual}", kind.name())]
-    DigestMismatch {
-        /// Which digest disagreed.
-        kind: DigestRole,
-        /// The document's or blob's path, or `layer N (path)`.
-        subject: String,
-        /// The digest the documents promise.
-        expected: Digest,
-        /// The digest of the bytes.
-        actual: Digest,
     },
     /// A layer could not be scanned.
     #[error("layer {index} ({file}): {source}")]
@@ -152,16 +143,18 @@ impl Analysis {
     ) -> Result<Analysis, AnalysisError> {
         let file = plan.config.path.clone();
         let image_id = Digest::sha256_of(config_bytes);
-        let mut verification = Vec::new();
+        let mut verification = plan.document_checks.clone();
         if let Some(expected) = &plan.config.expected {
             let mut hasher = Hasher::for_digest(expected);
             hasher.update(config_bytes);
+            // A config that is not what its name or descriptor says is still read and
+            // shown; the row marks it.
             verification.push(checked(
                 DigestRole::Config,
                 &file,
                 expected,
                 &hasher.finish(),
-            )?);
+            ));
         }
         let config =
             ImageConfig::parse(config_bytes).map_err(|source| AnalysisError::BadConfig {
@@ -288,12 +281,6 @@ impl Analysis {
         Scanner::new(self.scan_options(layer))
     }
 
-    /// Digest checks the source made before the analysis (a registry's manifests).
-    pub fn add_verifications(&mut self, checks: impl IntoIterator<Item = Verification>) {
-        // They were made first, so they come first.
-        self.report.verification.splice(0..0, checks);
-    }
-
     /// Ends layer `layer`'s scan; see [`Analysis::add_layer`].
     pub fn finish_layer(
         &mut self,
@@ -332,7 +319,7 @@ impl Analysis {
         })?;
         if let Digests::Computed(digests) = &summary.digests {
             // Digests that came on their own first were checked then.
-            if !self.verifier.is_verified(layer) {
+            if !self.verifier.is_checked(layer) {
                 self.verifier.check(layer, name, digests)?;
             }
         }
@@ -360,7 +347,7 @@ impl Analysis {
     }
 
     /// Checks layer `layer`'s digests from a digest pass (before or after its entries); the
-    /// layer counts as verified from here on. A mismatch is refused, naming both digests.
+    /// layer counts as checked from here on; a mismatch is a row with `ok: false`.
     pub fn add_layer_digests(
         &mut self,
         layer: usize,

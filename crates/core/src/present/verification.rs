@@ -6,8 +6,10 @@
 //! [`LayerVerifier`] holds the expected digests, checks each layer's once they come, and
 //! writes the outcome into a report: the layer rows of [`ImageReport::verification`] in
 //! layer order whatever the order of arrival, each checked layer's blob digest, and the
-//! layers still unchecked in [`ImageReport::unverified_layers`]. A layer counts as verified
-//! only once its digests are in.
+//! layers still unchecked in [`ImageReport::unverified_layers`]. A layer counts as checked
+//! once its digests are in; a digest that does not match is a row with `ok: false`, not a
+//! refusal: the bytes are still readable, so the image is shown and marked unverified (what
+//! `docker load` would refuse, a person inspecting a suspect archive still wants to see).
 
 use crate::engine::scan::LayerDigests;
 use crate::model::digest::{Digest, DigestRole};
@@ -34,8 +36,8 @@ struct Expected {
 enum Check {
     /// Its digests have not arrived.
     Pending,
-    /// They have, and matched: the report's rows and the blob's digest.
-    Verified {
+    /// They have: the report's rows (matched or not) and the blob's digest as read.
+    Checked {
         rows: Vec<Verification>,
         blob_digest: Digest,
     },
@@ -59,7 +61,8 @@ impl LayerVerifier {
     }
 
     /// Checks layer `layer`'s digests (`name` is its path, for messages). A digest that
-    /// does not match is refused, naming both; digests given twice for a layer are refused.
+    /// does not match gives a row with `ok: false` naming both; digests given twice for a
+    /// layer, or for a layer the image does not have, are refused.
     pub fn check(
         &mut self,
         layer: usize,
@@ -74,7 +77,7 @@ impl LayerVerifier {
                 index: layer,
                 count,
             })?;
-        if matches!(expected.check, Check::Verified { .. }) {
+        if matches!(expected.check, Check::Checked { .. }) {
             return Err(AnalysisError::DigestsRepeated { index: layer });
         }
         let subject = format!("layer {layer} ({name})");
@@ -85,43 +88,44 @@ impl LayerVerifier {
                 &subject,
                 blob,
                 &digests.blob_digest,
-            )?);
+            ));
         }
         rows.push(checked(
             DigestRole::DiffId,
             &subject,
             &expected.diff_id,
             &digests.diff_id,
-        )?);
-        expected.check = Check::Verified {
+        ));
+        expected.check = Check::Checked {
             rows,
             blob_digest: digests.blob_digest.clone(),
         };
         Ok(())
     }
 
-    /// Whether layer `layer`'s digests are in and matched.
-    pub fn is_verified(&self, layer: usize) -> bool {
+    /// Whether layer `layer`'s digests are in (matched or not).
+    pub fn is_checked(&self, layer: usize) -> bool {
         self.layers
             .get(layer)
-            .is_some_and(|l| matches!(l.check, Check::Verified { .. }))
+            .is_some_and(|l| matches!(l.check, Check::Checked { .. }))
     }
 
     /// The layers whose digests have not arrived, bottom first.
     pub fn pending(&self) -> Vec<usize> {
         (0..self.layers.len())
-            .filter(|&layer| !self.is_verified(layer))
+            .filter(|&layer| !self.is_checked(layer))
             .collect()
     }
 
     /// Writes the checks into `report`: the layer rows (after the config's and manifests'
-    /// rows, in layer order), each verified layer's blob digest, and the unverified layers.
+    /// rows, in layer order), each checked layer's blob digest as read, and the layers not
+    /// checked yet.
     pub fn update_report(&self, report: &mut ImageReport) {
         report
             .verification
             .retain(|row| !matches!(row.kind, DigestRole::Layer | DigestRole::DiffId));
         for (layer, expected) in self.layers.iter().enumerate() {
-            if let Check::Verified { rows, blob_digest } = &expected.check {
+            if let Check::Checked { rows, blob_digest } = &expected.check {
                 report.verification.extend(rows.iter().cloned());
                 if let Some(row) = report.layers.get_mut(layer) {
                     row.digest = Some(blob_digest.clone());
@@ -132,28 +136,20 @@ impl LayerVerifier {
     }
 }
 
-/// The verification row of a digest that matched, or the refusal naming both.
+/// The verification row of one digest compared with what the documents promise.
 pub(crate) fn checked(
     kind: DigestRole,
     subject: &str,
     expected: &Digest,
     actual: &Digest,
-) -> Result<Verification, AnalysisError> {
-    if expected != actual {
-        return Err(AnalysisError::DigestMismatch {
-            kind,
-            subject: subject.into(),
-            expected: expected.clone(),
-            actual: actual.clone(),
-        });
-    }
-    Ok(Verification {
+) -> Verification {
+    Verification {
         kind,
         subject: subject.into(),
         expected: expected.clone(),
         actual: actual.clone(),
-        ok: true,
-    })
+        ok: expected == actual,
+    }
 }
 
 #[cfg(test)]
@@ -221,19 +217,35 @@ mod tests {
     }
 
     #[test]
-    fn a_mismatch_and_a_repeat_are_refused() {
+    fn a_mismatch_is_marked_and_the_layer_counts_as_checked() {
+        let mut verifier = LayerVerifier::new(
+            vec![Some(Digest::sha256_of(b"b0"))],
+            vec![Digest::sha256_of(b"t0")],
+        );
+        verifier
+            .check(0, "zero", &digests(b"b0", b"other"))
+            .unwrap();
+        assert!(verifier.is_checked(0));
+        let mut report = report(1);
+        verifier.update_report(&mut report);
+        assert!(report.unverified_layers.is_empty());
+        assert!(!report.verified());
+        let bad: Vec<&Verification> = report.verification.iter().filter(|v| !v.ok).collect();
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].kind, DigestRole::DiffId);
+        assert_eq!(bad[0].subject, "layer 0 (zero)");
+        assert_eq!(bad[0].expected, Digest::sha256_of(b"t0"));
+        assert_eq!(bad[0].actual, Digest::sha256_of(b"other"));
+        // The blob digest matched; its row says so.
+        assert!(report
+            .verification
+            .iter()
+            .any(|v| v.kind == DigestRole::Layer && v.ok));
+    }
+
+    #[test]
+    fn a_repeat_and_a_missing_layer_are_refused() {
         let mut verifier = LayerVerifier::new(vec![None], vec![Digest::sha256_of(b"t0")]);
-        let error = verifier
-            .check(0, "zero", &digests(b"b", b"other"))
-            .unwrap_err();
-        assert!(matches!(
-            error,
-            AnalysisError::DigestMismatch {
-                kind: DigestRole::DiffId,
-                ..
-            }
-        ));
-        assert!(!verifier.is_verified(0));
         verifier.check(0, "zero", &digests(b"b", b"t0")).unwrap();
         let error = verifier
             .check(0, "zero", &digests(b"b", b"t0"))

@@ -421,6 +421,7 @@ impl ImagePull {
                 media_type: Some(manifest.config.media_type.clone()),
             },
             layers,
+            document_checks: verification,
         };
         let source = SourceInfo {
             format: SourceFormat::Registry,
@@ -430,7 +431,6 @@ impl ImagePull {
             total_bytes: Some(manifest.layers_size()),
         };
         let mut analysis = Analysis::new(plan, &config.bytes, images, selected, source)?;
-        analysis.add_verifications(verification);
         analysis.add_manifest(&manifest_bytes);
         if let Some(index) = self.index_digest.clone() {
             analysis.set_index_digest(index);
