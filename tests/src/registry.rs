@@ -190,6 +190,21 @@ impl Registry {
             .map(|(user, password)| (user.as_str(), password.as_str()))
     }
 
+    /// Where the registry keeps the bytes of blob `digest` (`sha256:HEX`) on disk, for tests
+    /// that make it serve other bytes than a digest promises (the registry reads the file
+    /// as it is on every GET; it does not check it).
+    pub fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = digest
+            .strip_prefix("sha256:")
+            .unwrap_or_else(|| panic!("{digest} is not a sha256 digest"));
+        self._dir
+            .path()
+            .join("storage/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+
     /// The config file the registry runs with (for diagnostics).
     pub fn config_path(&self) -> &Path {
         &self.config_path

@@ -10,6 +10,7 @@ use layerscope_e2e::{
     RegistryConfig, TempDir, TokenIssuer, TokenPolicy,
 };
 use serde_json::{json, Value};
+use sha2::Digest as _;
 
 fn demo_archive() -> String {
     let path = repo_root().join("static/demo/layerscope-demo.tar");
@@ -143,6 +144,59 @@ fn a_registry_image_has_the_figures_of_its_oci_archive() {
             .any(|l| l.starts_with(&format!("{}/demo/app", registry.host())) && l.contains("1.0")),
         "{text}"
     );
+}
+
+#[test]
+fn a_config_blob_that_is_not_its_digest_is_shown_and_marked() {
+    let registry = Registry::start(RegistryConfig::plain());
+    push_archive(&demo_archive(), &registry, "demo/app:1.0");
+    let manifest: Value = serde_json::from_str(
+        &registry
+            .get_with_headers(
+                "/v2/demo/app/manifests/1.0",
+                false,
+                &[(
+                    "Accept",
+                    "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+                )],
+            )
+            .body,
+    )
+    .unwrap();
+    let config_digest = manifest["config"]["digest"].as_str().unwrap().to_string();
+    // Same length, other bytes: the year of the first `created` moves on a millennium.
+    let file = registry.blob_file(&config_digest);
+    let bytes = std::fs::read(&file).unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    let at = text
+        .find("\"created\":\"2")
+        .expect("the demo config has a created time");
+    let mut changed = text.clone();
+    changed.replace_range(at + 11..at + 12, "3");
+    std::fs::write(&file, &changed).unwrap();
+    let actual = format!("sha256:{:x}", sha2::Sha256::digest(changed.as_bytes()));
+
+    let reference = format!("{}/demo/app:1.0", registry.host());
+    let output = inspect(&["--json", &reference], &[], "");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&output.stdout).expect("--json still prints");
+    let rows = doc["verification"].as_array().unwrap();
+    let config = rows.iter().find(|v| v["kind"] == "config").unwrap();
+    assert_eq!(config["ok"], false, "{config}");
+    assert_eq!(config["expected"], config_digest.as_str());
+    assert_eq!(config["actual"], actual.as_str());
+    // Everything else is read: the manifest matched, every layer verified, history shown.
+    assert!(rows
+        .iter()
+        .filter(|v| v["kind"] != "config")
+        .all(|v| v["ok"] == true));
+    assert_eq!(doc["inspect"]["Id"], actual.as_str());
+    assert!(!doc["history"].as_array().unwrap().is_empty());
 }
 
 #[test]

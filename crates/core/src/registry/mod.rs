@@ -73,8 +73,8 @@ pub mod rate_limit;
 pub mod session;
 
 pub use api::{
-    CatalogPage, ErrorCode, ErrorEntry, FetchedManifest, ManifestRef, NextPage, Repository,
-    ResolvedTag, TagPage, VerifiedBlob,
+    CatalogPage, ErrorCode, ErrorEntry, FetchedBlob, FetchedManifest, ManifestRef, NextPage,
+    Repository, ResolvedTag, TagPage,
 };
 pub use auth::{Challenge, Credentials, Scope, Token, TokenCache};
 pub use error::{ChallengeError, DigestClaim, EndpointError, RegistryError, TokenError};

@@ -19,7 +19,7 @@
 
 use std::collections::VecDeque;
 
-use super::api::{FetchedManifest, ManifestRef, Repository, VerifiedBlob};
+use super::api::{FetchedBlob, FetchedManifest, ManifestRef, Repository};
 use super::error::RegistryError;
 use super::session::{Operation, Outcome};
 use crate::engine::scan::{LayerError, LayerSummary, ScanOptions};
@@ -394,7 +394,7 @@ impl ImagePull {
         images: Vec<ImageListing>,
         selected: usize,
         verification: Vec<Verification>,
-        config: VerifiedBlob,
+        config: FetchedBlob,
     ) -> Result<(), PullError> {
         let mut layers = Vec::with_capacity(manifest.layers.len());
         let mut digests = Vec::with_capacity(manifest.layers.len());
@@ -416,8 +416,9 @@ impl ImagePull {
             listed_by: format!("manifest {}", self.reference.familiar()),
             manifest: manifest_name,
             config: BlobPlan {
-                path: blob_path(&config.digest),
-                expected: Some(config.digest.clone()),
+                path: blob_path(&config.asked),
+                // The analysis hashes the bytes and marks a config that is not this digest.
+                expected: Some(config.asked.clone()),
                 media_type: Some(manifest.config.media_type.clone()),
             },
             layers,
@@ -550,7 +551,7 @@ fn registered(digest: &AnyDigest, reference: &Reference) -> Result<Digest, PullE
     })
 }
 
-/// The session verified the manifest's bytes against the digest asked for; the report says so.
+/// The manifest's bytes against the digest asked for: matched, or marked in the report.
 fn manifest_check(repository: &Repository, asked: &Digest, actual: &Digest) -> Verification {
     Verification {
         kind: DigestRole::Manifest,
