@@ -2,6 +2,70 @@
 //! fuzzer findings (fuzz/regressions/TARGET) through the harnesses the fuzz targets call,
 //! on the stable toolchain, so every `cargo test` checks them without cargo-fuzz.
 
+use std::path::{Path, PathBuf};
+
+use layerscope_core::fuzzing::{harness, TARGETS};
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .map(|entry| entry.expect("a readable directory entry").path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs `target`'s harness over every file in `dir`, naming the file that panics.
+fn replay(target: &str, dir: &Path) -> usize {
+    let run = harness(target).unwrap_or_else(|| panic!("no harness for {target}"));
+    let files = files_in(dir);
+    for file in &files {
+        let data = std::fs::read(file).unwrap();
+        let outcome = std::panic::catch_unwind(|| run(&data));
+        assert!(
+            outcome.is_ok(),
+            "fuzz target {target} panics on {}",
+            file.display()
+        );
+    }
+    files.len()
+}
+
+#[test]
+fn every_target_has_a_committed_corpus_and_it_replays_cleanly() {
+    for (target, _) in TARGETS {
+        let count = replay(target, &fuzz_dir().join("corpus").join(target));
+        assert!(count > 0, "fuzz/corpus/{target} is empty or missing");
+    }
+}
+
+#[test]
+fn every_fixed_finding_replays_cleanly() {
+    let regressions = fuzz_dir().join("regressions");
+    for dir in files_in(&regressions) {
+        panic!("stray file {} in fuzz/regressions", dir.display());
+    }
+    let Ok(entries) = std::fs::read_dir(&regressions) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let target = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            harness(&target).is_some(),
+            "fuzz/regressions/{target} names no fuzz target"
+        );
+        replay(&target, &path);
+    }
+}
+
 // Fixed findings, each with the smallest case that showed it.
 
 /// The archive harness supplies fewer bytes than asked; the next read used to repeat the
