@@ -99,3 +99,20 @@ fn a_short_supply_is_continued_where_it_stopped() {
     }
     assert!(short_reads > 10, "only {short_reads} reads were short");
 }
+
+/// A timestamp with a multi-byte character inside a numeric field panicked (the field was
+/// cut out of the text at byte offsets); now the field is named as bad. An image config's
+/// `created` goes through the same parser.
+#[test]
+fn a_timestamp_field_with_a_multibyte_character_is_refused() {
+    use layerscope_core::model::config::ImageConfig;
+    use layerscope_core::model::time::Timestamp;
+    let error = Timestamp::parse("2024-01-02T03:04:0\u{e9}5Z").unwrap_err();
+    assert!(error.to_string().contains("bad second"), "{error}");
+    let error = Timestamp::parse("2024-01-0\u{e9}T03:04:05Z").unwrap_err();
+    assert!(error.to_string().contains("RFC 3339"), "{error}");
+    let config = br#"{"architecture":"amd64","os":"linux","created":"2024-01-02T03:04:0\u00e95Z",
+        "rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let error = ImageConfig::parse(config).unwrap_err().to_string();
+    assert!(error.contains("created") && error.contains("bad second"), "{error}");
+}
