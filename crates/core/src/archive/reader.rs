@@ -376,9 +376,11 @@ impl ArchiveReader {
             return Step::Done(Box::new(finished.report.clone()));
         }
         if let Some(pending) = &self.pending {
+            // After a short supply the read goes on where the supplied bytes stopped.
+            let received = pending.partial.len() as u64;
             return Step::Read {
-                offset: pending.offset,
-                len: pending.len,
+                offset: pending.offset + received,
+                len: pending.len - received,
             };
         }
         if let Stage::AwaitingScans { layers, .. } = &self.stage {

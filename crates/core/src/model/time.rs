@@ -52,10 +52,11 @@ impl Timestamp {
         if b.len() < 20 {
             return Err(err("too short"));
         }
+        // Fields are read as bytes: slicing the text could split a multi-byte character.
         let num = |range: std::ops::Range<usize>, reason| -> Result<i64, TimestampError> {
-            let s = &text[range];
-            if s.bytes().all(|c| c.is_ascii_digit()) {
-                Ok(s.parse::<i64>().expect("all digits"))
+            let digits = &b[range];
+            if digits.iter().all(u8::is_ascii_digit) {
+                Ok(digits.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
             } else {
                 Err(err(reason))
             }
