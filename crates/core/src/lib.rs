@@ -30,6 +30,7 @@
 
 pub mod archive;
 pub mod engine;
+pub mod limits;
 pub mod model;
 pub mod present;
 pub mod registry;
