@@ -163,6 +163,17 @@ pub struct LimitExceeded {
 
 impl fmt::Display for LimitExceeded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.limit == Limit::ArchiveEntries {
+            // Counted as the members go by: how many more there are is not known.
+            return write!(
+                f,
+                "{} has more than {} {}; raise the limit with {} N",
+                self.subject,
+                self.max,
+                self.limit.measure(),
+                self.limit.option()
+            );
+        }
         write!(
             f,
             "{} has {} {}, over the limit of {}; raise it with {} {}",
@@ -173,5 +184,42 @@ impl fmt::Display for LimitExceeded {
             self.limit.option(),
             self.value
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_limit_is_set_and_read_by_name() {
+        let mut limits = Limits::DEFAULT;
+        for (i, limit) in Limit::ALL.into_iter().enumerate() {
+            limits.set(limit, 1000 + i as u64);
+        }
+        for (i, limit) in Limit::ALL.into_iter().enumerate() {
+            assert_eq!(limits.get(limit), 1000 + i as u64, "{limit:?}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_names_the_value_the_limit_and_the_option() {
+        let limits = Limits::DEFAULT;
+        assert!(limits.check(Limit::Layers, "manifest.json", 1024).is_ok());
+        let err = limits
+            .check(Limit::Layers, "manifest.json", 1025)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "manifest.json has 1025 layers, over the limit of 1024; raise it with --max-layers 1025"
+        );
+        let err = limits
+            .check(Limit::ArchiveEntries, "the archive", 200_001)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("more than 200000")
+                && err.to_string().contains("--max-archive-entries N"),
+            "{err}"
+        );
     }
 }
