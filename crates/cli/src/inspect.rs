@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use layerscope_core::archive::{ArchiveReader, DirectoryFile, ImageSelector, Step};
+use layerscope_core::limits::Limits;
 use layerscope_core::model::digest::Digest;
 use layerscope_core::model::media::Compression;
 use layerscope_core::model::platform::Platform;
@@ -70,6 +71,82 @@ pub struct InspectArgs {
     /// Rules file in dive's `.dive-ci` format (default: ./.dive-ci if present, else dive's defaults).
     #[arg(long, value_name = "FILE", requires = "ci")]
     pub ci_config: Option<PathBuf>,
+    /// Bounds on what an archive may make layerscope hold; each refusal names the one hit.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// `--max-*` options: raise a bound for an archive that needs it (sizes take `K`, `M`,
+/// `G` suffixes, powers of 1024).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// Most members the outer archive (or files a layout directory) may have [default: 200000].
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_archive_entries: Option<u64>,
+    /// Largest JSON document (manifest.json, index.json, manifest, config) [default: 4M].
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, help_heading = "Limits")]
+    pub max_document_size: Option<u64>,
+    /// Most layers the image may have [default: 1024].
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_layers: Option<u64>,
+    /// Most entries the config's history may have [default: 65536].
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_history: Option<u64>,
+    /// Longest file name (or link target) in a layer [default: 64K].
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, help_heading = "Limits")]
+    pub max_path_length: Option<u64>,
+    /// Most directory levels of a file name in a layer [default: 4096].
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_path_depth: Option<u64>,
+    /// Largest zstd window a frame may declare, as zstd's --long/--memory [default: 128M].
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, help_heading = "Limits")]
+    pub max_zstd_window: Option<u64>,
+}
+
+impl LimitArgs {
+    /// The defaults with the options given put in.
+    pub fn limits(&self) -> Limits {
+        let given = [
+            self.max_archive_entries,
+            self.max_document_size,
+            self.max_layers,
+            self.max_history,
+            self.max_path_length,
+            self.max_path_depth,
+            self.max_zstd_window,
+        ];
+        let mut limits = Limits::DEFAULT;
+        for (limit, value) in layerscope_core::limits::Limit::ALL.into_iter().zip(given) {
+            if let Some(value) = value {
+                limits.set(limit, value);
+            }
+        }
+        limits
+    }
+}
+
+/// `4096`, `64K`, `128M`, `2G` (also `KiB`, `MB` and the like, all powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = text[digits.len()..].to_ascii_lowercase();
+    let shift = match unit.as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?} (use K, M, G or T)"
+            ))
+        }
+    };
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of bytes"))?;
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// Runs `layerscope inspect`; the exit code is 0, 1 (a CI rule failed, or a digest or
@@ -155,7 +232,8 @@ enum Source {
         root: PathBuf,
         open: HashMap<String, File>,
     },
-    Stdin(io::Stdin),
+    /// Standard input, a FIFO or a device: read once, front to back.
+    Stream(Box<dyn Read>),
 }
 
 impl Source {
@@ -164,11 +242,15 @@ impl Source {
             Source::File(file) => {
                 read_at(file, offset, len).map_err(|e| format!("reading at byte {offset}: {e}"))
             }
-            Source::Stdin(stdin) => {
+            Source::Stream(stream) => {
                 let mut buf = vec![0u8; len.min(4 << 20) as usize];
-                let n = stdin
-                    .read(&mut buf)
-                    .map_err(|e| format!("reading standard input: {e}"))?;
+                let n = loop {
+                    match stream.read(&mut buf) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        other => break other,
+                    }
+                }
+                .map_err(|e| format!("reading the input: {e}"))?;
                 buf.truncate(n);
                 Ok(buf)
             }
@@ -232,14 +314,16 @@ fn directory_files(root: &Path) -> Result<Vec<DirectoryFile>, String> {
     Ok(files)
 }
 
-fn open_source(path: &Path) -> Result<(ArchiveReader, Source), String> {
+fn open_source(path: &Path, limits: Limits) -> Result<(ArchiveReader, Source), String> {
+    let streaming = || ArchiveReader::new_streaming().with_limits(limits);
     if path == Path::new("-") {
-        return Ok((ArchiveReader::new_streaming(), Source::Stdin(io::stdin())));
+        return Ok((streaming(), Source::Stream(Box::new(io::stdin()))));
     }
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if meta.is_dir() {
         let files = directory_files(path)?;
-        let reader = ArchiveReader::new_directory(files).map_err(|e| e.to_string())?;
+        let reader =
+            ArchiveReader::new_directory_with_limits(files, limits).map_err(|e| e.to_string())?;
         return Ok((
             reader,
             Source::Directory {
@@ -249,7 +333,14 @@ fn open_source(path: &Path) -> Result<(ArchiveReader, Source), String> {
         ));
     }
     let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok((ArchiveReader::new(meta.len()), Source::File(file)))
+    if !meta.is_file() {
+        // A FIFO (`<(zcat image.tar.gz)`) or a device has no length to seek in.
+        return Ok((streaming(), Source::Stream(Box::new(file))));
+    }
+    Ok((
+        ArchiveReader::new(meta.len()).with_limits(limits),
+        Source::File(file),
+    ))
 }
 
 /// `Some` when `source` is no file (nor `-`) but parses as an image reference.
@@ -391,7 +482,7 @@ fn analyse(args: &InspectArgs) -> Result<Analysis, String> {
         }
         return pull_image(args, &reference).map(|report| Analysis::Report(Box::new(report)));
     }
-    let (mut reader, mut source) = open_source(&args.source)?;
+    let (mut reader, mut source) = open_source(&args.source, args.limits.limits())?;
     let bar = progress_bar();
     let where_ = args.source.display();
     loop {

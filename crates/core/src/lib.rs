@@ -31,6 +31,7 @@
 pub mod archive;
 pub mod engine;
 pub mod fuzzing;
+pub mod limits;
 pub mod model;
 pub mod present;
 pub mod registry;

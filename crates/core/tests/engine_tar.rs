@@ -138,10 +138,10 @@ fn pax_records_override_header_fields() {
 }
 
 #[test]
-fn global_pax_header_applies_to_following_entries() {
+fn global_pax_headers_are_skipped_as_docker_skips_them() {
     let mut data = Vec::new();
     // A 'g' header by hand: tar::Builder has no global-header helper.
-    let record = b"12 uid=4242\n";
+    let record = b"12 uid=4242\n21 path=renamed-path\n";
     let mut h = tar::Header::new_ustar();
     h.set_entry_type(tar::EntryType::XGlobalHeader);
     h.set_size(record.len() as u64);
@@ -161,8 +161,11 @@ fn global_pax_header_applies_to_following_entries() {
     }
     data.extend(b.into_inner().unwrap());
     let parsed = parse_in_chunks(&data, 3).unwrap();
+    // Go's archive/tar, which docker extracts with, applies no global record.
     let uids: Vec<u64> = parsed.entries.iter().map(|(e, _)| e.uid).collect();
-    assert_eq!(uids, vec![4242, 4242]);
+    assert_eq!(uids, vec![1, 1]);
+    let names: Vec<String> = parsed.entries.iter().map(|(e, _)| e.path_lossy()).collect();
+    assert_eq!(names, ["a", "b"]);
 }
 
 #[test]
@@ -315,4 +318,71 @@ fn pax_format_sparse_files_are_reported_as_sparse() {
         ),
         (&b"next"[..], &b"n"[..])
     );
+}
+
+/// A tar of one PAX header holding `records`, then a one-byte file `name` it applies to.
+fn with_pax(records: &[u8], name: &str) -> Vec<u8> {
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.set_size(records.len() as u64);
+    h.set_path("PaxHeaders/x").unwrap();
+    h.set_mode(0o644);
+    h.set_cksum();
+    let mut b = tar::Builder::new(Vec::new());
+    b.append(&h, records).unwrap();
+    let mut f = tar::Header::new_ustar();
+    f.set_size(1);
+    f.set_mode(0o644);
+    f.set_path(name).unwrap();
+    f.set_cksum();
+    b.append(&f, &b"x"[..]).unwrap();
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn a_pax_path_with_a_newline_is_kept_whole() {
+    // Records are framed by their length, so the newline inside the value is the value's.
+    let data = with_pax(b"22 path=line1\nline2/x\n", "line1");
+    let parsed = parse_in_chunks(&data, 5).unwrap();
+    assert_eq!(&parsed.entries[0].0.path[..], b"line1\nline2/x");
+    // A record whose length runs past the header's data is refused, naming the offset.
+    let err = parse_in_chunks(&with_pax(b"99 path=x\n", "a"), 512).unwrap_err();
+    assert!(matches!(err.kind, TarErrorKind::BadPax { .. }), "{err}");
+    assert!(err.to_string().contains("byte offset 0"), "{err}");
+}
+
+#[test]
+fn names_past_the_path_limits_are_refused_naming_the_option() {
+    use layerscope_core::limits::{Limit, Limits};
+    let deep = format!("{}f", "d/".repeat(20));
+    let record = format!(" path={deep}\n");
+    // Two digits of length, then the record from its space on.
+    let record = format!("{}{record}", record.len() + 2);
+    let data = with_pax(record.as_bytes(), "short");
+    let parse = |limits: Limits| {
+        let mut parser = TarParser::new().with_limits(&limits);
+        parser
+            .push(&data, |_| {})
+            .and_then(|()| parser.finish().map(|_| ()))
+    };
+    let shallow = Limits {
+        max_path_depth: 10,
+        ..Limits::DEFAULT
+    };
+    let err = parse(shallow).unwrap_err();
+    let TarErrorKind::Limit(exceeded) = &err.kind else {
+        panic!("{err}");
+    };
+    assert_eq!(
+        (exceeded.limit, exceeded.value, exceeded.max),
+        (Limit::PathDepth, 21, 10)
+    );
+    assert!(err.to_string().contains("--max-path-depth 21"), "{err}");
+    let short = Limits {
+        max_path_bytes: 16,
+        ..Limits::DEFAULT
+    };
+    let err = parse(short).unwrap_err();
+    assert!(err.to_string().contains("--max-path-length"), "{err}");
+    parse(Limits::DEFAULT).unwrap();
 }

@@ -2,6 +2,7 @@
 
 use crate::engine::codec::CodecError;
 use crate::engine::tar::TarError;
+use crate::limits::LimitExceeded;
 use crate::model::manifest::ManifestError;
 use crate::present::analysis::AnalysisError;
 
@@ -43,7 +44,7 @@ pub enum ArchiveError {
         source: ManifestError,
     },
     /// A JSON document larger than [`super::MAX_DOCUMENT_BYTES`].
-    #[error("{file} is {size} bytes; JSON documents larger than {limit} bytes are refused")]
+    #[error("{file} is {size} bytes; JSON documents larger than {limit} bytes are refused (raise the limit with --max-document-size {size})")]
     DocumentTooLarge {
         /// The document.
         file: String,
@@ -59,6 +60,18 @@ pub enum ArchiveError {
         file: String,
         /// The document (and image) that names it.
         referenced_by: String,
+    },
+    /// A blob whose size differs from the size its descriptor gives.
+    #[error("{referenced_by} says {file} is {declared} bytes, but it is {actual} bytes")]
+    SizeMismatch {
+        /// The blob.
+        file: String,
+        /// The document whose descriptor gives the size.
+        referenced_by: String,
+        /// The descriptor's size.
+        declared: u64,
+        /// The blob's size in the archive.
+        actual: u64,
     },
     /// A descriptor whose media type is neither an image manifest nor an index.
     #[error("{referenced_by} lists {digest} with unknown media type {media_type:?} (neither an image manifest nor an index)")]
@@ -110,6 +123,10 @@ pub enum ArchiveError {
         /// The bound.
         limit: u64,
     },
+    /// Input went past one of the reader's [`crate::limits::Limits`]; the message names
+    /// the limit and the option that raises it.
+    #[error(transparent)]
+    Limit(#[from] LimitExceeded),
     /// The caller broke the protocol (supplied the wrong offset, selected too late...).
     #[error("archive reader misuse: {detail}")]
     Protocol {

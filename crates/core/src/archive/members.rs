@@ -6,10 +6,9 @@
 
 use std::collections::HashMap;
 
-use super::{
-    ArchiveError, MAX_ARCHIVE_ENTRIES, MAX_DOCUMENT_BYTES, MAX_DOCUMENT_CACHE_BYTES, MAX_LINK_HOPS,
-};
+use super::{ArchiveError, MAX_DOCUMENT_CACHE_BYTES, MAX_LINK_HOPS};
 use crate::engine::tar::{normalize_path, EntryKind, TarEntry};
+use crate::limits::{Limit, Limits};
 
 /// One member of the outer archive, as its header describes it.
 #[derive(Debug, Clone)]
@@ -73,11 +72,18 @@ pub(super) struct Members {
     by_name: HashMap<String, usize>,
     documents: HashMap<String, Vec<u8>>,
     document_bytes: u64,
+    /// Bounds on the member count and the documents' sizes.
+    pub(super) limits: Limits,
 }
 
 impl Members {
     pub(super) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// The member added last.
+    pub(super) fn last(&self) -> Option<&Member> {
+        self.entries.last()
     }
 
     pub(super) fn contains(&self, name: &str) -> bool {
@@ -89,12 +95,11 @@ impl Members {
     }
 
     pub(super) fn add(&mut self, member: Member) -> Result<(), ArchiveError> {
-        if self.entries.len() >= MAX_ARCHIVE_ENTRIES {
-            return Err(ArchiveError::too_large(
-                "number of entries in the archive",
-                MAX_ARCHIVE_ENTRIES as u64,
-            ));
-        }
+        self.limits.check(
+            Limit::ArchiveEntries,
+            "the archive",
+            self.entries.len() as u64 + 1,
+        )?;
         if member.name.is_empty() {
             return Ok(());
         }
@@ -154,12 +159,20 @@ impl Members {
         if entry.kind != EntryKind::File {
             return Err(ArchiveError::bad_document(name, "it is not a regular file").into());
         }
-        if entry.size > MAX_DOCUMENT_BYTES {
+        let limit = self.limits.max_document_bytes;
+        if entry.size > limit {
             return Err(ArchiveError::DocumentTooLarge {
                 file: name.to_string(),
                 size: entry.size,
-                limit: MAX_DOCUMENT_BYTES,
+                limit,
             }
+            .into());
+        }
+        if entry.size == 0 {
+            return Err(ArchiveError::bad_document(
+                name,
+                "it is empty (0 bytes), where a JSON document was expected",
+            )
             .into());
         }
         match self.documents.get(&entry.name) {

@@ -81,7 +81,12 @@ pub(super) fn plan(members: &Members) -> Result<Listing, Need> {
         let digest = registered(&descriptor.digest, &parent)?;
         let path = blob_path(&digest);
         let document = members.document(&path, &parent)?;
-        checks.push(verify_document(&digest, document, &path));
+        let check = verify_document(&digest, document, &path);
+        if check.ok {
+            // The digest matched, so only the descriptor can be wrong about the size.
+            check_size(&parent, &path, descriptor.size, document.len() as u64)?;
+        }
+        checks.push(check);
         // The document's own mediaType (or its shape) wins over the index entry's, as
         // go-containerregistry and containers/image read layouts; a disagreement is reported.
         let parsed = parse_manifest(document, None, &path)?;
@@ -189,6 +194,21 @@ fn plan_image(
         layers,
         document_checks,
     })
+}
+
+/// Refuses a blob whose size is not the one its descriptor gives (a descriptor's size is
+/// part of what it promises, as its digest is).
+fn check_size(referenced_by: &str, file: &str, declared: u64, actual: u64) -> Result<(), Need> {
+    if declared != actual {
+        return Err(ArchiveError::SizeMismatch {
+            file: file.to_string(),
+            referenced_by: referenced_by.to_string(),
+            declared,
+            actual,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 fn descriptor_tags(descriptor: &Descriptor) -> Vec<String> {

@@ -14,12 +14,13 @@ use super::stream::ArchiveStream;
 use super::walk::{HeaderWalk, WalkRead};
 use super::{
     ArchiveError, DirectoryFile, FileSpan, ImageSelector, LayerLocation, LayerScanJob, Phase,
-    Progress, SourceFormat, Step, LAYER_CHUNK_BYTES, MAX_ARCHIVE_ENTRIES,
+    Progress, SourceFormat, Step, LAYER_CHUNK_BYTES,
 };
 use crate::engine::codec::{self, Compression};
 use crate::engine::scan::{LayerDigests, LayerError, LayerSummary, Scanner};
 use crate::engine::tar::{normalize_path, BLOCK};
 use crate::engine::tree::FileTrees;
+use crate::limits::{Limit, Limits};
 use crate::model::reference::Reference;
 use crate::present::analysis::{Analysis, AnalysisError, FinishedImage};
 use crate::present::inspect::NONE;
@@ -160,6 +161,8 @@ pub struct ArchiveReader {
     scan_mode: ScanMode,
     /// Empty until a report is done whose layers' digests are still due.
     late_digests: LateDigests,
+    /// Bounds on what the archive may make the reader hold.
+    limits: Limits,
 }
 
 /// The chosen image's layer members as the documents name them (links not yet followed).
@@ -189,14 +192,22 @@ impl ArchiveReader {
     /// A reader for an OCI layout directory, given its files. Reads address the files laid
     /// end to end in the given order; [`ArchiveReader::locate`] maps an offset back to a file.
     pub fn new_directory(files: Vec<DirectoryFile>) -> Result<Self, ArchiveError> {
-        if files.len() > MAX_ARCHIVE_ENTRIES {
-            return Err(ArchiveError::too_large(
-                "number of files in the layout directory",
-                MAX_ARCHIVE_ENTRIES as u64,
-            ));
-        }
+        Self::new_directory_with_limits(files, Limits::DEFAULT)
+    }
+
+    /// [`ArchiveReader::new_directory`] within `limits` (see [`ArchiveReader::with_limits`]).
+    pub fn new_directory_with_limits(
+        files: Vec<DirectoryFile>,
+        limits: Limits,
+    ) -> Result<Self, ArchiveError> {
+        limits.check(
+            Limit::ArchiveEntries,
+            "the layout directory",
+            files.len() as u64,
+        )?;
         let mut offset = 0u64;
         let mut members = Members::default();
+        members.limits = limits;
         for file in files {
             members.add(Member {
                 name: normalize_path(&file.path),
@@ -207,7 +218,8 @@ impl ArchiveReader {
             })?;
             offset = offset.saturating_add(file.size);
         }
-        let mut reader = Self::with(Source::Directory { total_len: offset }, Stage::Documents);
+        let mut reader = Self::with(Source::Directory { total_len: offset }, Stage::Documents)
+            .with_limits(limits);
         reader.members = members;
         Ok(reader)
     }
@@ -224,7 +236,20 @@ impl ArchiveReader {
             planned_layers: PlannedLayers::default(),
             scan_mode: ScanMode::Internal,
             late_digests: LateDigests::default(),
+            limits: Limits::DEFAULT,
         }
+    }
+
+    /// The same reader within `limits` instead of [`Limits::DEFAULT`]: member count,
+    /// document sizes, layers and history of the image, names in its tars, zstd windows.
+    /// Call it before the first [`ArchiveReader::next_step`].
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self.members.limits = limits;
+        if let Source::Stream(stream) = &mut self.source {
+            stream.set_limits(limits);
+        }
+        self
     }
 
     /// The same reader, but the chosen image's layers are scanned by the caller: after
@@ -376,8 +401,11 @@ impl ArchiveReader {
             return Step::Done(Box::new(finished.report.clone()));
         }
         if let Some(pending) = &self.pending {
-            // After a short supply the read goes on where the supplied bytes stopped.
-            let received = pending.partial.len() as u64;
+            // A short read is continued where it stopped (layer chunks are asked afresh).
+            let received = match pending.purpose {
+                Purpose::LayerChunk => 0,
+                _ => pending.partial.len() as u64,
+            };
             return Step::Read {
                 offset: pending.offset + received,
                 len: pending.len - received,
@@ -601,7 +629,7 @@ impl ArchiveReader {
                 offset,
                 detail: format!(
                     "{} more bytes were expected ({})",
-                    pending.len,
+                    pending.len - pending.partial.len() as u64,
                     pending.purpose.describe()
                 ),
             });
@@ -701,17 +729,19 @@ impl ArchiveReader {
                     let len = total_len.min(BLOCK as u64);
                     return Ok(Some(PendingRead::new(0, len, Purpose::Sniff)));
                 }
-                Stage::Walking(mut walk) => match walk.next_read(self.random_len())? {
-                    WalkRead::Bytes { offset, len } => {
-                        self.stage = Stage::Walking(walk);
-                        return Ok(Some(PendingRead::new(offset, len, Purpose::Walk)));
+                Stage::Walking(mut walk) => {
+                    match walk.next_read(self.random_len(), &self.members)? {
+                        WalkRead::Bytes { offset, len } => {
+                            self.stage = Stage::Walking(walk);
+                            return Ok(Some(PendingRead::new(offset, len, Purpose::Walk)));
+                        }
+                        WalkRead::End => {
+                            self.stage = Stage::Documents;
+                            let message = format!("indexed {} archive entries", self.members.len());
+                            self.progress(Phase::ReadingDocuments, message);
+                        }
                     }
-                    WalkRead::End => {
-                        self.stage = Stage::Documents;
-                        let message = format!("indexed {} archive entries", self.members.len());
-                        self.progress(Phase::ReadingDocuments, message);
-                    }
-                },
+                }
                 Stage::Documents => match plan_listing(&self.members) {
                     Ok(listing) => self.announce_listing(listing),
                     Err(Need::Document(name)) => {
@@ -843,11 +873,23 @@ impl ArchiveReader {
             .document(&plan.manifest, &plan.listed_by)
             .ok()
             .map(<[u8]>::to_vec);
+        self.limits
+            .check(Limit::Layers, &plan.listed_by, plan.layers.len() as u64)
+            .map_err(ArchiveError::from)?;
         self.planned_layers = PlannedLayers {
             paths: plan.layers.iter().map(|layer| layer.path.clone()).collect(),
             listed_by: plan.listed_by.clone(),
         };
+        let config_name = plan.config.path.clone();
         let mut analysis = Analysis::new(plan, &config, listing.image_listings(), image, source)
+            .map_err(ArchiveError::from)?
+            .with_limits(self.limits);
+        self.limits
+            .check(
+                Limit::History,
+                &format!("the history in {config_name}"),
+                analysis.history_len() as u64,
+            )
             .map_err(ArchiveError::from)?;
         if let Some(manifest) = manifest {
             analysis.add_manifest(&manifest);
@@ -970,7 +1012,8 @@ impl ArchiveReader {
     fn on_first_block(&mut self, data: &[u8]) -> Result<(), ArchiveError> {
         let compression = codec::sniff(data);
         if compression != Compression::None {
-            let stream = ArchiveStream::new(Some(self.random_len()));
+            let mut stream = ArchiveStream::new(Some(self.random_len()));
+            stream.set_limits(self.limits);
             self.source = Source::Stream(Box::new(stream));
             self.stage = Stage::Documents;
             self.progress(
@@ -992,7 +1035,7 @@ impl ArchiveReader {
                 ),
             });
         }
-        self.stage = Stage::Walking(Box::new(HeaderWalk::new()));
+        self.stage = Stage::Walking(Box::new(HeaderWalk::new(&self.limits)));
         self.progress(Phase::Indexing, "walking the archive's headers".into());
         self.on_walk_bytes(data)
     }

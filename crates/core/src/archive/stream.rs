@@ -2,14 +2,23 @@
 //! archive arriving through a pipe. There is no seeking back, so every member is dealt with
 //! as it streams past: small JSON documents are kept whole, and every other file is scanned
 //! as a possible layer (its summary kept by name until the documents say which are layers).
+//!
+//! Once the tar's end-of-archive marker has passed, at most [`MAX_BYTES_AFTER_END`] more
+//! bytes are read (a pipe of endless zeros ends there), and a tar that ends before its first
+//! member is refused at once.
 
 use std::collections::HashMap;
 
 use super::members::Member;
-use super::{ArchiveError, MAX_DOCUMENT_BYTES};
+use super::ArchiveError;
 use crate::engine::codec::{self, Compression, Decoder};
 use crate::engine::scan::{LayerError, LayerSummary, ScanOptions, Scanner};
 use crate::engine::tar::{EntryKind, TarEvent, TarParser, BLOCK};
+use crate::limits::Limits;
+
+/// Decompressed bytes read past the end-of-archive marker before the stream is taken as
+/// ended: `docker save` pads to 10 KiB records, and nothing after the marker is used.
+const MAX_BYTES_AFTER_END: u64 = 1024 * 1024;
 
 /// A layer scanned while the archive streamed past, or why it could not be.
 pub(super) type Scanned = Result<LayerSummary, LayerError>;
@@ -25,6 +34,7 @@ pub(super) struct ArchiveStream {
     /// Size of the compressed archive, when the caller knew it.
     total_len: Option<u64>,
     warnings: Vec<String>,
+    limits: Limits,
 }
 
 impl ArchiveStream {
@@ -38,7 +48,15 @@ impl ArchiveStream {
             ended: false,
             total_len,
             warnings: Vec::new(),
+            limits: Limits::DEFAULT,
         }
+    }
+
+    /// Bounds the documents kept, the names in the tars and the zstd windows by `limits`.
+    pub(super) fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+        self.sink.limits = limits;
+        self.parser = TarParser::new().with_limits(&limits);
     }
 
     pub(super) fn total_len(&self) -> Option<u64> {
@@ -69,14 +87,34 @@ impl ArchiveStream {
     }
 
     pub(super) fn push(&mut self, bytes: &[u8]) -> Result<(), ArchiveError> {
+        let limits = &self.limits;
         let decoder = self
             .decoder
-            .get_or_insert_with(|| Decoder::new(codec::sniff(bytes)));
+            .get_or_insert_with(|| Decoder::with_limits(codec::sniff(bytes), limits));
         self.consumed += bytes.len() as u64;
         let (parser, sink) = (&mut self.parser, &mut self.sink);
         decoder.push(bytes, &mut self.warnings, &mut |plain| {
             feed_tar(parser, sink, plain)
-        })
+        })?;
+        self.check_end()
+    }
+
+    /// Ends the stream once the tar has ended and enough bytes have followed; refuses a
+    /// tar that ended before its first member.
+    fn check_end(&mut self) -> Result<(), ArchiveError> {
+        let Some(end) = self.sink.tar_end else {
+            return Ok(());
+        };
+        if self.sink.entries == 0 {
+            self.ended = true;
+            return Err(ArchiveError::NotAnImage {
+                detail: "The input starts with zero bytes (a tar end-of-archive marker) and holds no file: it is not a docker save or OCI layout archive.".into(),
+            });
+        }
+        if self.parser.offset() - end >= MAX_BYTES_AFTER_END {
+            self.ended = true;
+        }
+        Ok(())
     }
 
     pub(super) fn finish(&mut self) -> Result<(), ArchiveError> {
@@ -115,8 +153,17 @@ impl ArchiveStream {
 }
 
 fn feed_tar(parser: &mut TarParser, sink: &mut Sink, plain: &[u8]) -> Result<(), ArchiveError> {
+    if let Some(end) = sink.tar_end {
+        // Past the end nothing is used; the bytes are only counted, not parsed.
+        if parser.offset() - end >= MAX_BYTES_AFTER_END {
+            return Ok(());
+        }
+    }
     let first = parser.offset() == 0;
     let result = parser.push(plain, |event| sink.on_event(event));
+    if parser.is_ended() && sink.tar_end.is_none() {
+        sink.tar_end = Some(parser.offset());
+    }
     match result {
         Ok(()) => sink.error.take().map_or(Ok(()), Err),
         Err(e) if first && e.offset == 0 => Err(ArchiveError::NotAnImage {
@@ -142,9 +189,14 @@ enum Content {
 struct Sink {
     current: Option<(String, u64, Content)>,
     members: Vec<Member>,
+    /// Members seen in all (`members` is drained as they are handed on).
+    entries: u64,
     documents: Vec<(String, Vec<u8>)>,
     scanned: HashMap<String, Scanned>,
     error: Option<ArchiveError>,
+    /// Where the tar's end-of-archive marker ended, once it has.
+    tar_end: Option<u64>,
+    limits: Limits,
 }
 
 impl Sink {
@@ -156,6 +208,7 @@ impl Sink {
                 if member.kind == EntryKind::File {
                     self.current = Some((member.name.clone(), member.size, Content::Undecided));
                 }
+                self.entries += 1;
                 self.members.push(member);
             }
             TarEvent::Data(bytes) => self.on_data(bytes),
@@ -170,10 +223,13 @@ impl Sink {
         if let Content::Undecided = content {
             let first = bytes.iter().copied().find(|b| !b.is_ascii_whitespace());
             *content = match first {
-                Some(b'{' | b'[' | b'n') if *size <= MAX_DOCUMENT_BYTES => {
+                Some(b'{' | b'[' | b'n') if *size <= self.limits.max_document_bytes => {
                     Content::Document(Vec::new())
                 }
-                _ => Content::Layer(Box::new(Scanner::new(ScanOptions::default()))),
+                _ => Content::Layer(Box::new(Scanner::new(ScanOptions {
+                    limits: self.limits,
+                    ..ScanOptions::default()
+                }))),
             };
         }
         match content {

@@ -8,6 +8,7 @@
 use super::members::{Member, Members};
 use super::ArchiveError;
 use crate::engine::tar::{NextRead, TarErrorKind, TarEvent, TarParser, BLOCK};
+use crate::limits::Limits;
 
 /// Where the header walk is; see the module documentation.
 pub(super) struct HeaderWalk {
@@ -23,18 +24,37 @@ pub(super) enum WalkRead {
 }
 
 impl HeaderWalk {
-    pub(super) fn new() -> HeaderWalk {
+    pub(super) fn new(limits: &Limits) -> HeaderWalk {
         HeaderWalk {
-            parser: TarParser::new(),
+            parser: TarParser::new().with_limits(limits),
         }
     }
 
-    /// The next range to read in an archive of `total_len` bytes, member contents skipped.
-    pub(super) fn next_read(&mut self, total_len: u64) -> Result<WalkRead, ArchiveError> {
+    /// The next range to read in an archive of `total_len` bytes, member contents skipped;
+    /// `members` (those found so far) name the member an archive cut short ends inside.
+    pub(super) fn next_read(
+        &mut self,
+        total_len: u64,
+        members: &Members,
+    ) -> Result<WalkRead, ArchiveError> {
         loop {
             match self.parser.next_read() {
                 NextRead::Content(_) => {
+                    let start = self.parser.offset();
+                    let len = self.parser.content_remaining().unwrap_or(0);
                     self.parser.skip_content();
+                    // The padding after the content may be left out; the content may not.
+                    if start.saturating_add(len) > total_len {
+                        let inside = members
+                            .last()
+                            .map_or_else(|| "a member".to_string(), |m| format!("{:?}", m.name));
+                        return Err(ArchiveError::Truncated {
+                            offset: total_len,
+                            detail: format!(
+                                "the content of {inside} needs {len} bytes from byte {start}, but the archive has only {total_len}"
+                            ),
+                        });
+                    }
                 }
                 // Some writers leave out the end-of-archive blocks.
                 NextRead::Bytes(_) if self.parser.offset() >= total_len => {

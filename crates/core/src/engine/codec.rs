@@ -14,6 +14,8 @@
 use flate2::{Decompress, FlushDecompress, Status};
 use ruzstd::decoding::FrameDecoder;
 
+use crate::limits::{Limit, LimitExceeded, Limits};
+
 pub use crate::model::media::Compression;
 
 /// Size of the buffer that decompressed bytes pass through.
@@ -78,13 +80,24 @@ pub enum CodecError {
         /// What is wrong (ruzstd's message, truncation, trailing garbage).
         detail: String,
     },
+    /// A zstd frame declares a window larger than [`Limits::max_zstd_window`]: decoding it
+    /// would keep that many bytes in memory.
+    #[error("zstd stream, compressed byte offset {offset}: {source}")]
+    ZstdWindow {
+        /// Compressed offset of the frame.
+        offset: u64,
+        /// The window declared and the limit.
+        source: LimitExceeded,
+    },
 }
 
 impl CodecError {
     /// Compressed bytes consumed when the problem was found.
     pub fn offset(&self) -> u64 {
         match self {
-            CodecError::Gzip { offset, .. } | CodecError::Zstd { offset, .. } => *offset,
+            CodecError::Gzip { offset, .. }
+            | CodecError::Zstd { offset, .. }
+            | CodecError::ZstdWindow { offset, .. } => *offset,
         }
     }
 }
@@ -101,12 +114,18 @@ enum Inner {
 }
 
 impl Decoder {
-    /// A decoder for a stream known to be in `compression`.
+    /// A decoder for a stream known to be in `compression`, within the default [`Limits`].
     pub fn new(compression: Compression) -> Decoder {
+        Decoder::with_limits(compression, &Limits::DEFAULT)
+    }
+
+    /// A decoder for a stream known to be in `compression`; a zstd frame whose window is
+    /// over `limits.max_zstd_window` is refused before anything is decoded.
+    pub fn with_limits(compression: Compression, limits: &Limits) -> Decoder {
         let inner = match compression {
             Compression::None => Inner::Plain,
             Compression::Gzip => Inner::Gzip(Box::new(GzipDecoder::new())),
-            Compression::Zstd => Inner::Zstd(Box::new(ZstdDecoder::new())),
+            Compression::Zstd => Inner::Zstd(Box::new(ZstdDecoder::new(limits.max_zstd_window))),
         };
         Decoder { inner }
     }
@@ -292,11 +311,13 @@ struct ZstdDecoder {
     zero_padding: bool,
     /// The current frame's last block was decoded (its checksum may follow).
     last_block_seen: bool,
+    /// Largest window a frame may declare.
+    max_window: u64,
     out: Box<[u8]>,
 }
 
 impl ZstdDecoder {
-    fn new() -> ZstdDecoder {
+    fn new(max_window: u64) -> ZstdDecoder {
         ZstdDecoder {
             decoder: FrameDecoder::new(),
             pending: Vec::with_capacity(2 * ZSTD_MIN_INPUT),
@@ -306,6 +327,7 @@ impl ZstdDecoder {
             consumed: 0,
             zero_padding: false,
             last_block_seen: false,
+            max_window,
             out: vec![0; OUTPUT_WINDOW].into_boxed_slice(),
         }
     }
@@ -506,6 +528,19 @@ impl ZstdDecoder {
         if self.pending.len() < 18 && !last {
             return Ok(false);
         }
+        if let Some(window) = declared_window(&self.pending) {
+            let limits = Limits {
+                max_zstd_window: self.max_window,
+                ..Limits::DEFAULT
+            };
+            let subject = format!("zstd frame {}", self.frames + 1);
+            if let Err(source) = limits.check(Limit::ZstdWindow, &subject, window) {
+                return Err(CodecError::ZstdWindow {
+                    offset: self.consumed,
+                    source,
+                });
+            }
+        }
         let mut header = &self.pending[..];
         let before = header.len();
         self.decoder
@@ -532,6 +567,28 @@ impl ZstdDecoder {
         }
         Ok(())
     }
+}
+
+/// The window a zstd frame header (from its magic number on) declares: the window
+/// descriptor's, or for a single-segment frame its content size; `None` when the header is
+/// incomplete (ruzstd then refuses it).
+fn declared_window(frame: &[u8]) -> Option<u64> {
+    let descriptor = *frame.get(4)?;
+    let single_segment = descriptor & 0x20 != 0;
+    if !single_segment {
+        let window = *frame.get(5)?;
+        let base = 1u64 << (10 + u32::from(window >> 3));
+        return Some(base + base / 8 * u64::from(window & 7));
+    }
+    let dictionary_len = [0, 1, 2, 4][usize::from(descriptor & 3)];
+    let start = 5 + dictionary_len;
+    let size_len = [1, 2, 4, 8][usize::from(descriptor >> 6)];
+    let field = frame.get(start..start + size_len)?;
+    let mut bytes = [0u8; 8];
+    bytes[..size_len].copy_from_slice(field);
+    let size = u64::from_le_bytes(bytes);
+    // The two-byte field counts from 256.
+    Some(if size_len == 2 { size + 256 } else { size })
 }
 
 #[cfg(test)]
@@ -583,6 +640,62 @@ mod tests {
             assert_eq!(decode_all(Compression::Gzip, &gz, chunk).unwrap(), data);
             assert_eq!(decode_all(Compression::Zstd, &zst, chunk).unwrap(), data);
         }
+    }
+
+    /// A zstd frame of `zeros` zero bytes in RLE blocks, declaring a window of 2^`log`.
+    fn rle_frame(log: u8, zeros: usize) -> Vec<u8> {
+        let mut frame = ZSTD_MAGIC.to_vec();
+        frame.extend([0x00, (log - 10) << 3]);
+        let block = (1usize << log).min(MAX_ZSTD_BLOCK);
+        let mut left = zeros;
+        while left > 0 {
+            let n = left.min(block);
+            left -= n;
+            let header = (n << 3) as u32 | 1 << 1 | u32::from(left == 0);
+            frame.extend(&header.to_le_bytes()[..3]);
+            frame.push(0);
+        }
+        frame
+    }
+
+    #[test]
+    fn a_zstd_window_over_the_limit_is_refused_naming_the_option() {
+        let frame = rle_frame(31, 1 << 20);
+        let err = decode_all(Compression::Zstd, &frame, 4096).unwrap_err();
+        let CodecError::ZstdWindow { source, .. } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!((source.value, source.max), (1 << 31, 1 << 27));
+        assert!(err.to_string().contains("--max-zstd-window"), "{err}");
+        // The same frame within a raised limit decodes.
+        let limits = Limits {
+            max_zstd_window: 1 << 31,
+            ..Limits::DEFAULT
+        };
+        let mut decoder = Decoder::with_limits(Compression::Zstd, &limits);
+        let mut total = 0usize;
+        let mut count = |bytes: &[u8]| -> Result<(), CodecError> {
+            total += bytes.len();
+            Ok(())
+        };
+        decoder.push(&frame, &mut Vec::new(), &mut count).unwrap();
+        decoder.finish(&mut Vec::new(), &mut count).unwrap();
+        assert_eq!(total, 1 << 20);
+        // At the default limit exactly, decoded.
+        assert_eq!(
+            decode_all(Compression::Zstd, &rle_frame(27, 1000), 7).unwrap(),
+            vec![0; 1000]
+        );
+    }
+
+    #[test]
+    fn single_segment_frames_declare_their_content_size() {
+        // Single segment, 4-byte content size of 3 GiB, no dictionary.
+        let mut frame = ZSTD_MAGIC.to_vec();
+        frame.push(0b1010_0000);
+        frame.extend(3u32.wrapping_mul(1 << 30).to_le_bytes());
+        assert_eq!(declared_window(&frame), Some(3 << 30));
+        assert_eq!(declared_window(&ZSTD_MAGIC), None);
     }
 
     #[test]

@@ -330,8 +330,10 @@ impl DiveTree {
     fn from_entries(entries: &[LayerEntry]) -> DiveTree {
         let mut tree = DiveTree::new();
         for e in entries {
-            let clean = go_path_clean(&e.path);
-            if clean == b"." {
+            // Rooted, so `..` stops at the root as it does when the layer is extracted, and
+            // the path is the one the file list shows.
+            let clean = go_path_clean(&[b"/".as_slice(), &e.path[..]].concat());
+            if clean == b"/" {
                 continue;
             }
             let names: Vec<Vec<u8>> = split_names(&clean);

@@ -45,6 +45,9 @@ pub struct ScanOptions {
     pub declared_media_type: Option<String>,
     /// Whether the blob and the tar stream are hashed.
     pub hashing: Hashing,
+    /// Bounds on the zstd window and the entries' names.
+    #[serde(default)]
+    pub limits: crate::limits::Limits,
 }
 
 impl ScanOptions {
@@ -245,7 +248,7 @@ impl Scanner {
         let hashers = Hashers::for_options(&options);
         Scanner {
             intake: Intake::new(&options, hashers.blob),
-            sink: TarSink::new(hashers.diff),
+            sink: TarSink::new(hashers.diff, &options.limits),
             options,
         }
     }
@@ -454,6 +457,8 @@ struct Intake {
     magic: [u8; 4],
     magic_len: usize,
     decoder: Option<Decoder>,
+    /// The zstd window bound the decoder is made with.
+    limits: crate::limits::Limits,
     warnings: Vec<String>,
     failed: bool,
 }
@@ -464,6 +469,7 @@ impl Intake {
             blob_hasher,
             compressed_size: 0,
             declared_media_type: options.declared_media_type.clone(),
+            limits: options.limits,
             magic: [0; 4],
             magic_len: 0,
             decoder: None,
@@ -519,7 +525,9 @@ impl Intake {
         let magic = &magic[..self.magic_len];
         let compression = codec::sniff(magic);
         self.check_media_type(compression);
-        let decoder = self.decoder.insert(Decoder::new(compression));
+        let decoder = self
+            .decoder
+            .insert(Decoder::with_limits(compression, &self.limits));
         decoder.push(magic, &mut self.warnings, sink)
     }
 
@@ -617,11 +625,11 @@ struct TarSink {
 }
 
 impl TarSink {
-    fn new(diff_hasher: Option<Hasher>) -> TarSink {
+    fn new(diff_hasher: Option<Hasher>, limits: &crate::limits::Limits) -> TarSink {
         TarSink {
             // Layers may carry data after the tar (eStargz's table of
             // contents); it is hashed into the diff_id and reported.
-            tar: TarParser::allowing_trailing_data(),
+            tar: TarParser::allowing_trailing_data().with_limits(limits),
             diff_hasher,
             uncompressed: 0,
             entries: Vec::new(),

@@ -8,13 +8,20 @@
 //! block and the bounded extension records (PAX, GNU long name) are ever
 //! buffered.
 //!
-//! Header fields and PAX records are decoded by the `tar` crate's `Header`
-//! and `PaxExtensions`; this module owns the streaming, the state and the
-//! error reporting (every error names the byte offset in the tar stream).
+//! Header fields are decoded by the `tar` crate's `Header`; this module owns
+//! the streaming, the PAX records (read by their length, so a value may hold
+//! a newline), the state and the error reporting (every error names the byte
+//! offset in the tar stream). Global PAX headers are skipped, as docker and
+//! Go's archive/tar skip them: they rename nothing.
+//!
+//! Names are bounded by [`Limits::max_path_bytes`] and
+//! [`Limits::max_path_depth`] ([`TarParser::with_limits`]).
 
 use std::fmt;
 
-use ::tar::{EntryType, Header, PaxExtensions};
+use ::tar::{EntryType, Header};
+
+use crate::limits::{Limit, LimitExceeded, Limits};
 
 /// Size of a tar block.
 pub const BLOCK: usize = 512;
@@ -179,6 +186,8 @@ pub enum TarErrorKind {
     TrailingGarbage,
     /// A single zero block followed by something that is not a zero block.
     LoneZeroBlock,
+    /// A name or link target longer or deeper than the parser's [`Limits`].
+    Limit(LimitExceeded),
     /// Bytes were pushed after [`TarParser::finish`] or after an error.
     Poisoned,
 }
@@ -219,6 +228,7 @@ impl fmt::Display for TarError {
                 f,
                 "tar header at byte offset {at} follows a single zero block (a corrupt end-of-archive marker)"
             ),
+            TarErrorKind::Limit(exceeded) => write!(f, "{exceeded}"),
             TarErrorKind::Poisoned => {
                 write!(f, "tar parser used after an error or after finish (byte offset {at})")
             }
@@ -318,24 +328,6 @@ struct Overrides {
     sparse_real_size: Option<u64>,
 }
 
-impl Overrides {
-    fn or(&self, global: &Overrides) -> Overrides {
-        Overrides {
-            path: self.path.clone().or_else(|| global.path.clone()),
-            link_target: self
-                .link_target
-                .clone()
-                .or_else(|| global.link_target.clone()),
-            size: self.size.or(global.size),
-            uid: self.uid.or(global.uid),
-            gid: self.gid.or(global.gid),
-            mtime: self.mtime.or(global.mtime),
-            sparse_name: self.sparse_name.clone(),
-            sparse_real_size: self.sparse_real_size,
-        }
-    }
-}
-
 /// The push-based tar parser.
 pub struct TarParser {
     state: State,
@@ -347,7 +339,8 @@ pub struct TarParser {
     header_offset: u64,
     extension: Vec<u8>,
     local: Overrides,
-    global: Overrides,
+    /// Bounds on names and link targets.
+    limits: Limits,
     entries: u64,
     /// What the current member is, for truncation messages.
     current: Option<String>,
@@ -377,7 +370,7 @@ impl TarParser {
             header_offset: 0,
             extension: Vec::new(),
             local: Overrides::default(),
-            global: Overrides::default(),
+            limits: Limits::DEFAULT,
             entries: 0,
             current: None,
             pending_content: 0,
@@ -396,6 +389,23 @@ impl TarParser {
         TarParser {
             allow_trailing_data: true,
             ..TarParser::new()
+        }
+    }
+
+    /// The same parser, refusing names and link targets past `limits`' path bounds.
+    pub fn with_limits(self, limits: &Limits) -> TarParser {
+        TarParser {
+            limits: *limits,
+            ..self
+        }
+    }
+
+    /// Content bytes of the current member still to come, its padding not counted;
+    /// `None` outside a member's content.
+    pub fn content_remaining(&self) -> Option<u64> {
+        match self.state {
+            State::Content { remaining, .. } => Some(remaining),
+            _ => None,
         }
     }
 
@@ -726,7 +736,7 @@ impl TarParser {
             return Ok(());
         }
 
-        let overrides = std::mem::take(&mut self.local).or(&self.global);
+        let overrides = std::mem::take(&mut self.local);
         let pax_sparse = overrides.sparse_real_size.is_some() && entry_type == EntryType::Regular;
         let kind = if pax_sparse {
             EntryKind::GnuSparse
@@ -790,6 +800,7 @@ impl TarParser {
             header_offset: start,
             path,
         };
+        self.check_name_limits(&entry)?;
         self.entries += 1;
         self.current = Some(entry.path_lossy());
         let sparse_extended =
@@ -800,6 +811,38 @@ impl TarParser {
             self.state = State::SparseExtension;
         } else {
             self.begin_member_content(on_event);
+        }
+        Ok(())
+    }
+
+    /// Refuses a name or link target past the path bounds, naming the entry.
+    fn check_name_limits(&self, entry: &TarEntry) -> Result<(), TarError> {
+        let names = std::iter::once(&entry.path).chain(entry.link_target.as_ref());
+        for name in names {
+            let subject = || {
+                let shown: String = String::from_utf8_lossy(&name[..name.len().min(60)]).into();
+                format!(
+                    "the name {shown:?}... of the entry at byte offset {}",
+                    entry.header_offset
+                )
+            };
+            let exceeded = |e: LimitExceeded| TarError {
+                offset: entry.header_offset,
+                kind: TarErrorKind::Limit(LimitExceeded {
+                    subject: subject(),
+                    ..e
+                }),
+            };
+            self.limits
+                .check(Limit::PathBytes, "", name.len() as u64)
+                .map_err(exceeded)?;
+            let depth = name
+                .split(|&b| b == b'/')
+                .filter(|part| !part.is_empty())
+                .count();
+            self.limits
+                .check(Limit::PathDepth, "", depth as u64)
+                .map_err(exceeded)?;
         }
         Ok(())
     }
@@ -822,11 +865,8 @@ impl TarParser {
                 apply_pax(&record, &mut local, self.header_offset)?;
                 self.local = local;
             }
-            Extension::GlobalPax => {
-                let mut global = std::mem::take(&mut self.global);
-                apply_pax(&record, &mut global, self.header_offset)?;
-                self.global = global;
-            }
+            // Docker and Go's archive/tar apply no global record to the members.
+            Extension::GlobalPax => {}
         }
         self.extension = record;
         self.extension.clear();
@@ -841,17 +881,16 @@ impl TarParser {
 /// Applies the PAX records this parser understands; others are ignored, as
 /// POSIX allows.
 fn apply_pax(record: &[u8], into: &mut Overrides, offset: u64) -> Result<(), TarError> {
-    for ext in PaxExtensions::new(record) {
-        let ext = ext.map_err(|e| TarError {
+    for pair in pax_records(record) {
+        let (key, value) = pair.map_err(|detail| TarError {
             offset,
             kind: TarErrorKind::BadPax {
                 key: "(record)".into(),
-                detail: e.to_string(),
+                detail,
             },
         })?;
-        let key = match ext.key() {
-            Ok(k) => k,
-            Err(_) => continue,
+        let Ok(key) = std::str::from_utf8(key) else {
+            continue;
         };
         let bad = |detail: &str| TarError {
             offset,
@@ -860,7 +899,6 @@ fn apply_pax(record: &[u8], into: &mut Overrides, offset: u64) -> Result<(), Tar
                 detail: detail.to_string(),
             },
         };
-        let value = ext.value_bytes();
         match key {
             "path" => into.path = Some(value.to_vec()),
             "linkpath" => into.link_target = Some(value.to_vec()),
@@ -883,6 +921,67 @@ fn apply_pax(record: &[u8], into: &mut Overrides, offset: u64) -> Result<(), Tar
         }
     }
     Ok(())
+}
+
+/// The `(key, value)` pairs of a PAX extended header: records `LEN KEY=VALUE\n`, each
+/// `LEN` bytes long counting itself. The length decides where a record ends, so a value
+/// may hold newlines (GNU tar and Go's archive/tar read them so); trailing NULs end it.
+fn pax_records(data: &[u8]) -> PaxRecords<'_> {
+    PaxRecords { rest: data }
+}
+
+/// See [`pax_records`].
+struct PaxRecords<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for PaxRecords<'a> {
+    type Item = Result<(&'a [u8], &'a [u8]), String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // Some writers pad the header's data with NULs.
+        if self.rest.iter().all(|&b| b == 0) {
+            return None;
+        }
+        match split_pax_record(self.rest) {
+            Ok((key, value, rest)) => {
+                self.rest = rest;
+                Some(Ok((key, value)))
+            }
+            Err(detail) => {
+                self.rest = &[];
+                Some(Err(detail))
+            }
+        }
+    }
+}
+
+/// The first record's key and value, and the bytes after it.
+fn split_pax_record(data: &[u8]) -> Result<(&[u8], &[u8], &[u8]), String> {
+    let space = data
+        .iter()
+        .position(|&b| b == b' ')
+        .ok_or("a record without a length")?;
+    let len: usize = std::str::from_utf8(&data[..space])
+        .ok()
+        .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|digits| digits.parse().ok())
+        .ok_or("a record length that is not a decimal number")?;
+    if len <= space + 1 || len > data.len() {
+        return Err(format!(
+            "a record of {len} bytes where {} are left",
+            data.len()
+        ));
+    }
+    let (record, rest) = data.split_at(len);
+    let body = record[space + 1..]
+        .strip_suffix(b"\n")
+        .ok_or("a record that does not end in a newline")?;
+    let equals = body
+        .iter()
+        .position(|&b| b == b'=')
+        .ok_or("a record without '='")?;
+    Ok((&body[..equals], &body[equals + 1..], rest))
 }
 
 /// A tar name cleaned as Go's `path.Clean` cleans it, without the leading `/`: no `.` or

@@ -30,6 +30,7 @@ use crate::engine::scan::{
     DigestCheck, Digests, LayerDigests, LayerEntry, LayerError, LayerSummary,
 };
 use crate::engine::tar::{EntryKind, TarError, TarErrorKind};
+use crate::limits::{Limit, LimitExceeded};
 use crate::model::digest::{Digest, DigestRole, Mismatch};
 use crate::model::media::Compression;
 
@@ -273,6 +274,12 @@ impl Writer {
                 let (tag, offset, detail) = match codec {
                     CodecError::Gzip { offset, detail } => (0, offset, detail),
                     CodecError::Zstd { offset, detail } => (1, offset, detail),
+                    CodecError::ZstdWindow { offset, source } => {
+                        self.byte(2);
+                        self.varint(*offset);
+                        self.limit_exceeded(source);
+                        return;
+                    }
                 };
                 self.byte(tag);
                 self.varint(*offset);
@@ -330,7 +337,22 @@ impl Writer {
             TarErrorKind::TrailingGarbage => self.byte(6),
             TarErrorKind::LoneZeroBlock => self.byte(7),
             TarErrorKind::Poisoned => self.byte(8),
+            TarErrorKind::Limit(exceeded) => {
+                self.byte(9);
+                self.limit_exceeded(exceeded);
+            }
         }
+    }
+
+    fn limit_exceeded(&mut self, exceeded: &LimitExceeded) {
+        let tag = Limit::ALL
+            .iter()
+            .position(|&limit| limit == exceeded.limit)
+            .expect("every limit is in Limit::ALL");
+        self.byte(tag as u8);
+        self.blob(exceeded.subject.as_bytes());
+        self.varint(exceeded.value);
+        self.varint(exceeded.max);
     }
 }
 
@@ -630,6 +652,13 @@ impl<'a> Reader<'a> {
                 let tag_at = self.at;
                 let tag = self.byte("the codec")?;
                 let offset = self.varint("the codec error's offset")?;
+                if tag == 2 {
+                    let source = self.limit_exceeded()?;
+                    return Ok(LayerError::Decompression(CodecError::ZstdWindow {
+                        offset,
+                        source,
+                    }));
+                }
                 let detail = self.text("the codec error's detail")?;
                 LayerError::Decompression(match tag {
                     0 => CodecError::Gzip { offset, detail },
@@ -700,9 +729,24 @@ impl<'a> Reader<'a> {
             6 => TarErrorKind::TrailingGarbage,
             7 => TarErrorKind::LoneZeroBlock,
             8 => TarErrorKind::Poisoned,
+            9 => TarErrorKind::Limit(self.limit_exceeded()?),
             other => return Err(self.invalid(at, format!("unknown tar error {other}"))),
         };
         Ok(TarError { offset, kind })
+    }
+
+    fn limit_exceeded(&mut self) -> Result<LimitExceeded, TransferError> {
+        let at = self.at;
+        let tag = self.byte("the limit")?;
+        let limit = *Limit::ALL
+            .get(usize::from(tag))
+            .ok_or_else(|| self.invalid(at, format!("unknown limit {tag}")))?;
+        Ok(LimitExceeded {
+            limit,
+            subject: self.text("what went past the limit")?,
+            value: self.varint("the value past the limit")?,
+            max: self.varint("the limit")?,
+        })
     }
 
     fn small(&mut self, reading: &'static str) -> Result<u32, TransferError> {

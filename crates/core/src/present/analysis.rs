@@ -127,6 +127,8 @@ pub struct Analysis {
     diff_ids: Vec<Digest>,
     /// By layer index: layers may be scanned in any order (a page scans several at once).
     summaries: Vec<Option<LayerSummary>>,
+    /// What the layers' scanners are told to bound.
+    limits: crate::limits::Limits,
     /// Each layer's digests, checked when they come (with the scan, or on their own).
     verifier: LayerVerifier,
 }
@@ -232,7 +234,19 @@ impl Analysis {
             diff_ids,
             summaries: vec![None; layer_count],
             verifier,
+            limits: crate::limits::Limits::DEFAULT,
         })
+    }
+
+    /// The same analysis, its layers scanned within `limits` (zstd window, names).
+    pub fn with_limits(mut self, limits: crate::limits::Limits) -> Analysis {
+        self.limits = limits;
+        self
+    }
+
+    /// How many entries the config's history has.
+    pub fn history_len(&self) -> usize {
+        self.config.history.len()
     }
 
     /// Keeps the text of the manifest that listed the image (see [`ImagePlan::manifest`]).
@@ -273,6 +287,7 @@ impl Analysis {
             expected_diff_id: Some(self.diff_ids[layer].clone()),
             declared_media_type: blob.media_type.clone(),
             hashing: Default::default(),
+            limits: self.limits,
         }
     }
 
