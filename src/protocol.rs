@@ -530,7 +530,7 @@ pub fn verified(report: &ImageReport) -> WorkerEvent {
 pub fn export() -> WorkerEvent {
     FINISHED.with(|slot| match slot.borrow().as_deref() {
         Some(report) => WorkerEvent::Export {
-            json: report.dive_export().to_pretty_json(),
+            json: report.dive_export_json(),
         },
         None => WorkerEvent::ExportRefused {
             message: "the analysis has not finished, so there is no report to download yet".into(),
@@ -541,16 +541,16 @@ pub fn export() -> WorkerEvent {
 /// A report as posted to the page: without its file lists (`LayerReport::file_list`,
 /// `ImageReport::files`). No view shows them, and they are most of a report's JSON.
 pub fn without_file_lists(mut report: Box<ImageReport>) -> Box<ImageReport> {
-    report.files = Vec::new();
+    report.files = Default::default();
     for layer in &mut report.layers {
-        layer.file_list = Vec::new();
+        layer.file_list = Default::default();
     }
     report
 }
 
 /// A layer as posted to the page: without its file list.
 pub fn without_layer_files(mut layer: Box<LayerReport>) -> Box<LayerReport> {
-    layer.file_list = Vec::new();
+    layer.file_list = Default::default();
     layer
 }
 
@@ -649,13 +649,15 @@ mod export_tests {
                 file_list: vec![LayerFile {
                     path: "app/main".into(),
                     ..Default::default()
-                }],
+                }]
+                .into(),
                 ..Default::default()
             }],
             files: vec![MergedFile {
                 path: "app/main".into(),
                 ..Default::default()
-            }],
+            }]
+            .into(),
             complete: true,
             ..Default::default()
         };

@@ -887,7 +887,8 @@ mod tests {
             file_list: vec![LayerFile {
                 path: "app/main".into(),
                 ..Default::default()
-            }],
+            }]
+            .into(),
             ..Default::default()
         }
     }
@@ -896,7 +897,7 @@ mod tests {
     fn a_posted_report_keeps_everything_but_the_file_lists() {
         let report = ImageReport {
             layers: vec![layer_with_a_file(0), layer_with_a_file(1)],
-            files: vec![MergedFile::default()],
+            files: vec![MergedFile::default()].into(),
             warnings: vec!["odd".into()],
             complete: true,
             ..Default::default()
@@ -917,7 +918,7 @@ mod tests {
         assert_eq!(
             *posted,
             LayerReport {
-                file_list: Vec::new(),
+                file_list: Default::default(),
                 ..layer
             }
         );

@@ -169,7 +169,8 @@ pub fn run(args: &InspectArgs) -> ExitCode {
     let outcome = ci.map(|config| config.evaluate(&report.efficiency.clone().unwrap_or_default()));
     let mut out = io::stdout().lock();
     let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &report.dive_export())
+        report
+            .write_dive_export(&mut out)
             .map_err(io::Error::from)
             .and_then(|()| writeln!(out))
     } else {

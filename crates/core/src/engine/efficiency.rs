@@ -38,11 +38,12 @@
 //! per shadowed copy; a file later deleted counts fully; the copy that is
 //! kept never counts.
 
-use std::collections::{BTreeMap, HashMap};
-
 use crate::engine::scan::LayerEntry;
 use crate::engine::tar::EntryKind;
-use crate::engine::tree::{FileTrees, TreeError};
+use crate::engine::tree::{
+    child_key, FileTrees, Mark, MarkSet, MixMap, Names, SortOrder, StackedView, TreeError,
+    ViewKind, NONE,
+};
 
 /// dive's efficiency figures plus reclaimable bytes.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -92,8 +93,21 @@ pub struct ReclaimablePath {
 
 /// Computes dive's figures and reclaimable bytes; `layers` bottom first.
 pub fn analyze(layers: &[&[LayerEntry]]) -> Result<Efficiency, TreeError> {
-    let dive = dive_efficiency(layers);
-    let (reclaimable_bytes, reclaimable) = reclaimable(layers)?;
+    let mut trees = FileTrees::new();
+    for entries in layers {
+        trees.add_layer(entries)?;
+    }
+    analyze_stacked(layers, &trees)
+}
+
+/// [`analyze`] for layers already added to `trees` (the same entries, bottom first), so
+/// the reclaimable bytes come from those trees instead of a second stack.
+pub fn analyze_stacked(
+    layers: &[&[LayerEntry]],
+    trees: &FileTrees,
+) -> Result<Efficiency, TreeError> {
+    let dive = dive_efficiency(layers)?;
+    let (reclaimable_bytes, reclaimable) = reclaimable(trees)?;
     let sizes: Vec<u64> = layers.iter().map(|l| dive_layer_size(l)).collect();
     let size_bytes: u64 = sizes.iter().sum();
     let user_size_bytes: u64 = sizes.iter().skip(1).sum();
@@ -119,49 +133,125 @@ pub fn dive_layer_size(entries: &[LayerEntry]) -> u64 {
         .sum()
 }
 
+/// Paths as chains of `(parent path, name)` steps, each distinct path one `u32` id: keys
+/// for per-path figures without an owned string per path. [`ROOT_PATH`] is the empty path.
+#[derive(Default)]
+struct PathIds {
+    index: MixMap<u32>,
+    steps: Vec<(u32, u32)>,
+}
+
+/// The empty path, parent of the top-level paths.
+const ROOT_PATH: u32 = NONE;
+
+impl PathIds {
+    /// The id of `parent` extended by the name `name`, made if new.
+    fn intern(&mut self, parent: u32, name: u32) -> Option<u32> {
+        let key = child_key(parent, name);
+        if let Some(&id) = self.index.get(&key) {
+            return Some(id);
+        }
+        let id = u32::try_from(self.steps.len())
+            .ok()
+            .filter(|&id| id < NONE - 1)?;
+        self.steps.push((parent, name));
+        self.index.insert(key, id);
+        Some(id)
+    }
+
+    fn get(&self, parent: u32, name: u32) -> Option<u32> {
+        self.index.get(&child_key(parent, name)).copied()
+    }
+
+    fn len(&self) -> usize {
+        self.steps.len()
+    }
+}
+
+/// Writes path `id` as bytes (`/` before each name) into `out`, cleared first.
+fn path_bytes<'n>(ids: &PathIds, id: u32, name: impl Fn(u32) -> &'n [u8], out: &mut Vec<u8>) {
+    out.clear();
+    let mut cur = id;
+    while cur != ROOT_PATH {
+        let (parent, step) = ids.steps[cur as usize];
+        out.extend(name(step).iter().rev());
+        out.push(b'/');
+        cur = parent;
+    }
+    out.reverse();
+}
+
 // ---------------------------------------------------------------------------
 // reclaimable bytes
 
-fn reclaimable(layers: &[&[LayerEntry]]) -> Result<(u64, Vec<ReclaimablePath>), TreeError> {
-    let mut trees = FileTrees::new();
-    // Bytes written per cleaned path (no leading slash, like tree views).
-    let mut written: HashMap<Vec<u8>, (u64, usize)> = HashMap::new();
-    let mut parts: Vec<&[u8]> = Vec::new();
-    for entries in layers {
-        trees.add_layer(entries)?;
-        for e in entries.iter().filter(|e| e.kind != EntryKind::Directory) {
-            parts.clear();
-            for part in e.path.split(|&b| b == b'/') {
-                match part {
-                    b"" | b"." => {}
-                    b".." => {
-                        parts.pop();
-                    }
-                    p => parts.push(p),
+fn reclaimable(trees: &FileTrees) -> Result<(u64, Vec<ReclaimablePath>), TreeError> {
+    let too_large = || TreeError::TooLarge {
+        layer: trees.layer_count().saturating_sub(1),
+    };
+    // Bytes and copies written per cleaned path (the trees' interned components).
+    let mut paths = PathIds::default();
+    let mut written: Vec<(u64, usize)> = Vec::new();
+    let mut failed = false;
+    trees.visit_file_writes(|components, size| {
+        if failed {
+            return;
+        }
+        let mut id = ROOT_PATH;
+        for &name in components {
+            match paths.intern(id, name) {
+                Some(next) => id = next,
+                None => {
+                    failed = true;
+                    return;
                 }
             }
-            if parts.last().is_none_or(|last| last.starts_with(b".wh.")) {
-                continue;
-            }
-            let slot = written.entry(parts.join(&b'/')).or_default();
-            slot.0 += e.size;
-            slot.1 += 1;
         }
+        if written.len() < paths.len() {
+            written.resize(paths.len(), (0, 0));
+        }
+        let slot = &mut written[id as usize];
+        slot.0 += size;
+        slot.1 += 1;
+    });
+    if failed {
+        return Err(too_large());
     }
-    let mut kept: HashMap<Vec<u8>, u64> = HashMap::new();
-    for entry in trees.final_view() {
-        if entry.kind != EntryKind::Directory {
-            kept.insert(entry.path, entry.size);
+    // What the final file system keeps at each written path.
+    let mut kept: Vec<u64> = vec![0; paths.len()];
+    if let Some(top) = trees.layer_count().checked_sub(1) {
+        let live = MarkSet::ALL.without(Mark::Removed);
+        let view = StackedView::build(trees, top, ViewKind::Aggregated, live, SortOrder::Name)?;
+        // Pre-order: a node's parent comes before it. `NONE - 1`: no written path below.
+        const UNWRITTEN: u32 = NONE - 1;
+        let mut ids: Vec<u32> = Vec::with_capacity(view.len());
+        for index in 0..view.len() as u32 {
+            let parent = match view.parent(index) {
+                None => ROOT_PATH,
+                Some(p) => ids[p as usize],
+            };
+            let id = match parent {
+                UNWRITTEN => UNWRITTEN,
+                parent => paths.get(parent, view.name_id(index)).unwrap_or(UNWRITTEN),
+            };
+            ids.push(id);
+            if id != UNWRITTEN && !view.is_dir(index) {
+                kept[id as usize] = view.info(trees, index).size;
+            }
         }
     }
     let mut total = 0u64;
     let mut list = Vec::new();
-    for (path, (bytes, copies)) in written {
-        let wasted = bytes.saturating_sub(kept.get(&path).copied().unwrap_or(0));
+    let mut path = Vec::new();
+    for (id, &(bytes, copies)) in written.iter().enumerate() {
+        if copies == 0 {
+            continue;
+        }
+        let wasted = bytes.saturating_sub(kept[id]);
         total += wasted;
         if wasted > 0 {
+            path_bytes(&paths, id as u32, |n| trees.name_bytes(n), &mut path);
             list.push(ReclaimablePath {
-                path: format!("/{}", String::from_utf8_lossy(&path)),
+                path: String::from_utf8_lossy(&path).into_owned(),
                 copies,
                 reclaimable_bytes: wasted,
             });
@@ -185,74 +275,130 @@ struct DiveFigures {
 }
 
 /// Per-path record (dive's `EfficiencyData`).
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct PathRecord {
     cumulative: i64,
     /// -1 until a size is recorded (and stays -1 in dive's abort case).
     minimum: i64,
-    count: usize,
+    count: u32,
+    /// dive made a record for the path (possibly without a size, in its abort case).
+    exists: bool,
 }
 
-fn dive_efficiency(layers: &[&[LayerEntry]]) -> DiveFigures {
-    let mut records: HashMap<Vec<u8>, PathRecord> = HashMap::new();
+fn dive_efficiency(layers: &[&[LayerEntry]]) -> Result<DiveFigures, TreeError> {
+    let mut names = Names::default();
+    let mut paths = PathIds::default();
+    let mut records: Vec<PathRecord> = Vec::new();
     // Paths in the order they reached two records (dive's list).
-    let mut inefficient: Vec<Vec<u8>> = Vec::new();
-    let trees: Vec<DiveTree> = layers
-        .iter()
-        .map(|entries| DiveTree::from_entries(entries))
-        .collect();
-    // The stack of layers below the current one, built dive's way: a copy
-    // of the first layer with layers 0..idx-1 stacked on it.
+    let mut inefficient: Vec<u32> = Vec::new();
+    // The stack of layers below the current one, built dive's way: a copy of the first
+    // layer with layers 0..idx-1 stacked on it. Only the previous layer's tree is kept
+    // for that; the first layer is its own stack.
     let mut below: Option<DiveTree> = None;
-    for (idx, tree) in trees.iter().enumerate() {
-        if idx == 0 {
-            below = Some(trees[0].clone());
-        } else {
-            let stacked = below.as_mut().expect("first layer stacked");
-            stacked.stack(&trees[idx - 1]);
+    let mut previous: Option<DiveTree> = None;
+    let mut chain = Vec::new();
+    for (idx, entries) in layers.iter().enumerate() {
+        let too_large = || TreeError::TooLarge { layer: idx };
+        let tree = DiveTree::from_entries(entries, &mut names).ok_or_else(too_large)?;
+        if let Some(lower) = previous.take() {
+            let stacked = below.get_or_insert_with(|| lower.clone());
+            stacked
+                .stack(&lower, &mut names, &mut chain)
+                .ok_or_else(too_large)?;
         }
-        let stacked = below.as_ref().expect("stack exists");
-        for leaf in tree.leaves() {
-            let path = tree.dive_path(leaf);
-            let record = records.entry(path.clone()).or_insert(PathRecord {
-                minimum: -1,
-                ..Default::default()
-            });
-            let size = if tree.is_whiteout(leaf) {
-                match stacked.get(&path) {
+        let stacked = below.as_ref().unwrap_or(&tree);
+        let children = tree.children(&names);
+        let mut stacked_children: Option<Children> = None;
+        // Path ids of the tree's nodes; nodes are made after their parents.
+        let mut ids: Vec<u32> = Vec::with_capacity(tree.nodes.len());
+        ids.push(ROOT_PATH);
+        for node in 1..tree.nodes.len() {
+            let n = &tree.nodes[node];
+            let id = if children.is_leaf(node as u32) {
+                // Leaves are keyed by their dive path (a whiteout's prefix stripped) below.
+                NONE
+            } else {
+                paths
+                    .intern(ids[n.parent as usize], n.name)
+                    .ok_or_else(too_large)?
+            };
+            ids.push(id);
+        }
+        for leaf in children.post_order() {
+            if !children.is_leaf(leaf) {
+                continue;
+            }
+            let n = tree.nodes[leaf as usize];
+            let whiteout = tree.is_whiteout(leaf, &names);
+            let name = if whiteout {
+                let stripped = names.get(n.name)[WHITEOUT.len()..].to_vec();
+                names.intern(&stripped).ok_or_else(too_large)?
+            } else {
+                n.name
+            };
+            let id = paths
+                .intern(ids[n.parent as usize], name)
+                .ok_or_else(too_large)?;
+            if records.len() < paths.len() {
+                records.resize(paths.len(), PathRecord::default());
+            }
+            let record = &mut records[id as usize];
+            if !record.exists {
+                *record = PathRecord {
+                    minimum: -1,
+                    exists: true,
+                    ..Default::default()
+                };
+            }
+            let size = if whiteout {
+                tree.dive_components(leaf, &mut names, &mut chain)
+                    .ok_or_else(too_large)?;
+                match stacked.get(&chain) {
                     // dive's visitor returns an error here, which ends the
                     // walk of this layer after creating the record.
                     None => break,
-                    Some(node) if stacked.nodes[node].is_dir => stacked.subtree_size(node),
+                    Some(node) if stacked.nodes[node as usize].is_dir => {
+                        let kids = match (&below, &mut stacked_children) {
+                            (None, _) => &children,
+                            (Some(b), slot) => slot.get_or_insert_with(|| b.children(&names)),
+                        };
+                        stacked.subtree_size(node, kids)
+                    }
                     Some(_) => 0,
                 }
             } else {
-                tree.nodes[leaf].size
+                n.size
             };
+            let record = &mut records[id as usize];
             record.cumulative += size;
             if record.minimum < 0 || size < record.minimum {
                 record.minimum = size;
             }
             record.count += 1;
             if record.count == 2 {
-                inefficient.push(path);
+                inefficient.push(id);
             }
         }
+        previous = Some(tree);
     }
-    let minimum: i64 = records.values().map(|r| r.minimum).sum();
-    let discovered: i64 = records.values().map(|r| r.cumulative).sum();
+    drop((below, previous));
+    let recorded = || records.iter().filter(|r| r.exists);
+    let minimum: i64 = recorded().map(|r| r.minimum).sum();
+    let discovered: i64 = recorded().map(|r| r.cumulative).sum();
     let score = if discovered == 0 {
         1.0
     } else {
         minimum as f64 / discovered as f64
     };
+    let mut path = Vec::new();
     let mut inefficiencies: Vec<Inefficiency> = inefficient
         .iter()
-        .map(|path| {
-            let r = &records[path];
+        .map(|&id| {
+            let r = &records[id as usize];
+            path_bytes(&paths, id, |n| names.get(n), &mut path);
             Inefficiency {
-                path: String::from_utf8_lossy(path).into_owned(),
-                count: r.count,
+                path: String::from_utf8_lossy(&path).into_owned(),
+                count: r.count as usize,
                 cumulative_bytes: r.cumulative as u64,
             }
         })
@@ -263,11 +409,11 @@ fn dive_efficiency(layers: &[&[LayerEntry]]) -> DiveFigures {
             .cmp(&a.cumulative_bytes)
             .then_with(|| a.path.cmp(&b.path))
     });
-    DiveFigures {
+    Ok(DiveFigures {
         score,
         wasted_bytes,
         inefficiencies,
-    }
+    })
 }
 
 /// Go's `path.Clean`, on bytes.
@@ -295,20 +441,60 @@ fn go_path_clean(path: &[u8]) -> Vec<u8> {
     }
 }
 
-/// dive's per-layer tree: names as stored, payload (size, is-dir) per node;
-/// nodes created for missing parents carry an empty payload.
+/// dive's per-layer tree: names as stored (interned), payload (size, is-dir) per node;
+/// nodes created for missing parents carry an empty payload. A removed node is unlinked
+/// from its parent (its subtree stays in `nodes`, unreachable), as dive drops it.
 #[derive(Clone)]
 struct DiveTree {
     nodes: Vec<DiveNode>,
+    /// `(parent << 32 | name)` -> child.
+    children: MixMap<u32>,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 struct DiveNode {
-    name: Vec<u8>,
-    parent: usize,
-    children: BTreeMap<Vec<u8>, usize>,
+    name: u32,
+    parent: u32,
     size: i64,
     is_dir: bool,
+}
+
+/// One tree's children lists, each in name order (dive walks children sorted by name).
+struct Children {
+    /// Node `n`'s children are `list[offsets[n]..offsets[n + 1]]`.
+    offsets: Vec<u32>,
+    list: Vec<u32>,
+}
+
+impl Children {
+    fn of(&self, node: u32) -> &[u32] {
+        let n = node as usize;
+        &self.list[self.offsets[n] as usize..self.offsets[n + 1] as usize]
+    }
+
+    fn is_leaf(&self, node: u32) -> bool {
+        self.of(node).is_empty()
+    }
+
+    /// Nodes in dive's `VisitDepthChildFirst` order (children by name, then
+    /// the node), root excluded.
+    fn post_order(&self) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.list.len());
+        let mut stack: Vec<(u32, bool)> = vec![(0, false)];
+        while let Some((node, expanded)) = stack.pop() {
+            if expanded {
+                if node != 0 {
+                    out.push(node);
+                }
+                continue;
+            }
+            stack.push((node, true));
+            for &child in self.of(node).iter().rev() {
+                stack.push((child, false));
+            }
+        }
+        out
+    }
 }
 
 const WHITEOUT: &[u8] = b".wh.";
@@ -318,17 +504,18 @@ impl DiveTree {
     fn new() -> DiveTree {
         DiveTree {
             nodes: vec![DiveNode {
-                name: Vec::new(),
-                parent: usize::MAX,
-                children: BTreeMap::new(),
+                name: NONE,
+                parent: NONE,
                 size: 0,
                 is_dir: false,
             }],
+            children: MixMap::default(),
         }
     }
 
-    fn from_entries(entries: &[LayerEntry]) -> DiveTree {
+    fn from_entries(entries: &[LayerEntry], names: &mut Names) -> Option<DiveTree> {
         let mut tree = DiveTree::new();
+        let mut ids = Vec::new();
         for e in entries {
             // Rooted, so `..` stops at the root as it does when the layer is extracted, and
             // the path is the one the file list shows.
@@ -336,124 +523,127 @@ impl DiveTree {
             if clean == b"/" {
                 continue;
             }
-            let names: Vec<Vec<u8>> = split_names(&clean);
-            tree.add_path(&names, e.size as i64, e.kind == EntryKind::Directory);
+            ids.clear();
+            for part in clean.split(|&b| b == b'/').filter(|p| !p.is_empty()) {
+                ids.push(names.intern(part)?);
+            }
+            tree.add_path(&ids, names, e.size as i64, e.kind == EntryKind::Directory)?;
         }
-        tree
+        Some(tree)
     }
 
     /// dive's `AddPath`: walk or create nodes; the payload goes to the last.
-    fn add_path(&mut self, names: &[Vec<u8>], size: i64, is_dir: bool) {
-        let mut node = 0;
-        for (i, name) in names.iter().enumerate() {
-            node = match self.nodes[node].children.get(name) {
+    fn add_path(&mut self, ids: &[u32], names: &Names, size: i64, is_dir: bool) -> Option<()> {
+        let mut node = 0u32;
+        for (i, &name) in ids.iter().enumerate() {
+            node = match self.children.get(&child_key(node, name)) {
                 Some(&child) => child,
                 None => {
-                    if name.starts_with(DOUBLE_WHITEOUT) {
-                        return;
+                    if names.get(name).starts_with(DOUBLE_WHITEOUT) {
+                        return Some(());
                     }
-                    let id = self.nodes.len();
+                    let id = u32::try_from(self.nodes.len())
+                        .ok()
+                        .filter(|&id| id != NONE)?;
                     self.nodes.push(DiveNode {
-                        name: name.clone(),
+                        name,
                         parent: node,
-                        children: BTreeMap::new(),
                         size: 0,
                         is_dir: false,
                     });
-                    self.nodes[node].children.insert(name.clone(), id);
+                    self.children.insert(child_key(node, name), id);
                     id
                 }
             };
-            if i == names.len() - 1 {
-                self.nodes[node].size = size;
-                self.nodes[node].is_dir = is_dir;
+            if i == ids.len() - 1 {
+                let n = &mut self.nodes[node as usize];
+                n.size = size;
+                n.is_dir = is_dir;
             }
         }
+        Some(())
     }
 
-    fn get(&self, path: &[u8]) -> Option<usize> {
-        split_names(path)
-            .iter()
-            .try_fold(0, |node, name| self.nodes[node].children.get(name).copied())
+    fn get(&self, ids: &[u32]) -> Option<u32> {
+        ids.iter().try_fold(0u32, |node, &name| {
+            self.children.get(&child_key(node, name)).copied()
+        })
     }
 
     /// dive's `Remove`; like dive, refuses to remove the root (a whiteout
     /// named just `.wh.`).
-    fn remove(&mut self, node: usize) {
+    fn remove(&mut self, node: u32) {
         if node == 0 {
             return;
         }
-        let parent = self.nodes[node].parent;
-        let name = self.nodes[node].name.clone();
-        self.nodes[parent].children.remove(&name);
+        let n = self.nodes[node as usize];
+        self.children.remove(&child_key(n.parent, n.name));
     }
 
-    fn is_whiteout(&self, node: usize) -> bool {
-        self.nodes[node].name.starts_with(WHITEOUT)
+    fn is_whiteout(&self, node: u32, names: &Names) -> bool {
+        node != 0
+            && names
+                .get(self.nodes[node as usize].name)
+                .starts_with(WHITEOUT)
     }
 
-    /// dive's `Path()`: `/`-joined names, a leaf's whiteout prefix stripped.
-    fn dive_path(&self, node: usize) -> Vec<u8> {
-        let mut names = Vec::new();
+    /// The children lists of the nodes still linked, each sorted by name.
+    fn children(&self, names: &Names) -> Children {
+        let mut edges: Vec<(u32, u32)> = self
+            .children
+            .iter()
+            .map(|(&key, &child)| ((key >> 32) as u32, child))
+            .collect();
+        edges.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| {
+                names
+                    .get(self.nodes[a.1 as usize].name)
+                    .cmp(names.get(self.nodes[b.1 as usize].name))
+            })
+        });
+        let mut offsets = vec![0u32; self.nodes.len() + 1];
+        for &(parent, _) in &edges {
+            offsets[parent as usize + 1] += 1;
+        }
+        for i in 1..offsets.len() {
+            offsets[i] += offsets[i - 1];
+        }
+        Children {
+            offsets,
+            list: edges.into_iter().map(|(_, child)| child).collect(),
+        }
+    }
+
+    /// The names of dive's `Path()` of `node` split at `/` (empty names dropped): the
+    /// names from the root, a whiteout's prefix stripped from the node's own.
+    fn dive_components(&self, node: u32, names: &mut Names, out: &mut Vec<u32>) -> Option<()> {
+        out.clear();
         let mut cur = node;
         while cur != 0 {
-            let name = &self.nodes[cur].name;
-            names.push(if cur == node {
-                name.strip_prefix(WHITEOUT).unwrap_or(name)
-            } else {
-                name.as_slice()
-            });
-            cur = self.nodes[cur].parent;
-        }
-        let mut path = Vec::new();
-        for name in names.iter().rev() {
-            path.push(b'/');
-            path.extend_from_slice(name);
-        }
-        // dive collapses "//" (left by a leaf named exactly ".wh.").
-        while let Some(i) = path.windows(2).position(|w| w == b"//") {
-            path.remove(i);
-        }
-        if path.is_empty() {
-            path.push(b'/');
-        }
-        path
-    }
-
-    /// Nodes in dive's `VisitDepthChildFirst` order (children by name, then
-    /// the node), root excluded.
-    fn post_order(&self) -> Vec<usize> {
-        let mut out = Vec::with_capacity(self.nodes.len());
-        let mut stack: Vec<(usize, bool)> = vec![(0, false)];
-        while let Some((node, expanded)) = stack.pop() {
-            if expanded {
-                if node != 0 {
-                    out.push(node);
+            let n = &self.nodes[cur as usize];
+            let name = names.get(n.name);
+            match name.strip_prefix(WHITEOUT) {
+                Some(stripped) if cur == node => {
+                    if !stripped.is_empty() {
+                        let stripped = stripped.to_vec();
+                        out.push(names.intern(&stripped)?);
+                    }
                 }
-                continue;
+                _ => out.push(n.name),
             }
-            stack.push((node, true));
-            for &child in self.nodes[node].children.values().rev() {
-                stack.push((child, false));
-            }
+            cur = n.parent;
         }
-        out
-    }
-
-    fn leaves(&self) -> Vec<usize> {
-        self.post_order()
-            .into_iter()
-            .filter(|&n| self.nodes[n].children.is_empty())
-            .collect()
+        out.reverse();
+        Some(())
     }
 
     /// Σ size of a node and everything under it.
-    fn subtree_size(&self, node: usize) -> i64 {
+    fn subtree_size(&self, node: u32, children: &Children) -> i64 {
         let mut total = 0;
         let mut stack = vec![node];
         while let Some(n) = stack.pop() {
-            total += self.nodes[n].size;
-            stack.extend(self.nodes[n].children.values().copied());
+            total += self.nodes[n as usize].size;
+            stack.extend_from_slice(children.of(n));
         }
         total
     }
@@ -461,26 +651,21 @@ impl DiveTree {
     /// dive's `Stack`: every node of `upper`, children first; whiteouts
     /// remove their path, everything else is added with its payload (empty
     /// payloads included, which resets lower directories' payloads).
-    fn stack(&mut self, upper: &DiveTree) {
-        for node in upper.post_order() {
-            let path = upper.dive_path(node);
-            if upper.is_whiteout(node) {
-                if let Some(target) = self.get(&path) {
+    fn stack(&mut self, upper: &DiveTree, names: &mut Names, chain: &mut Vec<u32>) -> Option<()> {
+        let order = upper.children(names).post_order();
+        for node in order {
+            upper.dive_components(node, names, chain)?;
+            if upper.is_whiteout(node, names) {
+                if let Some(target) = self.get(chain) {
                     self.remove(target);
                 }
             } else {
-                let n = &upper.nodes[node];
-                self.add_path(&split_names(&path), n.size, n.is_dir);
+                let n = &upper.nodes[node as usize];
+                self.add_path(chain, names, n.size, n.is_dir)?;
             }
         }
+        Some(())
     }
-}
-
-fn split_names(path: &[u8]) -> Vec<Vec<u8>> {
-    path.split(|&b| b == b'/')
-        .filter(|p| !p.is_empty())
-        .map(<[u8]>::to_vec)
-        .collect()
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use crate::engine::scan::LayerEntry;
 use crate::engine::tar::EntryKind;
 
-const NONE: u32 = u32::MAX;
+pub(crate) const NONE: u32 = u32::MAX;
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
 const RESERVED_PREFIX: &[u8] = b".wh..wh.";
@@ -212,7 +212,7 @@ impl std::error::Error for TreeError {}
 /// (or already hashes): splitmix64's finalizer, a bijection that spreads
 /// neighbouring ids over the whole table, far cheaper than SipHash per lookup.
 #[derive(Default)]
-struct MixHasher(u64);
+pub(crate) struct MixHasher(u64);
 
 impl Hasher for MixHasher {
     fn finish(&self) -> u64 {
@@ -233,7 +233,7 @@ impl Hasher for MixHasher {
     }
 }
 
-type MixMap<V> = HashMap<u64, V, BuildHasherDefault<MixHasher>>;
+pub(crate) type MixMap<V> = HashMap<u64, V, BuildHasherDefault<MixHasher>>;
 
 /// Bytes a map of this many slots holds (keys, values and hashbrown's control bytes).
 fn map_bytes<K, V>(capacity: usize) -> usize {
@@ -242,7 +242,7 @@ fn map_bytes<K, V>(capacity: usize) -> usize {
 
 /// Interned path components: each distinct name stored once.
 #[derive(Default)]
-struct Names {
+pub(crate) struct Names {
     bytes: Vec<u8>,
     spans: Vec<(u32, u32)>,
     /// xxh3 (seeded; the seed is bumped on the rare collision) -> id. Only adding
@@ -252,12 +252,12 @@ struct Names {
 }
 
 impl Names {
-    fn get(&self, id: u32) -> &[u8] {
+    pub(crate) fn get(&self, id: u32) -> &[u8] {
         let (start, len) = self.spans[id as usize];
         &self.bytes[start as usize..(start + len) as usize]
     }
 
-    fn intern(&mut self, name: &[u8]) -> Option<u32> {
+    pub(crate) fn intern(&mut self, name: &[u8]) -> Option<u32> {
         if self.index.len() < self.spans.len() {
             self.rebuild_index();
         }
@@ -564,6 +564,23 @@ impl FileTrees {
         }
         self.layers.push(ops);
         Ok(layer)
+    }
+
+    /// Calls `visit` with the path (interned name ids, root first) and header size of
+    /// every entry other than a directory that each layer writes, bottom layer first.
+    pub(crate) fn visit_file_writes(&self, mut visit: impl FnMut(&[u32], u64)) {
+        for ops in &self.layers {
+            for (index, op) in ops.ops.iter().enumerate() {
+                if op.action == Action::Write && op.kind != EntryKind::Directory {
+                    visit(ops.path(index), op.size);
+                }
+            }
+        }
+    }
+
+    /// The bytes of an interned name, for the engine's other rooms.
+    pub(crate) fn name_bytes(&self, id: u32) -> &[u8] {
+        self.names.get(id)
     }
 
     /// The bytes of an interned name.
@@ -967,7 +984,7 @@ fn push_reversed(out: &mut Vec<u8>, name: &[u8]) {
     out.push(b'/');
 }
 
-fn child_key(parent: u32, name: u32) -> u64 {
+pub(crate) fn child_key(parent: u32, name: u32) -> u64 {
     (u64::from(parent) << 32) | u64::from(name)
 }
 
@@ -1548,6 +1565,11 @@ impl StackedView {
     /// The node's name, exact bytes.
     pub fn name<'t>(&self, trees: &'t FileTrees, index: u32) -> &'t [u8] {
         trees.name(self.nodes[index as usize].name)
+    }
+
+    /// The node's name as its interned id in the trees it was built from.
+    pub(crate) fn name_id(&self, index: u32) -> u32 {
+        self.nodes[index as usize].name
     }
 
     /// The node's parent, `None` at the top level.

@@ -16,7 +16,7 @@ use crate::model::config::ImageConfig;
 use crate::model::digest::{Digest, Hasher};
 use crate::present::report::{
     DigestRole, DocumentText, EfficiencyReport, FileKind, ImageDocuments, ImageListing,
-    ImageReport, InefficientFile, LayerReport, MergedFile, SourceInfo, Verification,
+    ImageReport, InefficientFile, LayerReport, MergedFile, MergedFiles, SourceInfo, Verification,
 };
 use crate::present::verification::{checked, LayerVerifier};
 use crate::present::{dive, history, inspect};
@@ -402,10 +402,14 @@ impl Analysis {
             row.removed = counts.removed;
             row.size_bytes = efficiency::dive_layer_size(&summary.entries);
         }
-        self.report.files = merged_files(&trees).map_err(stack_error)?;
         let layers: Vec<&[crate::engine::scan::LayerEntry]> =
             summaries.iter().map(|s| s.entries.as_slice()).collect();
-        let figures = efficiency::analyze(&layers).map_err(stack_error)?;
+        let figures = efficiency::analyze_stacked(&layers, &trees).map_err(stack_error)?;
+        // The scanners' entry tables are only needed up to here: free them before the
+        // merged file list is made, so the two never take memory at once.
+        drop(layers);
+        drop(summaries);
+        self.report.files = merged_files(&trees).map_err(stack_error)?;
         self.report.efficiency = Some(EfficiencyReport {
             size_bytes: figures.size_bytes,
             user_size_bytes: figures.user_size_bytes,
@@ -465,9 +469,9 @@ fn finite(value: f64) -> f64 {
 
 /// The file system after the last layer, one row per entry, built straight from the
 /// stacked view so no second list of every path exists on the way.
-fn merged_files(trees: &FileTrees) -> Result<Vec<MergedFile>, StackError> {
+fn merged_files(trees: &FileTrees) -> Result<MergedFiles, StackError> {
     let Some(top) = trees.layer_count().checked_sub(1) else {
-        return Ok(Vec::new());
+        return Ok(MergedFiles::new());
     };
     let live = MarkSet::ALL.without(Mark::Removed);
     let view = StackedView::build(trees, top, ViewKind::Aggregated, live, SortOrder::Name)?;

@@ -11,7 +11,8 @@ use crate::engine::scan::LayerEntry;
 use crate::engine::tar::EntryKind;
 use crate::model::digest::Digest;
 use crate::present::report::{
-    HistoryRow, ImageListing, ImageReport, LayerFile, LayerReport, MergedFile, Verification,
+    HistoryRow, ImageListing, ImageReport, LayerFile, LayerFiles, LayerReport, MergedFile,
+    MergedFiles, Verification,
 };
 
 /// The `layerscope inspect --json` document: dive's export shape plus layerscope's extras.
@@ -110,12 +111,93 @@ impl ImageReport {
             },
             history: self.history.clone(),
             inspect: self.inspect.clone(),
-            files: self.files.clone(),
+            files: self.files.iter().collect(),
             verification: self.verification.clone(),
             images: self.images.clone(),
             warnings: self.warnings.clone(),
         }
     }
+}
+
+impl ImageReport {
+    /// Writes the `layerscope inspect --json` document ([`DiveExport::to_pretty_json`]'s
+    /// bytes, without the final newline) straight from the report, without copying its
+    /// file lists into a [`DiveExport`] first.
+    pub fn write_dive_export<W: std::io::Write>(&self, out: W) -> serde_json::Result<()> {
+        let efficiency = self.efficiency.clone().unwrap_or_default();
+        let export = DiveExportView {
+            layer: self
+                .layers
+                .iter()
+                .map(|layer| DiveLayerView {
+                    index: layer.index,
+                    id: &layer.path,
+                    digest_id: digest_id(layer),
+                    size_bytes: layer.size_bytes,
+                    command: &layer.command,
+                    file_list: &layer.file_list,
+                })
+                .collect(),
+            image: DiveImage {
+                size_bytes: efficiency.size_bytes,
+                inefficient_bytes: efficiency.wasted_bytes,
+                efficiency_score: efficiency.score,
+                file_reference: self
+                    .inefficient_files
+                    .iter()
+                    .map(|f| DiveFileReference {
+                        count: f.count,
+                        size_bytes: f.wasted_bytes,
+                        file: f.path.clone(),
+                    })
+                    .collect(),
+                user_size_bytes: efficiency.user_size_bytes,
+                wasted_user_percent: efficiency.wasted_user_percent,
+                reclaimable_bytes: efficiency.reclaimable_bytes,
+            },
+            history: &self.history,
+            inspect: &self.inspect,
+            files: &self.files,
+            verification: &self.verification,
+            images: &self.images,
+            warnings: &self.warnings,
+        };
+        serde_json::to_writer_pretty(out, &export)
+    }
+
+    /// The `layerscope inspect --json` document as text, with its final newline.
+    pub fn dive_export_json(&self) -> String {
+        let mut bytes = Vec::new();
+        self.write_dive_export(&mut bytes)
+            .expect("the export holds no non-string map keys");
+        bytes.push(b'\n');
+        String::from_utf8(bytes).expect("serde_json writes UTF-8")
+    }
+}
+
+/// [`DiveExport`] borrowing the report's lists; serializes to the same JSON.
+#[derive(Serialize)]
+struct DiveExportView<'a> {
+    layer: Vec<DiveLayerView<'a>>,
+    image: DiveImage,
+    history: &'a [HistoryRow],
+    inspect: &'a serde_json::Value,
+    files: &'a MergedFiles,
+    verification: &'a [Verification],
+    images: &'a [ImageListing],
+    warnings: &'a [String],
+}
+
+/// [`DiveLayer`] borrowing the layer's file list.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DiveLayerView<'a> {
+    index: usize,
+    id: &'a str,
+    digest_id: String,
+    size_bytes: u64,
+    command: &'a str,
+    file_list: &'a LayerFiles,
 }
 
 impl DiveExport {
@@ -133,16 +215,21 @@ fn dive_layer(layer: &LayerReport) -> DiveLayer {
     DiveLayer {
         index: layer.index,
         id: layer.path.clone(),
-        digest_id: layer
-            .diff_id
-            .as_ref()
-            .or(layer.digest.as_ref())
-            .map(Digest::to_string)
-            .unwrap_or_default(),
+        digest_id: digest_id(layer),
         size_bytes: layer.size_bytes,
         command: layer.command.clone(),
-        file_list: layer.file_list.clone(),
+        file_list: layer.file_list.iter().collect(),
     }
+}
+
+/// dive's `digestId`: the layer's diff_id, else its blob digest.
+fn digest_id(layer: &LayerReport) -> String {
+    layer
+        .diff_id
+        .as_ref()
+        .or(layer.digest.as_ref())
+        .map(Digest::to_string)
+        .unwrap_or_default()
 }
 
 /// dive exports modes in Go's `os.FileMode` encoding: type bits high, permissions low.
@@ -251,5 +338,45 @@ mod tests {
         assert_eq!(value["image"]["fileReference"][0]["sizeBytes"], 9);
         assert!(value["image"].get("efficiencyScore").is_some());
         assert!(value["image"].get("userSizeBytes").is_some());
+    }
+
+    #[test]
+    fn the_borrowed_export_writes_the_same_bytes() {
+        let report = ImageReport {
+            layers: vec![LayerReport {
+                index: 0,
+                path: "x/layer.tar".into(),
+                digest: Some(Digest::sha256_of(b"b")),
+                command: "RUN x".into(),
+                file_list: vec![LayerFile {
+                    path: "etc/<b>".into(),
+                    type_flag: b'0',
+                    size: 3,
+                    ..Default::default()
+                }]
+                .into(),
+                ..Default::default()
+            }],
+            files: vec![MergedFile {
+                path: "etc/<b>".into(),
+                kind: crate::present::report::FileKind::File,
+                size: 3,
+                mode: 0o644,
+                link_name: String::new(),
+                layer: 0,
+            }]
+            .into(),
+            inefficient_files: vec![InefficientFile {
+                path: "/a".into(),
+                count: 2,
+                wasted_bytes: 9,
+            }],
+            warnings: vec!["w".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            report.dive_export_json(),
+            report.dive_export().to_pretty_json()
+        );
     }
 }

@@ -43,7 +43,7 @@ pub struct ImageReport {
     /// Paths written more than once across layers, largest waste first (dive's `fileReference`).
     pub inefficient_files: Vec<InefficientFile>,
     /// The merged file system of the top layer, sorted by path.
-    pub files: Vec<MergedFile>,
+    pub files: MergedFiles,
     /// The `docker image inspect` object for this image.
     pub inspect: serde_json::Value,
     /// The index (manifest list) the image was chosen from, when the source named one by
@@ -242,7 +242,7 @@ pub struct LayerReport {
     /// True once the layer has been scanned.
     pub scanned: bool,
     /// The layer's own entries in dive's `fileList` shape.
-    pub file_list: Vec<LayerFile>,
+    pub file_list: LayerFiles,
 }
 
 /// One tar entry of one layer, in dive's `fileList` shape.
@@ -469,5 +469,371 @@ mod tests {
         let text = serde_json::to_string(&report).unwrap();
         let back: ImageReport = serde_json::from_str(&text).unwrap();
         assert_eq!(back, report);
+    }
+}
+
+/// A layer's entries in dive's `fileList` shape, stored compactly ([`FileRows`]).
+pub type LayerFiles = FileRows<LayerFile>;
+
+/// The merged file system's rows, stored compactly ([`FileRows`]).
+pub type MergedFiles = FileRows<MergedFile>;
+
+/// A row of a [`FileRows`] list: written to and read back from its compact bytes.
+pub trait FileRow: Sized {
+    /// The row's path, which the list stores as the part it does not share with the
+    /// previous row's path.
+    fn path(&self) -> &str;
+    /// Appends everything but the path.
+    fn encode_rest(&self, out: &mut Vec<u8>);
+    /// Reads back what [`FileRow::encode_rest`] wrote, with the path given.
+    fn decode_rest(path: String, bytes: &mut &[u8]) -> Self;
+}
+
+/// A list of file rows kept as bytes: each path as the length of the prefix it shares
+/// with the previous path and the rest, numbers as LEB128 varints. An image's file
+/// lists have a row per entry, and owned strings per row would take most of a report's
+/// memory; rows are decoded one at a time as they are read or serialized. Serializes
+/// (and deserializes) as the JSON array of its rows.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FileRows<T> {
+    bytes: Vec<u8>,
+    len: usize,
+    /// The last row's path (the next row's path is stored as what it adds to it).
+    last_path: String,
+    row: std::marker::PhantomData<T>,
+}
+
+impl<T> Default for FileRows<T> {
+    fn default() -> Self {
+        FileRows {
+            bytes: Vec::new(),
+            len: 0,
+            last_path: String::new(),
+            row: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: FileRow> FileRows<T> {
+    /// No rows.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends a row.
+    pub fn push(&mut self, row: &T) {
+        let path = row.path();
+        let shared = path
+            .bytes()
+            .zip(self.last_path.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        // Keep the split on a character boundary so every suffix is UTF-8 by itself.
+        let shared = (0..=shared)
+            .rev()
+            .find(|&i| path.is_char_boundary(i))
+            .unwrap_or(0);
+        put_varint(&mut self.bytes, shared as u64);
+        put_varint(&mut self.bytes, (path.len() - shared) as u64);
+        self.bytes.extend_from_slice(&path.as_bytes()[shared..]);
+        row.encode_rest(&mut self.bytes);
+        self.last_path.truncate(shared);
+        self.last_path.push_str(&path[shared..]);
+        self.len += 1;
+    }
+
+    /// Frees spare capacity (a finished list).
+    pub fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+    }
+
+    /// Bytes the list holds on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.last_path.capacity()
+    }
+
+    /// The rows, decoded one at a time.
+    pub fn iter(&self) -> FileRowsIter<'_, T> {
+        FileRowsIter {
+            bytes: &self.bytes,
+            path: String::new(),
+            left: self.len,
+            row: std::marker::PhantomData,
+        }
+    }
+}
+
+/// The rows of a [`FileRows`], decoded in order.
+pub struct FileRowsIter<'a, T> {
+    bytes: &'a [u8],
+    path: String,
+    left: usize,
+    row: std::marker::PhantomData<T>,
+}
+
+impl<T: FileRow> Iterator for FileRowsIter<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let shared = take_varint(&mut self.bytes) as usize;
+        let rest = take_varint(&mut self.bytes) as usize;
+        let (suffix, tail) = self.bytes.split_at(rest);
+        self.bytes = tail;
+        self.path.truncate(shared);
+        // Written from a `&str` split on a character boundary.
+        self.path
+            .push_str(std::str::from_utf8(suffix).expect("rows store UTF-8 paths"));
+        Some(T::decode_rest(self.path.clone(), &mut self.bytes))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<T: FileRow> ExactSizeIterator for FileRowsIter<'_, T> {}
+
+impl<'a, T: FileRow> IntoIterator for &'a FileRows<T> {
+    type Item = T;
+    type IntoIter = FileRowsIter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T: FileRow> FromIterator<T> for FileRows<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(rows: I) -> Self {
+        let mut list = FileRows::new();
+        for row in rows {
+            list.push(&row);
+        }
+        list.shrink_to_fit();
+        list
+    }
+}
+
+impl<T: FileRow> From<Vec<T>> for FileRows<T> {
+    fn from(rows: Vec<T>) -> Self {
+        rows.into_iter().collect()
+    }
+}
+
+impl<T: FileRow + std::fmt::Debug> std::fmt::Debug for FileRows<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T: FileRow + Serialize> Serialize for FileRows<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de, T: FileRow + Deserialize<'de>> Deserialize<'de> for FileRows<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Rows<T>(std::marker::PhantomData<T>);
+        impl<'de, T: FileRow + Deserialize<'de>> serde::de::Visitor<'de> for Rows<T> {
+            type Value = FileRows<T>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of file rows")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<FileRows<T>, A::Error> {
+                let mut list = FileRows::new();
+                while let Some(row) = seq.next_element::<T>()? {
+                    list.push(&row);
+                }
+                list.shrink_to_fit();
+                Ok(list)
+            }
+        }
+        d.deserialize_seq(Rows(std::marker::PhantomData))
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Reads a varint [`put_varint`] wrote (the list's own bytes, so never cut).
+fn take_varint(bytes: &mut &[u8]) -> u64 {
+    let mut value = 0u64;
+    let mut shift = 0;
+    loop {
+        let (&byte, rest) = bytes
+            .split_first()
+            .expect("rows end after their last varint");
+        *bytes = rest;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return value;
+        }
+        shift += 7;
+    }
+}
+
+fn put_text(out: &mut Vec<u8>, text: &str) {
+    put_varint(out, text.len() as u64);
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn take_text(bytes: &mut &[u8]) -> String {
+    let len = take_varint(bytes) as usize;
+    let (text, rest) = bytes.split_at(len);
+    *bytes = rest;
+    String::from_utf8(text.to_vec()).expect("rows store UTF-8 text")
+}
+
+fn take_byte(bytes: &mut &[u8]) -> u8 {
+    let (&byte, rest) = bytes.split_first().expect("rows end after their last byte");
+    *bytes = rest;
+    byte
+}
+
+impl FileRow for LayerFile {
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn encode_rest(&self, out: &mut Vec<u8>) {
+        out.push(self.type_flag);
+        out.push(u8::from(self.is_dir));
+        put_text(out, &self.link_name);
+        put_varint(out, self.size);
+        put_varint(out, u64::from(self.file_mode));
+        put_varint(out, self.uid);
+        put_varint(out, self.gid);
+    }
+
+    fn decode_rest(path: String, bytes: &mut &[u8]) -> LayerFile {
+        let type_flag = take_byte(bytes);
+        let is_dir = take_byte(bytes) != 0;
+        LayerFile {
+            path,
+            type_flag,
+            is_dir,
+            link_name: take_text(bytes),
+            size: take_varint(bytes),
+            file_mode: take_varint(bytes) as u32,
+            uid: take_varint(bytes),
+            gid: take_varint(bytes),
+        }
+    }
+}
+
+const FILE_KINDS: [FileKind; 7] = [
+    FileKind::File,
+    FileKind::Dir,
+    FileKind::Symlink,
+    FileKind::Hardlink,
+    FileKind::Char,
+    FileKind::Block,
+    FileKind::Fifo,
+];
+
+impl FileRow for MergedFile {
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn encode_rest(&self, out: &mut Vec<u8>) {
+        let kind = FILE_KINDS
+            .iter()
+            .position(|&k| k == self.kind)
+            .expect("every kind is listed");
+        out.push(kind as u8);
+        put_text(out, &self.link_name);
+        put_varint(out, self.size);
+        put_varint(out, u64::from(self.mode));
+        put_varint(out, self.layer as u64);
+    }
+
+    fn decode_rest(path: String, bytes: &mut &[u8]) -> MergedFile {
+        let kind = FILE_KINDS[take_byte(bytes) as usize];
+        MergedFile {
+            path,
+            kind,
+            link_name: take_text(bytes),
+            size: take_varint(bytes),
+            mode: take_varint(bytes) as u32,
+            layer: take_varint(bytes) as usize,
+        }
+    }
+}
+
+#[cfg(test)]
+mod file_rows_tests {
+    use super::*;
+
+    #[test]
+    fn rows_read_back_as_written_and_serialize_as_the_list() {
+        let rows = vec![
+            LayerFile {
+                path: "etc/ééa".into(),
+                type_flag: b'0',
+                size: 1 << 40,
+                file_mode: 1 << 31 | 0o755,
+                uid: u64::MAX,
+                gid: 0,
+                ..Default::default()
+            },
+            LayerFile {
+                path: "etc/éèb".into(),
+                link_name: "../x".into(),
+                type_flag: b'2',
+                ..Default::default()
+            },
+            LayerFile {
+                path: String::new(),
+                is_dir: true,
+                ..Default::default()
+            },
+        ];
+        let list = LayerFiles::from(rows.clone());
+        assert_eq!(list.len(), 3);
+        assert_eq!(list.iter().collect::<Vec<_>>(), rows);
+        assert_eq!(
+            serde_json::to_string(&list).unwrap(),
+            serde_json::to_string(&rows).unwrap()
+        );
+        let back: LayerFiles =
+            serde_json::from_str(&serde_json::to_string(&rows).unwrap()).unwrap();
+        assert_eq!(back, list);
+        let merged = vec![MergedFile {
+            path: "a/b".into(),
+            kind: FileKind::Fifo,
+            size: 7,
+            mode: 0o4755,
+            link_name: "l".into(),
+            layer: 300,
+        }];
+        assert_eq!(
+            MergedFiles::from(merged.clone()).iter().collect::<Vec<_>>(),
+            merged
+        );
     }
 }
