@@ -442,7 +442,9 @@ fn open_once(setup: &Setup, way: Way) -> Result<Timing, String> {
         if let Some(error) = state["error"].as_str() {
             return Err(format!("the {} open failed: {error}", way.label()));
         }
-        if first_history_row.is_none() && state["history"].as_u64().unwrap_or(0) > 0 {
+        // The Files tab is shown first: its layer rows come with the overview (history and
+        // layers), as the History tab's rows would.
+        if first_history_row.is_none() && state["layers"].as_u64().unwrap_or(0) > 0 {
             first_history_row = Some(elapsed);
         }
         let finished = first_history_row.is_some()
@@ -454,8 +456,9 @@ fn open_once(setup: &Setup, way: Way) -> Result<Timing, String> {
         }
         // The open's requests end with the tag list and its digests (after the layers): the
         // counts wait for them, the times do not.
-        let settled = state["tagRows"].as_u64().unwrap_or(0) > 0
-            && state["tagsUnresolved"].as_u64() == Some(0);
+        // The tag list is in the Tags tab, not shown here: the open counts as settled once
+        // the progress is gone and no tag row is still unresolved.
+        let settled = state["tagsUnresolved"].as_u64() == Some(0);
         if let (Some(first_history_row), Some(all_layers), true) =
             (first_history_row, all_layers, settled)
         {
