@@ -21,16 +21,31 @@
 //! transfer layout (`layerscope_core::engine::transfer`), never one message per file. A scan
 //! worker talks to the owner only, and the page hears only the owner, so terminating the
 //! owner (Cancel) silences its pool with it.
+//!
+//! A registry image gets the same two passes per layer, with the same [`Schedule`]: a scan
+//! worker is sent the blob's `GET` as the owner's session authorized it ([`LayerFetch`])
+//! instead of a `Blob`, and streams the response body through its scanner. Each pass fetches
+//! the blob itself rather than one pass forwarding its chunks to the other: with queues
+//! bounded, forwarding would hold the entries pass to the pace of the slower digest pass
+//! (inflate and two SHA-256 against inflate and the tar walk), so the tree could come no
+//! earlier than the digests. Two fetches keep the passes apart, each held back only by its
+//! own stream (the browser reads no further ahead than its stream buffer); the second
+//! fetch of a blob is often answered by the browser's HTTP cache. The owner drives such a
+//! pool from async code ([`ReplyPool`]: the replies wait in a queue for it to take).
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::rc::Rc;
 
-use js_sys::{Reflect, Uint8Array};
+use js_sys::{Promise, Reflect, Uint8Array};
 use layerscope_core::archive::LayerScanJob;
 use layerscope_core::engine::scan::{Hashing, LayerDigests, LayerError, LayerSummary, ScanOptions};
 use layerscope_core::engine::transfer::TransferError;
 use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::Blob;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, ErrorEvent, MessageEvent, Worker};
 
 /// Most scan workers a page may ask for (`?scan-workers=N`); the default is
 /// min(`navigator.hardwareConcurrency`, [`DEFAULT_MAX_SCAN_WORKERS`]).
@@ -49,6 +64,30 @@ const BLOB_KEY: &str = "blob";
 const TASK_KEY: &str = "scanTask";
 const REPLY_KEY: &str = "scanReply";
 const BYTES_KEY: &str = "bytes";
+const FETCH_KEY: &str = "fetch";
+
+/// How a scan worker reaches a registry layer's bytes: the blob's `GET` as the owner's
+/// session authorized it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayerFetch {
+    /// Where to send it: the registry's URL, or the proxy's for it.
+    pub url: String,
+    /// The request's headers (`Authorization` when the registry wants it). They travel from
+    /// worker to worker only, memory to memory.
+    pub headers: Vec<(String, String)>,
+    /// The registry as the reference names it, for messages.
+    pub registry: String,
+}
+
+/// Where a task's layer bytes come from.
+#[derive(Clone, Debug)]
+pub enum TaskSource {
+    /// A byte range of a dropped archive.
+    Archive(Blob),
+    /// A registry blob, fetched.
+    Registry(LayerFetch),
+}
 
 /// One of the two passes over a layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,19 +128,38 @@ impl ScanTask {
         object.into()
     }
 
-    /// Reads a message made by [`ScanTask::message`].
-    pub fn from_message(value: &JsValue) -> Result<(Blob, ScanTask), String> {
-        let blob = Reflect::get(value, &BLOB_KEY.into())
-            .ok()
-            .and_then(|blob| blob.dyn_into::<Blob>().ok())
-            .ok_or("the owner's scan task holds no Blob")?;
+    /// The message posted to a scan worker for a registry layer: the task and the fetch,
+    /// as JSON.
+    pub fn fetch_message(&self, fetch: &LayerFetch) -> JsValue {
+        let object = js_sys::Object::new();
+        let task = serde_json::to_string(self).unwrap_or_default();
+        let fetch = serde_json::to_string(fetch).unwrap_or_default();
+        let _ = Reflect::set(&object, &TASK_KEY.into(), &task.into());
+        let _ = Reflect::set(&object, &FETCH_KEY.into(), &fetch.into());
+        object.into()
+    }
+
+    /// Reads a message made by [`ScanTask::message`] or [`ScanTask::fetch_message`].
+    pub fn from_message(value: &JsValue) -> Result<(TaskSource, ScanTask), String> {
         let text = Reflect::get(value, &TASK_KEY.into())
             .ok()
             .and_then(|text| text.as_string())
             .ok_or("the owner's message is not a scan task")?;
         let task = serde_json::from_str(&text)
             .map_err(|error| format!("the owner's scan task is unreadable: {error}"))?;
-        Ok((blob, task))
+        if let Some(fetch) = Reflect::get(value, &FETCH_KEY.into())
+            .ok()
+            .and_then(|fetch| fetch.as_string())
+        {
+            let fetch = serde_json::from_str(&fetch)
+                .map_err(|error| format!("the owner's layer fetch is unreadable: {error}"))?;
+            return Ok((TaskSource::Registry(fetch), task));
+        }
+        let blob = Reflect::get(value, &BLOB_KEY.into())
+            .ok()
+            .and_then(|blob| blob.dyn_into::<Blob>().ok())
+            .ok_or("the owner's scan task holds no Blob and no fetch")?;
+        Ok((TaskSource::Archive(blob), task))
     }
 }
 
@@ -389,6 +447,245 @@ impl Schedule {
     /// Forgets every queued task (the analysis failed or is over).
     pub fn clear(&mut self) {
         self.queue.clear();
+    }
+}
+
+/// A scan worker started by someone else (the owner's warm pool), handed over with whether it
+/// has said it is ready.
+pub struct Adopted {
+    pub worker: Worker,
+    pub ready: bool,
+}
+
+/// One scan worker's message, as [`ReplyPool::next_reply`] hands it out.
+pub type Reply = (usize, Result<(ScanReply, Option<Vec<u8>>), String>);
+
+/// Replies of a pool's workers waiting for the owner's async code to take them.
+#[derive(Default)]
+struct Mailbox {
+    queue: RefCell<VecDeque<Reply>>,
+    /// Resolves the promise the owner awaits while the queue is empty.
+    waiter: RefCell<Option<js_sys::Function>>,
+}
+
+impl Mailbox {
+    fn push(&self, reply: Reply) {
+        self.queue.borrow_mut().push_back(reply);
+        if let Some(wake) = self.waiter.borrow_mut().take() {
+            let _ = wake.call0(&JsValue::NULL);
+        }
+    }
+
+    async fn pop(&self) -> Reply {
+        loop {
+            if let Some(reply) = self.queue.borrow_mut().pop_front() {
+                return reply;
+            }
+            let promise = Promise::new(&mut |resolve, _reject| {
+                *self.waiter.borrow_mut() = Some(resolve);
+            });
+            let _ = JsFuture::from(promise).await;
+        }
+    }
+}
+
+/// Scan workers for a registry image's layers, driven by the owner's async pull: each task
+/// is posted with its [`LayerFetch`], and the replies are taken with
+/// [`ReplyPool::next_reply`]. The queue of replies is bounded by the workers: each posts
+/// progress at most every 60 ms and one result per task.
+pub struct ReplyPool {
+    workers: Vec<Worker>,
+    mailbox: Rc<Mailbox>,
+    _handlers: Vec<(
+        Closure<dyn FnMut(MessageEvent)>,
+        Closure<dyn FnMut(ErrorEvent)>,
+    )>,
+    /// Which pass of which layer goes to which worker.
+    pub schedule: Schedule,
+    /// Each layer's fetch, by layer index.
+    fetches: Vec<Option<LayerFetch>>,
+}
+
+thread_local! {
+    /// The workers of the pool at work, so the page's cancel stops them at once.
+    static RUNNING: RefCell<Vec<Worker>> = const { RefCell::new(Vec::new()) };
+    /// An error handler that keeps the error to itself; it lives as long as the owner.
+    static SWALLOW_ERROR: js_sys::Function = Closure::<dyn FnMut(ErrorEvent)>::new(
+        |event: ErrorEvent| event.prevent_default(),
+    )
+    .into_js_value()
+    .unchecked_into();
+}
+
+/// Terminates every worker of the registry pool at work (the page cancelled).
+pub fn stop_running() {
+    RUNNING.with(|running| {
+        for worker in running.borrow_mut().drain(..) {
+            end_worker(&worker);
+        }
+    });
+}
+
+/// Terminates `worker`, deaf to it from now on (an aborted load's error, which would reach
+/// the page through the owner, goes to a handler that swallows it).
+pub fn end_worker(worker: &Worker) {
+    worker.set_onmessage(None);
+    SWALLOW_ERROR.with(|swallow| worker.set_onerror(Some(swallow)));
+    worker.terminate();
+}
+
+impl ReplyPool {
+    /// A pool of `size` workers: the `adopted` ones first (at most `size`; the rest are
+    /// stopped), then new ones started from [`SCAN_WORKER_SCRIPT`].
+    pub fn new(adopted: Vec<Adopted>, size: usize) -> Result<ReplyPool, String> {
+        let mailbox = Rc::new(Mailbox::default());
+        let mut pool = ReplyPool {
+            workers: Vec::new(),
+            mailbox,
+            _handlers: Vec::new(),
+            schedule: Schedule::new(size),
+            fetches: Vec::new(),
+        };
+        let mut ready = Vec::new();
+        for adopted in adopted {
+            if pool.workers.len() < size {
+                ready.push(adopted.ready);
+                pool.listen(adopted.worker);
+            } else {
+                end_worker(&adopted.worker);
+            }
+        }
+        while pool.workers.len() < size {
+            let worker = Worker::new(SCAN_WORKER_SCRIPT).map_err(|error| {
+                format!(
+                    "the browser refused to start a scan worker ({SCAN_WORKER_SCRIPT}): {}",
+                    crate::pull::describe(&error)
+                )
+            })?;
+            ready.push(false);
+            pool.listen(worker);
+        }
+        for (index, ready) in ready.into_iter().enumerate() {
+            if ready {
+                pool.schedule.waiting(index);
+            }
+        }
+        RUNNING.with(|running| *running.borrow_mut() = pool.workers.clone());
+        Ok(pool)
+    }
+
+    fn listen(&mut self, worker: Worker) {
+        let index = self.workers.len();
+        let mailbox = self.mailbox.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            mailbox.push((index, ScanReply::from_message(&event.data())));
+        });
+        let mailbox = self.mailbox.clone();
+        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+            event.prevent_default();
+            let detail = event.message();
+            let detail = if detail.is_empty() {
+                "it could not be loaded or crashed".to_string()
+            } else {
+                detail
+            };
+            mailbox.push((index, Err(format!("a scan worker stopped: {detail}"))));
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        self.workers.push(worker);
+        self._handlers.push((on_message, on_error));
+    }
+
+    /// Queues both passes of every layer, each fetched with `fetches[job.index]`, and hands
+    /// them to the workers that wait.
+    pub fn add_layers(
+        &mut self,
+        jobs: &[LayerScanJob],
+        fetches: Vec<LayerFetch>,
+    ) -> Result<(), String> {
+        let count = jobs.iter().map(|job| job.index + 1).max().unwrap_or(0);
+        self.fetches = vec![None; count];
+        for (job, fetch) in jobs.iter().zip(fetches) {
+            self.fetches[job.index] = Some(fetch);
+        }
+        self.schedule.add_layers(jobs);
+        self.offer_idle()
+    }
+
+    /// Worker `worker` is free (it started, or finished its pass): posts it the next task,
+    /// offers the idle workers theirs, and stops workers left without one.
+    pub fn ready(&mut self, worker: usize) -> Result<(), String> {
+        self.offer(worker)?;
+        self.offer_idle()
+    }
+
+    /// The tree is posted: digest passes held back for it go to the idle workers.
+    pub fn tree_done(&mut self) -> Result<(), String> {
+        self.schedule.tree_done();
+        self.offer_idle()
+    }
+
+    fn offer_idle(&mut self) -> Result<(), String> {
+        for idle in self.schedule.idle() {
+            self.offer(idle)?;
+        }
+        for worker in self.schedule.release_unneeded() {
+            end_worker(&self.workers[worker]);
+        }
+        Ok(())
+    }
+
+    fn offer(&mut self, worker: usize) -> Result<(), String> {
+        let Some(task) = self.schedule.next_for(worker) else {
+            return Ok(());
+        };
+        let Some(fetch) = self.fetches.get(task.job.index).and_then(Option::as_ref) else {
+            return Err(format!(
+                "layer {} has no request to fetch it",
+                task.job.index
+            ));
+        };
+        self.workers[worker]
+            .post_message(&task.fetch_message(fetch))
+            .map_err(|error| {
+                format!(
+                    "layer {} could not be handed to a scan worker: {}",
+                    task.job.index,
+                    crate::pull::describe(&error)
+                )
+            })
+    }
+
+    /// The next message of a worker still at work (what stopped workers said is dropped).
+    pub async fn next_reply(&self) -> Reply {
+        loop {
+            let reply = self.mailbox.pop().await;
+            if !self.schedule.is_stopped(reply.0) {
+                return reply;
+            }
+        }
+    }
+
+    /// How many workers the pool has.
+    pub fn size(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Stops every worker.
+    pub fn stop(&mut self) {
+        self.schedule.clear();
+        for worker in &self.workers {
+            end_worker(worker);
+        }
+        RUNNING.with(|running| running.borrow_mut().clear());
+    }
+}
+
+impl Drop for ReplyPool {
+    /// A pool dropped (the pull ended or failed) leaves no worker running.
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

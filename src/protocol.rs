@@ -52,6 +52,11 @@ pub struct RegistryPull {
     /// the page's own `./proxy/` when `None`.
     #[serde(default)]
     pub proxy: Option<String>,
+    /// Scan workers for the layers ([`crate::pool`]): each layer's entries and digests are
+    /// fetched and scanned in them, several layers at once; 0 or `None` has the layer worker
+    /// stream the layers itself, one after the other, digests and all.
+    #[serde(default)]
+    pub scan_workers: Option<usize>,
 }
 
 /// A registry login as the page holds it.
@@ -692,6 +697,7 @@ mod login_tests {
             route: None,
             tag_page_size: None,
             proxy: None,
+            scan_workers: None,
         };
         assert!(!format!("{pull:?}").contains("hunter2"));
     }

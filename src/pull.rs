@@ -13,19 +13,29 @@
 //! realms at `/proxy-token/{realm host}/{path}`; the worker hands the core the realm as the
 //! registry named it (`https://{realm host}/{path}`), so the core's checks on where tokens and
 //! credentials go see the real hosts, and sends the token request to `./proxy-token/...`.
+//!
+//! With a pool of scan workers (the page's default; `?scan-workers=0` streams every layer
+//! here), the layers go to the pool instead ([`crate::pool::ReplyPool`]): this worker has the
+//! session authorize each blob's `GET`, the scan workers fetch and scan several layers at
+//! once, the entries passes first (no SHA-256), and the tree is posted as soon as every
+//! layer's entries are in. The digest passes fetch the blobs again beside or after them, and
+//! their checks follow the tree as [`WorkerEvent::Verified`], a mismatch named with both
+//! digests while the image stays shown.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 use js_sys::{Reflect, Uint8Array};
-use layerscope_core::archive::{Phase, Progress};
+use layerscope_core::archive::{LayerScanJob, Phase, Progress};
 use layerscope_core::engine::extract::{Extraction, FileExtractor, Pushed};
-use layerscope_core::engine::scan::{LayerError, LayerSummary, Scanner};
+use layerscope_core::engine::scan::{LayerDigests, LayerError, LayerSummary, Scanner};
 use layerscope_core::model::digest::Digest;
 use layerscope_core::model::platform::Platform;
 use layerscope_core::model::reference::Reference;
+use layerscope_core::present::analysis::AnalysisError;
 use layerscope_core::registry::proxy::{challenges_from_proxy, ProxyRoot};
+use layerscope_core::registry::LayerJob;
 use layerscope_core::registry::{
     Action, Credentials, Cursor, Endpoint, ImagePull, InsecureRegistries, Method, Operation,
     Outcome, PullError, PullStep, RegistryError, Repository, Request, Response, Session,
@@ -38,6 +48,7 @@ use web_sys::{
 };
 
 use crate::owner::{FileSearch, FoundFile, SearchStep};
+use crate::pool::{Adopted, LayerFetch, Pass, PassResult, ReplyPool, ScanReply};
 use crate::protocol::{
     without_file_lists, without_layer_files, ProgressThrottle, RegistryPull, Route, WorkerEvent,
 };
@@ -330,14 +341,17 @@ impl TagPages {
 /// Pulls `job` and returns the final event (`Done`, `Failed` or `NeedsLogin`); `None` when
 /// the page cancelled. `post` hears every event on the way. After `Done` the first page of
 /// tags is posted, and the [`TagPages`] returned fetch the following ones.
+/// `workers` are scan workers already started (the owner's warm pool), taken into the pool
+/// the job asks for.
 pub async fn pull(
     job: RegistryPull,
     scope: WorkerGlobalScope,
     signal: AbortSignal,
     post: fn(&WorkerEvent),
+    workers: Vec<Adopted>,
 ) -> (Option<WorkerEvent>, Option<TagPages>) {
     let page_size = job.tag_page_size.filter(|n| *n > 0).unwrap_or(TAG_PAGE);
-    match pull_image(job, scope, signal, &post, page_size).await {
+    match pull_image(job, scope, signal, post, page_size, workers).await {
         Ok(mut pages) => {
             let event = pages.next_page(post).await;
             (event, Some(pages))
@@ -350,10 +364,31 @@ async fn pull_image(
     job: RegistryPull,
     scope: WorkerGlobalScope,
     signal: AbortSignal,
-    post: &dyn Fn(&WorkerEvent),
+    post_fn: fn(&WorkerEvent),
     page_size: u32,
+    workers: Vec<Adopted>,
 ) -> Result<TagPages, Option<WorkerEvent>> {
+    let post: &dyn Fn(&WorkerEvent) = &post_fn;
     let failed = |message: String| Err(Some(WorkerEvent::Failed { message }));
+    let pool_size = job
+        .scan_workers
+        .unwrap_or(0)
+        .min(crate::pool::MAX_SCAN_WORKERS);
+    // Started now, so the workers' code loads while the documents are fetched; the warm
+    // workers' next messages (their readiness) come to it from here on.
+    let mut pool = None;
+    if pool_size == 0 {
+        for adopted in workers {
+            crate::pool::end_worker(&adopted.worker);
+        }
+    } else {
+        match ReplyPool::new(workers, pool_size) {
+            Ok(started) => pool = Some(started),
+            Err(message) => return failed(message),
+        }
+    }
+    // The pool the layers went to, until their digests are in.
+    let mut pooled: Option<PooledScans> = None;
     let reference = match Reference::parse(job.reference.trim()) {
         Ok(reference) => reference,
         Err(error) => {
@@ -415,6 +450,29 @@ async fn pull_image(
             PullStep::Overview(report) => post(&WorkerEvent::Overview {
                 report: without_file_lists(report),
             }),
+            PullStep::ScanLayers(jobs) if pool.is_some() && !jobs.is_empty() => {
+                let Some(pool) = pool.take() else {
+                    return failed("the scan workers are gone".into());
+                };
+                let mut scans = match PooledScans::start(&mut http, &mut session, &jobs, pool, post)
+                    .await
+                {
+                    Ok(Ok(scans)) => scans,
+                    Ok(Err(LayerStart::Refused(error))) => {
+                        return Err(final_error(&registry, PullError::Registry(error), &session))
+                    }
+                    Ok(Err(LayerStart::Pool(message))) => return failed(message),
+                    Err(stop) => return Err(stopped(stop)),
+                };
+                if let Err(message) = scans.entries(&mut pull, &http.signal, post).await {
+                    scans.pool.stop();
+                    return match message {
+                        Some(message) => failed(message),
+                        None => Err(None),
+                    };
+                }
+                pooled = Some(scans);
+            }
             PullStep::ScanLayers(jobs) => {
                 let count = jobs.len();
                 let total: u64 = jobs.iter().map(|job| job.size).sum();
@@ -475,6 +533,11 @@ async fn pull_image(
                     .collect();
                 // Kept whole for "Download report"; posted without the file lists.
                 post(&crate::protocol::finished(report));
+                if let Some(scans) = pooled.take() {
+                    // The digests follow the tree.
+                    let signal = http.signal.clone();
+                    wasm_bindgen_futures::spawn_local(scans.verify(pull, signal, post_fn));
+                }
                 // The image is shown; the tag list follows (a registry may refuse it: then
                 // there is simply no list).
                 let resolver =
@@ -488,8 +551,248 @@ async fn pull_image(
                     resolver,
                 });
             }
-            PullStep::Failed(error) => return Err(final_error(&registry, error, &session)),
+            PullStep::Failed(error) => {
+                if let Some(mut scans) = pooled.take() {
+                    scans.pool.stop();
+                }
+                return Err(final_error(&registry, error, &session));
+            }
         }
+    }
+}
+
+/// Why the layers could not be handed to the pool.
+enum LayerStart {
+    /// The registry refused to authorize a blob's `GET`.
+    Refused(RegistryError),
+    /// The pool could not be started or given the work.
+    Pool(String),
+}
+
+/// A registry image's layers in a pool of scan workers: the entries passes, then the
+/// digest passes (see the module documentation).
+struct PooledScans {
+    pool: ReplyPool,
+    /// Stored size of each layer.
+    sizes: Vec<u64>,
+    /// Bytes each layer's running entries pass has read.
+    read: Vec<u64>,
+    /// Bytes of the layers whose entries are in.
+    finished_bytes: u64,
+    total: u64,
+}
+
+impl PooledScans {
+    /// Has the session authorize every layer's `GET` and hands the layers to the pool.
+    async fn start(
+        http: &mut Fetcher,
+        session: &mut Session,
+        jobs: &[LayerJob],
+        mut pool: ReplyPool,
+        post: &dyn Fn(&WorkerEvent),
+    ) -> Result<Result<PooledScans, LayerStart>, Stop> {
+        let mut fetches = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let request = match http.run(session, job.operation.clone(), post).await? {
+                Ok(Outcome::LayerBlob(blob)) => blob.request,
+                Ok(_) => {
+                    return Ok(Err(LayerStart::Pool(
+                        "the registry session answered a layer request with something else".into(),
+                    )))
+                }
+                Err(error) => return Ok(Err(LayerStart::Refused(error))),
+            };
+            fetches.push(http.layer_fetch(&request));
+        }
+        let scan_jobs: Vec<LayerScanJob> = jobs
+            .iter()
+            .map(|job| LayerScanJob {
+                index: job.index,
+                member: job.digest.to_string(),
+                offset: 0,
+                len: job.size,
+                options: job.options.clone(),
+            })
+            .collect();
+        let count = jobs.iter().map(|job| job.index + 1).max().unwrap_or(0);
+        let mut sizes = vec![0; count];
+        for job in jobs {
+            sizes[job.index] = job.size;
+        }
+        if let Err(message) = pool.add_layers(&scan_jobs, fetches) {
+            pool.stop();
+            return Ok(Err(LayerStart::Pool(message)));
+        }
+        Ok(Ok(PooledScans {
+            pool,
+            read: vec![0; count],
+            total: sizes.iter().sum(),
+            sizes,
+            finished_bytes: 0,
+        }))
+    }
+
+    /// Takes the pool's replies until every layer's entries are in (or the pull failed),
+    /// handing each to the pull and posting its row and the layers' progress. Digests that
+    /// come first are handed over too (the pull holds them until the image is finished).
+    /// The error is the message to fail with, `None` when the page cancelled.
+    async fn entries(
+        &mut self,
+        pull: &mut ImagePull,
+        signal: &AbortSignal,
+        post: &dyn Fn(&WorkerEvent),
+    ) -> Result<(), Option<String>> {
+        while self.pool.schedule.outstanding(Pass::Entries) > 0 {
+            let (worker, reply) = self.pool.next_reply().await;
+            if signal.aborted() {
+                return Err(None);
+            }
+            match self.on_reply(worker, reply, post)? {
+                Some((layer, PassResult::Entries(summary))) => {
+                    pull.layer_scanned(layer, summary);
+                    loop {
+                        match pull.next_step() {
+                            Some(PullStep::LayerScanned(layer)) => {
+                                post(&WorkerEvent::LayerScanned {
+                                    layer: without_layer_files(layer),
+                                })
+                            }
+                            // The caller's loop takes the failure.
+                            Some(PullStep::Failed(_)) => return Ok(()),
+                            _ => break,
+                        }
+                    }
+                }
+                Some((layer, PassResult::Digests(digests))) => digests_in(pull, layer, digests)?,
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the digest passes' replies once the tree is posted, posting the verification
+    /// after each; then stops the pool. Nothing is posted once the page cancelled.
+    async fn verify(mut self, mut pull: ImagePull, signal: AbortSignal, post: fn(&WorkerEvent)) {
+        if let Err(message) = self.pool.tree_done() {
+            self.pool.stop();
+            return post(&WorkerEvent::Failed { message });
+        }
+        while self.pool.schedule.outstanding(Pass::Digests) > 0 {
+            let (worker, reply) = self.pool.next_reply().await;
+            if signal.aborted() {
+                return self.pool.stop();
+            }
+            let result = match self.on_reply(worker, reply, &post) {
+                Ok(Some((layer, PassResult::Digests(digests)))) => {
+                    digests_in(&mut pull, layer, digests)
+                }
+                Ok(_) => Ok(()),
+                Err(message) => Err(message),
+            };
+            if let Err(message) = result {
+                self.pool.stop();
+                if let Some(message) = message {
+                    post(&WorkerEvent::Failed { message });
+                }
+                return;
+            }
+            if let Some(PullStep::Done(report)) = pull.next_step() {
+                post(&crate::protocol::verified(&report));
+                crate::protocol::keep_finished(report);
+            }
+        }
+        self.pool.stop();
+    }
+
+    /// Handles one reply: a worker ready for work, a layer's progress (posted), or a
+    /// finished pass (returned with its layer). The error is the message to fail with.
+    fn on_reply(
+        &mut self,
+        worker: usize,
+        reply: Result<(ScanReply, Option<Vec<u8>>), String>,
+        post: &dyn Fn(&WorkerEvent),
+    ) -> Result<Option<(usize, PassResult)>, Option<String>> {
+        let (reply, bytes) = reply.map_err(Some)?;
+        match reply {
+            ScanReply::Ready => {
+                self.pool.ready(worker).map_err(Some)?;
+                Ok(None)
+            }
+            ScanReply::Progress {
+                layer,
+                pass: Pass::Entries,
+                done,
+            } => {
+                if let Some(read) = self.read.get_mut(layer) {
+                    *read = done;
+                    post(&WorkerEvent::Progress(self.progress(layer)));
+                }
+                Ok(None)
+            }
+            // The digests' progress is not shown: the tree is what is waited for.
+            ScanReply::Progress { .. } => Ok(None),
+            ScanReply::Finished { layer, pass, ok } => {
+                let result = bytes
+                    .ok_or_else(|| format!("a scan worker's result for layer {layer} has no bytes"))
+                    .and_then(|bytes| {
+                        PassResult::from_bytes(pass, ok, &bytes).map_err(|error| {
+                            format!(
+                                "a scan worker's result for layer {layer} is unreadable: {error}"
+                            )
+                        })
+                    })
+                    .map_err(Some)?;
+                // The worker is free again before anything else happens.
+                self.pool.ready(worker).map_err(Some)?;
+                if pass == Pass::Entries {
+                    if let Some(read) = self.read.get_mut(layer) {
+                        *read = 0;
+                        self.finished_bytes += self.sizes[layer];
+                    }
+                }
+                Ok(Some((layer, result)))
+            }
+            ScanReply::Failed { message, .. } => Err(Some(message)),
+        }
+    }
+
+    /// The progress to show after layer `layer`'s entries pass read more.
+    fn progress(&self, layer: usize) -> Progress {
+        let scanning = self.pool.schedule.scanning().len();
+        let workers = self.pool.size();
+        let in_flight: u64 = self.read.iter().sum();
+        let message = if scanning > 1 {
+            format!("{scanning} layers at once in {workers} scan workers")
+        } else {
+            format!("layer {} of {}", layer + 1, self.sizes.len())
+        };
+        Progress {
+            phase: Phase::ScanningLayers,
+            bytes_read: (self.finished_bytes + in_flight).min(self.total),
+            total_bytes: Some(self.total),
+            streamed: true,
+            layer: Some((layer, self.sizes.len())),
+            layer_bytes: Some((self.read[layer], self.sizes[layer])),
+            message,
+        }
+    }
+}
+
+/// Hands layer `layer`'s digests to the pull. A mismatch is kept in the pull's report (the
+/// image stays shown); anything else ends the pull with the message.
+fn digests_in(
+    pull: &mut ImagePull,
+    layer: usize,
+    digests: Result<LayerDigests, LayerError>,
+) -> Result<(), Option<String>> {
+    let digests = digests.map_err(|error| {
+        Some(format!(
+            "the digests of layer {layer} could not be computed: {error}"
+        ))
+    })?;
+    match pull.layer_digests(layer, digests) {
+        Ok(()) | Err(PullError::Analysis(AnalysisError::DigestMismatch { .. })) => Ok(()),
+        Err(error) => Err(Some(error.to_string())),
     }
 }
 
@@ -573,6 +876,19 @@ impl Fetcher {
                 }
                 Action::Done(outcome) => return Ok(outcome),
             }
+        }
+    }
+
+    /// The blob `GET` `request` as a scan worker sends it: by the route this worker found.
+    fn layer_fetch(&self, request: &Request) -> LayerFetch {
+        let url = match self.route {
+            Some(Route::Proxy) => self.proxy.route(&self.host, &request.url),
+            _ => request.url.clone(),
+        };
+        LayerFetch {
+            url,
+            headers: request.headers.clone(),
+            registry: self.registry.clone(),
         }
     }
 

@@ -61,6 +61,8 @@ fn main() {
             if let Some(controller) = &controller {
                 controller.abort();
             }
+            // A registry image's scan workers fetch on their own: stop them now.
+            layerscope_web::pool::stop_running();
             scope().close();
             return;
         }
@@ -126,8 +128,10 @@ fn main() {
         match Job::from_js(&data) {
             Ok(Job::Archive(request)) => analyse(request),
             Ok(Job::Registry(pull)) => {
-                // A pull scans its layers as they download, here.
-                take_warm_pool(0).stop();
+                // The pull's pool takes the warm workers when it has their number; with
+                // none, the layers stream through this worker.
+                let size = pull.scan_workers.unwrap_or(0);
+                let workers = take_warm_pool(size).into_adopted();
                 let Some(signal) = controller.as_ref().map(|c| c.signal()) else {
                     post(&WorkerEvent::Failed {
                         message: "this browser offers no AbortController in workers".into(),
@@ -138,7 +142,7 @@ fn main() {
                 wasm_bindgen_futures::spawn_local(async move {
                     let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
                     let (event, pages) =
-                        layerscope_web::pull::pull(pull, scope, signal, post).await;
+                        layerscope_web::pull::pull(pull, scope, signal, post, workers).await;
                     if let Some(event) = event {
                         post(&event);
                     }
@@ -730,6 +734,33 @@ impl ScanPool {
     /// The layers whose entries are being read now.
     fn scanning(&self) -> Vec<usize> {
         self.schedule.scanning()
+    }
+
+    /// Hands the started workers over, each with whether it said it is ready; their
+    /// handlers here are kept alive (leaked) for the new owner to replace, since one of them
+    /// may be running now. A pool stopped or not started hands over nothing.
+    fn into_adopted(self) -> Vec<layerscope_web::pool::Adopted> {
+        if self.stopped {
+            return Vec::new();
+        }
+        let idle = self.schedule.idle();
+        self.workers
+            .into_iter()
+            .enumerate()
+            .map(|(index, worker)| {
+                let ScanWorker {
+                    worker,
+                    _on_message,
+                    _on_error,
+                } = worker;
+                _on_message.forget();
+                _on_error.forget();
+                layerscope_web::pool::Adopted {
+                    worker,
+                    ready: idle.contains(&index),
+                }
+            })
+            .collect()
     }
 
     /// Stops every scan worker. (Their handlers stay until this worker ends: one of them may

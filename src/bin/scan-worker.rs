@@ -1,5 +1,5 @@
 //! A scan worker of the owner's pool ([`layerscope_web::pool`]): runs one pass over one
-//! layer of a dropped archive at a time.
+//! layer of a dropped archive or of a registry image at a time.
 //!
 //! The owner (the layer worker) posts the archive's `Blob` and a [`ScanTask`]; this worker
 //! reads the task's byte range a chunk at a time with `Blob.slice(...).arrayBuffer()`,
@@ -7,16 +7,21 @@
 //! while the scanner works (a blocking `FileReaderSync` read leaves the scanner idle for a
 //! third of an entries pass). It pushes each chunk through the core's scanner (the entries
 //! pass) or digest scanner (the digest pass), and posts the result to the owner as one
-//! transferred buffer. It knows nothing about formats: it moves bytes.
+//! transferred buffer. For a registry layer the owner posts the blob's authorized `GET`
+//! ([`LayerFetch`]) instead, and the response body is read a chunk at a time the same way.
+//! It knows nothing about formats: it moves bytes.
 
 use js_sys::{Promise, Uint8Array};
 use layerscope_core::archive::LAYER_CHUNK_BYTES;
 use layerscope_core::engine::scan::{DigestScanner, LayerError, Scanner};
-use layerscope_web::pool::{Pass, PassResult, ScanReply, ScanTask};
+use layerscope_web::pool::{LayerFetch, Pass, PassResult, ScanReply, ScanTask, TaskSource};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent};
+use web_sys::{
+    Blob, DedicatedWorkerGlobalScope, MessageEvent, ReadableStreamDefaultReader,
+    RequestCredentials, RequestInit, RequestMode, Response,
+};
 
 /// Least time between two progress replies for one pass.
 const PROGRESS_INTERVAL_MS: f64 = 60.0;
@@ -34,8 +39,8 @@ fn main() {
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         match ScanTask::from_message(&event.data()) {
             // The owner sends the next task only once this one is answered.
-            Ok((blob, task)) => wasm_bindgen_futures::spawn_local(async move {
-                run(&blob, &task).await;
+            Ok((source, task)) => wasm_bindgen_futures::spawn_local(async move {
+                run(&source, &task).await;
             }),
             Err(message) => post(
                 &ScanReply::Failed {
@@ -62,19 +67,19 @@ fn post(reply: &ScanReply, bytes: Option<&[u8]>) {
     let _ = scope().post_message_with_transfer(&message, &transfer);
 }
 
-/// Runs `task` over the archive in `blob` and posts its result (or why there is none).
-async fn run(blob: &Blob, task: &ScanTask) {
+/// Runs `task` over its layer's bytes and posts its result (or why there is none).
+async fn run(source: &TaskSource, task: &ScanTask) {
     let layer = task.job.index;
     let outcome = match task.pass {
         Pass::Entries => {
             let mut scanner = Scanner::new(task.options());
-            read_range(blob, task, |chunk| scanner.push(chunk))
+            read(source, task, |chunk| scanner.push(chunk))
                 .await
                 .map(|()| PassResult::Entries(scanner.finish()))
         }
         Pass::Digests => {
             let mut scanner = DigestScanner::new(task.options());
-            read_range(blob, task, |chunk| scanner.push(chunk))
+            read(source, task, |chunk| scanner.push(chunk))
                 .await
                 .map(|()| PassResult::Digests(scanner.finish()))
         }
@@ -125,6 +130,129 @@ enum Stopped {
     Scan(LayerError),
 }
 
+/// Feeds the task's layer to `push` a chunk at a time, from the archive or the registry.
+async fn read(
+    source: &TaskSource,
+    task: &ScanTask,
+    push: impl FnMut(&[u8]) -> Result<(), LayerError>,
+) -> Result<(), Stopped> {
+    match source {
+        TaskSource::Archive(blob) => read_range(blob, task, push).await,
+        TaskSource::Registry(fetch) => read_fetch(fetch, task, push).await,
+    }
+}
+
+/// Posts the task's progress at most every [`PROGRESS_INTERVAL_MS`].
+struct ProgressPost {
+    layer: usize,
+    pass: Pass,
+    last: f64,
+}
+
+impl ProgressPost {
+    /// Posts that nothing is read yet, at once, so the page shows the layer as being read
+    /// from the start.
+    fn start(task: &ScanTask) -> ProgressPost {
+        let progress = ProgressPost {
+            layer: task.job.index,
+            pass: task.pass,
+            last: js_sys::Date::now(),
+        };
+        progress.post(0);
+        progress
+    }
+
+    fn offer(&mut self, done: u64) {
+        let now = js_sys::Date::now();
+        if now - self.last >= PROGRESS_INTERVAL_MS {
+            self.last = now;
+            self.post(done);
+        }
+    }
+
+    fn post(&self, done: u64) {
+        post(
+            &ScanReply::Progress {
+                layer: self.layer,
+                pass: self.pass,
+                done,
+            },
+            None,
+        );
+    }
+}
+
+/// Fetches the registry blob and feeds its body to `push` a chunk at a time as it arrives
+/// (the stream is read no faster than the scanner takes it), posting progress on the way.
+async fn read_fetch(
+    fetch: &LayerFetch,
+    task: &ScanTask,
+    mut push: impl FnMut(&[u8]) -> Result<(), LayerError>,
+) -> Result<(), Stopped> {
+    let layer = &task.job.member;
+    let failed = |what: &str, error: &JsValue| {
+        Stopped::Read(format!(
+            "{what} layer {layer} from {}: {}",
+            fetch.registry,
+            layerscope_web::pull::describe(error)
+        ))
+    };
+    let mut progress = ProgressPost::start(task);
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_mode(RequestMode::Cors);
+    // Cookies of the page's origin have no business with a registry.
+    init.set_credentials(RequestCredentials::Omit);
+    let headers = web_sys::Headers::new().map_err(|error| failed("fetching", &error))?;
+    for (name, value) in &fetch.headers {
+        headers
+            .append(name, value)
+            .map_err(|error| failed("fetching", &error))?;
+    }
+    init.set_headers(&headers);
+    let response: Response = JsFuture::from(scope().fetch_with_str_and_init(&fetch.url, &init))
+        .await
+        .map_err(|error| failed("fetching", &error))?
+        .unchecked_into();
+    if response.status() != 200 {
+        return Err(Stopped::Read(format!(
+            "{} answered {} for layer {layer}",
+            fetch.registry,
+            response.status()
+        )));
+    }
+    let Some(body) = response.body() else {
+        return Ok(());
+    };
+    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut buffer = Vec::new();
+    let mut received = 0u64;
+    loop {
+        let result = JsFuture::from(reader.read())
+            .await
+            .map_err(|error| failed("reading", &error))?;
+        let done = js_sys::Reflect::get(&result, &"done".into())
+            .ok()
+            .and_then(|done| done.as_bool())
+            .unwrap_or(true);
+        if done {
+            return Ok(());
+        }
+        let Ok(value) = js_sys::Reflect::get(&result, &"value".into()) else {
+            return Ok(());
+        };
+        let bytes: Uint8Array = value.unchecked_into();
+        buffer.resize(bytes.length() as usize, 0);
+        bytes.copy_to(&mut buffer);
+        received += buffer.len() as u64;
+        if let Err(error) = push(&buffer) {
+            let _ = reader.cancel();
+            return Err(Stopped::Scan(error));
+        }
+        progress.offer(received);
+    }
+}
+
 /// Feeds the task's byte range to `push` a chunk at a time, posting progress on the way;
 /// the next chunk is being read while `push` scans the one before.
 async fn read_range(
@@ -135,16 +263,7 @@ async fn read_range(
     let (start, len) = (task.job.offset, task.job.len);
     let end = start.saturating_add(len);
     let mut buffer = Vec::new();
-    let mut last_progress = js_sys::Date::now();
-    // At once, so the page shows the layer as being read from the start.
-    post(
-        &ScanReply::Progress {
-            layer: task.job.index,
-            pass: task.pass,
-            done: 0,
-        },
-        None,
-    );
+    let mut progress = ProgressPost::start(task);
     let mut next = (start < end)
         .then(|| ask(blob, task, start, end))
         .transpose()?;
@@ -156,18 +275,7 @@ async fn read_range(
         buffer.resize(bytes.length() as usize, 0);
         bytes.copy_to(&mut buffer);
         push(&buffer).map_err(Stopped::Scan)?;
-        let now = js_sys::Date::now();
-        if now - last_progress >= PROGRESS_INTERVAL_MS {
-            last_progress = now;
-            post(
-                &ScanReply::Progress {
-                    layer: task.job.index,
-                    pass: task.pass,
-                    done: chunk.end - start,
-                },
-                None,
-            );
-        }
+        progress.offer(chunk.end - start);
     }
     Ok(())
 }

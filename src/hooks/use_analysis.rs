@@ -507,6 +507,7 @@ impl JobRunner {
                         route: self.route_for(&api_host),
                         tag_page_size: tag_page_size(),
                         proxy: self.proxy.borrow().clone(),
+                        scan_workers: Some(scan_workers()),
                     }),
                     reference.clone(),
                     true,

@@ -118,6 +118,7 @@ pub struct Registry {
     pub port: u16,
     credentials: Option<(String, String)>,
     config_path: PathBuf,
+    storage: PathBuf,
     _guard: ChildGuard,
     _dir: TempDir,
 }
@@ -168,6 +169,7 @@ impl Registry {
             port,
             credentials: config.client_credentials,
             config_path,
+            storage,
             _guard: guard,
             _dir: dir,
         }
@@ -190,16 +192,14 @@ impl Registry {
             .map(|(user, password)| (user.as_str(), password.as_str()))
     }
 
-    /// Where the registry keeps the bytes of blob `digest` (`sha256:HEX`) on disk, for tests
-    /// that make it serve other bytes than a digest promises (the registry reads the file
-    /// as it is on every GET; it does not check it).
-    pub fn blob_file(&self, digest: &str) -> PathBuf {
-        let hex = digest
-            .strip_prefix("sha256:")
-            .unwrap_or_else(|| panic!("{digest} is not a sha256 digest"));
-        self._dir
-            .path()
-            .join("storage/docker/registry/v2/blobs/sha256")
+    /// The file in the registry's storage holding blob `digest` (`sha256:...`): what the
+    /// registry serves for it, as it is on disk (a test may write other bytes there: the
+    /// registry checks a blob's digest when it is pushed, not when it is served, and this
+    /// config keeps no cache of blob descriptors, so the size served is the file's).
+    pub fn blob_data_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+        self.storage
+            .join("docker/registry/v2/blobs/sha256")
             .join(&hex[..2])
             .join(hex)
             .join("data")

@@ -165,7 +165,7 @@ fn a_config_blob_that_is_not_its_digest_is_shown_and_marked() {
     .unwrap();
     let config_digest = manifest["config"]["digest"].as_str().unwrap().to_string();
     // Same length, other bytes: the year of the first `created` moves on a millennium.
-    let file = registry.blob_file(&config_digest);
+    let file = registry.blob_data_path(&config_digest);
     let bytes = std::fs::read(&file).unwrap();
     let text = String::from_utf8(bytes).unwrap();
     let at = text

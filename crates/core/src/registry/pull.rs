@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use super::api::{FetchedBlob, FetchedManifest, ManifestRef, Repository};
 use super::error::RegistryError;
 use super::session::{Operation, Outcome};
-use crate::engine::scan::{LayerError, LayerSummary, ScanOptions};
+use crate::engine::scan::{LayerDigests, LayerError, LayerSummary, ScanOptions};
 use crate::engine::tree::FileTrees;
 use crate::model::digest::{AnyDigest, Digest, DigestRole};
 use crate::model::manifest::{Document, ImageManifest};
@@ -32,6 +32,7 @@ use crate::present::analysis::{Analysis, AnalysisError, BlobPlan, FinishedImage,
 use crate::present::report::{
     ImageListing, ImageReport, LayerReport, SourceFormat, SourceInfo, Verification,
 };
+use crate::present::verification::LayerVerifier;
 
 /// What the caller of an [`ImagePull`] does next.
 #[derive(Debug, Clone)]
@@ -151,6 +152,24 @@ pub struct ImagePull {
     bytes_read: u64,
     /// The digest of the index the image was chosen from, once one was fetched.
     index_digest: Option<Digest>,
+    /// Digests from digest passes run beside the entries scans ([`ImagePull::layer_digests`]).
+    digests: SeparateDigests,
+}
+
+/// Layers' digests that come apart from their entries (a page hashing in another worker).
+/// They are checked only once the image is finished, so a layer that does not match its
+/// digest cannot keep the tree from being shown: the report then names the mismatch.
+#[derive(Default)]
+struct SeparateDigests {
+    /// Digests that came before the image was finished, at most one per layer.
+    early: Vec<(usize, LayerDigests)>,
+    /// From [`PullStep::Done`] on: the layers' checks so far.
+    verifier: LayerVerifier,
+    /// Each layer's blob path, for the verification's subjects.
+    paths: Vec<String>,
+    /// The rows of digests that did not match (which the verifier refuses rather than
+    /// keeps), with their layers.
+    mismatches: Vec<(usize, Verification)>,
 }
 
 impl ImagePull {
@@ -182,6 +201,7 @@ impl ImagePull {
             outbox: VecDeque::from([PullStep::Run(first)]),
             bytes_read: 0,
             index_digest: None,
+            digests: SeparateDigests::default(),
         }
     }
 
@@ -224,6 +244,38 @@ impl ImagePull {
     pub fn layer_scanned(&mut self, index: usize, result: Result<LayerSummary, LayerError>) {
         if let Err(error) = self.on_layer(index, result) {
             self.stage = Stage::Finished(Err(error));
+        }
+    }
+
+    /// Layer `index`'s digests from a digest pass ([`crate::engine::scan::DigestScanner`])
+    /// run beside a scan told [`crate::engine::scan::Hashing::EntriesOnly`], before or after
+    /// its entries and also after [`PullStep::Done`]: later `Done` steps carry the updated
+    /// verification. Digests are checked once the image is finished (until then they are
+    /// held), so a mismatch never keeps the tree from being shown. A digest that does not
+    /// match does not end the pull: it is returned as [`AnalysisError::DigestMismatch`]
+    /// naming both digests, and the report's verification gets a row with `ok: false`.
+    pub fn layer_digests(&mut self, index: usize, digests: LayerDigests) -> Result<(), PullError> {
+        match &mut self.stage {
+            Stage::Layers { analysis, .. } => {
+                let count = analysis.layer_count();
+                if index >= count {
+                    return Err(AnalysisError::NoSuchLayer { index, count }.into());
+                }
+                if self.digests.early.iter().any(|(layer, _)| *layer == index) {
+                    return Err(AnalysisError::DigestsRepeated { index }.into());
+                }
+                self.digests.early.push((index, digests));
+                Ok(())
+            }
+            Stage::Finished(Ok(finished)) => {
+                let result = self.digests.check(index, &digests);
+                self.digests.update_report(&mut finished.report);
+                result
+            }
+            Stage::Finished(Err(error)) => Err(error.clone()),
+            _ => Err(PullError::Protocol {
+                detail: format!("layer {index}'s digests given before the layers were handed out"),
+            }),
         }
     }
 
@@ -504,12 +556,22 @@ impl ImagePull {
         else {
             return;
         };
-        self.stage = Stage::Finished(
-            analysis
-                .finish(self.bytes_read)
-                .map(Box::new)
-                .map_err(PullError::from),
-        );
+        self.digests.verifier = analysis.verifier().clone();
+        self.digests.paths = (0..analysis.layer_count())
+            .map(|index| blob_path_of(&analysis, index))
+            .collect();
+        let mut finished = analysis.finish(self.bytes_read).map(Box::new);
+        if let Ok(finished) = &mut finished {
+            let early = std::mem::take(&mut self.digests.early);
+            if !early.is_empty() {
+                for (index, digests) in early {
+                    // A mismatch is kept as a row of the report.
+                    let _ = self.digests.check(index, &digests);
+                }
+                self.digests.update_report(&mut finished.report);
+            }
+        }
+        self.stage = Stage::Finished(finished.map_err(PullError::from));
     }
 
     fn run(&mut self, operation: Operation) {
@@ -532,6 +594,50 @@ impl ImagePull {
             reference: self.reference.familiar(),
             detail: detail.to_string(),
         }
+    }
+}
+
+impl SeparateDigests {
+    /// Checks layer `index`'s digests; a mismatch is kept as a row and returned.
+    fn check(&mut self, index: usize, digests: &LayerDigests) -> Result<(), PullError> {
+        if self.mismatches.iter().any(|(layer, _)| *layer == index) {
+            return Err(AnalysisError::DigestsRepeated { index }.into());
+        }
+        let path = self.paths.get(index).map_or("", String::as_str);
+        match self.verifier.check(index, path, digests) {
+            Ok(()) => Ok(()),
+            Err(AnalysisError::DigestMismatch {
+                kind,
+                subject,
+                expected,
+                actual,
+            }) => {
+                let row = Verification {
+                    kind,
+                    subject: subject.clone(),
+                    expected: expected.clone(),
+                    actual: actual.clone(),
+                    ok: false,
+                };
+                self.mismatches.push((index, row));
+                Err(AnalysisError::DigestMismatch {
+                    kind,
+                    subject,
+                    expected,
+                    actual,
+                }
+                .into())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Writes the layers' checks into `report`, the mismatches after them.
+    fn update_report(&self, report: &mut ImageReport) {
+        self.verifier.update_report(report);
+        report
+            .verification
+            .extend(self.mismatches.iter().map(|(_, row)| row.clone()));
     }
 }
 

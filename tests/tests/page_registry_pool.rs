@@ -1,0 +1,386 @@
+//! A registry image's layers in the pool of scan workers in real Chromium against a real
+//! `docker-registry` (issue 10, item 1): each layer's entries are fetched and scanned in a
+//! scan worker, several layers at once, and its digests in another pass, so the tree is shown
+//! before the digests are in; the page reads the same as when the layer worker streams every
+//! layer itself (`?scan-workers=0`); a blob that does not hash to its digest leaves the tree
+//! shown and the badge names it, expected and actual; Cancel while several layers stream
+//! ends every worker and nothing more is fetched or applied.
+//!
+//! The blob that does not match is made by writing other bytes over the pushed blob's file in
+//! the registry's storage: the registry checks digests when a blob is pushed, not when it is
+//! served.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use layerscope_e2e::browser::describe_log;
+use layerscope_e2e::tap::{Seen, Tap};
+use layerscope_e2e::{
+    push_archive, repo_root, Browser, LayerscopeServer, Registry, RegistryConfig,
+};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const OPEN_TIMEOUT: Duration = Duration::from_secs(90);
+const POLL: Duration = Duration::from_millis(20);
+const REPOSITORY: &str = "demo/app";
+const TAG: &str = "1.0";
+
+fn demo_source() -> String {
+    format!(
+        "docker-archive:{}",
+        repo_root()
+            .join("static/demo/layerscope-demo.tar")
+            .display()
+    )
+}
+
+fn eval(browser: &Browser, expression: &str) -> Value {
+    browser.execute(&format!("return {expression};"))
+}
+
+/// Waits until `check` gives a value, polling; panics naming `what`, with the page's error or
+/// console, on timeout.
+fn wait_for<T>(browser: &Browser, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + OPEN_TIMEOUT;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        if Instant::now() > deadline {
+            let shot = browser.save_screenshot("registry-pool-failure.png");
+            panic!(
+                "{what} never happened within {OPEN_TIMEOUT:?} (screenshot {}); page error: {}; console: {}",
+                shot.display(),
+                eval(browser, "document.querySelector('[data-testid=\"error\"]')?.textContent ?? null"),
+                describe_log(&browser.console_log())
+            );
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// The layer digests of the pushed image's manifest, bottom first.
+fn layer_digests(registry: &Registry) -> Vec<String> {
+    let response = registry.get_with_headers(
+        &format!("/v2/{REPOSITORY}/manifests/{TAG}"),
+        false,
+        &[(
+            "Accept",
+            "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+        )],
+    );
+    let manifest: Value = serde_json::from_str(&response.body).unwrap();
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| layer["digest"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Installed before the submit: every state of the verification badge the page draws, with
+/// whether the progress bar (the work on the layers) was there at that moment.
+const BADGE_LOG: &str = r#"
+window.__badges = [];
+const note = () => {
+  const badge = document.querySelector('[data-testid="verify-status"]');
+  if (!badge) return;
+  const seen = { badge: badge.textContent,
+                 busy: document.querySelector('[data-testid="progress"]') !== null };
+  const last = window.__badges[window.__badges.length - 1];
+  if (!last || last.badge !== seen.badge || last.busy !== seen.busy) window.__badges.push(seen);
+};
+new MutationObserver(note).observe(document.body,
+  { childList: true, subtree: true, characterData: true });
+return null;"#;
+
+/// Whether the page showed every layer done while the digests were still being checked.
+fn tree_came_before_the_digests(browser: &Browser) -> bool {
+    let badges = eval(browser, "window.__badges");
+    badges.as_array().unwrap().iter().any(|seen| {
+        seen["busy"] == json!(false)
+            && seen["badge"]
+                .as_str()
+                .is_some_and(|badge| badge.starts_with("checking…"))
+    })
+}
+
+/// Opens the page with `query`, submits the image's reference, and waits until the progress
+/// is gone and the badge says `badge_start`; panics on an error shown instead.
+fn open_image(browser: &Browser, server: &LayerscopeServer, query: &str, reference: &str) {
+    browser.open(&format!("{}{query}", server.url));
+    let input = browser.wait_for_testid("ref-input", OPEN_TIMEOUT);
+    browser.console_errors();
+    browser.execute(BADGE_LOG);
+    browser.webdriver().send_keys(&input, reference).unwrap();
+    browser.webdriver().send_keys(&input, "\u{E007}").unwrap();
+}
+
+/// What the page shows once it is done: the badge, each layer row's text and the tree's
+/// rows' paths; `None` while it works.
+fn settled(browser: &Browser, badge_start: &str) -> Option<Value> {
+    let state = eval(
+        browser,
+        r#"{
+            error: document.querySelector('[data-testid="error"]')?.textContent ?? null,
+            busy: document.querySelector('[data-testid="progress"]') !== null,
+            badge: document.querySelector('[data-testid="verify-status"]')?.textContent ?? '',
+            layers: [...document.querySelectorAll('[data-testid="layer-row"]')].map(row => row.textContent),
+            paths: [...document.querySelectorAll('[data-testid="tree-row"]')].map(row => row.dataset.path),
+        }"#,
+    );
+    if let Some(error) = state["error"].as_str() {
+        panic!("the page shows an error: {error}");
+    }
+    let done = state["busy"] == json!(false)
+        && state["badge"].as_str()?.starts_with(badge_start)
+        && !state["paths"].as_array()?.is_empty();
+    done.then_some(state)
+}
+
+fn assert_no_console_errors(browser: &Browser) {
+    let errors = browser.console_errors();
+    assert!(
+        errors.is_empty(),
+        "console errors: {}",
+        describe_log(&errors)
+    );
+}
+
+#[test]
+fn a_multi_layer_registry_image_shows_its_tree_before_its_digests_and_verifies_in_the_pool() {
+    let server = LayerscopeServer::start();
+    let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
+    push_archive(&demo_source(), &registry, &format!("{REPOSITORY}:{TAG}"));
+    // Paced, so the digest passes after the tree take long enough for the page to draw
+    // the tree first (the demo is 11 kB packed).
+    let tap = Tap::start_slow(registry.port, Some((1024, Duration::from_millis(20))));
+    let reference = format!("{}/{REPOSITORY}:{TAG}", tap.host());
+    let layers = layer_digests(&registry);
+    assert_eq!(layers.len(), 3, "the demo has three layers");
+    let browser = Browser::start();
+
+    // The layer worker alone: each layer's digests are checked as it streams.
+    open_image(&browser, &server, "?scan-workers=0", &reference);
+    let alone = wait_for(&browser, "the image verified (alone)", || {
+        settled(&browser, "verified")
+    });
+    assert!(
+        !tree_came_before_the_digests(&browser),
+        "alone, the digests are checked with the entries: {}",
+        eval(&browser, "window.__badges")
+    );
+    assert_no_console_errors(&browser);
+
+    // Two scan workers: entries passes first, the digest passes after the tree.
+    open_image(&browser, &server, "?scan-workers=2", &reference);
+    let pooled = wait_for(&browser, "the image verified (pool)", || {
+        settled(&browser, "verified")
+    });
+    assert!(
+        tree_came_before_the_digests(&browser),
+        "in the pool, the tree is shown before the digests are in: {}",
+        eval(&browser, "window.__badges")
+    );
+    assert_eq!(pooled, alone, "the pool reads as the layer worker alone");
+    // Every digest: the manifest, the config, and each layer's blob digest and diff_id.
+    let checks = 2 + 2 * layers.len();
+    assert_eq!(
+        pooled["badge"],
+        json!(format!("verified ({checks}/{checks})"))
+    );
+    for (row, digest) in pooled["layers"].as_array().unwrap().iter().zip(&layers) {
+        assert!(
+            row.as_str().unwrap().contains(digest.as_str()),
+            "{row} names {digest}"
+        );
+    }
+    browser.save_screenshot("registry-pool-verified.png");
+    assert_no_console_errors(&browser);
+}
+
+/// A gzip stream of `bytes` (the system's `gzip`, as the registry's blobs are).
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("gzip")
+        .args(["-n", "-c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    output.stdout
+}
+
+fn replacement_layer() -> Vec<u8> {
+    let mut layer = tar::Builder::new(Vec::new());
+    let content = b"not what the manifest promised\n";
+    let mut header = tar::Header::new_gnu();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(1_700_000_000);
+    header.set_cksum();
+    layer
+        .append_data(&mut header, "replaced.txt", &content[..])
+        .unwrap();
+    layer.into_inner().unwrap()
+}
+
+#[test]
+fn a_blob_that_does_not_match_its_digest_keeps_the_tree_and_the_badge_names_it() {
+    let server = LayerscopeServer::start();
+    let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
+    push_archive(&demo_source(), &registry, &format!("{REPOSITORY}:{TAG}"));
+    let layers = layer_digests(&registry);
+    // The bottom layer: the Files tab shows it first.
+    let bottom = 0;
+    let replaced = gzip(&replacement_layer());
+    let actual = format!("sha256:{:x}", Sha256::digest(&replaced));
+    std::fs::write(registry.blob_data_path(&layers[bottom]), &replaced).unwrap();
+    let tap = Tap::start_slow(registry.port, Some((1024, Duration::from_millis(20))));
+    let reference = format!("{}/{REPOSITORY}:{TAG}", tap.host());
+
+    let browser = Browser::start();
+    open_image(&browser, &server, "?scan-workers=2", &reference);
+    let shown = wait_for(&browser, "the badge to name the mismatch", || {
+        settled(&browser, "1 mismatch")
+    });
+    let badge = shown["badge"].as_str().unwrap();
+    assert!(badge.contains(&format!("layer {bottom} (")), "{badge}");
+    assert!(
+        badge.contains(&format!("expected {}", layers[bottom])),
+        "{badge}"
+    );
+    assert!(badge.contains(&format!("actual {actual}")), "{badge}");
+    // The tree is the bytes the registry served: the replaced layer's one file.
+    let row = layer_row(&browser, bottom);
+    assert!(
+        row.contains("31B") && row.contains("+1") && !row.contains("+192"),
+        "the layer's row counts the replaced layer's file: {row}"
+    );
+    let rows = browser.find_testid("layer-row");
+    browser.webdriver().click(&rows[bottom]).unwrap();
+    wait_for(&browser, "the replaced layer's tree", || {
+        let paths = eval(
+            &browser,
+            r#"[...document.querySelectorAll('[data-testid="tree-row"]')].map(row => row.dataset.path)"#,
+        );
+        (paths == json!(["/replaced.txt"])).then_some(())
+    });
+    assert!(tree_came_before_the_digests(&browser));
+    assert!(browser.find_testid("error").is_empty());
+    browser.save_screenshot("registry-pool-mismatch.png");
+    assert_no_console_errors(&browser);
+}
+
+/// The text of layer row `index`.
+fn layer_row(browser: &Browser, index: usize) -> String {
+    let rows = browser.find_testid("layer-row");
+    browser.webdriver().element_text(&rows[index]).unwrap()
+}
+
+/// The dedicated workers running in the browser now (layer workers and scan workers).
+fn worker_count(browser: &Browser) -> usize {
+    let targets = browser
+        .webdriver()
+        .cdp("Target.getTargets", json!({}))
+        .expect("Target.getTargets");
+    targets["targetInfos"]
+        .as_array()
+        .expect("a list of targets")
+        .iter()
+        .filter(|target| target["type"] == "worker")
+        .count()
+}
+
+#[test]
+fn cancel_while_several_layers_stream_ends_every_worker_and_nothing_more_is_fetched() {
+    let server = LayerscopeServer::start();
+    let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
+    push_archive(&demo_source(), &registry, &format!("{REPOSITORY}:{TAG}"));
+    // 128 B every 20 ms a connection: the 8 kB packed bottom layer takes over a second.
+    let tap = Tap::start_slow(registry.port, Some((128, Duration::from_millis(20))));
+    let reference = format!("{}/{REPOSITORY}:{TAG}", tap.host());
+    let browser = Browser::start();
+    open_image(&browser, &server, "?scan-workers=4", &reference);
+    // Several layers stream at once, each with its own progress; the check, the click and
+    // the rows are read in one script, so nothing comes in between.
+    let moment = wait_for(&browser, "two layers streaming at once", || {
+        let moment = eval(
+            &browser,
+            r#"(() => {
+                const rows = [...document.querySelectorAll('[data-testid="layer-row"]')];
+                const streaming = rows.filter(row => row.classList.contains('streaming'));
+                const cancel = document.querySelector('[data-testid="cancel"]');
+                if (!cancel || streaming.length < 2) return null;
+                const read = rows.filter(row => !row.classList.contains('pending')).length;
+                const texts = rows.map(row => row.textContent);
+                cancel.click();
+                return { streaming: streaming.length, read, texts };
+            })()"#,
+        );
+        (!moment.is_null()).then_some(moment)
+    });
+    let at_cancel = browser
+        .webdriver()
+        .cdp("Target.getTargets", json!({}))
+        .expect("Target.getTargets");
+    eprintln!("at cancel: {at_cancel}");
+    let message = wait_for(&browser, "the cancel message", || {
+        eval(
+            &browser,
+            r#"document.querySelector('[data-testid="error"]')?.textContent ?? null"#,
+        )
+        .as_str()
+        .map(str::to_string)
+    });
+    assert!(message.starts_with("Stopped reading"), "{message}");
+    // The layer worker and its scan workers end.
+    let deadline = Instant::now() + OPEN_TIMEOUT;
+    while worker_count(&browser) != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "workers still running after the cancel: {}",
+            browser
+                .webdriver()
+                .cdp("Target.getTargets", json!({}))
+                .expect("Target.getTargets")
+        );
+        std::thread::sleep(POLL);
+    }
+    let after_cancel = tap.relayed();
+    tap.take();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        tap.relayed(),
+        after_cancel,
+        "nothing more is downloaded once cancelled"
+    );
+    let later: Vec<Seen> = tap.take();
+    assert!(later.is_empty(), "no request after cancel: {later:?}");
+    let after = eval(
+        &browser,
+        r#"(() => {
+            const rows = [...document.querySelectorAll('[data-testid="layer-row"]')];
+            return { read: rows.filter(row => !row.classList.contains('pending')).length,
+                     streaming: rows.filter(row => row.classList.contains('streaming')).length,
+                     texts: rows.map(row => row.textContent),
+                     progress: document.querySelector('[data-testid="progress"]') !== null };
+        })()"#,
+    );
+    assert_eq!(after["progress"], json!(false));
+    assert_eq!(after["streaming"], json!(0));
+    assert_eq!(
+        after["read"], moment["read"],
+        "no layer came in after the cancel"
+    );
+    let rows = moment["texts"].as_array().unwrap().len() as u64;
+    assert!(
+        moment["read"].as_u64().unwrap() < rows,
+        "the cancel came before the last layer: {moment}"
+    );
+    browser.save_screenshot("registry-pool-cancelled.png");
+}
