@@ -173,8 +173,9 @@ struct Options {
     /// After the measured runs, one more open of the Debian and the 1M image with the main
     /// thread's CPU profile, summarised on stderr (not counted: profiling slows the page).
     profile: bool,
-    /// After the measured runs, one more open of the Debian image with Chromium's trace of
-    /// the page's main thread: each task over the long-task limit, with what ran in it.
+    /// After the measured runs, one more open of the Debian image (and drop of the 1M image)
+    /// with Chromium's trace of the page's main thread: each task over the long-task limit,
+    /// with what ran in it.
     trace: bool,
 }
 
@@ -514,6 +515,31 @@ impl LongTasks {
     }
 }
 
+/// Prints the median over the runs of each run's longest long task, against the target, and
+/// each run's.
+fn print_longest_median(prefix: &str, longest: &[f64]) {
+    let middle = median(longest.iter().copied());
+    let runs: Vec<String> = longest.iter().map(|ms| format!("{ms:.0}")).collect();
+    println!(
+        "{prefix}_long_task_longest_median: {middle:.0} ms (median over {} runs of each run's longest: {} ms; target <= {LONG_TASK_MS}: {})",
+        longest.len(),
+        runs.join(", "),
+        if middle <= LONG_TASK_MS { "met" } else { "not met" }
+    );
+}
+
+/// The machine's load average (`/proc/loadavg`'s first three fields), the timings' context.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// Waits until `done` holds for the tree pane's state, failing on an error shown or the
 /// timeout; returns the state that satisfied it.
 fn wait_for(browser: &Browser, what: &str, done: impl Fn(&Value) -> bool) -> Result<Value, String> {
@@ -613,6 +639,8 @@ fn bench_open(options: &Options) -> Result<(), String> {
     let mut copy_times = Vec::new();
     let mut list_times = Vec::new();
     let mut long_task_counts = Vec::new();
+    let mut longest_tasks = Vec::new();
+    let load_before = load_average();
     let mut worst: Option<LongTasks> = None;
     let (mut page_entries, mut tar_entries) = (None, 0);
     for round in 0..options.reps {
@@ -631,6 +659,7 @@ fn bench_open(options: &Options) -> Result<(), String> {
                 page_times.push(open.tree_seconds);
                 overview_times.push(open.overview_seconds);
                 long_task_counts.push(open.long_tasks.tasks.len() as f64);
+                longest_tasks.push(open.long_tasks.longest_ms());
                 page_entries = open.entries;
                 if worst
                     .as_ref()
@@ -682,17 +711,7 @@ fn bench_open(options: &Options) -> Result<(), String> {
             .webdriver()
             .send_keys(&input, "\u{E007}")
             .map_err(|error| error.to_string())?;
-        // The log is read as it fills: one read of all of it would be too large.
-        let mut events = Vec::new();
-        let started = Instant::now();
-        while !analysis_done(&browser.execute(TREE_STATE)) {
-            if started.elapsed() > OPEN_TIMEOUT {
-                return Err("the traced open did not finish".into());
-            }
-            events.extend(browser.trace_events());
-            std::thread::sleep(POLL_INTERVAL * 4);
-        }
-        events.extend(browser.trace_events());
+        let events = trace_until_done(&browser)?;
         print_long_tasks_traced(&events, "debian");
     }
     let page = median(page_times.iter().copied());
@@ -727,6 +746,11 @@ fn bench_open(options: &Options) -> Result<(), String> {
     println!(
         "debian_long_tasks_per_open: {:.0} tasks over {LONG_TASK_MS} ms (median of the opens; target 0)",
         median(long_task_counts)
+    );
+    print_longest_median("debian", &longest_tasks);
+    println!(
+        "debian_load_average: {load_before} at the start, {} at the end (/proc/loadavg: 1, 5, 15 min)",
+        load_average()
     );
     if let Some(worst) = worst {
         eprintln!("# the open with the longest long task:");
@@ -1224,6 +1248,22 @@ const TRACE_CATEGORIES: &str =
 /// Events inside a long task shorter than this are summed by name, not listed.
 const TRACE_DETAIL_MS: f64 = 2.0;
 
+/// The trace events of `browser` until the analysis is done (every digest checked). The log
+/// is read as it fills: one read of all of it would be too large.
+fn trace_until_done(browser: &Browser) -> Result<Vec<Value>, String> {
+    let mut events = Vec::new();
+    let started = Instant::now();
+    while !analysis_done(&browser.execute(TREE_STATE)) {
+        if started.elapsed() > OPEN_TIMEOUT {
+            return Err("the traced analysis did not finish".into());
+        }
+        events.extend(browser.trace_events());
+        std::thread::sleep(POLL_INTERVAL * 4);
+    }
+    events.extend(browser.trace_events());
+    Ok(events)
+}
+
 /// Prints, to stderr, every task of the page's main thread (`CrRendererMain`, the renderer
 /// with the most events) longer than the long-task limit, with the events in it by name.
 fn print_long_tasks_traced(events: &[Value], prefix: &str) {
@@ -1332,6 +1372,8 @@ fn print_long_tasks_traced(events: &[Value], prefix: &str) {
 fn bench_million(options: &Options) -> Result<(), String> {
     let server = LayerscopeServer::start();
     let entries = tar_entries(&options.million)?;
+    let mut longest_tasks = Vec::new();
+    let load_before = load_average();
     for round in 0..options.million_reps {
         let browser = open_page(&server, "drop-zone")?;
         let sampler = MemorySampler::start();
@@ -1369,6 +1411,7 @@ fn bench_million(options: &Options) -> Result<(), String> {
             POLL_INTERVAL.as_millis()
         );
         long_tasks.print("million");
+        longest_tasks.push(long_tasks.longest_ms());
         memory.print(&baseline, entries);
         println!(
             "million_scroll_fps: {:.1} fps (the 100k tree's scripted scroll on this tree; {:.1} % of frames not covered)",
@@ -1376,12 +1419,26 @@ fn bench_million(options: &Options) -> Result<(), String> {
             scroll.blank as f64 / scroll.frames.max(1) as f64 * 100.0
         );
     }
+    print_longest_median("million", &longest_tasks);
+    println!(
+        "million_load_average: {load_before} at the start, {} at the end (/proc/loadavg: 1, 5, 15 min)",
+        load_average()
+    );
     if options.profile {
         let browser = open_page(&server, "drop-zone")?;
         let profiler = MainThreadProfile::start(&browser)?;
         browser.set_file("drop-zone", &options.million);
         wait_for(&browser, "the 1M image's digests (profiled)", analysis_done)?;
         profiler.finish(&browser, "million")?;
+    }
+    if options.trace {
+        let browser = instrument(Browser::start_tracing(TRACE_CATEGORIES))?;
+        browser.open(&server.url);
+        browser.try_wait_for_testid("drop-zone", OPEN_TIMEOUT)?;
+        browser.trace_events();
+        browser.set_file("drop-zone", &options.million);
+        let events = trace_until_done(&browser)?;
+        print_long_tasks_traced(&events, "million");
     }
     Ok(())
 }
