@@ -10,7 +10,7 @@ use yew::prelude::*;
 use crate::components::{
     ConfigTab, DropZone, EfficiencyTab, ErrorBox, FilesTab, Header, HistoryTab, ImagePicker,
     ImageSummary, InspectTab, KeyHelp, LoginForm, ProgressBar, RestorePrompt, SettingsPanel,
-    TabBar, TagsTab,
+    TabBar, TagsTab, WarmUp,
 };
 use crate::fragment::Tab;
 use crate::hooks::{use_analysis, use_keys, KeyAction};
@@ -23,6 +23,12 @@ pub fn app() -> Html {
     let controls = analysis.controls.clone();
     let dragging = use_state(|| false);
     let keys_shown = use_state(|| false);
+    // Until the sample image has run through the page's code once (see `WarmUp`).
+    let warming = use_state(|| true);
+    let warmed = {
+        let warming = warming.clone();
+        Callback::from(move |()| warming.set(false))
+    };
 
     let on_key = {
         let keys_shown = keys_shown.clone();
@@ -196,6 +202,9 @@ pub fn app() -> Html {
                     <KeyHelp on_close={{ let keys_shown = keys_shown.clone(); Callback::from(move |()| keys_shown.set(false)) }} />
                 }
             </main>
+            if *warming {
+                <WarmUp on_done={warmed} />
+            }
             <footer class="foot muted">{"Press "}<kbd>{"?"}</kbd>{" for keys. Nothing you drop leaves this tab."}</footer>
         </div>
     }

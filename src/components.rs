@@ -27,6 +27,7 @@ mod tab_bar;
 mod tag_list;
 mod tags_tab;
 mod verify_badge;
+mod warm_up;
 
 pub use config_tab::ConfigTab;
 pub use drop_zone::DropZone;
@@ -45,3 +46,24 @@ pub use restore_prompt::RestorePrompt;
 pub use settings::{SettingsPanel, Theme};
 pub use tab_bar::TabBar;
 pub use tags_tab::TagsTab;
+pub use warm_up::WarmUp;
+
+/// Runs `then` in a task of its own after the current one: how the page splits work that
+/// would make one long task.
+fn after_this_task(then: impl FnOnce() + 'static) {
+    use wasm_bindgen::JsCast;
+    let callback = wasm_bindgen::closure::Closure::once_into_js(then);
+    if let Some(window) = web_sys::window() {
+        let _ = window.set_timeout_with_callback(callback.unchecked_ref());
+    }
+}
+
+/// Runs `then` in a task of its own after the next frame is drawn, so what the current task
+/// changed is laid out and painted in a frame of its own before `then`'s changes are.
+fn after_next_frame(then: impl FnOnce() + 'static) {
+    use wasm_bindgen::JsCast;
+    let frame = wasm_bindgen::closure::Closure::once_into_js(move || after_this_task(then));
+    if let Some(window) = web_sys::window() {
+        let _ = window.request_animation_frame(frame.unchecked_ref());
+    }
+}

@@ -16,6 +16,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlInputElement, KeyboardEvent};
 use yew::prelude::*;
 
+use super::after_next_frame;
 use super::file_view::{FileView, Viewed};
 use crate::fragment::{MarkFilter, SortOrder as RouteSort, TreeMode, ViewState};
 use crate::hooks::typing;
@@ -26,6 +27,8 @@ const ROW_HEIGHT: f64 = 22.0;
 const OVERSCAN: usize = 40;
 /// Rows asked for when the pane's height is not known yet.
 const DEFAULT_VISIBLE: usize = 30;
+/// Rows drawn beyond the visible ones in the first frame of a view (see [`Staged`]).
+const FIRST_FRAME_MARGIN: usize = 2;
 
 #[derive(Properties, PartialEq)]
 pub struct FileTreePaneProps {
@@ -77,6 +80,19 @@ impl Window {
     }
 }
 
+/// How much of a window is drawn. The first window of a view is drawn in two frames: the
+/// rows in view first, the margin above and below after that frame. Drawing and laying out all of
+/// a window's rows (about 110) at once took one task over 50 ms on a loaded machine; the
+/// margin is only needed once the user scrolls.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Staged {
+    /// Only the rows in view; `focus` is the row the worker moved the window to, which the
+    /// pane scrolls into view.
+    InView { focus: Option<usize> },
+    /// Every row of the window.
+    All,
+}
+
 /// What the search box found.
 #[derive(Debug, PartialEq)]
 struct Hits {
@@ -88,6 +104,9 @@ struct Hits {
 #[function_component(FileTreePane)]
 pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
     let window = use_state(|| None::<Rc<Window>>);
+    let staged = use_state(|| Staged::All);
+    // The view of the window drawn last (the listener reads it: see `file_asked`).
+    let drawn_view = use_mut_ref(|| None::<ViewKey>);
     let hits = use_state(|| None::<Rc<Hits>>);
     let problem = use_state(|| None::<String>);
     let next_id = use_mut_ref(|| 0u64);
@@ -113,6 +132,8 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
     // Hear the worker's answers while the pane is shown.
     {
         let window = window.clone();
+        let staged = staged.clone();
+        let drawn_view = drawn_view.clone();
         let hits = hits.clone();
         let problem = problem.clone();
         let wanted_window = wanted_window.clone();
@@ -141,6 +162,13 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
                         problem.set(
                             missing.map(|path| format!("{path} is not in this view of the layer")),
                         );
+                        let first_of_view = drawn_view.borrow().as_ref() != Some(&view);
+                        if first_of_view {
+                            *drawn_view.borrow_mut() = Some(view.clone());
+                            staged.set(Staged::InView { focus });
+                            let staged = staged.clone();
+                            after_next_frame(move || staged.set(Staged::All));
+                        }
                         window.set(Some(Rc::new(Window {
                             view,
                             total,
@@ -486,7 +514,9 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
             </p>
         }
     } else if let Some(held) = &held {
-        let rows = held.rows.iter().map(|row| {
+        let drawn = drawn_rows(held, *staged, &scroller);
+        let drawn_start = held.start + drawn.start;
+        let rows = held.rows[drawn].iter().map(|row| {
             let path = row.path.clone();
             let on_select = select_path.clone();
             let act = act.clone();
@@ -515,7 +545,7 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
         let height = format!("height: {}px", held.total as f64 * ROW_HEIGHT);
         let offset = format!(
             "transform: translateY({}px)",
-            held.start as f64 * ROW_HEIGHT
+            drawn_start as f64 * ROW_HEIGHT
         );
         html! {
             <>
@@ -588,6 +618,35 @@ fn visible_rows(scroller: &NodeRef) -> usize {
         .map(|element| (element.client_height() as f64 / ROW_HEIGHT).ceil() as usize)
         .filter(|rows| *rows > 0)
         .unwrap_or(DEFAULT_VISIBLE)
+}
+
+/// The positions in `held.rows` to draw: all of them, or while `staged` says so only those
+/// in view (around the focused row, else at the scroll position), with a small margin.
+fn drawn_rows(held: &Window, staged: Staged, scroller: &NodeRef) -> std::ops::Range<usize> {
+    let all = 0..held.rows.len();
+    let Staged::InView { focus } = staged else {
+        return all;
+    };
+    let visible = visible_rows(scroller);
+    let first = match focus {
+        // The pane scrolls the focused row to a third of the way down.
+        Some(row) => row.saturating_sub(visible / 3),
+        None => scroller.cast::<Element>().map_or(0, |element| {
+            (element.scroll_top() as f64 / ROW_HEIGHT) as usize
+        }),
+    };
+    let from = first
+        .saturating_sub(FIRST_FRAME_MARGIN)
+        .saturating_sub(held.start)
+        .min(held.rows.len());
+    let to = (first + visible + FIRST_FRAME_MARGIN)
+        .saturating_sub(held.start)
+        .clamp(from, held.rows.len());
+    if from == to {
+        // The window is not where the view is (it is about to move): draw its start.
+        return 0..visible.min(held.rows.len());
+    }
+    from..to
 }
 
 /// The view switch, filter chips, sort, collapse and expand, and the search box.

@@ -69,6 +69,27 @@ impl Browser {
         Browser::start_with(Some("devtools.timeline"))
     }
 
+    /// Like [`Browser::start`], with Chromium's trace of `categories` (comma-separated) in
+    /// the performance log, read back with [`Browser::trace_events`].
+    pub fn start_tracing(categories: &str) -> Browser {
+        Browser::start_with(Some(categories))
+    }
+
+    /// The trace events (`Tracing.dataCollected` in the performance log, each the event's
+    /// JSON: `name`, `ph`, `ts`, `dur`, `tid`, `args`...) since the last read of the log.
+    pub fn trace_events(&self) -> Vec<Value> {
+        let entries = self
+            .driver
+            .log("performance")
+            .unwrap_or_else(|error| panic!("reading the performance log: {error}"));
+        entries
+            .iter()
+            .filter_map(|entry| serde_json::from_str::<Value>(&entry.message).ok())
+            .filter(|event| event["message"]["method"] == "Tracing.dataCollected")
+            .map(|event| event["message"]["params"].clone())
+            .collect()
+    }
+
     fn start_with(trace_categories: Option<&str>) -> Browser {
         for binary in [CHROMEDRIVER, CHROMIUM] {
             assert!(

@@ -9,6 +9,9 @@ use serde_json::{json, Value};
 use crate::encoding::base64_standard_decode;
 use crate::http::loopback_agent;
 
+/// The largest answer read from chromedriver (a screenshot, a performance log), bytes.
+const RESPONSE_LIMIT: u64 = 256 * 1024 * 1024;
+
 /// The key under which WebDriver returns element references.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -308,7 +311,13 @@ fn send(
     };
     let mut response = response.map_err(transport)?;
     let status = response.status().as_u16();
-    let envelope: Value = response.body_mut().read_json().map_err(transport)?;
+    // A performance log with a trace in it runs past ureq's default 10 MiB.
+    let envelope: Value = response
+        .body_mut()
+        .with_config()
+        .limit(RESPONSE_LIMIT)
+        .read_json()
+        .map_err(transport)?;
     let value = envelope.get("value").cloned().unwrap_or(Value::Null);
     if status >= 400 || value.get("error").is_some_and(Value::is_string) {
         return Err(WebDriverError {

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! page-bench --debian OCI_ARCHIVE --tree DOCKER_SAVE --million DOCKER_SAVE
-//!            [--reps N] [--million-reps N] [--part open|tree|million]... [--profile]
+//!            [--reps N] [--million-reps N] [--part open|tree|million]... [--profile] [--trace]
 //! ```
 //!
 //! - `open`: the Debian-rootfs image (one gzip layer) pushed with skopeo to a loopback
@@ -173,6 +173,10 @@ struct Options {
     /// After the measured runs, one more open of the Debian and the 1M image with the main
     /// thread's CPU profile, summarised on stderr (not counted: profiling slows the page).
     profile: bool,
+    /// After the measured runs, one more open of the Debian image (and drop of the 1M image)
+    /// with Chromium's trace of the page's main thread: each task over the long-task limit,
+    /// with what ran in it.
+    trace: bool,
 }
 
 fn main() -> ExitCode {
@@ -205,12 +209,13 @@ fn main() -> ExitCode {
 
 fn parse_args(args: Vec<String>) -> Result<Options, String> {
     let usage = "usage: page-bench --debian OCI_ARCHIVE --tree DOCKER_SAVE --million DOCKER_SAVE \
-                 [--reps N] [--million-reps N] [--part open|tree|million]... [--profile]";
+                 [--reps N] [--million-reps N] [--part open|tree|million]... [--profile] [--trace]";
     let (mut debian, mut tree, mut million) = (None, None, None);
     let mut reps = DEFAULT_REPS;
     let mut million_reps = DEFAULT_MILLION_REPS;
     let mut parts = Vec::new();
     let mut profile = false;
+    let mut trace = false;
     let mut rest = args.into_iter();
     while let Some(flag) = rest.next() {
         let mut value = || rest.next().ok_or(format!("{flag} needs a value; {usage}"));
@@ -225,6 +230,7 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
             "--reps" => reps = count(value()?)?,
             "--million-reps" => million_reps = count(value()?)?,
             "--profile" => profile = true,
+            "--trace" => trace = true,
             "--part" => {
                 let name = value()?;
                 parts.push(Part::parse(&name).ok_or(format!("no part {name:?}; {usage}"))?);
@@ -254,6 +260,7 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
         million_reps,
         parts,
         profile,
+        trace,
     })
 }
 
@@ -261,7 +268,11 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
 
 /// A fresh headless Chromium with [`INSTRUMENT`] installed for every document it loads.
 fn instrumented_browser() -> Result<Browser, String> {
-    let browser = Browser::start();
+    instrument(Browser::start())
+}
+
+/// [`INSTRUMENT`] installed in `browser` for every document it loads.
+fn instrument(browser: Browser) -> Result<Browser, String> {
     browser
         .webdriver()
         .cdp(
@@ -504,6 +515,31 @@ impl LongTasks {
     }
 }
 
+/// Prints the median over the runs of each run's longest long task, against the target, and
+/// each run's.
+fn print_longest_median(prefix: &str, longest: &[f64]) {
+    let middle = median(longest.iter().copied());
+    let runs: Vec<String> = longest.iter().map(|ms| format!("{ms:.0}")).collect();
+    println!(
+        "{prefix}_long_task_longest_median: {middle:.0} ms (median over {} runs of each run's longest: {} ms; target <= {LONG_TASK_MS}: {})",
+        longest.len(),
+        runs.join(", "),
+        if middle <= LONG_TASK_MS { "met" } else { "not met" }
+    );
+}
+
+/// The machine's load average (`/proc/loadavg`'s first three fields), the timings' context.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// Waits until `done` holds for the tree pane's state, failing on an error shown or the
 /// timeout; returns the state that satisfied it.
 fn wait_for(browser: &Browser, what: &str, done: impl Fn(&Value) -> bool) -> Result<Value, String> {
@@ -603,6 +639,8 @@ fn bench_open(options: &Options) -> Result<(), String> {
     let mut copy_times = Vec::new();
     let mut list_times = Vec::new();
     let mut long_task_counts = Vec::new();
+    let mut longest_tasks = Vec::new();
+    let load_before = load_average();
     let mut worst: Option<LongTasks> = None;
     let (mut page_entries, mut tar_entries) = (None, 0);
     for round in 0..options.reps {
@@ -621,6 +659,7 @@ fn bench_open(options: &Options) -> Result<(), String> {
                 page_times.push(open.tree_seconds);
                 overview_times.push(open.overview_seconds);
                 long_task_counts.push(open.long_tasks.tasks.len() as f64);
+                longest_tasks.push(open.long_tasks.longest_ms());
                 page_entries = open.entries;
                 if worst
                     .as_ref()
@@ -658,6 +697,23 @@ fn bench_open(options: &Options) -> Result<(), String> {
         )?;
         profiler.finish(&browser, "debian")?;
     }
+    if options.trace {
+        let browser = instrument(Browser::start_tracing(TRACE_CATEGORIES))?;
+        browser.open(&server.url);
+        let input = browser.try_wait_for_testid("ref-input", OPEN_TIMEOUT)?;
+        browser
+            .webdriver()
+            .send_keys(&input, &reference)
+            .map_err(|error| error.to_string())?;
+        // From Enter on, as the measured opens count.
+        browser.trace_events();
+        browser
+            .webdriver()
+            .send_keys(&input, "\u{E007}")
+            .map_err(|error| error.to_string())?;
+        let events = trace_until_done(&browser)?;
+        print_long_tasks_traced(&events, "debian");
+    }
     let page = median(page_times.iter().copied());
     let native = median(native_times.iter().copied());
     let fastest = |runs: &[f64]| runs.iter().copied().fold(f64::INFINITY, f64::min);
@@ -690,6 +746,11 @@ fn bench_open(options: &Options) -> Result<(), String> {
     println!(
         "debian_long_tasks_per_open: {:.0} tasks over {LONG_TASK_MS} ms (median of the opens; target 0)",
         median(long_task_counts)
+    );
+    print_longest_median("debian", &longest_tasks);
+    println!(
+        "debian_load_average: {load_before} at the start, {} at the end (/proc/loadavg: 1, 5, 15 min)",
+        load_average()
     );
     if let Some(worst) = worst {
         eprintln!("# the open with the longest long task:");
@@ -1002,6 +1063,8 @@ struct MainThreadProfile;
 const PROFILE_INTERVAL_US: u64 = 250;
 /// Functions listed per table.
 const PROFILE_TOP: usize = 15;
+/// Functions listed per table for each busy span over the long-task limit.
+const PROFILE_SPAN_TOP: usize = 25;
 
 impl MainThreadProfile {
     fn start(browser: &Browser) -> Result<MainThreadProfile, String> {
@@ -1053,34 +1116,22 @@ impl MainThreadProfile {
             .as_array()
             .cloned()
             .unwrap_or_default();
-        let mut own: HashMap<&str, f64> = HashMap::new();
-        let mut with_callees: HashMap<&str, f64> = HashMap::new();
-        let mut total = 0.0;
         // Each sample's time is the gap to the next one.
-        for (index, sample) in samples.iter().enumerate() {
-            let ms = deltas
-                .get(index + 1)
-                .and_then(Value::as_f64)
-                .unwrap_or(PROFILE_INTERVAL_US as f64)
-                / 1000.0;
-            total += ms;
-            let mut id = sample.as_u64().unwrap_or(0);
-            let Some(name) = names.get(&id) else { continue };
-            *own.entry(name).or_insert(0.0) += ms;
-            let mut seen: Vec<&str> = Vec::new();
-            loop {
-                if let Some(name) = names.get(&id) {
-                    if !seen.contains(&name.as_str()) {
-                        seen.push(name);
-                        *with_callees.entry(name).or_insert(0.0) += ms;
-                    }
-                }
-                match parents.get(&id) {
-                    Some(&parent) => id = parent,
-                    None => break,
-                }
-            }
-        }
+        let timed: Vec<(u64, f64)> = samples
+            .iter()
+            .enumerate()
+            .map(|(index, sample)| {
+                let ms = deltas
+                    .get(index + 1)
+                    .and_then(Value::as_f64)
+                    .unwrap_or(PROFILE_INTERVAL_US as f64)
+                    / 1000.0;
+                (sample.as_u64().unwrap_or(0), ms)
+            })
+            .collect();
+        let tables = ProfileTables::of(&timed, &names, &parents);
+        let total = tables.total;
+        let own = &tables.own;
         let idle = own.get("(idle)").copied().unwrap_or(0.0);
         eprintln!(
             "# {prefix} main-thread profile: {total:.0} ms profiled, {idle:.0} ms idle, \
@@ -1089,20 +1140,230 @@ impl MainThreadProfile {
             own.get("(program)").copied().unwrap_or(0.0),
             own.get("(garbage collector)").copied().unwrap_or(0.0)
         );
+        tables.print(prefix, "", PROFILE_TOP);
+        // The long tasks themselves: runs of samples with no idle one between them, as
+        // `first..end` sample positions.
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut begin = None;
+        for (index, (id, _)) in timed.iter().enumerate() {
+            let idle = names.get(id).is_some_and(|name| name == "(idle)");
+            match (idle, begin) {
+                (false, None) => begin = Some(index),
+                (true, Some(first)) => {
+                    spans.push((first, index));
+                    begin = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(first) = begin {
+            spans.push((first, timed.len()));
+        }
+        for (first, end) in spans {
+            let span = &timed[first..end];
+            let ms: f64 = span.iter().map(|(_, ms)| ms).sum();
+            if ms <= LONG_TASK_MS {
+                continue;
+            }
+            let start: f64 = timed[..first].iter().map(|(_, ms)| ms).sum();
+            let tables = ProfileTables::of(span, &names, &parents);
+            eprintln!(
+                "# {prefix} busy span of {ms:.0} ms at {:.3} s of the profile ({:.0} ms (program), {:.0} ms garbage collection):",
+                start / 1000.0,
+                tables.own.get("(program)").copied().unwrap_or(0.0),
+                tables.own.get("(garbage collector)").copied().unwrap_or(0.0)
+            );
+            tables.print(prefix, "  ", PROFILE_SPAN_TOP);
+        }
+        Ok(())
+    }
+}
+
+/// Time by function in some samples of a profile: of their own and with their callees.
+struct ProfileTables<'a> {
+    total: f64,
+    own: HashMap<&'a str, f64>,
+    with_callees: HashMap<&'a str, f64>,
+}
+
+impl<'a> ProfileTables<'a> {
+    fn of(
+        samples: &[(u64, f64)],
+        names: &'a HashMap<u64, String>,
+        parents: &HashMap<u64, u64>,
+    ) -> ProfileTables<'a> {
+        let mut tables = ProfileTables {
+            total: 0.0,
+            own: HashMap::new(),
+            with_callees: HashMap::new(),
+        };
+        for &(sample, ms) in samples {
+            tables.total += ms;
+            let mut id = sample;
+            let Some(name) = names.get(&id) else { continue };
+            *tables.own.entry(name).or_insert(0.0) += ms;
+            let mut seen: Vec<&str> = Vec::new();
+            loop {
+                if let Some(name) = names.get(&id) {
+                    if !seen.contains(&name.as_str()) {
+                        seen.push(name);
+                        *tables.with_callees.entry(name).or_insert(0.0) += ms;
+                    }
+                }
+                match parents.get(&id) {
+                    Some(&parent) => id = parent,
+                    None => break,
+                }
+            }
+        }
+        tables
+    }
+
+    /// The `top` functions by own time and by time with callees, to stderr.
+    fn print(&self, prefix: &str, indent: &str, top: usize) {
         let skip = ["(root)", "(idle)", "(program)", "(garbage collector)"];
-        for (title, table) in [("own time", &own), ("time with callees", &with_callees)] {
+        for (title, table) in [
+            ("own time", &self.own),
+            ("time with callees", &self.with_callees),
+        ] {
             let mut rows: Vec<(&str, f64)> = table
                 .iter()
                 .filter(|(name, _)| !skip.contains(name))
                 .map(|(name, ms)| (*name, *ms))
                 .collect();
             rows.sort_by(|a, b| b.1.total_cmp(&a.1));
-            eprintln!("# {prefix} main-thread functions by {title}:");
-            for (name, ms) in rows.into_iter().take(PROFILE_TOP) {
-                eprintln!("#   {ms:8.1} ms  {name}");
+            eprintln!("# {indent}{prefix} main-thread functions by {title}:");
+            for (name, ms) in rows.into_iter().take(top) {
+                let name: String = name.chars().take(160).collect();
+                eprintln!("# {indent}  {ms:8.1} ms  {name}");
             }
         }
-        Ok(())
+    }
+}
+
+/// What Chromium's trace records of the main thread: its tasks, script, style, layout and
+/// paint, and V8's compilation of scripts and wasm functions.
+const TRACE_CATEGORIES: &str =
+    "toplevel,devtools.timeline,disabled-by-default-devtools.timeline,v8.wasm,disabled-by-default-v8.wasm.detailed,disabled-by-default-v8.compile";
+/// Events inside a long task shorter than this are summed by name, not listed.
+const TRACE_DETAIL_MS: f64 = 2.0;
+
+/// The trace events of `browser` until the analysis is done (every digest checked). The log
+/// is read as it fills: one read of all of it would be too large.
+fn trace_until_done(browser: &Browser) -> Result<Vec<Value>, String> {
+    let mut events = Vec::new();
+    let started = Instant::now();
+    while !analysis_done(&browser.execute(TREE_STATE)) {
+        if started.elapsed() > OPEN_TIMEOUT {
+            return Err("the traced analysis did not finish".into());
+        }
+        events.extend(browser.trace_events());
+        std::thread::sleep(POLL_INTERVAL * 4);
+    }
+    events.extend(browser.trace_events());
+    Ok(events)
+}
+
+/// Prints, to stderr, every task of the page's main thread (`CrRendererMain`, the renderer
+/// with the most events) longer than the long-task limit, with the events in it by name.
+fn print_long_tasks_traced(events: &[Value], prefix: &str) {
+    let mut main_threads: HashMap<(u64, u64), usize> = HashMap::new();
+    for event in events {
+        if event["ph"] == "M"
+            && event["name"] == "thread_name"
+            && event["args"]["name"] == "CrRendererMain"
+        {
+            main_threads.insert(
+                (
+                    event["pid"].as_u64().unwrap_or(0),
+                    event["tid"].as_u64().unwrap_or(0),
+                ),
+                0,
+            );
+        }
+    }
+    for event in events {
+        let key = (
+            event["pid"].as_u64().unwrap_or(0),
+            event["tid"].as_u64().unwrap_or(0),
+        );
+        if let Some(count) = main_threads.get_mut(&key) {
+            *count += 1;
+        }
+    }
+    let Some((&main, _)) = main_threads.iter().max_by_key(|(_, count)| **count) else {
+        eprintln!(
+            "# {prefix} trace: no CrRendererMain thread in {} events",
+            events.len()
+        );
+        return;
+    };
+    let on_main: Vec<&Value> = events
+        .iter()
+        .filter(|event| {
+            (
+                event["pid"].as_u64().unwrap_or(0),
+                event["tid"].as_u64().unwrap_or(0),
+            ) == main
+                && event["ph"] == "X"
+        })
+        .collect();
+    let ms = |event: &Value, key: &str| event[key].as_f64().unwrap_or(0.0) / 1000.0;
+    let tasks: Vec<&&Value> = on_main
+        .iter()
+        .filter(|event| {
+            event["name"] == "ThreadControllerImpl::RunTask" && ms(event, "dur") > LONG_TASK_MS
+        })
+        .collect();
+    eprintln!(
+        "# {prefix} trace: {} events, {} on the main thread, {} tasks over {LONG_TASK_MS} ms",
+        events.len(),
+        on_main.len(),
+        tasks.len()
+    );
+    for task in tasks {
+        let (start, end) = (ms(task, "ts"), ms(task, "ts") + ms(task, "dur"));
+        eprintln!("# {prefix} traced task of {:.1} ms:", ms(task, "dur"));
+        let mut summed: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+        for event in &on_main {
+            let at = ms(event, "ts");
+            if std::ptr::eq(*event, *task) || at < start || at > end {
+                continue;
+            }
+            let name = event["name"].as_str().unwrap_or("?");
+            let duration = ms(event, "dur");
+            let entry = summed.entry(name.to_string()).or_insert((0, 0.0));
+            entry.0 += 1;
+            entry.1 += duration;
+            if duration >= TRACE_DETAIL_MS {
+                let data = &event["args"]["data"];
+                let detail = [
+                    &data["functionName"],
+                    &data["url"],
+                    &data["type"],
+                    &event["args"]["func_index"],
+                    &data["frame"],
+                ]
+                .iter()
+                .filter_map(|value| {
+                    value
+                        .as_str()
+                        .map(str::to_string)
+                        .or_else(|| value.as_u64().map(|n| n.to_string()))
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+                eprintln!(
+                    "#   +{:7.1} ms {duration:7.1} ms  {name} {detail}",
+                    at - start
+                );
+            }
+        }
+        let mut by_time: Vec<(String, (usize, f64))> = summed.into_iter().collect();
+        by_time.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
+        for (name, (count, total)) in by_time.into_iter().take(20) {
+            eprintln!("#   sum {total:7.1} ms  {count:5}x {name}");
+        }
     }
 }
 
@@ -1111,6 +1372,8 @@ impl MainThreadProfile {
 fn bench_million(options: &Options) -> Result<(), String> {
     let server = LayerscopeServer::start();
     let entries = tar_entries(&options.million)?;
+    let mut longest_tasks = Vec::new();
+    let load_before = load_average();
     for round in 0..options.million_reps {
         let browser = open_page(&server, "drop-zone")?;
         let sampler = MemorySampler::start();
@@ -1148,6 +1411,7 @@ fn bench_million(options: &Options) -> Result<(), String> {
             POLL_INTERVAL.as_millis()
         );
         long_tasks.print("million");
+        longest_tasks.push(long_tasks.longest_ms());
         memory.print(&baseline, entries);
         println!(
             "million_scroll_fps: {:.1} fps (the 100k tree's scripted scroll on this tree; {:.1} % of frames not covered)",
@@ -1155,12 +1419,26 @@ fn bench_million(options: &Options) -> Result<(), String> {
             scroll.blank as f64 / scroll.frames.max(1) as f64 * 100.0
         );
     }
+    print_longest_median("million", &longest_tasks);
+    println!(
+        "million_load_average: {load_before} at the start, {} at the end (/proc/loadavg: 1, 5, 15 min)",
+        load_average()
+    );
     if options.profile {
         let browser = open_page(&server, "drop-zone")?;
         let profiler = MainThreadProfile::start(&browser)?;
         browser.set_file("drop-zone", &options.million);
         wait_for(&browser, "the 1M image's digests (profiled)", analysis_done)?;
         profiler.finish(&browser, "million")?;
+    }
+    if options.trace {
+        let browser = instrument(Browser::start_tracing(TRACE_CATEGORIES))?;
+        browser.open(&server.url);
+        browser.try_wait_for_testid("drop-zone", OPEN_TIMEOUT)?;
+        browser.trace_events();
+        browser.set_file("drop-zone", &options.million);
+        let events = trace_until_done(&browser)?;
+        print_long_tasks_traced(&events, "million");
     }
     Ok(())
 }

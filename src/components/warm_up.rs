@@ -1,0 +1,280 @@
+//! Runs the page's code for a shown image once, on sample data, before the first image comes.
+//!
+//! Chromium compiles a wasm function the first time it is called, on the thread that calls
+//! it. Without this the first overview, progress tick and tree window each paid for compiling
+//! the hundreds of functions they run inside the task that handled the worker's message: in a
+//! trace of the Debian open, 57 ms of a 67 ms task were `wasm.CompileLazy`. Here the same
+//! code runs while the page is idle after its load: the worker's messages are parsed and
+//! reduced, then the header, the progress line and the Files tab with a window of tree rows
+//! are drawn, one stage per task, into an element that is never put in the document (so no
+//! style or layout is done for it and no query finds it), and then taken down.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use layerscope_core::archive::{Phase, Progress};
+use layerscope_core::engine::tar::EntryKind;
+use layerscope_core::model::digest::{Digest, DigestRole};
+use layerscope_core::present::report::{
+    HistoryRow, ImageListing, ImageReport, LayerReport, Verification,
+};
+use layerscope_core::present::tree_view::{Mark, ModeText, TreeRow};
+use layerscope_web::protocol::{TreeAnswer, TreeRequest, WorkerEvent};
+use yew::prelude::*;
+
+use super::after_this_task;
+use super::files_tab::FilesTab;
+use super::image_summary::ImageSummary;
+use super::progress_bar::ProgressBar;
+use super::tab_bar::TabBar;
+use crate::fragment::ViewState;
+use crate::state::{Action, ExportState, OpenView, Origin, PageState};
+
+/// Rows of the sample tree window: enough to run every kind of row.
+const SAMPLE_ROWS: usize = 12;
+
+#[derive(Properties, PartialEq)]
+pub struct WarmUpProps {
+    /// Called once every stage has run; the page then stops rendering this.
+    pub on_done: Callback<()>,
+}
+
+/// What runs next, in order, each in a task of its own.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Stage {
+    /// The page's first paint comes first.
+    Waiting,
+    /// The worker's messages, parsed from their JSON and applied to a scratch state.
+    Messages,
+    /// The image header, the progress line and the tab bar.
+    Header,
+    /// The Files tab: the layer list and the tree pane, with a window of rows.
+    Files,
+    /// Everything ran.
+    Done,
+}
+
+impl Stage {
+    fn next(self) -> Stage {
+        match self {
+            Stage::Waiting => Stage::Messages,
+            Stage::Messages => Stage::Header,
+            Stage::Header => Stage::Files,
+            Stage::Files | Stage::Done => Stage::Done,
+        }
+    }
+}
+
+/// Draws nothing the user sees; see the module's documentation.
+#[function_component(WarmUp)]
+pub fn warm_up(props: &WarmUpProps) -> Html {
+    let stage = use_state(|| Stage::Waiting);
+    let sample = use_mut_ref(|| None::<Rc<PageState>>);
+    // Never attached to the document.
+    let host = use_memo((), |()| {
+        web_sys::window()
+            .and_then(|window| window.document())
+            .and_then(|document| document.create_element("div").ok())
+    });
+    {
+        let stage = stage.clone();
+        let on_done = props.on_done.clone();
+        use_effect_with(*stage, move |shown: &Stage| {
+            if *shown == Stage::Done {
+                on_done.emit(());
+            } else {
+                let next = shown.next();
+                after_this_task(move || stage.set(next));
+            }
+        });
+    }
+    if *stage == Stage::Messages {
+        *sample.borrow_mut() = Some(sample_state());
+    }
+    let (Some(host), Some(state)) = ((*host).clone(), sample.borrow().clone()) else {
+        return Html::default();
+    };
+    let Some(report) = state.report.as_ref() else {
+        return Html::default();
+    };
+    let drawn = match *stage {
+        Stage::Waiting | Stage::Messages | Stage::Done => Html::default(),
+        Stage::Header => html! {
+            <>
+                <ProgressBar progress={state.progress.clone()} source_name="sample" on_cancel={Callback::noop()} />
+                <ImageSummary overview={report.overview.clone()} packed={1} busy=true verifying=true
+                    on_platform={Callback::noop()} link={Some("#/".to_string())} pinned={None::<String>}
+                    on_pin={Callback::noop()} export={ExportState::Idle} on_export={Callback::noop()} />
+                <TabBar tabs={state.tabs()} shown={state.shown_tab()} on_pick={Callback::noop()} />
+            </>
+        },
+        Stage::Files => {
+            let listener = Rc::new(RefCell::new(None::<Callback<Box<TreeAnswer>>>));
+            let listen_tree = {
+                let listener = listener.clone();
+                Callback::from(move |set: Option<Callback<Box<TreeAnswer>>>| {
+                    *listener.borrow_mut() = set;
+                })
+            };
+            let ask_tree = Callback::from(move |request: TreeRequest| {
+                let listener = listener.borrow().clone();
+                if let (Some(listener), Some(answer)) = (listener, sample_window(request)) {
+                    listener.emit(answer);
+                }
+            });
+            html! {
+                <FilesTab layers={report.layers.clone()} selected={state.shown_layer()}
+                    streaming={vec![(0, (1, 2))]} view={ViewState::default()} on_view={Callback::noop()}
+                    counted=true job={0} {ask_tree} {listen_tree} />
+            }
+        }
+    };
+    create_portal(drawn, host)
+}
+
+/// A page state as the worker's messages for an image of two layers leave it, each message
+/// parsed from the JSON the worker would post.
+fn sample_state() -> Rc<PageState> {
+    let digest = Digest::sha256_of(b"layerscope warm-up");
+    let layers: Vec<LayerReport> = (0..2)
+        .map(|index| LayerReport {
+            index,
+            digest: Some(digest.clone()),
+            diff_id: Some(digest.clone()),
+            stored_size: 1,
+            size_bytes: 2,
+            command: "RUN true".into(),
+            scanned: index == 0,
+            ..Default::default()
+        })
+        .collect();
+    let report = ImageReport {
+        images: vec![ImageListing {
+            manifest_digest: Some(digest.clone()),
+            config_digest: Some(digest.clone()),
+            tags: vec!["sample:1".into(), "sample:2".into()],
+            ..Default::default()
+        }],
+        history: vec![HistoryRow::default(); 2],
+        layers,
+        verification: vec![Verification {
+            kind: DigestRole::DiffId,
+            subject: "layer 0".into(),
+            expected: digest.clone(),
+            actual: digest.clone(),
+            ok: true,
+        }],
+        unverified_layers: vec![1],
+        warnings: vec!["sample".into()],
+        ..Default::default()
+    };
+    let progress = Progress {
+        phase: Phase::ScanningLayers,
+        bytes_read: 1,
+        total_bytes: Some(2),
+        streamed: true,
+        layer: Some((1, 2)),
+        layer_bytes: Some((1, 2)),
+        message: "sample".into(),
+    };
+    let events = [
+        WorkerEvent::Overview {
+            report: Box::new(report.clone()),
+        },
+        WorkerEvent::Progress(progress.clone()),
+        WorkerEvent::LayerScanned {
+            layer: Box::new(report.layers[1].clone()),
+        },
+        WorkerEvent::Progress(progress),
+        WorkerEvent::Done {
+            report: Box::new(ImageReport {
+                complete: true,
+                ..report.clone()
+            }),
+        },
+        WorkerEvent::Verified {
+            verification: report.verification.clone(),
+            unverified_layers: Vec::new(),
+            layer_digests: vec![Some(digest); 2],
+        },
+    ];
+    let mut state = Rc::new(PageState::default()).reduce(Action::Started {
+        job: 1,
+        source_name: "sample".into(),
+        selected: 0,
+        from_registry: true,
+        with_login: false,
+        repository: None,
+        origin: Origin::Registry {
+            reference: "sample:1".into(),
+            platform: None,
+        },
+        view: OpenView::Fresh,
+    });
+    let mut before_done = None;
+    for event in events {
+        let Ok(event) = WorkerEvent::from_json(&event.to_json()) else {
+            continue;
+        };
+        let done = matches!(event, WorkerEvent::Done { .. });
+        state = state.reduce(Action::Worker { job: 1, event });
+        if !done && before_done.is_none() && state.progress.is_some() {
+            // The header is drawn busy, as it is while layers stream.
+            before_done = Some(state.clone());
+        }
+        let _ = state.route().map(|route| route.to_hash());
+    }
+    before_done.unwrap_or(state)
+}
+
+/// The worker's answer to a window request, parsed from its JSON: a few rows of every kind.
+fn sample_window(request: TreeRequest) -> Option<Box<TreeAnswer>> {
+    let TreeRequest::Window { id, view, .. } = request else {
+        return None;
+    };
+    let marks = [Mark::Added, Mark::Modified, Mark::Removed, Mark::Unchanged];
+    let rows = (0..SAMPLE_ROWS)
+        .map(|row| {
+            let is_dir = row % 3 == 0;
+            let kind = match row % 3 {
+                0 => EntryKind::Directory,
+                1 => EntryKind::File,
+                _ => EntryKind::Symlink,
+            };
+            TreeRow {
+                row,
+                name: format!("entry-{row}").into(),
+                path: format!("/sample/entry-{row}"),
+                depth: (row % 2) as u32,
+                kind,
+                mode: ModeText::new(kind, 0o755),
+                uid: 0,
+                gid: 0,
+                size: row as u64,
+                size_text: format!("{row}B"),
+                link_target: (kind == EntryKind::Symlink).then(|| "entry-1".into()),
+                mark: marks[row % marks.len()],
+                layer: 0,
+                is_dir,
+                has_children: is_dir,
+                expanded: row == 0,
+            }
+        })
+        .collect();
+    let event = WorkerEvent::Tree {
+        answer: Box::new(TreeAnswer::Rows {
+            id,
+            view,
+            total: SAMPLE_ROWS,
+            start: 0,
+            rows,
+            focus: None,
+            missing: None,
+            entries: SAMPLE_ROWS,
+        }),
+    };
+    match WorkerEvent::from_json(&event.to_json()) {
+        Ok(WorkerEvent::Tree { answer }) => Some(answer),
+        _ => None,
+    }
+}
