@@ -5,6 +5,7 @@
 //! extension, and paths under `/proxy/` and `/proxy-token/` go to [`proxy::Proxy`], which
 //! forwards them to registries and their token services. Every request is routed by [`route`].
 
+mod csp;
 mod guard;
 mod proxy;
 mod target;
@@ -326,6 +327,11 @@ async fn serve_file(root: &Path, relative: &Path) -> Response<Body> {
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
+    );
+    // On every file, not only the page: a worker's policy is the one its own script came with.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp::HEADER_POLICY),
     );
     response
 }
