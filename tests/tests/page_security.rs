@@ -276,6 +276,35 @@ fn open_hostile_archive_on_every_tab(browser: &Browser, dir: &Path) {
         "the overwritten file in the wasted-space list: {:?}",
         panel("efficiency")
     );
+    // The file viewer: the hostile name's content, markup too, as text.
+    browser.show_tab("files", OPEN_TIMEOUT);
+    let path = format!("/{HOSTILE_NAME}");
+    let deadline = Instant::now() + OPEN_TIMEOUT;
+    loop {
+        let clicked = browser.execute(&format!(
+            "const r = [...document.querySelectorAll('[data-testid=tree-row]')].find(r => r.dataset.path === {path:?}); \
+             if (r) {{ r.click(); return true; }} return false;"
+        ));
+        if clicked.as_bool() == Some(true) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no tree row for {path}");
+        std::thread::sleep(POLL);
+    }
+    wait_until(
+        browser,
+        "the viewer showing the file's markup as text",
+        || {
+            browser
+            .execute(
+                "const e = document.querySelector('[data-testid=file-view] [data-testid=file-content]'); \
+                 return e ? e.textContent : null;",
+            )
+            .as_str()
+            == Some("<b>second, longer</b>\n")
+        },
+    );
+    browser.save_screenshot("security-hostile-file-view.png");
     assert_eq!(
         browser
             .execute("return document.querySelectorAll('main img, main script, main b').length;"),
