@@ -9,12 +9,13 @@
 //!   windowed tree and the layer bars set `style` attributes (heights, offsets, widths);
 //!   attribute styles carry no selectors, so they cannot read the page.
 //! - `img-src 'self' data:`: the favicon is a `data:` SVG, so the browser asks for no file.
-//! - `connect-src 'self' https: http://localhost:* http://127.0.0.1:*`: the page reads any
+//! - `connect-src 'self' blob: https: http://localhost:* http://127.0.0.1:*`: the page reads any
 //!   registry the user types, directly with CORS, and the core sends plain HTTP only to
 //!   loopback registries (as Docker does); `'self'` is the page's own `./proxy/`, `https:`
 //!   any proxy named in the settings, and a plain-HTTP proxy must be on loopback (the core's
 //!   proxy setting refuses others). CSP cannot name `[::1]`; such registries go through the
-//!   proxy.
+//!   proxy. `blob:` reads back what the page itself made, such as the report it offers for
+//!   download (the tests read it so); it reaches no server.
 //! - `worker-src 'self'`: workers start from the loader scripts of the page's origin.
 //! - `object-src 'none'; base-uri 'none'; form-action 'none'`: no plugins, no `<base>` that
 //!   would move relative script paths, no form posts anywhere.
@@ -27,7 +28,7 @@ macro_rules! meta_policy {
     () => {
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
          style-src-attr 'unsafe-inline'; img-src 'self' data:; \
-         connect-src 'self' https: http://localhost:* http://127.0.0.1:*; worker-src 'self'; \
+         connect-src 'self' blob: https: http://localhost:* http://127.0.0.1:*; worker-src 'self'; \
          object-src 'none'; base-uri 'none'; form-action 'none'"
     };
 }
