@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark command: every figure, printed as `name: value unit` lines.
 #
-#   scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry] [drop] [page]
+#   scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry] [drop] [proxy] [page]
 #
 # With no part named, all of them run, in this order:
 #
@@ -27,6 +27,10 @@
 #            `tar -xOf ARCHIVE LAYER | tar -tzf -` (target <= 0.8x); the root file system in
 #            ten layers, the pool (layers in parallel) against ?scan-workers=1 (one layer
 #            after another), to the tree and to every digest verified.
+#   proxy    `layerscope serve`'s proxy under load (tests/tests/proxy_load.rs, release build):
+#            200 concurrent streams of one 100 MiB blob from a loopback docker-registry,
+#            each hashed by its reader; the proxy's peak RSS and the throughput (the test
+#            suite runs the same test with a 2 MiB blob);
 #   page     the page's own figures in headless Chromium (bench/src/bin/page-bench.rs): the
 #            Debian-rootfs image opened from a loopback registry until its tree is shown,
 #            against `skopeo copy` to a directory + `tar -tzf` of the layer; the main thread's
@@ -55,11 +59,11 @@ parts=()
 for arg in "$@"; do
   case "$arg" in
     --prepare-only) prepare_only=1 ;;
-    native | wasm | archive | registry | drop | page) parts+=("$arg") ;;
-    *) die "usage: scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry] [drop] [page]" ;;
+    native | wasm | archive | registry | drop | proxy | page) parts+=("$arg") ;;
+    *) die "usage: scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry] [drop] [proxy] [page]" ;;
   esac
 done
-[ ${#parts[@]} -gt 0 ] || parts=(native wasm archive registry drop page)
+[ ${#parts[@]} -gt 0 ] || parts=(native wasm archive registry drop proxy page)
 wants() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 cd "$REPO_ROOT"
@@ -368,9 +372,20 @@ bench_page() {
   echo "million_inspect_peak_rss: $(peak_rss_mb "$TARGET_DIR/release/layerscope" inspect "$million") MB (layerscope inspect, native, the same archive)"
 }
 
+# The proxy load test at full size: 200 x 100 MiB (20 GiB) through `layerscope serve`.
+bench_proxy() {
+  say "proxy: building layerscope and the load test (release)"
+  cargo build --release --quiet -p layerscope >&2
+  say "proxy: 200 concurrent streams of a ${BENCH_PROXY_BLOB_MIB:-100} MiB blob"
+  LAYERSCOPE_BIN="$TARGET_DIR/release/layerscope" LAYERSCOPE_LOAD_BLOB_MIB="${BENCH_PROXY_BLOB_MIB:-100}" \
+    cargo test --release --quiet -p layerscope-e2e --test proxy_load -- --nocapture 2>/dev/null |
+    grep -E '^proxy_load_[a-z_]+: '
+}
+
 if wants native; then bench_native; fi
 if wants wasm; then bench_wasm; fi
 if wants archive; then bench_archive; fi
 if wants registry; then bench_registry; fi
 if wants drop; then bench_drop; fi
+if wants proxy; then bench_proxy; fi
 if wants page; then bench_page; fi

@@ -7,14 +7,22 @@ use std::time::Duration;
 
 use layerscope_e2e::{layerscope_binary, Browser, LayerscopeServer, TempDir};
 
+/// The page: markup only, its script a file, since `layerscope serve` sends the page's
+/// Content-Security-Policy (no inline script, no inline event handlers) with every file.
 const PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>harness check</title><link rel="icon" href="data:,"></head>
 <body>
 <div data-testid="drop-zone"><input type="file"></div>
 <p data-testid="file-report">none</p>
 <p data-testid="wasm-report">pending</p>
-<button data-testid="make-error" onclick="console.error('harness-check-error ' + 42)">error</button>
-<script>
+<button data-testid="make-error">error</button>
+<script src="harness.js"></script>
+</body></html>"#;
+
+const SCRIPT: &str = r#"
+  document.querySelector('[data-testid=make-error]').addEventListener('click', () => {
+    console.error('harness-check-error ' + 42);
+  });
   document.querySelector('input[type=file]').addEventListener('change', async (event) => {
     const file = event.target.files[0];
     const text = await file.text();
@@ -30,8 +38,7 @@ const PAGE: &str = r#"<!doctype html>
   WebAssembly.instantiateStreaming(fetch('empty.wasm')).then(
     () => { document.querySelector('[data-testid=wasm-report]').textContent = 'compiled'; },
     (error) => { document.querySelector('[data-testid=wasm-report]').textContent = 'failed: ' + error; });
-</script>
-</body></html>"#;
+"#;
 
 /// The smallest valid module: magic and version.
 const EMPTY_WASM: &[u8] = b"\0asm\x01\0\0\0";
@@ -39,6 +46,7 @@ const EMPTY_WASM: &[u8] = b"\0asm\x01\0\0\0";
 fn harness_site() -> TempDir {
     let site = TempDir::new("harness-site");
     std::fs::write(site.path().join("index.html"), PAGE).unwrap();
+    std::fs::write(site.path().join("harness.js"), SCRIPT).unwrap();
     std::fs::write(site.path().join("empty.wasm"), EMPTY_WASM).unwrap();
     std::fs::write(site.path().join("external.html"),
         r#"<!doctype html><img src="http://layerscope-nowhere.example/pixel.png"><p data-testid="done">done</p>"#,

@@ -746,8 +746,10 @@ fn a_token_registry_behind_the_proxy_takes_a_login_through_proxy_token() {
         .unwrap();
     assert_eq!(theme(), json!("light"));
     assert_eq!(background(), json!("rgb(255, 255, 255)"));
-    // Remembered for the next visit.
+    // Remembered for the next visit (read once the app has started: the load event does not
+    // wait for the wasm).
     browser.open(&server.url);
+    browser.wait_for_testid("ref-input", OPEN_TIMEOUT);
     assert_eq!(theme(), json!("light"));
     open_settings(&browser);
     browser

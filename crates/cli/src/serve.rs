@@ -5,6 +5,7 @@
 //! extension, and paths under `/proxy/` and `/proxy-token/` go to [`proxy::Proxy`], which
 //! forwards them to registries and their token services. Every request is routed by [`route`].
 
+mod csp;
 mod guard;
 mod proxy;
 mod target;
@@ -20,9 +21,9 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderValue};
 use axum::http::{Method, Response, StatusCode};
-use axum::serve::ListenerExt;
 use tokio_util::io::ReaderStream;
 
+pub use guard::PinnedName;
 pub use proxy::AllowedOrigin;
 pub use target::{BadTarget, InsecureRegistry, ProxyTarget};
 
@@ -53,6 +54,15 @@ pub struct ServeArgs {
     /// then read whatever this proxy reaches, --insecure-registry hosts included.
     #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = AllowedOrigin::parse)]
     pub allowed_origins: Vec<AllowedOrigin>,
+    /// Answer NAME with these addresses instead of DNS (repeatable), as curl's --resolve; the
+    /// proxy's address checks still apply to them.
+    #[arg(long = "resolve", value_name = "NAME=ADDR[,ADDR]", value_parser = PinnedName::parse)]
+    pub pinned_names: Vec<PinnedName>,
+    /// Upstream requests the proxy has in flight at once; each holds its slot until its body
+    /// is sent, and a request waits up to 30 s for one before the proxy answers 503.
+    #[arg(long = "max-upstream-requests", value_name = "N", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_upstream_requests: u32,
 }
 
 /// Why `layerscope serve` could not start.
@@ -129,6 +139,8 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
     let proxy = proxy::Proxy::new(
         args.insecure_registries.clone(),
         args.allowed_origins.clone(),
+        args.pinned_names.clone(),
+        args.max_upstream_requests as usize,
     )
     .map_err(|error| setup(format!("the proxy's HTTP client: {error}")))?;
     let app = Arc::new(App { root, proxy });
@@ -141,10 +153,72 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
             display_dir(&args.dist)
         );
         let router = axum::Router::new().fallback(answer).with_state(app);
-        let listener = listener.tap_io(drop_stalled_readers);
-        axum::serve(listener, router)
+        serve_connections(listener, router)
             .await
             .map_err(|source| ServeError::Serve { source })
+    })
+}
+
+/// Connections open at once; a client past this waits in the listen backlog, and those
+/// already connected go on being answered.
+const MAX_CONNECTIONS: usize = 8192;
+
+/// How long a client may take to send a request's headers (the first one and each next one
+/// on a kept-alive connection); a client that trickles them is disconnected after this.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The accept loop: each connection is answered by its own task, with a deadline on request
+/// headers (so slow clients hold no more than a socket and a small task each, and only for a
+/// while) and at most [`MAX_CONNECTIONS`] of them open.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+) -> io::Result<()> {
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    loop {
+        let permit = Arc::clone(&connections)
+            .acquire_owned()
+            .await
+            .expect("the connection semaphore is never closed");
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            // Out of file descriptors or a connection reset before it was accepted: the
+            // listener itself is fine, so wait a moment and go on.
+            Err(error) if is_transient_accept_error(&error) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        let mut stream = stream;
+        drop_stalled_readers(&mut stream);
+        let service = service.clone();
+        tokio::spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .max_buf_size(MAX_HEADER_BYTES * 2);
+            // A failed connection (a client gone, headers too slow or too large) concerns
+            // that client only; hyper has answered it where it could.
+            let _ = http
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            drop(permit);
+        });
+    }
+}
+
+fn is_transient_accept_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    ) || error.raw_os_error().is_some_and(|code| {
+        // EMFILE, ENFILE, ENOBUFS, ENOMEM: resources that free up as connections end.
+        [24, 23, 105, 12].contains(&code)
     })
 }
 
@@ -285,12 +359,36 @@ pub fn mime_type(path: &Path) -> &'static str {
     }
 }
 
+/// The longest request target (path and query) answered; registry paths with a digest and
+/// token queries with several scopes stay far below it.
+pub const MAX_TARGET_BYTES: usize = 8 * 1024;
+
+/// The most request-header bytes (names and values) answered; past it the answer is 431.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 async fn answer(State(app): State<Arc<App>>, request: Request) -> Response<Body> {
     let method = request.method().clone();
     let target = request
         .uri()
         .path_and_query()
         .map_or("/", |path_and_query| path_and_query.as_str());
+    if target.len() > MAX_TARGET_BYTES {
+        return text_response(
+            StatusCode::URI_TOO_LONG,
+            "the request's path and query are longer than 8192 bytes\n",
+        );
+    }
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return text_response(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "the request's headers are larger than 16384 bytes\n",
+        );
+    }
     match route(target) {
         Route::Proxy(proxied) => app.proxy.handle(&method, proxied, request.headers()).await,
         _ if method != Method::GET && method != Method::HEAD => text_response(
@@ -326,6 +424,11 @@ async fn serve_file(root: &Path, relative: &Path) -> Response<Body> {
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
+    );
+    // On every file, not only the page: a worker's policy is the one its own script came with.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp::HEADER_POLICY),
     );
     response
 }

@@ -724,7 +724,12 @@ fn upstream_connections_are_bounded() {
             held.push(stream);
         }
     });
-    let server = ProxyServer::start(std::slice::from_ref(&authority));
+    let server = ProxyServer::start_with(&[
+        "--insecure-registry".to_string(),
+        authority.clone(),
+        "--max-upstream-requests".to_string(),
+        SLOTS.to_string(),
+    ]);
     let clients: Vec<_> = (0..SLOTS + 4)
         .map(|index| {
             let port = server.port;
@@ -750,4 +755,292 @@ fn upstream_connections_are_bounded() {
     for client in clients {
         let _ = client.join();
     }
+}
+
+/// Names the test pins with `--resolve` to internal addresses, as a hostile or misconfigured
+/// DNS would answer them, and the address the refusal must name.
+const INTERNAL_NAMES: &[(&str, &str, &str)] = &[
+    ("private.test", "10.0.0.5", "a private-network address"),
+    (
+        "metadata.test",
+        "169.254.169.254",
+        "the cloud metadata endpoint",
+    ),
+    ("linklocal.test", "169.254.7.7", "a link-local address"),
+    ("loopback.test", "127.0.0.2", "a loopback address"),
+    ("registry.localhost", "127.0.0.1", "a loopback address"),
+    ("ula.test", "fd12:3456::1", "a private-network address"),
+    ("v6linklocal.test", "fe80::1", "a link-local address"),
+    (
+        "mapped.test",
+        "::ffff:192.168.1.1",
+        "a private-network address",
+    ),
+    ("v6loopback.test", "::1", "a loopback address"),
+];
+
+fn pinning_flags() -> Vec<String> {
+    let mut flags = Vec::new();
+    for (name, address, _) in INTERNAL_NAMES {
+        flags.extend(["--resolve".to_string(), format!("{name}={address}")]);
+    }
+    // One public and one private address: the name is refused as a whole.
+    flags.extend([
+        "--resolve".to_string(),
+        "mixed.test=93.184.216.34,192.168.0.9".to_string(),
+    ]);
+    flags
+}
+
+#[test]
+fn names_that_resolve_to_internal_addresses_are_refused() {
+    let server = ProxyServer::start_with(&pinning_flags());
+    let mixed = ("mixed.test", "192.168.0.9", "a private-network address");
+    for (name, address, kind) in INTERNAL_NAMES.iter().chain([&mixed]) {
+        for target in [
+            format!("/proxy/{name}/v2/"),
+            format!("/proxy/{name}:5000/v2/library/app/manifests/latest"),
+            format!("/proxy-token/{name}/token?service=x"),
+        ] {
+            let response = server.request("GET", &target, &[]);
+            assert_eq!(response.status, 403, "{target}: {}", response.text());
+            let text = response.text();
+            assert!(
+                text.contains(&format!("{name} resolves to {address}, which is {kind}")),
+                "{target}: {text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn redirects_to_internal_names_and_addresses_are_not_followed() {
+    let server_flags = |registry: &Upstream| {
+        let mut flags = pinning_flags();
+        flags.extend(["--insecure-registry".to_string(), registry.authority()]);
+        flags
+    };
+    for (location, reason) in [
+        (
+            "https://private.test/storage/blob",
+            "private.test resolves to 10.0.0.5",
+        ),
+        (
+            "https://metadata.test/latest/meta-data/",
+            "the cloud metadata endpoint",
+        ),
+        (
+            "https://mapped.test/blob",
+            "mapped.test resolves to ::ffff:192.168.1.1",
+        ),
+        ("https://localhost/blob", "localhost resolves to"),
+        (
+            "https://[::ffff:10.1.1.1]/blob",
+            "a private-network address",
+        ),
+        ("https://[fd00::5]/blob", "a private-network address"),
+        ("https://[fe80::5]/blob", "a link-local address"),
+        ("https://10.2.3.4/blob", "a private-network address"),
+    ] {
+        let registry = Upstream::start(
+            format!("HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}"),
+            b"",
+        );
+        let server = ProxyServer::start_with(&server_flags(&registry));
+        let response = server.request(
+            "GET",
+            &format!("/proxy/{}/v2/a/b/blobs/{BLOB_DIGEST}", registry.authority()),
+            &[("Authorization", "Bearer secret-for-the-registry")],
+        );
+        assert_eq!(response.status, 403, "{location}: {}", response.text());
+        assert!(
+            response.text().contains(reason),
+            "{location}: {}",
+            response.text()
+        );
+        assert!(
+            !response.text().contains("secret-for-the-registry"),
+            "{location}: the refusal quotes the credentials"
+        );
+        assert_eq!(registry.seen().len(), 1, "{location}");
+    }
+}
+
+#[test]
+fn oversized_urls_and_headers_are_refused_before_any_upstream() {
+    let upstream = Upstream::start("HTTP/1.1 200 OK".to_string(), b"{}");
+    let server = ProxyServer::start(&[upstream.authority()]);
+    let host = upstream.authority();
+    let long_path = format!("/proxy/{host}/v2/{}/manifests/latest", "a".repeat(9000));
+    let response = server.request("GET", &long_path, &[]);
+    assert_eq!(response.status, 414, "{}", response.text());
+    assert!(
+        response.text().contains("8192 bytes"),
+        "{}",
+        response.text()
+    );
+
+    let big_value = "x".repeat(20 * 1024);
+    let response = server.request(
+        "GET",
+        &format!("/proxy/{host}/v2/"),
+        &[("X-Padding", &big_value)],
+    );
+    assert_eq!(response.status, 431, "{}", response.text());
+    assert!(
+        response.text().contains("16384 bytes"),
+        "{}",
+        response.text()
+    );
+
+    // Many small headers: refused by the HTTP parser itself (it reads at most 100).
+    let names: Vec<String> = (0..150).map(|index| format!("X-Many-{index}")).collect();
+    let many: Vec<(&str, &str)> = names.iter().map(|name| (name.as_str(), "1")).collect();
+    let response = server.request("GET", &format!("/proxy/{host}/v2/"), &many);
+    assert_eq!(response.status, 431, "{}", response.text());
+
+    // Headers larger than the parser's buffer: the connection is answered 431 or closed.
+    let huge_value = "y".repeat(256 * 1024);
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let _ = write!(
+        stream,
+        "GET /proxy/{host}/v2/ HTTP/1.1\r\nHost: x\r\nX-Huge: {huge_value}\r\n\r\n"
+    );
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
+        "{answer}"
+    );
+
+    assert!(
+        upstream.seen().is_empty(),
+        "an oversized request went upstream"
+    );
+    let fine = server.request("GET", &format!("/proxy/{host}/v2/"), &[]);
+    assert_eq!(fine.status, 200, "{}", fine.text());
+}
+
+#[test]
+fn an_upstream_that_stalls_inside_the_body_is_cut_off_and_frees_its_slot() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a stalling upstream");
+    let authority = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    // The first request gets its headers and 1000 of 1,000,000 bytes, then silence; later
+    // ones are answered in full.
+    let _upstream = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for (index, stream) in listener.incoming().flatten().enumerate() {
+            if index == 0 {
+                let mut stream = stream;
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok() && line != "\r\n" && !line.is_empty() {
+                    line.clear();
+                }
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n");
+                let _ = stream.write_all(&[7u8; 1000]);
+                held.push(stream);
+            } else {
+                answer_one(stream, "HTTP/1.1 200 OK", b"{}");
+            }
+        }
+    });
+    let server = ProxyServer::start_with(&[
+        "--insecure-registry".to_string(),
+        authority.clone(),
+        "--max-upstream-requests".to_string(),
+        "1".to_string(),
+    ]);
+    let started = std::time::Instant::now();
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /proxy/{authority}/v2/a/blobs/{BLOB_DIGEST} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut received = Vec::new();
+    let _ = stream.read_to_end(&mut received);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(55) && waited < Duration::from_secs(90),
+        "the stalled body ended after {waited:?}"
+    );
+    assert!(
+        received.len() < 1_000_000,
+        "the cut-off body looks complete: {} bytes",
+        received.len()
+    );
+    let log = server.log();
+    assert!(log.contains("(the upstream body failed)"), "{log}");
+    // The one upstream slot is free again.
+    let next = server.request("GET", &format!("/proxy/{authority}/v2/"), &[]);
+    assert_eq!(next.status, 200, "{}", next.text());
+}
+
+#[test]
+fn a_thousand_slow_clients_do_not_stop_the_others() {
+    const SLOW: usize = 1000;
+    let upstream = Upstream::start("HTTP/1.1 200 OK".to_string(), b"{}");
+    let server = ProxyServer::start(&[upstream.authority()]);
+    let host = upstream.authority();
+    // Half trickle a request's headers (a byte now and then), half connect and send nothing.
+    let mut slow: Vec<TcpStream> = (0..SLOW)
+        .map(|index| {
+            let mut stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+            if index % 2 == 0 {
+                stream
+                    .write_all(format!("GET /proxy/{host}/v2/ HTTP/1.1\r\nHost: x\r\n").as_bytes())
+                    .unwrap();
+            }
+            stream
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    for round in 0..3 {
+        for (index, stream) in slow.iter_mut().enumerate().step_by(2) {
+            let _ = write!(stream, "X-Slow-{round}-{index}: 1\r\n");
+        }
+        let asked = std::time::Instant::now();
+        let page = server.request("GET", "/", &[]);
+        assert_eq!(page.status, 200);
+        let proxied = server.request("GET", &format!("/proxy/{host}/v2/"), &[]);
+        assert_eq!(proxied.status, 200, "{}", proxied.text());
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "with {SLOW} slow clients open a request took {:?}",
+            asked.elapsed()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    // Their time to send headers runs out: each connection is closed by the server.
+    for (index, stream) in slow.iter_mut().enumerate() {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(40)))
+            .unwrap();
+        let mut rest = Vec::new();
+        let outcome = stream.read_to_end(&mut rest);
+        assert!(
+            outcome.is_ok()
+                || matches!(outcome, Err(ref error) if error.kind() == std::io::ErrorKind::ConnectionReset),
+            "slow client {index} was not disconnected after {:?}: {outcome:?}",
+            started.elapsed()
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "the slow clients were held for {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        upstream.seen().len(),
+        3,
+        "only the three complete requests went upstream"
+    );
 }

@@ -65,6 +65,15 @@ fn serves_each_file_kind_with_its_mime_type() {
         let response = raw_request(server.port, "GET", path);
         assert_eq!(response.status, 200, "{path}");
         assert_eq!(response.header("Content-Type"), Some(mime), "{path}");
+        // Every file, so that workers started from these scripts run under the policy too.
+        let policy = response
+            .header("Content-Security-Policy")
+            .unwrap_or_else(|| panic!("{path} came without a Content-Security-Policy"));
+        assert!(
+            policy.contains("script-src 'self' 'wasm-unsafe-eval';")
+                && policy.ends_with("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
     }
     let wasm = raw_request(server.port, "GET", "/app-1_bg.wasm");
     assert_eq!(wasm.body, b"\0asm\x01\0\0\0");

@@ -9,6 +9,7 @@
 use std::error::Error;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
@@ -167,19 +168,84 @@ pub fn check_resolved(host: &str, addresses: &[SocketAddr]) -> Result<(), Refuse
 }
 
 /// The system resolver with [`check_resolved`] applied: the HTTP client connects only to the
-/// addresses returned here, so the check and the connection use the same answer.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct CheckedResolver;
+/// addresses returned here, so the check and the connection use the same answer. Names given
+/// with `--resolve` are answered from that list instead of DNS, and checked the same way.
+#[derive(Debug, Default, Clone)]
+pub struct CheckedResolver {
+    pinned: Arc<Vec<PinnedName>>,
+}
+
+impl CheckedResolver {
+    /// A resolver answering these names from their pinned addresses, every other from DNS.
+    pub fn new(pinned: Vec<PinnedName>) -> CheckedResolver {
+        CheckedResolver {
+            pinned: Arc::new(pinned),
+        }
+    }
+
+    fn pinned(&self, host: &str) -> Option<Vec<SocketAddr>> {
+        let pinned = self
+            .pinned
+            .iter()
+            .find(|pinned| pinned.name.eq_ignore_ascii_case(host))?;
+        Some(
+            pinned
+                .addresses
+                .iter()
+                .map(|address| SocketAddr::new(*address, 0))
+                .collect(),
+        )
+    }
+}
 
 impl Resolve for CheckedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_string();
+        let pinned = self.pinned(&host);
         Box::pin(async move {
-            let addresses: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addresses: Vec<SocketAddr> = match pinned {
+                Some(addresses) => addresses,
+                None => tokio::net::lookup_host((host.as_str(), 0)).await?.collect(),
+            };
             check_resolved(&host, &addresses)?;
             let addresses: Addrs = Box::new(addresses.into_iter());
             Ok(addresses)
+        })
+    }
+}
+
+/// A host name answered with fixed addresses instead of DNS (`--resolve NAME=ADDR[,ADDR]`, as
+/// curl's `--resolve`): pins a registry's address, and lets the address checks be tried
+/// with names that resolve to internal addresses without a DNS server that says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedName {
+    name: String,
+    addresses: Vec<IpAddr>,
+}
+
+impl PinnedName {
+    /// Parses `NAME=ADDR[,ADDR...]`; IPv6 addresses are written bare or in brackets.
+    pub fn parse(text: &str) -> Result<PinnedName, String> {
+        let invalid = |why: &str| format!("{text:?} is not NAME=ADDR[,ADDR]: {why}");
+        let (name, addresses) = text.split_once('=').ok_or_else(|| invalid("no '='"))?;
+        let name_ok = !name.is_empty()
+            && name
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'.' || byte == b'-');
+        if !name_ok {
+            return Err(invalid("the name is not a host name"));
+        }
+        let addresses = addresses
+            .split(',')
+            .map(|address| {
+                let bare = address.trim_start_matches('[').trim_end_matches(']');
+                bare.parse::<IpAddr>()
+                    .map_err(|_| invalid(&format!("{address:?} is not an IP address")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PinnedName {
+            name: name.to_ascii_lowercase(),
+            addresses,
         })
     }
 }
@@ -261,6 +327,27 @@ mod tests {
                 && message.contains("--insecure-registry"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn pinned_names_parse_and_are_checked_like_resolved_ones() {
+        let pinned = PinnedName::parse("Internal.Test=10.0.0.5,[fd00::1]").unwrap();
+        assert_eq!(pinned.name, "internal.test");
+        assert_eq!(pinned.addresses.len(), 2);
+        for bad in [
+            "internal.test",
+            "=10.0.0.1",
+            "a/b=10.0.0.1",
+            "a=10.0.0",
+            "a=",
+        ] {
+            assert!(PinnedName::parse(bad).is_err(), "{bad}");
+        }
+        let resolver = CheckedResolver::new(vec![pinned]);
+        let addresses = resolver.pinned("internal.test").unwrap();
+        let refused = check_resolved("internal.test", &addresses).unwrap_err();
+        assert_eq!(refused.address, "10.0.0.5".parse::<IpAddr>().unwrap());
+        assert!(resolver.pinned("other.test").is_none());
     }
 
     #[test]

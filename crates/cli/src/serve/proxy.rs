@@ -21,11 +21,9 @@ use layerscope_core::registry::proxy::challenges_to_proxy;
 use reqwest::Url;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::guard::{self, CheckedResolver, RefusedTarget};
+use super::guard::{self, CheckedResolver, PinnedName, RefusedTarget};
 use super::target::{self, InsecureRegistry, ProxyTarget, UpstreamKind};
 
-/// Upstream requests in flight at once; each holds its slot until its body is sent.
-const UPSTREAM_SLOTS: usize = 32;
 /// How long a request waits for a free slot before the proxy answers 503.
 const SLOT_WAIT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -99,6 +97,8 @@ pub struct Proxy {
     /// For `--insecure-registry` hosts: plain HTTP allowed and no address checks.
     insecure_client: reqwest::Client,
     upstream_slots: Arc<Semaphore>,
+    /// The size of `upstream_slots`, named in the busy answer.
+    slot_count: usize,
 }
 
 /// Why the proxy answered itself instead of forwarding an upstream response.
@@ -106,7 +106,7 @@ pub struct Proxy {
 enum Failure {
     BadTarget(String),
     Refused(String),
-    Busy,
+    Busy(usize),
     Timeout,
     Unreachable(String),
     TooManyRedirects,
@@ -117,7 +117,7 @@ impl Failure {
         match self {
             Failure::BadTarget(_) => StatusCode::BAD_REQUEST,
             Failure::Refused(_) => StatusCode::FORBIDDEN,
-            Failure::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Failure::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Failure::Unreachable(_) | Failure::TooManyRedirects => StatusCode::BAD_GATEWAY,
         }
@@ -126,8 +126,9 @@ impl Failure {
     fn message(&self) -> String {
         match self {
             Failure::BadTarget(reason) | Failure::Refused(reason) => reason.clone(),
-            Failure::Busy => format!(
-                "the proxy has {UPSTREAM_SLOTS} upstream requests in flight; try again shortly"
+            Failure::Busy(slots) => format!(
+                "the proxy has {slots} upstream requests in flight (--max-upstream-requests); \
+                 try again shortly"
             ),
             Failure::Timeout => format!(
                 "the upstream sent no response headers within {}s",
@@ -157,6 +158,8 @@ impl Proxy {
     pub fn new(
         insecure: Vec<InsecureRegistry>,
         allowed_origins: Vec<AllowedOrigin>,
+        pinned: Vec<PinnedName>,
+        upstream_slots: usize,
     ) -> Result<Proxy, reqwest::Error> {
         // Err means another provider is installed already, which serves as well.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -176,10 +179,11 @@ impl Proxy {
             allowed_origins,
             checked_client: base()
                 .https_only(true)
-                .dns_resolver(CheckedResolver)
+                .dns_resolver(CheckedResolver::new(pinned))
                 .build()?,
             insecure_client: base().build()?,
-            upstream_slots: Arc::new(Semaphore::new(UPSTREAM_SLOTS)),
+            upstream_slots: Arc::new(Semaphore::new(upstream_slots)),
+            slot_count: upstream_slots,
         })
     }
 
@@ -271,7 +275,7 @@ impl Proxy {
         let slot =
             tokio::time::timeout(SLOT_WAIT, Arc::clone(&self.upstream_slots).acquire_owned())
                 .await
-                .map_err(|_| Failure::Busy)?
+                .map_err(|_| Failure::Busy(self.slot_count))?
                 .expect("the slot semaphore is never closed");
         let upstream = self.fetch_following_redirects(method, url, headers).await?;
         let authorized = headers.contains_key(header::AUTHORIZATION);
@@ -824,6 +828,8 @@ mod tests {
         let proxy = Proxy::new(
             vec![InsecureRegistry::parse("127.0.0.1:5000").unwrap()],
             Vec::new(),
+            Vec::new(),
+            1,
         )
         .unwrap();
         let url = |text: &str| Url::parse(text).unwrap();

@@ -39,6 +39,14 @@ pub enum ProxyUrlError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// Plain HTTP to a host other than `localhost` or `127.0.0.1`: the page's
+    /// Content-Security-Policy lets it reach plain-HTTP servers on loopback only (and a page
+    /// served over HTTPS could not reach one anyway).
+    #[error("{url:?} is plain HTTP to a host that is not this machine: use https://, or a proxy at http://localhost or http://127.0.0.1")]
+    PlainHttpElsewhere {
+        /// The text as given.
+        url: String,
+    },
     /// A query or fragment, which would end up in the middle of every proxied path.
     #[error("{url:?} is not a proxy URL: it has a query or fragment; give the proxy's path only")]
     HasQuery {
@@ -78,6 +86,14 @@ impl ProxyRoot {
             });
         }
         let url = Url::parse(text).map_err(not_a_url)?;
+        let authority = url.host();
+        let port_suffix = format!(":{}", url.port());
+        let host_name = authority.strip_suffix(&port_suffix).unwrap_or(&authority);
+        if url.scheme() == Scheme::Http && host_name != "localhost" && host_name != "127.0.0.1" {
+            return Err(ProxyUrlError::PlainHttpElsewhere {
+                url: text.to_string(),
+            });
+        }
         let path = url.path().trim_end_matches('/');
         let path = path.strip_suffix("/proxy").unwrap_or(path);
         Ok(ProxyRoot {
@@ -260,6 +276,8 @@ mod tests {
             ("ftp://example.org/proxy/", "only http and https"),
             ("https://me@example.org/proxy/", "user name"),
             ("https://example.org/proxy/?x=1", "query or fragment"),
+            ("http://192.168.1.5:8080/proxy/", "not this machine"),
+            ("http://proxy.example/", "not this machine"),
         ] {
             let message = ProxyRoot::parse(bad).unwrap_err().to_string();
             assert!(message.contains(why), "{bad}: {message}");
