@@ -33,7 +33,6 @@ use layerscope_core::engine::scan::{LayerDigests, LayerError, LayerSummary, Scan
 use layerscope_core::model::digest::Digest;
 use layerscope_core::model::platform::Platform;
 use layerscope_core::model::reference::Reference;
-use layerscope_core::present::analysis::AnalysisError;
 use layerscope_core::registry::proxy::{challenges_from_proxy, ProxyRoot};
 use layerscope_core::registry::LayerJob;
 use layerscope_core::registry::{
@@ -790,10 +789,8 @@ fn digests_in(
             "the digests of layer {layer} could not be computed: {error}"
         ))
     })?;
-    match pull.layer_digests(layer, digests) {
-        Ok(()) | Err(PullError::Analysis(AnalysisError::DigestMismatch { .. })) => Ok(()),
-        Err(error) => Err(Some(error.to_string())),
-    }
+    pull.layer_digests(layer, digests)
+        .map_err(|error| Some(error.to_string()))
 }
 
 fn stopped(stop: Stop) -> Option<WorkerEvent> {

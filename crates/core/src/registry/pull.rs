@@ -167,9 +167,6 @@ struct SeparateDigests {
     verifier: LayerVerifier,
     /// Each layer's blob path, for the verification's subjects.
     paths: Vec<String>,
-    /// The rows of digests that did not match (which the verifier refuses rather than
-    /// keeps), with their layers.
-    mismatches: Vec<(usize, Verification)>,
 }
 
 impl ImagePull {
@@ -252,8 +249,8 @@ impl ImagePull {
     /// its entries and also after [`PullStep::Done`]: later `Done` steps carry the updated
     /// verification. Digests are checked once the image is finished (until then they are
     /// held), so a mismatch never keeps the tree from being shown. A digest that does not
-    /// match does not end the pull: it is returned as [`AnalysisError::DigestMismatch`]
-    /// naming both digests, and the report's verification gets a row with `ok: false`.
+    /// match does not end the pull either: the report's verification gets a row with
+    /// `ok: false` naming both digests.
     pub fn layer_digests(&mut self, index: usize, digests: LayerDigests) -> Result<(), PullError> {
         match &mut self.stage {
             Stage::Layers { analysis, .. } => {
@@ -598,46 +595,15 @@ impl ImagePull {
 }
 
 impl SeparateDigests {
-    /// Checks layer `index`'s digests; a mismatch is kept as a row and returned.
+    /// Checks layer `index`'s digests; a mismatch becomes a row with `ok: false`.
     fn check(&mut self, index: usize, digests: &LayerDigests) -> Result<(), PullError> {
-        if self.mismatches.iter().any(|(layer, _)| *layer == index) {
-            return Err(AnalysisError::DigestsRepeated { index }.into());
-        }
         let path = self.paths.get(index).map_or("", String::as_str);
-        match self.verifier.check(index, path, digests) {
-            Ok(()) => Ok(()),
-            Err(AnalysisError::DigestMismatch {
-                kind,
-                subject,
-                expected,
-                actual,
-            }) => {
-                let row = Verification {
-                    kind,
-                    subject: subject.clone(),
-                    expected: expected.clone(),
-                    actual: actual.clone(),
-                    ok: false,
-                };
-                self.mismatches.push((index, row));
-                Err(AnalysisError::DigestMismatch {
-                    kind,
-                    subject,
-                    expected,
-                    actual,
-                }
-                .into())
-            }
-            Err(error) => Err(error.into()),
-        }
+        Ok(self.verifier.check(index, path, digests)?)
     }
 
-    /// Writes the layers' checks into `report`, the mismatches after them.
+    /// Writes the layers' checks into `report`.
     fn update_report(&self, report: &mut ImageReport) {
         self.verifier.update_report(report);
-        report
-            .verification
-            .extend(self.mismatches.iter().map(|(_, row)| row.clone()));
     }
 }
 
