@@ -746,8 +746,10 @@ fn a_token_registry_behind_the_proxy_takes_a_login_through_proxy_token() {
         .unwrap();
     assert_eq!(theme(), json!("light"));
     assert_eq!(background(), json!("rgb(255, 255, 255)"));
-    // Remembered for the next visit.
+    // Remembered for the next visit. The page applies it before its first render, which can
+    // come after the load WebDriver waits for: wait for the rendered page.
     browser.open(&server.url);
+    browser.wait_for_testid("ref-input", OPEN_TIMEOUT);
     assert_eq!(theme(), json!("light"));
     open_settings(&browser);
     browser
