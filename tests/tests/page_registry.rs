@@ -578,8 +578,9 @@ fn cancel_stops_the_downloads() {
     let server = LayerscopeServer::start();
     let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
     push_archive(&demo_source(), &registry, "demo/app:1.0");
-    // 1 KiB every 20 ms: the 73 kB bottom layer alone takes over a second.
-    let tap = Tap::start_slow(registry.port, Some((1024, Duration::from_millis(20))));
+    // 128 B every 20 ms a connection: the bottom layer (8 kB packed) alone takes over a
+    // second, also with the layers fetched in parallel by the scan workers.
+    let tap = Tap::start_slow(registry.port, Some((128, Duration::from_millis(20))));
     let browser = Browser::start();
     browser.open(&format!(
         "{}#/image/{}/demo/app:1.0",
