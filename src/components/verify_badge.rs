@@ -1,4 +1,4 @@
-use layerscope_core::present::report::Verification;
+use layerscope_core::present::report::{DigestRole, Verification};
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -28,7 +28,7 @@ pub fn verify_badge(props: &VerifyBadgeProps) -> Html {
                 <ul class="mismatches">
                 { for mismatches.iter().map(|check| html! {
                     <li>
-                        <span>{format!("{} of {}", check.kind.name(), check.subject)}</span>
+                        <span>{format!("{} of {}", what_was_checked(check.kind), check.subject)}</span>
                         <span class="mono">{"expected "}{check.expected.to_string()}</span>
                         <span class="mono">{"actual "}{check.actual.to_string()}</span>
                     </li>
@@ -64,6 +64,15 @@ pub fn verify_badge(props: &VerifyBadgeProps) -> Html {
         <span class={classes!("verify", class)} data-testid="verify-status" role="status" {title}>
             <span class="badge">{text}</span>
         </span>
+    }
+}
+
+/// The digest a row is about, in words: a layer's own digest is its blob's (the diff_id is
+/// its tar's).
+fn what_was_checked(kind: DigestRole) -> &'static str {
+    match kind {
+        DigestRole::Layer => "blob digest",
+        other => other.name(),
     }
 }
 

@@ -246,10 +246,18 @@ fn a_blob_that_does_not_match_its_digest_keeps_the_tree_and_the_badge_names_it()
     let browser = Browser::start();
     open_image(&browser, &server, "?scan-workers=2", &reference);
     let shown = wait_for(&browser, "the badge to name the mismatch", || {
-        settled(&browser, "1 mismatch")
+        settled(&browser, "2 mismatches")
     });
+    // Other bytes than the digest: the blob digest and the diff_id both differ, each marked.
     let badge = shown["badge"].as_str().unwrap();
-    assert!(badge.contains(&format!("layer {bottom} (")), "{badge}");
+    assert!(
+        badge.contains(&format!("blob digest of layer {bottom} (")),
+        "{badge}"
+    );
+    assert!(
+        badge.contains(&format!("diff_id of layer {bottom} (")),
+        "{badge}"
+    );
     assert!(
         badge.contains(&format!("expected {}", layers[bottom])),
         "{badge}"
