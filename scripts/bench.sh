@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark command: every figure, printed as `name: value unit` lines.
 #
-#   scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry] [drop] [proxy] [page]
+#   scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry] [drop] [proxy] [page] [memory]
 #
 # With no part named, all of them run, in this order:
 #
@@ -38,6 +38,9 @@
 #            scripted scroll of a 100,000-file tree; the renderer's peak memory (the page's
 #            workers run in it) on the 1M image, in bytes per entry. The generated archives
 #            (bench/make-many-files.py) are cached under .cache/bench/many.
+#   memory   `layerscope inspect` and `inspect --json` (native, release) on the generated
+#            archive of 1,000,000 empty files: peak RSS (/usr/bin/time) and the bytes per
+#            entry above 64 MiB, against issue 11's bound of 64 MiB + 200 B per entry.
 #
 # The layer is real: a Debian minbase root file system made with debootstrap, tarred,
 # gzipped and zstd-compressed, cached under .cache/bench. `--prepare-only` makes it and
@@ -59,11 +62,11 @@ parts=()
 for arg in "$@"; do
   case "$arg" in
     --prepare-only) prepare_only=1 ;;
-    native | wasm | archive | registry | drop | proxy | page) parts+=("$arg") ;;
-    *) die "usage: scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry] [drop] [proxy] [page]" ;;
+    native | wasm | archive | registry | drop | proxy | page | memory) parts+=("$arg") ;;
+    *) die "usage: scripts/bench.sh [--prepare-only] [native] [wasm] [archive] [registry] [drop] [proxy] [page] [memory]" ;;
   esac
 done
-[ ${#parts[@]} -gt 0 ] || parts=(native wasm archive registry drop proxy page)
+[ ${#parts[@]} -gt 0 ] || parts=(native wasm archive registry drop proxy page memory)
 wants() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 cd "$REPO_ROOT"
@@ -121,11 +124,15 @@ prepare_zstd_layer() {
   mv "$ZLAYER.tmp" "$ZLAYER"
 }
 
-apt_install_missing debootstrap time zstd
-prepare_rootfs_layer
-prepare_zstd_layer
-[ $prepare_only = 1 ] && exit 0
-TAR_BYTES=$(stat -c %s "$LAYER_TAR")
+apt_install_missing time
+# Every part but memory reads the Debian layer.
+if [ $prepare_only = 1 ] || [[ " ${parts[*]} " != " memory " ]]; then
+  apt_install_missing debootstrap zstd
+  prepare_rootfs_layer
+  prepare_zstd_layer
+  [ $prepare_only = 1 ] && exit 0
+  TAR_BYTES=$(stat -c %s "$LAYER_TAR")
+fi
 
 mbps() { awk -v bytes="$TAR_BYTES" -v s="$1" 'BEGIN {printf "%.1f\n", bytes / 1e6 / s}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f\n", a / b}'; }
@@ -382,6 +389,29 @@ bench_proxy() {
     grep -E '^proxy_load_[a-z_]+: '
 }
 
+# --- memory ---------------------------------------------------------------------------
+
+# Peak RSS of `layerscope inspect ARGS` on the 1M-file archive, in kB.
+million_peak_kb() {
+  { /usr/bin/time -f '%M' "$TARGET_DIR/release/layerscope" inspect "$@" >/dev/null; } 2>&1 | tail -1
+}
+
+bench_memory() {
+  local entries=1000000 base=$((64 * 1024 * 1024)) target=200
+  prepare_many_files "$entries"
+  say "building layerscope (release)"
+  cargo build --release --quiet -p layerscope >&2
+  local million="$DATA/many/many-$entries.tar" label flags kb per_entry
+  for label in human json; do
+    flags=()
+    [ "$label" = json ] && flags=(--json)
+    kb=$(million_peak_kb "${flags[@]}" "$million")
+    per_entry=$(awk -v kb="$kb" -v base="$base" -v n="$entries" 'BEGIN {printf "%.0f\n", (kb * 1024 - base) / n}')
+    echo "million_inspect_${label}_peak_rss: $(awk -v kb="$kb" 'BEGIN {printf "%.1f\n", kb / 1024}') MiB (layerscope inspect${flags[*]:+ ${flags[*]}}, native, $entries empty files)"
+    echo "million_inspect_${label}_bytes_per_entry: $per_entry B ((peak - 64 MiB) / entries; target <= $target: $([ "$per_entry" -le "$target" ] && echo met || echo "not met"))"
+  done
+}
+
 if wants native; then bench_native; fi
 if wants wasm; then bench_wasm; fi
 if wants archive; then bench_archive; fi
@@ -389,3 +419,4 @@ if wants registry; then bench_registry; fi
 if wants drop; then bench_drop; fi
 if wants proxy; then bench_proxy; fi
 if wants page; then bench_page; fi
+if wants memory; then bench_memory; fi

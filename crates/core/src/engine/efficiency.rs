@@ -97,30 +97,78 @@ pub fn analyze(layers: &[&[LayerEntry]]) -> Result<Efficiency, TreeError> {
     for entries in layers {
         trees.add_layer(entries)?;
     }
-    analyze_stacked(layers, &trees)
+    analyze_stacked(layers, &mut trees)
 }
 
 /// [`analyze`] for layers already added to `trees` (the same entries, bottom first), so
-/// the reclaimable bytes come from those trees instead of a second stack.
+/// the reclaimable bytes come from those trees instead of a second stack (and the path
+/// names are interned once, in the trees).
 pub fn analyze_stacked(
     layers: &[&[LayerEntry]],
-    trees: &FileTrees,
+    trees: &mut FileTrees,
 ) -> Result<Efficiency, TreeError> {
-    let dive = dive_efficiency(layers)?;
-    let (reclaimable_bytes, reclaimable) = reclaimable(trees)?;
-    let sizes: Vec<u64> = layers.iter().map(|l| dive_layer_size(l)).collect();
-    let size_bytes: u64 = sizes.iter().sum();
-    let user_size_bytes: u64 = sizes.iter().skip(1).sum();
-    Ok(Efficiency {
-        score: dive.score,
-        size_bytes,
-        user_size_bytes,
-        wasted_bytes: dive.wasted_bytes,
-        wasted_user_percent: dive.wasted_bytes as f64 / user_size_bytes as f64,
-        reclaimable_bytes,
-        inefficiencies: dive.inefficiencies,
-        reclaimable,
-    })
+    let mut builder = EfficiencyBuilder::new();
+    for entries in layers {
+        builder.add_layer(entries.iter(), trees)?;
+    }
+    builder.finish(trees)
+}
+
+/// [`analyze`] fed one layer at a time, bottom first, so a layer's entries need not
+/// outlive its turn (an analysis can keep them packed and decode them as it goes).
+pub struct EfficiencyBuilder {
+    dive: DiveStack,
+    sizes: Vec<u64>,
+}
+
+impl Default for EfficiencyBuilder {
+    fn default() -> Self {
+        EfficiencyBuilder::new()
+    }
+}
+
+impl EfficiencyBuilder {
+    /// No layers yet.
+    pub fn new() -> EfficiencyBuilder {
+        EfficiencyBuilder {
+            dive: DiveStack::default(),
+            sizes: Vec::new(),
+        }
+    }
+
+    /// Adds the next layer's entries; returns the layer's size as dive reports it
+    /// ([`dive_layer_size`]). Path names are interned in `trees` (those [`Self::finish`] is
+    /// given), which usually has them already.
+    pub fn add_layer<E: std::borrow::Borrow<LayerEntry>>(
+        &mut self,
+        entries: impl IntoIterator<Item = E>,
+        trees: &mut FileTrees,
+    ) -> Result<u64, TreeError> {
+        let size = self
+            .dive
+            .add_layer(self.sizes.len(), entries, trees.names_mut())?;
+        self.sizes.push(size);
+        Ok(size)
+    }
+
+    /// The figures, with the reclaimable bytes from `trees` (the same layers, stacked).
+    pub fn finish(self, trees: &FileTrees) -> Result<Efficiency, TreeError> {
+        let sizes = self.sizes;
+        let dive = self.dive.finish(trees.names());
+        let (reclaimable_bytes, reclaimable) = reclaimable(trees)?;
+        let size_bytes: u64 = sizes.iter().sum();
+        let user_size_bytes: u64 = sizes.iter().skip(1).sum();
+        Ok(Efficiency {
+            score: dive.score,
+            size_bytes,
+            user_size_bytes,
+            wasted_bytes: dive.wasted_bytes,
+            wasted_user_percent: dive.wasted_bytes as f64 / user_size_bytes as f64,
+            reclaimable_bytes,
+            inefficiencies: dive.inefficiencies,
+            reclaimable,
+        })
+    }
 }
 
 /// A layer's size as dive reports it: Σ tar header sizes, entries whose
@@ -285,31 +333,47 @@ struct PathRecord {
     exists: bool,
 }
 
-fn dive_efficiency(layers: &[&[LayerEntry]]) -> Result<DiveFigures, TreeError> {
-    let mut names = Names::default();
-    let mut paths = PathIds::default();
-    let mut records: Vec<PathRecord> = Vec::new();
-    // Paths in the order they reached two records (dive's list).
-    let mut inefficient: Vec<u32> = Vec::new();
-    // The stack of layers below the current one, built dive's way: a copy of the first
-    // layer with layers 0..idx-1 stacked on it. Only the previous layer's tree is kept
-    // for that; the first layer is its own stack.
-    let mut below: Option<DiveTree> = None;
-    let mut previous: Option<DiveTree> = None;
-    let mut chain = Vec::new();
-    for (idx, entries) in layers.iter().enumerate() {
+/// dive's per-path records over the layers added so far.
+#[derive(Default)]
+struct DiveStack {
+    paths: PathIds,
+    records: Vec<PathRecord>,
+    /// Paths in the order they reached two records (dive's list).
+    inefficient: Vec<u32>,
+    /// The stack of layers below the current one, built dive's way: a copy of the first
+    /// layer with layers 0..idx-1 stacked on it. Only the previous layer's tree is kept
+    /// for that; the first layer is its own stack.
+    below: Option<DiveTree>,
+    previous: Option<DiveTree>,
+    chain: Vec<u32>,
+}
+
+impl DiveStack {
+    /// Records layer `idx`'s leaves; returns its dive size.
+    fn add_layer<E: std::borrow::Borrow<LayerEntry>>(
+        &mut self,
+        idx: usize,
+        entries: impl IntoIterator<Item = E>,
+        names: &mut Names,
+    ) -> Result<u64, TreeError> {
         let too_large = || TreeError::TooLarge { layer: idx };
-        let tree = DiveTree::from_entries(entries, &mut names).ok_or_else(too_large)?;
+        let DiveStack {
+            paths,
+            records,
+            inefficient,
+            below,
+            previous,
+            chain,
+        } = self;
+        let (tree, layer_size) = DiveTree::from_entries(entries, names).ok_or_else(too_large)?;
         if let Some(lower) = previous.take() {
             let stacked = below.get_or_insert_with(|| lower.clone());
-            stacked
-                .stack(&lower, &mut names, &mut chain)
-                .ok_or_else(too_large)?;
+            stacked.stack(&lower, names, chain).ok_or_else(too_large)?;
         }
         let stacked = below.as_ref().unwrap_or(&tree);
-        let children = tree.children(&names);
+        let children = tree.children(names);
         let mut stacked_children: Option<Children> = None;
-        // Path ids of the tree's nodes; nodes are made after their parents.
+        // Path ids of the tree's inner nodes; nodes are made after their parents.
         let mut ids: Vec<u32> = Vec::with_capacity(tree.nodes.len());
         ids.push(ROOT_PATH);
         for node in 1..tree.nodes.len() {
@@ -324,12 +388,14 @@ fn dive_efficiency(layers: &[&[LayerEntry]]) -> Result<DiveFigures, TreeError> {
             };
             ids.push(id);
         }
+        // Every leaf may make a record: room for them at once, not by doubling.
+        records.reserve_exact((paths.len() + tree.nodes.len()).saturating_sub(records.len()));
         for leaf in children.post_order() {
             if !children.is_leaf(leaf) {
                 continue;
             }
             let n = tree.nodes[leaf as usize];
-            let whiteout = tree.is_whiteout(leaf, &names);
+            let whiteout = tree.is_whiteout(leaf, names);
             let name = if whiteout {
                 let stripped = names.get(n.name)[WHITEOUT.len()..].to_vec();
                 names.intern(&stripped).ok_or_else(too_large)?
@@ -351,16 +417,16 @@ fn dive_efficiency(layers: &[&[LayerEntry]]) -> Result<DiveFigures, TreeError> {
                 };
             }
             let size = if whiteout {
-                tree.dive_components(leaf, &mut names, &mut chain)
+                tree.dive_components(leaf, names, chain)
                     .ok_or_else(too_large)?;
-                match stacked.get(&chain) {
+                match stacked.get(chain) {
                     // dive's visitor returns an error here, which ends the
                     // walk of this layer after creating the record.
                     None => break,
                     Some(node) if stacked.nodes[node as usize].is_dir => {
-                        let kids = match (&below, &mut stacked_children) {
+                        let kids = match (&*below, &mut stacked_children) {
                             (None, _) => &children,
-                            (Some(b), slot) => slot.get_or_insert_with(|| b.children(&names)),
+                            (Some(b), slot) => slot.get_or_insert_with(|| b.children(names)),
                         };
                         stacked.subtree_size(node, kids)
                     }
@@ -379,41 +445,51 @@ fn dive_efficiency(layers: &[&[LayerEntry]]) -> Result<DiveFigures, TreeError> {
                 inefficient.push(id);
             }
         }
-        previous = Some(tree);
+        drop(children);
+        *previous = Some(tree);
+        Ok(layer_size)
     }
-    drop((below, previous));
-    let recorded = || records.iter().filter(|r| r.exists);
-    let minimum: i64 = recorded().map(|r| r.minimum).sum();
-    let discovered: i64 = recorded().map(|r| r.cumulative).sum();
-    let score = if discovered == 0 {
-        1.0
-    } else {
-        minimum as f64 / discovered as f64
-    };
-    let mut path = Vec::new();
-    let mut inefficiencies: Vec<Inefficiency> = inefficient
-        .iter()
-        .map(|&id| {
-            let r = &records[id as usize];
-            path_bytes(&paths, id, |n| names.get(n), &mut path);
-            Inefficiency {
-                path: String::from_utf8_lossy(&path).into_owned(),
-                count: r.count as usize,
-                cumulative_bytes: r.cumulative as u64,
-            }
-        })
-        .collect();
-    let wasted_bytes = inefficiencies.iter().map(|i| i.cumulative_bytes).sum();
-    inefficiencies.sort_by(|a, b| {
-        b.cumulative_bytes
-            .cmp(&a.cumulative_bytes)
-            .then_with(|| a.path.cmp(&b.path))
-    });
-    Ok(DiveFigures {
-        score,
-        wasted_bytes,
-        inefficiencies,
-    })
+
+    fn finish(self, names: &Names) -> DiveFigures {
+        let DiveStack {
+            paths,
+            records,
+            inefficient,
+            ..
+        } = self;
+        let recorded = || records.iter().filter(|r| r.exists);
+        let minimum: i64 = recorded().map(|r| r.minimum).sum();
+        let discovered: i64 = recorded().map(|r| r.cumulative).sum();
+        let score = if discovered == 0 {
+            1.0
+        } else {
+            minimum as f64 / discovered as f64
+        };
+        let mut path = Vec::new();
+        let mut inefficiencies: Vec<Inefficiency> = inefficient
+            .iter()
+            .map(|&id| {
+                let r = &records[id as usize];
+                path_bytes(&paths, id, |n| names.get(n), &mut path);
+                Inefficiency {
+                    path: String::from_utf8_lossy(&path).into_owned(),
+                    count: r.count as usize,
+                    cumulative_bytes: r.cumulative as u64,
+                }
+            })
+            .collect();
+        let wasted_bytes = inefficiencies.iter().map(|i| i.cumulative_bytes).sum();
+        inefficiencies.sort_by(|a, b| {
+            b.cumulative_bytes
+                .cmp(&a.cumulative_bytes)
+                .then_with(|| a.path.cmp(&b.path))
+        });
+        DiveFigures {
+            score,
+            wasted_bytes,
+            inefficiencies,
+        }
+    }
 }
 
 /// Go's `path.Clean`, on bytes.
@@ -513,23 +589,30 @@ impl DiveTree {
         }
     }
 
-    fn from_entries(entries: &[LayerEntry], names: &mut Names) -> Option<DiveTree> {
+    /// The layer's tree and its dive size (Σ header sizes of the entries it keeps).
+    fn from_entries<E: std::borrow::Borrow<LayerEntry>>(
+        entries: impl IntoIterator<Item = E>,
+        names: &mut Names,
+    ) -> Option<(DiveTree, u64)> {
         let mut tree = DiveTree::new();
+        let mut size = 0u64;
         let mut ids = Vec::new();
         for e in entries {
+            let e = e.borrow();
             // Rooted, so `..` stops at the root as it does when the layer is extracted, and
             // the path is the one the file list shows.
             let clean = go_path_clean(&[b"/".as_slice(), &e.path[..]].concat());
             if clean == b"/" {
                 continue;
             }
+            size += e.size;
             ids.clear();
             for part in clean.split(|&b| b == b'/').filter(|p| !p.is_empty()) {
                 ids.push(names.intern(part)?);
             }
             tree.add_path(&ids, names, e.size as i64, e.kind == EntryKind::Directory)?;
         }
-        Some(tree)
+        Some((tree, size))
     }
 
     /// dive's `AddPath`: walk or create nodes; the payload goes to the last.

@@ -155,6 +155,56 @@ impl LayerError {
     }
 }
 
+/// A layer's entries packed as this layout writes them (paths sharing their prefix,
+/// varints): about a fifth of the memory of a `Vec<LayerEntry>`, for an analysis that
+/// keeps a scanned layer until it is stacked. Read back one entry at a time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackedEntries {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl PackedEntries {
+    /// Packs `entries`, in order.
+    pub fn pack(entries: &[LayerEntry]) -> PackedEntries {
+        let mut out = Writer::new(Payload::Summary, 64 + entries.len() * 24);
+        for entry in entries {
+            out.entry(entry);
+        }
+        out.bytes.shrink_to_fit();
+        PackedEntries {
+            bytes: out.bytes,
+            len: entries.len(),
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes held on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// The entries, decoded one at a time in their order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = LayerEntry> + '_ {
+        let mut reader = Reader::open(&self.bytes, Payload::Summary)
+            .expect("packed entries start with this layout's header");
+        (0..self.len).map(move |_| {
+            reader
+                .entry()
+                .expect("packed entries read back as they were written")
+        })
+    }
+}
+
 struct Writer {
     bytes: Vec<u8>,
     previous_path: Vec<u8>,
@@ -838,6 +888,17 @@ mod tests {
             mtime: -5,
             content_hash: matches!(kind, EntryKind::File).then_some(0xdead_beef_0102_0304),
         }
+    }
+
+    #[test]
+    fn packed_entries_read_back_in_order() {
+        let entries = summary().entries;
+        let packed = PackedEntries::pack(&entries);
+        assert_eq!(packed.len(), entries.len());
+        assert_eq!(packed.iter().collect::<Vec<_>>(), entries);
+        // Paths sharing their directory are stored as what they add to it.
+        assert!(packed.heap_bytes() < entries.iter().map(|e| e.path.len() + 8).sum::<usize>() + 64);
+        assert!(PackedEntries::pack(&[]).is_empty());
     }
 
     fn summary() -> LayerSummary {

@@ -497,12 +497,24 @@ impl FileTrees {
     /// Adds the next layer (bottom first), from the scanner's entry list.
     /// Returns its index.
     pub fn add_layer(&mut self, entries: &[LayerEntry]) -> Result<usize, TreeError> {
+        self.add_entries(entries)
+    }
+
+    /// [`FileTrees::add_layer`] from entries given one at a time (decoded from a compact
+    /// form, say, so the whole list never exists at once).
+    pub fn add_entries<E: std::borrow::Borrow<LayerEntry>>(
+        &mut self,
+        entries: impl IntoIterator<Item = E>,
+    ) -> Result<usize, TreeError> {
         let layer = self.layers.len();
         let too_large = || TreeError::TooLarge { layer };
         let mut ops = LayerOps::default();
-        ops.ops.reserve(entries.len());
-        let mut parts: Vec<&[u8]> = Vec::new();
+        let entries = entries.into_iter();
+        ops.ops.reserve_exact(entries.size_hint().0);
         for entry in entries {
+            let entry = entry.borrow();
+            // Per entry: the components borrow this entry, which may be a temporary.
+            let mut parts: Vec<&[u8]> = Vec::new();
             clean_components(&entry.path, &mut parts);
             let Some((&last, parents)) = parts.split_last() else {
                 continue;
@@ -576,6 +588,16 @@ impl FileTrees {
                 }
             }
         }
+    }
+
+    /// The interned names, for the engine's other rooms.
+    pub(crate) fn names(&self) -> &Names {
+        &self.names
+    }
+
+    /// The interned names, to intern more (ids stay valid; views are unaffected).
+    pub(crate) fn names_mut(&mut self) -> &mut Names {
+        &mut self.names
     }
 
     /// The bytes of an interned name, for the engine's other rooms.

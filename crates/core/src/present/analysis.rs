@@ -9,6 +9,7 @@
 
 use crate::engine::efficiency;
 use crate::engine::scan::{Digests, LayerDigests, LayerError, LayerSummary, ScanOptions, Scanner};
+use crate::engine::transfer::PackedEntries;
 use crate::engine::tree::TreeError as StackError;
 use crate::engine::tree::{FileTrees, Mark, MarkSet, SortOrder, StackedView, ViewKind};
 use crate::model::config::ConfigError;
@@ -126,7 +127,8 @@ pub struct Analysis {
     image_id: Digest,
     diff_ids: Vec<Digest>,
     /// By layer index: layers may be scanned in any order (a page scans several at once).
-    summaries: Vec<Option<LayerSummary>>,
+    /// Each scanned layer's entries, packed until [`Analysis::finish`] stacks them.
+    packed: Vec<Option<PackedEntries>>,
     /// What the layers' scanners are told to bound.
     limits: crate::limits::Limits,
     /// Each layer's digests, checked when they come (with the scan, or on their own).
@@ -232,7 +234,7 @@ impl Analysis {
             config,
             image_id,
             diff_ids,
-            summaries: vec![None; layer_count],
+            packed: vec![None; layer_count],
             verifier,
             limits: crate::limits::Limits::DEFAULT,
         })
@@ -356,7 +358,9 @@ impl Analysis {
                 .warnings
                 .push(format!("layer {layer} ({name}): {warning}"));
         }
-        self.summaries[layer] = Some(summary);
+        // The entries are read again only when the layers are stacked, in order.
+        self.packed[layer] = Some(PackedEntries::pack(&summary.entries));
+        drop(summary);
         self.verifier.update_report(&mut self.report);
         Ok(self.report.layers[layer].clone())
     }
@@ -384,31 +388,28 @@ impl Analysis {
     /// the stacked trees.
     pub fn finish(mut self, bytes_read: u64) -> Result<FinishedImage, AnalysisError> {
         let stack_error = |source: StackError| AnalysisError::Stack { source };
-        if let Some(index) = self.summaries.iter().position(Option::is_none) {
+        if let Some(index) = self.packed.iter().position(Option::is_none) {
             return Err(AnalysisError::Unscanned { index });
         }
-        let summaries: Vec<LayerSummary> = std::mem::take(&mut self.summaries)
-            .into_iter()
-            .flatten()
-            .collect();
         let mut trees = FileTrees::new();
-        for summary in &summaries {
-            trees.add_layer(&summary.entries).map_err(stack_error)?;
+        let mut figures = efficiency::EfficiencyBuilder::new();
+        // One layer at a time, each freed once stacked, so at most one is ever unpacked.
+        for (row, packed) in self.report.layers.iter_mut().zip(&mut self.packed) {
+            let packed = packed.take().expect("every layer was scanned");
+            trees.add_entries(packed.iter()).map_err(stack_error)?;
+            row.size_bytes = figures
+                .add_layer(packed.iter(), &mut trees)
+                .map_err(stack_error)?;
         }
+        // Adding layers is over: free the name index before the views are stacked.
+        trees.compact();
         let counts = trees.change_counts();
-        for ((row, counts), summary) in self.report.layers.iter_mut().zip(counts).zip(&summaries) {
+        for (row, counts) in self.report.layers.iter_mut().zip(counts) {
             row.added = counts.added;
             row.modified = counts.modified;
             row.removed = counts.removed;
-            row.size_bytes = efficiency::dive_layer_size(&summary.entries);
         }
-        let layers: Vec<&[crate::engine::scan::LayerEntry]> =
-            summaries.iter().map(|s| s.entries.as_slice()).collect();
-        let figures = efficiency::analyze_stacked(&layers, &trees).map_err(stack_error)?;
-        // The scanners' entry tables are only needed up to here: free them before the
-        // merged file list is made, so the two never take memory at once.
-        drop(layers);
-        drop(summaries);
+        let figures = figures.finish(&trees).map_err(stack_error)?;
         self.report.files = merged_files(&trees).map_err(stack_error)?;
         self.report.efficiency = Some(EfficiencyReport {
             size_bytes: figures.size_bytes,
@@ -450,7 +451,6 @@ impl Analysis {
             inspect::to_docker_json(std::slice::from_ref(&inspect_view));
         self.report.source.bytes_read = bytes_read;
         self.report.complete = true;
-        trees.compact();
         Ok(FinishedImage {
             report: self.report,
             trees,
