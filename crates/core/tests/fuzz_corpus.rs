@@ -114,5 +114,8 @@ fn a_timestamp_field_with_a_multibyte_character_is_refused() {
     let config = br#"{"architecture":"amd64","os":"linux","created":"2024-01-02T03:04:0\u00e95Z",
         "rootfs":{"type":"layers","diff_ids":[]}}"#;
     let error = ImageConfig::parse(config).unwrap_err().to_string();
-    assert!(error.contains("created") && error.contains("bad second"), "{error}");
+    assert!(
+        error.contains("created") && error.contains("bad second"),
+        "{error}"
+    );
 }
