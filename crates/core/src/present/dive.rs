@@ -11,47 +11,48 @@ use crate::engine::scan::LayerEntry;
 use crate::engine::tar::EntryKind;
 use crate::model::digest::Digest;
 use crate::present::report::{
-    HistoryRow, ImageListing, ImageReport, LayerFile, LayerFiles, LayerReport, MergedFile,
-    MergedFiles, Verification,
+    HistoryRow, ImageListing, ImageReport, LayerFile, LayerFiles, LayerReport, MergedFiles,
+    Verification,
 };
 
-/// The `layerscope inspect --json` document: dive's export shape plus layerscope's extras.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DiveExport {
+/// The `layerscope inspect --json` document: dive's export shape plus layerscope's extras,
+/// borrowing the report's lists (a 1M-entry image's file lists are not copied to print it).
+#[derive(Clone, Debug, Serialize)]
+pub struct DiveExport<'a> {
     /// dive's `layer[]`, bottom first.
-    pub layer: Vec<DiveLayer>,
+    pub layer: Vec<DiveLayer<'a>>,
     /// dive's `image` plus layerscope's figures.
     pub image: DiveImage,
     /// `docker history` rows, newest first.
-    pub history: Vec<HistoryRow>,
+    pub history: &'a [HistoryRow],
     /// The `docker image inspect` object.
-    pub inspect: serde_json::Value,
+    pub inspect: &'a serde_json::Value,
     /// The merged file system of the top layer.
-    pub files: Vec<MergedFile>,
+    pub files: &'a MergedFiles,
     /// Every digest checked.
-    pub verification: Vec<Verification>,
+    pub verification: &'a [Verification],
     /// Every image in the archive, with its tags.
-    pub images: Vec<ImageListing>,
+    pub images: &'a [ImageListing],
     /// Non-fatal oddities.
-    pub warnings: Vec<String>,
+    pub warnings: &'a [String],
 }
 
 /// One entry of dive's `layer[]`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DiveLayer {
+pub struct DiveLayer<'a> {
     /// 0 for the bottom layer.
     pub index: usize,
     /// The layer's path in the archive, as dive's `id`.
-    pub id: String,
+    pub id: &'a str,
     /// dive's `digestId`: the layer's diff_id (falls back to the blob digest).
     pub digest_id: String,
     /// Σ tar header sizes of the layer's entries.
     pub size_bytes: u64,
     /// The history command that made the layer.
-    pub command: String,
+    pub command: &'a str,
     /// The layer's entries.
-    pub file_list: Vec<LayerFile>,
+    pub file_list: &'a LayerFiles,
 }
 
 /// dive's `image` object plus `userSizeBytes`, `wastedUserPercent`, `reclaimableBytes`.
@@ -88,48 +89,13 @@ pub struct DiveFileReference {
 
 impl ImageReport {
     /// The `layerscope inspect --json` document for this report.
-    pub fn dive_export(&self) -> DiveExport {
+    pub fn dive_export(&self) -> DiveExport<'_> {
         let efficiency = self.efficiency.clone().unwrap_or_default();
         DiveExport {
-            layer: self.layers.iter().map(dive_layer).collect(),
-            image: DiveImage {
-                size_bytes: efficiency.size_bytes,
-                inefficient_bytes: efficiency.wasted_bytes,
-                efficiency_score: efficiency.score,
-                file_reference: self
-                    .inefficient_files
-                    .iter()
-                    .map(|f| DiveFileReference {
-                        count: f.count,
-                        size_bytes: f.wasted_bytes,
-                        file: f.path.clone(),
-                    })
-                    .collect(),
-                user_size_bytes: efficiency.user_size_bytes,
-                wasted_user_percent: efficiency.wasted_user_percent,
-                reclaimable_bytes: efficiency.reclaimable_bytes,
-            },
-            history: self.history.clone(),
-            inspect: self.inspect.clone(),
-            files: self.files.iter().collect(),
-            verification: self.verification.clone(),
-            images: self.images.clone(),
-            warnings: self.warnings.clone(),
-        }
-    }
-}
-
-impl ImageReport {
-    /// Writes the `layerscope inspect --json` document ([`DiveExport::to_pretty_json`]'s
-    /// bytes, without the final newline) straight from the report, without copying its
-    /// file lists into a [`DiveExport`] first.
-    pub fn write_dive_export<W: std::io::Write>(&self, out: W) -> serde_json::Result<()> {
-        let efficiency = self.efficiency.clone().unwrap_or_default();
-        let export = DiveExportView {
             layer: self
                 .layers
                 .iter()
-                .map(|layer| DiveLayerView {
+                .map(|layer| DiveLayer {
                     index: layer.index,
                     id: &layer.path,
                     digest_id: digest_id(layer),
@@ -161,46 +127,22 @@ impl ImageReport {
             verification: &self.verification,
             images: &self.images,
             warnings: &self.warnings,
-        };
-        serde_json::to_writer_pretty(out, &export)
+        }
+    }
+
+    /// Writes the `layerscope inspect --json` document ([`DiveExport::to_pretty_json`]'s
+    /// bytes, without the final newline).
+    pub fn write_dive_export<W: std::io::Write>(&self, out: W) -> serde_json::Result<()> {
+        serde_json::to_writer_pretty(out, &self.dive_export())
     }
 
     /// The `layerscope inspect --json` document as text, with its final newline.
     pub fn dive_export_json(&self) -> String {
-        let mut bytes = Vec::new();
-        self.write_dive_export(&mut bytes)
-            .expect("the export holds no non-string map keys");
-        bytes.push(b'\n');
-        String::from_utf8(bytes).expect("serde_json writes UTF-8")
+        self.dive_export().to_pretty_json()
     }
 }
 
-/// [`DiveExport`] borrowing the report's lists; serializes to the same JSON.
-#[derive(Serialize)]
-struct DiveExportView<'a> {
-    layer: Vec<DiveLayerView<'a>>,
-    image: DiveImage,
-    history: &'a [HistoryRow],
-    inspect: &'a serde_json::Value,
-    files: &'a MergedFiles,
-    verification: &'a [Verification],
-    images: &'a [ImageListing],
-    warnings: &'a [String],
-}
-
-/// [`DiveLayer`] borrowing the layer's file list.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct DiveLayerView<'a> {
-    index: usize,
-    id: &'a str,
-    digest_id: String,
-    size_bytes: u64,
-    command: &'a str,
-    file_list: &'a LayerFiles,
-}
-
-impl DiveExport {
+impl DiveExport<'_> {
     /// The document exactly as `layerscope inspect --json` prints it: pretty JSON and a
     /// final newline.
     pub fn to_pretty_json(&self) -> String {
@@ -208,17 +150,6 @@ impl DiveExport {
             serde_json::to_string_pretty(self).expect("the export holds no non-string map keys");
         text.push('\n');
         text
-    }
-}
-
-fn dive_layer(layer: &LayerReport) -> DiveLayer {
-    DiveLayer {
-        index: layer.index,
-        id: layer.path.clone(),
-        digest_id: digest_id(layer),
-        size_bytes: layer.size_bytes,
-        command: layer.command.clone(),
-        file_list: layer.file_list.iter().collect(),
     }
 }
 
@@ -338,45 +269,5 @@ mod tests {
         assert_eq!(value["image"]["fileReference"][0]["sizeBytes"], 9);
         assert!(value["image"].get("efficiencyScore").is_some());
         assert!(value["image"].get("userSizeBytes").is_some());
-    }
-
-    #[test]
-    fn the_borrowed_export_writes_the_same_bytes() {
-        let report = ImageReport {
-            layers: vec![LayerReport {
-                index: 0,
-                path: "x/layer.tar".into(),
-                digest: Some(Digest::sha256_of(b"b")),
-                command: "RUN x".into(),
-                file_list: vec![LayerFile {
-                    path: "etc/<b>".into(),
-                    type_flag: b'0',
-                    size: 3,
-                    ..Default::default()
-                }]
-                .into(),
-                ..Default::default()
-            }],
-            files: vec![MergedFile {
-                path: "etc/<b>".into(),
-                kind: crate::present::report::FileKind::File,
-                size: 3,
-                mode: 0o644,
-                link_name: String::new(),
-                layer: 0,
-            }]
-            .into(),
-            inefficient_files: vec![InefficientFile {
-                path: "/a".into(),
-                count: 2,
-                wasted_bytes: 9,
-            }],
-            warnings: vec!["w".into()],
-            ..Default::default()
-        };
-        assert_eq!(
-            report.dive_export_json(),
-            report.dive_export().to_pretty_json()
-        );
     }
 }
