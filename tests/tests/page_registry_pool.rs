@@ -140,6 +140,24 @@ fn settled(browser: &Browser, badge_start: &str) -> Option<Value> {
     done.then_some(state)
 }
 
+/// [`settled`], once it has read the same for 250 ms: the tree's first window is drawn in
+/// two frames (the rows in view, then the overscan), so one reading can fall between them.
+fn steady(browser: &Browser, what: &str, badge_start: &str) -> Value {
+    let mut last: Option<(Value, Instant)> = None;
+    wait_for(browser, what, || {
+        let now = settled(browser, badge_start)?;
+        match &last {
+            Some((seen, since)) if *seen == now => {
+                (since.elapsed() >= Duration::from_millis(250)).then_some(now)
+            }
+            _ => {
+                last = Some((now, Instant::now()));
+                None
+            }
+        }
+    })
+}
+
 fn assert_no_console_errors(browser: &Browser) {
     let errors = browser.console_errors();
     assert!(
@@ -164,9 +182,7 @@ fn a_multi_layer_registry_image_shows_its_tree_before_its_digests_and_verifies_i
 
     // The layer worker alone: each layer's digests are checked as it streams.
     open_image(&browser, &server, "?scan-workers=0", &reference);
-    let alone = wait_for(&browser, "the image verified (alone)", || {
-        settled(&browser, "verified")
-    });
+    let alone = steady(&browser, "the image verified (alone)", "verified");
     assert!(
         !tree_came_before_the_digests(&browser),
         "alone, the digests are checked with the entries: {}",
@@ -176,9 +192,7 @@ fn a_multi_layer_registry_image_shows_its_tree_before_its_digests_and_verifies_i
 
     // Two scan workers: entries passes first, the digest passes after the tree.
     open_image(&browser, &server, "?scan-workers=2", &reference);
-    let pooled = wait_for(&browser, "the image verified (pool)", || {
-        settled(&browser, "verified")
-    });
+    let pooled = steady(&browser, "the image verified (pool)", "verified");
     assert!(
         tree_came_before_the_digests(&browser),
         "in the pool, the tree is shown before the digests are in: {}",
@@ -245,9 +259,7 @@ fn a_blob_that_does_not_match_its_digest_keeps_the_tree_and_the_badge_names_it()
 
     let browser = Browser::start();
     open_image(&browser, &server, "?scan-workers=2", &reference);
-    let shown = wait_for(&browser, "the badge to name the mismatch", || {
-        settled(&browser, "2 mismatches")
-    });
+    let shown = steady(&browser, "the badge to name the mismatch", "2 mismatches");
     // Other bytes than the digest: the blob digest and the diff_id both differ, each marked.
     let badge = shown["badge"].as_str().unwrap();
     assert!(
