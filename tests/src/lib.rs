@@ -6,6 +6,7 @@
 //! `layerscope serve` binary ([`LayerscopeServer`]) comes from `layerscope-test-support`. Failures panic with a message naming the process
 //! and quoting its stderr, so a red test says what broke.
 
+pub mod badge;
 pub mod browser;
 pub mod encoding;
 pub mod http;

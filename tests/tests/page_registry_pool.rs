@@ -14,6 +14,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use layerscope_e2e::badge::{tree_came_before_the_digests, BADGE_LOG};
 use layerscope_e2e::browser::describe_log;
 use layerscope_e2e::tap::{Seen, Tap};
 use layerscope_e2e::{
@@ -78,33 +79,6 @@ fn layer_digests(registry: &Registry) -> Vec<String> {
         .iter()
         .map(|layer| layer["digest"].as_str().unwrap().to_string())
         .collect()
-}
-
-/// Installed before the submit: every state of the verification badge the page draws, with
-/// whether the progress bar (the work on the layers) was there at that moment.
-const BADGE_LOG: &str = r#"
-window.__badges = [];
-const note = () => {
-  const badge = document.querySelector('[data-testid="verify-status"]');
-  if (!badge) return;
-  const seen = { badge: badge.textContent,
-                 busy: document.querySelector('[data-testid="progress"]') !== null };
-  const last = window.__badges[window.__badges.length - 1];
-  if (!last || last.badge !== seen.badge || last.busy !== seen.busy) window.__badges.push(seen);
-};
-new MutationObserver(note).observe(document.body,
-  { childList: true, subtree: true, characterData: true });
-return null;"#;
-
-/// Whether the page showed every layer done while the digests were still being checked.
-fn tree_came_before_the_digests(browser: &Browser) -> bool {
-    let badges = eval(browser, "window.__badges");
-    badges.as_array().unwrap().iter().any(|seen| {
-        seen["busy"] == json!(false)
-            && seen["badge"]
-                .as_str()
-                .is_some_and(|badge| badge.starts_with("checking…"))
-    })
 }
 
 /// Opens the page with `query`, submits the image's reference, and waits until the progress
