@@ -68,14 +68,16 @@ for target in "${chosen[@]}"; do
   log="$WORK_DIR/$target.log"
   say "fuzzing $target for $seconds s (log: $log)"
   status=0
+  started=$SECONDS
   # shellcheck disable=SC2086 # FUZZ_ARGS is a list of options
   fuzz run "${BUILD[@]}" "$target" "$WORK_DIR/$target" "$FUZZ_DIR/corpus/$target" -- \
     "${LIMITS[@]}" -max_total_time="$seconds" -print_final_stats=1 \
     -artifact_prefix="$FUZZ_DIR/artifacts/$target/" ${FUZZ_ARGS:-} >"$log" 2>&1 || status=$?
+  took=$((SECONDS - started))
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   verdict=ok
   [ "$status" -eq 0 ] || verdict="FAILED (exit $status; see $log and fuzz/artifacts/$target/)"
-  results+=("$(printf '%-20s %12s executions in %s s  %s' "$target" "${runs:-?}" "$seconds" "$verdict")")
+  results+=("$(printf '%-20s %12s executions in %s s (limit %s s)  %s' "$target" "${runs:-?}" "$took" "$seconds" "$verdict")")
   echo "${results[-1]}"
 done
 say "summary"
