@@ -102,7 +102,7 @@ pub fn warm_up(props: &WarmUpProps) -> Html {
         Stage::Header => html! {
             <>
                 <ProgressBar progress={state.progress.clone()} source_name="sample" on_cancel={Callback::noop()} />
-                <ImageSummary overview={report.overview.clone()} packed={1} busy=true verifying=true
+                <ImageSummary overview={report.overview.clone()} checks={report.checks.clone()} packed={1} busy=true verifying=true
                     on_platform={Callback::noop()} link={Some("#/".to_string())} pinned={None::<String>}
                     on_pin={Callback::noop()} export={ExportState::Idle} on_export={Callback::noop()} />
                 <TabBar tabs={state.tabs()} shown={state.shown_tab()} on_pick={Callback::noop()} />
@@ -192,10 +192,11 @@ fn sample_state() -> Rc<PageState> {
                 ..report.clone()
             }),
         },
-        WorkerEvent::Verified {
-            verification: report.verification.clone(),
-            unverified_layers: Vec::new(),
-            layer_digests: vec![Some(digest); 2],
+        WorkerEvent::LayerVerified {
+            layer: 1,
+            rows: report.verification.clone(),
+            blob_digest: Some(digest),
+            unverified_layers: 0,
         },
     ];
     let mut state = Rc::new(PageState::default()).reduce(Action::Started {
