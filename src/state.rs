@@ -413,6 +413,9 @@ impl PageState {
     fn apply(&mut self, event: WorkerEvent) {
         match event {
             WorkerEvent::Ready => {}
+            // A tick held for the next frame can come after the reading ended (cancelled
+            // or done): it no longer says anything.
+            WorkerEvent::Progress(_) if !self.busy => {}
             WorkerEvent::Progress(progress) => {
                 if let (Some((layer, _)), bytes) = (progress.layer, progress.layer_bytes) {
                     let bytes = bytes.unwrap_or((0, 0));
@@ -1453,6 +1456,22 @@ mod pool_tests {
             assert_eq!(after.checks.matched, layer + 1);
         }
         assert!(!state.verifying, "every layer is checked");
+    }
+
+    #[test]
+    fn a_progress_tick_after_cancel_or_done_is_not_applied() {
+        let cancelled = worker(archive_open(), progress(0, 5)).reduce(Action::Cancelled { job: 1 });
+        let state = worker(cancelled.clone(), progress(1, 9));
+        assert_eq!(*state, *cancelled, "a tick after Cancel changed the page");
+        assert!(state.streaming.is_empty() && state.progress.is_none());
+        let done = worker(
+            worker(archive_open(), progress(0, 5)),
+            WorkerEvent::Done {
+                report: Box::new(report(Vec::new())),
+            },
+        );
+        let state = worker(done.clone(), progress(2, 30));
+        assert_eq!(*state, *done, "a tick after Done changed the page");
     }
 
     #[test]
