@@ -6,7 +6,6 @@
 //! and closed directories live in the worker's view; the pane sends what the user does to
 //! them (toggle, collapse all, reveal a path) and draws the window that comes back.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use layerscope_core::present::report::LayerReport;
@@ -30,8 +29,6 @@ const OVERSCAN: usize = 40;
 const DEFAULT_VISIBLE: usize = 30;
 /// Rows drawn beyond the visible ones in the first frame of a view (see [`Staged`]).
 const FIRST_FRAME_MARGIN: usize = 2;
-/// Rows the margin grows by, above and below, in each frame after the first.
-const MARGIN_STEP: usize = 15;
 
 #[derive(Properties, PartialEq)]
 pub struct FileTreePaneProps {
@@ -83,16 +80,15 @@ impl Window {
     }
 }
 
-/// How much of a window is drawn. The first window of a view is drawn over a few frames: the
-/// rows in view first, then the margin above and below, [`MARGIN_STEP`] rows more each
-/// frame. Drawing and laying out all of a window's rows (about 110) at once took one task
-/// over 50 ms on a loaded machine, and so did the whole margin in the second frame (80 ms at
-/// load 8 on two cores); the margin is only needed once the user scrolls.
+/// How much of a window is drawn. The first window of a view is drawn in two frames: the
+/// rows in view first, the margin above and below after that frame. Drawing and laying out all of
+/// a window's rows (about 110) at once took one task over 50 ms on a loaded machine; the
+/// margin is only needed once the user scrolls.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Staged {
-    /// The rows in view and `margin` rows above and below them; `focus` is the row the
-    /// worker moved the window to, which the pane scrolls into view.
-    InView { focus: Option<usize>, margin: usize },
+    /// Only the rows in view; `focus` is the row the worker moved the window to, which the
+    /// pane scrolls into view.
+    InView { focus: Option<usize> },
     /// Every row of the window.
     All,
 }
@@ -109,8 +105,6 @@ struct Hits {
 pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
     let window = use_state(|| None::<Rc<Window>>);
     let staged = use_state(|| Staged::All);
-    // Which first window the margin is growing for: a newer view's stops an older one's.
-    let staging = use_mut_ref(|| 0u64);
     // The view of the window drawn last (the listener reads it: see `file_asked`).
     let drawn_view = use_mut_ref(|| None::<ViewKey>);
     let hits = use_state(|| None::<Rc<Hits>>);
@@ -139,7 +133,6 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
     {
         let window = window.clone();
         let staged = staged.clone();
-        let staging = staging.clone();
         let drawn_view = drawn_view.clone();
         let hits = hits.clone();
         let problem = problem.clone();
@@ -172,22 +165,9 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
                         let first_of_view = drawn_view.borrow().as_ref() != Some(&view);
                         if first_of_view {
                             *drawn_view.borrow_mut() = Some(view.clone());
-                            let generation = {
-                                let mut staging = staging.borrow_mut();
-                                *staging += 1;
-                                *staging
-                            };
-                            staged.set(Staged::InView {
-                                focus,
-                                margin: FIRST_FRAME_MARGIN,
-                            });
-                            grow_margin(
-                                staged.clone(),
-                                staging.clone(),
-                                generation,
-                                focus,
-                                FIRST_FRAME_MARGIN,
-                            );
+                            staged.set(Staged::InView { focus });
+                            let staged = staged.clone();
+                            after_next_frame(move || staged.set(Staged::All));
                         }
                         window.set(Some(Rc::new(Window {
                             view,
@@ -640,35 +620,11 @@ fn visible_rows(scroller: &NodeRef) -> usize {
         .unwrap_or(DEFAULT_VISIBLE)
 }
 
-/// After the next frame, draws [`MARGIN_STEP`] rows more of the margin of first window
-/// `generation` (the one with `margin` drawn now), and so on each frame until all of it is
-/// drawn; stops when a newer first window came.
-fn grow_margin(
-    staged: UseStateHandle<Staged>,
-    staging: Rc<RefCell<u64>>,
-    generation: u64,
-    focus: Option<usize>,
-    margin: usize,
-) {
-    after_next_frame(move || {
-        if *staging.borrow() != generation {
-            return;
-        }
-        let margin = margin + MARGIN_STEP;
-        if margin >= OVERSCAN {
-            staged.set(Staged::All);
-        } else {
-            staged.set(Staged::InView { focus, margin });
-            grow_margin(staged, staging, generation, focus, margin);
-        }
-    });
-}
-
 /// The positions in `held.rows` to draw: all of them, or while `staged` says so only those
 /// in view (around the focused row, else at the scroll position), with a small margin.
 fn drawn_rows(held: &Window, staged: Staged, scroller: &NodeRef) -> std::ops::Range<usize> {
     let all = 0..held.rows.len();
-    let Staged::InView { focus, margin } = staged else {
+    let Staged::InView { focus } = staged else {
         return all;
     };
     let visible = visible_rows(scroller);
@@ -680,10 +636,10 @@ fn drawn_rows(held: &Window, staged: Staged, scroller: &NodeRef) -> std::ops::Ra
         }),
     };
     let from = first
-        .saturating_sub(margin)
+        .saturating_sub(FIRST_FRAME_MARGIN)
         .saturating_sub(held.start)
         .min(held.rows.len());
-    let to = (first + visible + margin)
+    let to = (first + visible + FIRST_FRAME_MARGIN)
         .saturating_sub(held.start)
         .clamp(from, held.rows.len());
     if from == to {
