@@ -189,7 +189,7 @@ pub fn app() -> Html {
                     <ImagePicker images={analysis.images.clone()} selected={analysis.selected} busy={analysis.busy} on_pick={controls.pick_image.clone()} />
                 }
                 if let Some(report) = analysis.report.as_ref() {
-                    <ImageSummary overview={report.overview.clone()} {packed} busy={analysis.busy} verifying={analysis.verifying}
+                    <ImageSummary overview={report.overview.clone()} checks={report.checks.clone()} {packed} busy={analysis.busy} verifying={analysis.verifying}
                         also={analysis.tags_sharing_digest()}
                         platforms={if analysis.from_registry { analysis.platforms.clone() } else { Vec::new() }}
                         platform_selected={analysis.platform_selected} on_platform={controls.switch_platform.clone()}

@@ -420,16 +420,17 @@ pub enum WorkerEvent {
     /// One layer is scanned and final.
     LayerScanned { layer: Box<LayerReport> },
     /// The finished report; the worker is idle afterwards, unless layers' digests are still
-    /// being checked (`report.unverified_layers`): then [`WorkerEvent::Verified`] follows.
+    /// being checked (`report.unverified_layers`): then a [`WorkerEvent::LayerVerified`] follows per layer.
     Done { report: Box<ImageReport> },
-    /// Layers' digests checked after `Done` (the tree does not wait for them): every
-    /// verification row so far, the layers still unchecked, and each layer's blob digest as
-    /// the report now has it. A digest that does not match is a row with `ok: false`, and
-    /// then no further digest is checked (`unverified_layers` keeps the rest).
-    Verified {
-        verification: Vec<Verification>,
-        unverified_layers: Vec<usize>,
-        layer_digests: Vec<Option<Digest>>,
+    /// One layer's digests checked after `Done` (the tree does not wait for them): that
+    /// layer's verification rows only, its blob digest as read, and how many layers are
+    /// still unchecked. A digest that does not match is a row with `ok: false`. Only the
+    /// layer's own rows travel, so n layers cost n small messages, not n copies of every row.
+    LayerVerified {
+        layer: usize,
+        rows: Vec<Verification>,
+        blob_digest: Option<Digest>,
+        unverified_layers: usize,
     },
     /// The archive was refused or could not be read; the message says what and where.
     Failed { message: String },
@@ -517,16 +518,22 @@ pub fn keep_finished(report: Box<ImageReport>) {
     FINISHED.with(|slot| *slot.borrow_mut() = Some(report));
 }
 
-/// The [`WorkerEvent::Verified`] for `report`: its verification as it stands.
-pub fn verified(report: &ImageReport) -> WorkerEvent {
-    WorkerEvent::Verified {
-        verification: report.verification.clone(),
-        unverified_layers: report.unverified_layers.clone(),
-        layer_digests: report
-            .layers
-            .iter()
-            .map(|layer| layer.digest.clone())
-            .collect(),
+/// The [`WorkerEvent::LayerVerified`] for layer `layer`, whose digests turned `before` (the
+/// report's verification rows until then) into `report`'s: the rows the check added, which
+/// the core writes in layer order, so they are the one run where the two lists differ.
+pub fn layer_verified(layer: usize, before: &[Verification], report: &ImageReport) -> WorkerEvent {
+    let after = &report.verification;
+    let start = before
+        .iter()
+        .zip(after)
+        .take_while(|(old, new)| old == new)
+        .count();
+    let added = after.len().saturating_sub(before.len());
+    WorkerEvent::LayerVerified {
+        layer,
+        rows: after[start..(start + added).min(after.len())].to_vec(),
+        blob_digest: report.layers.get(layer).and_then(|row| row.digest.clone()),
+        unverified_layers: report.unverified_layers.len(),
     }
 }
 
@@ -621,21 +628,96 @@ mod tests {
                     source: None,
                 },
             },
-            WorkerEvent::Verified {
-                verification: vec![Verification {
+            WorkerEvent::LayerVerified {
+                layer: 1,
+                rows: vec![Verification {
                     kind: layerscope_core::model::digest::DigestRole::DiffId,
                     subject: "layer 1 (blobs/sha256/ab)".into(),
                     expected: Digest::sha256_of(b"said"),
                     actual: Digest::sha256_of(b"read"),
                     ok: false,
                 }],
-                unverified_layers: vec![0],
-                layer_digests: vec![None, Some(Digest::sha256_of(b"blob"))],
+                blob_digest: Some(Digest::sha256_of(b"blob")),
+                unverified_layers: 1,
             },
         ];
         for event in events {
             assert_eq!(WorkerEvent::from_json(&event.to_json()).unwrap(), event);
         }
+    }
+}
+
+#[cfg(test)]
+mod verified_tests {
+    use super::*;
+    use layerscope_core::engine::scan::LayerDigests;
+    use layerscope_core::model::digest::DigestRole;
+    use layerscope_core::present::verification::LayerVerifier;
+
+    #[test]
+    fn a_late_layer_posts_its_own_rows_only() {
+        let layers = 5;
+        let said = |layer: usize| Digest::sha256_of(format!("tar {layer}").as_bytes());
+        let blob = |layer: usize| Digest::sha256_of(format!("blob {layer}").as_bytes());
+        let mut verifier = LayerVerifier::new(
+            (0..layers).map(|l| Some(blob(l))).collect(),
+            (0..layers).map(said).collect(),
+        );
+        let mut report = ImageReport {
+            layers: (0..layers)
+                .map(|index| LayerReport {
+                    index,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        report.verification.push(Verification {
+            kind: DigestRole::Config,
+            subject: "config".into(),
+            expected: Digest::sha256_of(b"c"),
+            actual: Digest::sha256_of(b"c"),
+            ok: true,
+        });
+        // Out of order, as a pool finishes them; layer 1's tar does not match.
+        for layer in [3, 0, 4, 1, 2] {
+            let before = report.verification.clone();
+            let digests = LayerDigests {
+                blob_digest: blob(layer),
+                diff_id: if layer == 1 {
+                    Digest::sha256_of(b"other")
+                } else {
+                    said(layer)
+                },
+                verifications: Vec::new(),
+            };
+            verifier
+                .check(layer, &format!("l{layer}"), &digests)
+                .unwrap();
+            verifier.update_report(&mut report);
+            let WorkerEvent::LayerVerified {
+                layer: posted,
+                rows,
+                blob_digest,
+                unverified_layers,
+            } = layer_verified(layer, &before, &report)
+            else {
+                panic!("layer_verified posts LayerVerified");
+            };
+            assert_eq!(posted, layer);
+            assert_eq!(
+                rows.len(),
+                2,
+                "layer {layer}: its blob digest and its diff_id"
+            );
+            assert!(rows
+                .iter()
+                .all(|row| row.subject.starts_with(&format!("layer {layer} "))));
+            assert_eq!(rows.iter().all(|row| row.ok), layer != 1);
+            assert_eq!(blob_digest, Some(blob(layer)));
+            assert_eq!(unverified_layers, report.unverified_layers.len());
+        }
+        assert_eq!(report.verification.len(), 1 + 2 * layers);
     }
 }
 

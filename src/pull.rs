@@ -19,7 +19,7 @@
 //! session authorize each blob's `GET`, the scan workers fetch and scan several layers at
 //! once, the entries passes first (no SHA-256), and the tree is posted as soon as every
 //! layer's entries are in. The digest passes fetch the blobs again beside or after them, and
-//! their checks follow the tree as [`WorkerEvent::Verified`], a mismatch named with both
+//! their checks follow the tree as [`WorkerEvent::LayerVerified`], a mismatch named with both
 //! digests while the image stays shown.
 
 use std::cell::RefCell;
@@ -33,6 +33,7 @@ use layerscope_core::engine::scan::{LayerDigests, LayerError, LayerSummary, Scan
 use layerscope_core::model::digest::Digest;
 use layerscope_core::model::platform::Platform;
 use layerscope_core::model::reference::Reference;
+use layerscope_core::present::report::Verification;
 use layerscope_core::registry::proxy::{challenges_from_proxy, ProxyRoot};
 use layerscope_core::registry::LayerJob;
 use layerscope_core::registry::{
@@ -530,12 +531,13 @@ async fn pull_image(
                     .iter()
                     .map(|layer| layer.digest.clone())
                     .collect();
+                let shown = report.verification.clone();
                 // Kept whole for "Download report"; posted without the file lists.
                 post(&crate::protocol::finished(report));
                 if let Some(scans) = pooled.take() {
                     // The digests follow the tree.
                     let signal = http.signal.clone();
-                    wasm_bindgen_futures::spawn_local(scans.verify(pull, signal, post_fn));
+                    wasm_bindgen_futures::spawn_local(scans.verify(pull, shown, signal, post_fn));
                 }
                 // The image is shown; the tag list follows (a registry may refuse it: then
                 // there is simply no list).
@@ -669,9 +671,16 @@ impl PooledScans {
         Ok(())
     }
 
-    /// Takes the digest passes' replies once the tree is posted, posting the verification
-    /// after each; then stops the pool. Nothing is posted once the page cancelled.
-    async fn verify(mut self, mut pull: ImagePull, signal: AbortSignal, post: fn(&WorkerEvent)) {
+    /// Takes the digest passes' replies once the tree is posted, posting each layer's
+    /// verification rows (`shown` is what the page has); then stops the pool. Nothing is
+    /// posted once the page cancelled.
+    async fn verify(
+        mut self,
+        mut pull: ImagePull,
+        mut shown: Vec<Verification>,
+        signal: AbortSignal,
+        post: fn(&WorkerEvent),
+    ) {
         if let Err(message) = self.pool.tree_done() {
             self.pool.stop();
             return post(&WorkerEvent::Failed { message });
@@ -681,12 +690,12 @@ impl PooledScans {
             if signal.aborted() {
                 return self.pool.stop();
             }
-            let result = match self.on_reply(worker, reply, &post) {
+            let (checked, result) = match self.on_reply(worker, reply, &post) {
                 Ok(Some((layer, PassResult::Digests(digests)))) => {
-                    digests_in(&mut pull, layer, digests)
+                    (Some(layer), digests_in(&mut pull, layer, digests))
                 }
-                Ok(_) => Ok(()),
-                Err(message) => Err(message),
+                Ok(_) => (None, Ok(())),
+                Err(message) => (None, Err(message)),
             };
             if let Err(message) = result {
                 self.pool.stop();
@@ -695,8 +704,10 @@ impl PooledScans {
                 }
                 return;
             }
+            let Some(layer) = checked else { continue };
             if let Some(PullStep::Done(report)) = pull.next_step() {
-                post(&crate::protocol::verified(&report));
+                post(&crate::protocol::layer_verified(layer, &shown, &report));
+                shown.clone_from(&report.verification);
                 crate::protocol::keep_finished(report);
             }
         }

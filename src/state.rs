@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use layerscope_core::archive::Progress;
 use layerscope_core::model::reference::Reference;
-use layerscope_core::present::report::{ImageListing, ImageReport, LayerReport};
+use layerscope_core::present::report::{ImageListing, ImageReport, LayerReport, Verification};
 use layerscope_core::registry::RateLimit;
 use layerscope_web::protocol::{Route as RegistryRoute, WorkerEvent};
 use yew::Reducible;
@@ -32,7 +32,7 @@ pub struct PageState {
     /// when a pool of workers scans them).
     pub streaming: Vec<(usize, (u64, u64))>,
     /// The tree is done and the layers' digests are still being checked beside it (they
-    /// arrive as `WorkerEvent::Verified`).
+    /// arrive as `WorkerEvent::LayerVerified`).
     pub verifying: bool,
     /// What went wrong, in words, with what to try next.
     pub error: Option<String>,
@@ -173,6 +173,9 @@ pub struct Report {
     pub overview: Rc<ImageReport>,
     /// One row per layer, bottom (index 0) to top.
     pub layers: Vec<Rc<LayerReport>>,
+    /// The digests checked so far. The overview's own `verification` and
+    /// `unverified_layers` are always empty; read this.
+    pub checks: Checks,
 }
 
 impl From<ImageReport> for Report {
@@ -181,10 +184,48 @@ impl From<ImageReport> for Report {
             .into_iter()
             .map(Rc::new)
             .collect();
+        let mut checks = Checks {
+            unverified_layers: std::mem::take(&mut report.unverified_layers).len(),
+            ..Checks::default()
+        };
+        checks.add(std::mem::take(&mut report.verification));
         Report {
             overview: Rc::new(report),
             layers,
+            checks,
         }
+    }
+}
+
+/// The digests checked so far, as the verification badge shows them: a count of the rows
+/// that matched and the rows that did not. Kept as a tally, not as every row, so that a
+/// layer whose digests come in adds its own rows and copies nothing else (n layers checked
+/// one after another would otherwise copy n² rows).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Checks {
+    /// Rows whose digest matched what the documents promise.
+    pub matched: usize,
+    /// Rows whose digest did not, in the order they came.
+    pub mismatches: Vec<Verification>,
+    /// Layers whose digests are not in yet (a tree can be complete before them).
+    pub unverified_layers: usize,
+}
+
+impl Checks {
+    /// Counts `rows` in.
+    pub fn add(&mut self, rows: Vec<Verification>) {
+        for row in rows {
+            if row.ok {
+                self.matched += 1;
+            } else {
+                self.mismatches.push(row);
+            }
+        }
+    }
+
+    /// Every row so far, matched or not.
+    pub fn total(&self) -> usize {
+        self.matched + self.mismatches.len()
     }
 }
 
@@ -372,6 +413,9 @@ impl PageState {
     fn apply(&mut self, event: WorkerEvent) {
         match event {
             WorkerEvent::Ready => {}
+            // A tick held for the next frame can come after the reading ended (cancelled
+            // or done): it no longer says anything.
+            WorkerEvent::Progress(_) if !self.busy => {}
             WorkerEvent::Progress(progress) => {
                 if let (Some((layer, _)), bytes) = (progress.layer, progress.layer_bytes) {
                     let bytes = bytes.unwrap_or((0, 0));
@@ -436,31 +480,33 @@ impl PageState {
                 if self.images.is_empty() {
                     self.images = report.images.clone();
                 }
-                self.verifying = !report.unverified_layers.is_empty();
-                self.report = Some(Report::from(*report));
+                let report = Report::from(*report);
+                self.verifying = report.checks.unverified_layers > 0;
+                self.report = Some(report);
                 self.busy = false;
                 self.progress = None;
                 self.streaming.clear();
             }
-            WorkerEvent::Verified {
-                verification,
+            // Only the layer's own rows and row change: the overview and every other layer
+            // stay the very values they were.
+            WorkerEvent::LayerVerified {
+                layer,
+                rows,
+                blob_digest,
                 unverified_layers,
-                layer_digests,
             } => {
                 let Some(report) = self.report.as_mut() else {
                     return;
                 };
+                report.checks.add(rows);
+                report.checks.unverified_layers = unverified_layers;
                 // A mismatch ends the checking: the rest stays unverified.
-                self.verifying = !unverified_layers.is_empty() && verification.iter().all(|v| v.ok);
-                let mut overview = (*report.overview).clone();
-                overview.verification = verification;
-                overview.unverified_layers = unverified_layers;
-                report.overview = Rc::new(overview);
-                for (layer, digest) in report.layers.iter_mut().zip(layer_digests) {
-                    if layer.digest != digest {
-                        *layer = Rc::new(LayerReport {
-                            digest,
-                            ..(**layer).clone()
+                self.verifying = unverified_layers > 0 && report.checks.mismatches.is_empty();
+                if let (Some(slot), Some(digest)) = (report.layers.get_mut(layer), blob_digest) {
+                    if slot.digest.as_ref() != Some(&digest) {
+                        *slot = Rc::new(LayerReport {
+                            digest: Some(digest),
+                            ..(**slot).clone()
                         });
                     }
                 }
@@ -1341,29 +1387,91 @@ mod pool_tests {
         assert!(!state.busy, "the tree does not wait for the digests");
         assert!(state.verifying);
         let digest = Digest::sha256_of(b"blob");
-        let state = worker(
-            state,
-            WorkerEvent::Verified {
-                verification: vec![row(1, true)],
-                unverified_layers: vec![0, 2],
-                layer_digests: vec![None, Some(digest.clone()), None],
-            },
-        );
+        let state = worker(state, verified(1, true, Some(digest.clone()), 2));
         assert!(state.verifying);
         let shown = state.report.as_ref().unwrap();
-        assert_eq!(shown.overview.verification, vec![row(1, true)]);
-        assert_eq!(shown.overview.unverified_layers, vec![0, 2]);
+        assert_eq!((shown.checks.matched, shown.checks.total()), (1, 1));
+        assert_eq!(shown.checks.unverified_layers, 2);
         assert_eq!(shown.layers[1].digest, Some(digest));
         assert_eq!(shown.layers[0].digest, None);
-        let state = worker(
-            state,
-            WorkerEvent::Verified {
-                verification: vec![row(0, true), row(1, true), row(2, true)],
-                unverified_layers: Vec::new(),
-                layer_digests: vec![None; 3],
+        let state = worker(state, verified(0, true, None, 1));
+        let state = worker(state, verified(2, true, None, 0));
+        assert!(!state.verifying, "every layer is checked");
+        assert_eq!(state.report.as_ref().unwrap().checks.matched, 3);
+    }
+
+    fn verified(layer: usize, ok: bool, digest: Option<Digest>, left: usize) -> WorkerEvent {
+        WorkerEvent::LayerVerified {
+            layer,
+            rows: vec![row(layer, ok)],
+            blob_digest: digest,
+            unverified_layers: left,
+        }
+    }
+
+    #[test]
+    fn a_layer_checked_late_changes_its_own_row_and_nothing_else() {
+        let layers = 200;
+        let mut finished = ImageReport {
+            layers: (0..layers)
+                .map(|index| LayerReport {
+                    index,
+                    scanned: true,
+                    ..Default::default()
+                })
+                .collect(),
+            history: vec![Default::default(); layers],
+            verification: vec![row(0, true)],
+            unverified_layers: (1..layers).collect(),
+            complete: true,
+            ..Default::default()
+        };
+        finished.layers[0].digest = Some(Digest::sha256_of(b"0"));
+        let mut state = worker(
+            archive_open(),
+            WorkerEvent::Done {
+                report: Box::new(finished),
             },
         );
+        for layer in 1..layers {
+            let before = state.report.clone().unwrap();
+            let digest = Digest::sha256_of(layer.to_string().as_bytes());
+            state = worker(
+                state,
+                verified(layer, true, Some(digest.clone()), layers - 1 - layer),
+            );
+            let after = state.report.as_ref().unwrap();
+            assert!(
+                Rc::ptr_eq(&before.overview, &after.overview),
+                "layer {layer}'s digests copied the overview"
+            );
+            for (index, (old, new)) in before.layers.iter().zip(&after.layers).enumerate() {
+                assert_eq!(
+                    Rc::ptr_eq(old, new),
+                    index != layer,
+                    "layer {layer}'s digests: row {index} replaced or not as it should be"
+                );
+            }
+            assert_eq!(after.layers[layer].digest, Some(digest));
+            assert_eq!(after.checks.matched, layer + 1);
+        }
         assert!(!state.verifying, "every layer is checked");
+    }
+
+    #[test]
+    fn a_progress_tick_after_cancel_or_done_is_not_applied() {
+        let cancelled = worker(archive_open(), progress(0, 5)).reduce(Action::Cancelled { job: 1 });
+        let state = worker(cancelled.clone(), progress(1, 9));
+        assert_eq!(*state, *cancelled, "a tick after Cancel changed the page");
+        assert!(state.streaming.is_empty() && state.progress.is_none());
+        let done = worker(
+            worker(archive_open(), progress(0, 5)),
+            WorkerEvent::Done {
+                report: Box::new(report(Vec::new())),
+            },
+        );
+        let state = worker(done.clone(), progress(2, 30));
+        assert_eq!(*state, *done, "a tick after Done changed the page");
     }
 
     #[test]
@@ -1374,17 +1482,13 @@ mod pool_tests {
                 report: Box::new(report(vec![0, 1, 2])),
             },
         );
-        let state = worker(
-            state,
-            WorkerEvent::Verified {
-                verification: vec![row(1, true), row(0, false)],
-                unverified_layers: vec![0, 2],
-                layer_digests: vec![None; 3],
-            },
-        );
+        let state = worker(state, verified(1, true, None, 2));
+        assert!(state.verifying);
+        let state = worker(state, verified(0, false, None, 1));
         assert!(!state.verifying);
-        let verification = &state.report.as_ref().unwrap().overview.verification;
-        assert_eq!(verification.iter().filter(|v| !v.ok).count(), 1);
+        let checks = &state.report.as_ref().unwrap().checks;
+        assert_eq!(checks.mismatches, vec![row(0, false)]);
+        assert_eq!((checks.matched, checks.total()), (1, 2));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! An archive read by ranges has its layers scanned by a pool of scan workers
 //! ([`layerscope_web::pool`]): the reader hands them out, each layer's entries pass and digest
 //! pass run in the pool, and this worker hands the results back to the reader. The tree
-//! (`Done`) does not wait for the digests; they come after it as [`WorkerEvent::Verified`].
+//! (`Done`) does not wait for the digests; they come after it as [`WorkerEvent::LayerVerified`].
 //! A compressed archive is read once front to back, so its layers are scanned here as they
 //! stream past; the page's `?scan-workers=0` scans every archive that way. The default pool
 //! starts with this worker ([`warm_up`]; the page starts a spare layer worker before the
@@ -28,7 +28,7 @@ use layerscope_core::archive::LayerLocation;
 use layerscope_core::archive::{ArchiveReader, ImageSelector, LayerScanJob, Phase, Progress, Step};
 use layerscope_core::engine::scan::{LayerDigests, LayerError};
 use layerscope_core::present::file_view::PREVIEW_BYTES;
-use layerscope_core::present::report::ImageReport;
+use layerscope_core::present::report::{ImageReport, Verification};
 use layerscope_web::owner::{self, ArchiveBytes};
 use layerscope_web::pool::{Pass, PassResult, ScanReply, Schedule, SCAN_WORKER_SCRIPT};
 use layerscope_web::protocol::{
@@ -434,8 +434,8 @@ enum PoolStage {
         early: Vec<(usize, Result<LayerDigests, LayerError>)>,
     },
     /// The tree is done and kept; the layers' digests are checked as they come, and
-    /// `shown` is the verification the page has.
-    Verifying { shown: WorkerEvent },
+    /// `shown` is the verification rows the page has.
+    Verifying { shown: Vec<Verification> },
     /// Nothing more is posted: verified, failed, or verification stopped at a mismatch.
     /// The pool is stopped.
     Over,
@@ -454,7 +454,7 @@ impl Pooled {
                     Err(message) => return self.fail(message),
                 };
                 keep_archive(&mut self.reader, source);
-                let shown = layerscope_web::protocol::verified(&report);
+                let shown = report.verification.clone();
                 let due = !report.unverified_layers.is_empty();
                 post(&finished(report));
                 if let Err(message) = self.pool.tree_done(&self.blob) {
@@ -568,8 +568,10 @@ impl Pooled {
                         "the archive reader gave no report after layer {layer}'s digests"
                     ));
                 };
-                *shown = layerscope_web::protocol::verified(&report);
-                post(shown);
+                post(&layerscope_web::protocol::layer_verified(
+                    layer, shown, &report,
+                ));
+                shown.clone_from(&report.verification);
                 let all_in = report.unverified_layers.is_empty();
                 keep_finished(report);
                 if all_in {

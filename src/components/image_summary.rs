@@ -8,12 +8,14 @@ use yew::prelude::*;
 use super::copy_button::CopyButton;
 use super::created::created;
 use super::verify_badge::VerifyBadge;
-use crate::state::ExportState;
+use crate::state::{Checks, ExportState};
 
 #[derive(Properties, PartialEq)]
 pub struct ImageSummaryProps {
-    /// The report without its layers (see `state::Report`).
+    /// The report without its layers and checks (see `state::Report`).
     pub overview: Rc<ImageReport>,
+    /// The digests checked so far.
+    pub checks: Checks,
     /// Bytes of the layers as stored (compressed).
     pub packed: u64,
     /// Layers are still streaming.
@@ -127,8 +129,8 @@ pub fn image_summary(props: &ImageSummaryProps) -> Html {
                     {digest_fact("INDEX", "index", digest.to_string(), "index-digest")}
                 }
                 <div class="fact">
-                    <VerifyBadge checks={report.verification.clone()} complete={report.complete}
-                        unverified_layers={report.unverified_layers.len()} busy={props.busy || props.verifying} />
+                    <VerifyBadge checks={props.checks.clone()} complete={report.complete}
+                        busy={props.busy || props.verifying} />
                 </div>
             </dl>
             if !report.warnings.is_empty() {

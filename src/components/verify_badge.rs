@@ -1,15 +1,14 @@
-use layerscope_core::present::report::{DigestRole, Verification};
+use layerscope_core::present::report::DigestRole;
 use yew::prelude::*;
+
+use crate::state::Checks;
 
 #[derive(Properties, PartialEq)]
 pub struct VerifyBadgeProps {
-    /// Every digest checked so far.
-    pub checks: Vec<Verification>,
+    /// Every digest checked so far, and the layers not checked yet.
+    pub checks: Checks,
     /// Every layer is scanned.
     pub complete: bool,
-    /// Layers whose digests are not checked yet (a tree can be complete before them).
-    #[prop_or_default]
-    pub unverified_layers: usize,
     /// Layers are still streaming, or their digests are being checked.
     pub busy: bool,
 }
@@ -18,9 +17,9 @@ pub struct VerifyBadgeProps {
 /// checking still going, or the mismatches with what was expected and what was read.
 #[function_component(VerifyBadge)]
 pub fn verify_badge(props: &VerifyBadgeProps) -> Html {
-    let total = props.checks.len();
-    let matched = props.checks.iter().filter(|check| check.ok).count();
-    let mismatches: Vec<&Verification> = props.checks.iter().filter(|check| !check.ok).collect();
+    let total = props.checks.total();
+    let matched = props.checks.matched;
+    let mismatches = &props.checks.mismatches;
     if !mismatches.is_empty() {
         return html! {
             <div class="verify bad" data-testid="verify-status" role="status">
@@ -37,7 +36,7 @@ pub fn verify_badge(props: &VerifyBadgeProps) -> Html {
             </div>
         };
     }
-    let (class, text, title) = if props.complete && props.unverified_layers == 0 {
+    let (class, text, title) = if props.complete && props.checks.unverified_layers == 0 {
         (
             "good",
             format!("verified ({matched}/{total})"),
@@ -47,7 +46,7 @@ pub fn verify_badge(props: &VerifyBadgeProps) -> Html {
         let title = if props.complete {
             format!(
                 "every layer is read; the digests of {} are being checked beside the tree",
-                layers(props.unverified_layers)
+                layers(props.checks.unverified_layers)
             )
         } else {
             "digests are checked as the layers stream".to_string()

@@ -115,6 +115,77 @@ pub struct Controls {
     pub forget_login: Callback<String>,
 }
 
+/// The worker's progress ticks of one job, held until the next animation frame: a pool of
+/// workers posts many a frame, and each applied on its own would draw the page again. The
+/// latest tick of each layer is kept (in the order they came), so every streaming layer's
+/// bytes are still shown, and they are applied together, before any other event of the
+/// job, so the order of events is the worker's.
+#[derive(Clone)]
+struct ProgressBatch {
+    dispatcher: UseReducerDispatcher<PageState>,
+    job: u64,
+    held: Rc<RefCell<HeldProgress>>,
+}
+
+/// Held ticks, at most one per layer (and one without a layer).
+#[derive(Default)]
+struct HeldProgress {
+    ticks: Vec<layerscope_core::archive::Progress>,
+    frame_asked: bool,
+}
+
+impl ProgressBatch {
+    fn new(dispatcher: UseReducerDispatcher<PageState>, job: u64) -> ProgressBatch {
+        ProgressBatch {
+            dispatcher,
+            job,
+            held: Rc::default(),
+        }
+    }
+
+    /// Keeps `progress` for the next frame, in place of its layer's previous tick.
+    fn hold(&self, progress: layerscope_core::archive::Progress) {
+        let ask_frame = {
+            let mut held = self.held.borrow_mut();
+            let layer = progress.layer.map(|(index, _)| index);
+            held.ticks
+                .retain(|tick| tick.layer.map(|(index, _)| index) != layer);
+            held.ticks.push(progress);
+            !std::mem::replace(&mut held.frame_asked, true)
+        };
+        if ask_frame {
+            let batch = self.clone();
+            let frame = Closure::once_into_js(move || batch.on_frame());
+            let asked = web_sys::window().map(|window| {
+                window
+                    .request_animation_frame(frame.unchecked_ref())
+                    .is_ok()
+            });
+            if asked != Some(true) {
+                // No frames to wait for: applied now.
+                self.on_frame();
+            }
+        }
+    }
+
+    /// The frame asked for has come: the next tick asks for another.
+    fn on_frame(&self) {
+        self.held.borrow_mut().frame_asked = false;
+        self.flush();
+    }
+
+    /// Applies the held ticks, oldest first.
+    fn flush(&self) {
+        let ticks = std::mem::take(&mut self.held.borrow_mut().ticks);
+        for progress in ticks {
+            self.dispatcher.dispatch(Action::Worker {
+                job: self.job,
+                event: WorkerEvent::Progress(progress),
+            });
+        }
+    }
+}
+
 /// The page's state, fed by the running worker, with the controls that start and stop work.
 #[hook]
 pub fn use_analysis() -> UseAnalysisHandle {
@@ -526,6 +597,7 @@ impl JobRunner {
             origin: origin.clone(),
             view,
         });
+        let batch = ProgressBatch::new(self.dispatcher.clone(), job);
         let on_event = {
             let dispatcher = self.dispatcher.clone();
             let routes = self.routes.clone();
@@ -533,6 +605,14 @@ impl JobRunner {
             let export_url = self.export_url.clone();
             let tree_listener = self.tree_listener.clone();
             Callback::from(move |event: WorkerEvent| {
+                let event = match event {
+                    WorkerEvent::Progress(progress) => return batch.hold(progress),
+                    // Whatever follows a progress tick is applied after it, as it came.
+                    other => {
+                        batch.flush();
+                        other
+                    }
+                };
                 if let WorkerEvent::Tree { answer } = event {
                     let listener = tree_listener.borrow().clone();
                     if let Some(listener) = listener {
