@@ -8,6 +8,7 @@ use std::io::Read;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use layerscope_core::engine::scan::{LayerError, LayerSummary, Scanner};
+use layerscope_core::limits::Limits;
 use layerscope_core::model::platform::Platform;
 use layerscope_core::model::reference::Reference;
 use layerscope_core::present::report::ImageReport;
@@ -31,6 +32,8 @@ pub struct PullOptions {
     pub credentials: Option<Credentials>,
     /// `--insecure-registry` entries.
     pub insecure: Vec<String>,
+    /// The `--max-*` bounds, the same as for archives.
+    pub limits: Limits,
 }
 
 /// The platform this binary runs on, as docker names it (the default `--platform`).
@@ -73,12 +76,12 @@ pub fn pull(
 ) -> Result<ImageReport, String> {
     let insecure = InsecureRegistries::parse(&options.insecure).map_err(|e| e.to_string())?;
     let endpoint = Endpoint::for_reference(reference, &insecure).map_err(|e| e.to_string())?;
-    let mut session = Session::new(endpoint);
+    let mut session = Session::new(endpoint).with_limits(options.limits);
     if let Some(credentials) = options.credentials {
         session = session.with_credentials(credentials);
     }
     let http = Http::new();
-    let mut pull = ImagePull::new(reference.clone(), options.platform);
+    let mut pull = ImagePull::new(reference.clone(), options.platform).with_limits(options.limits);
     loop {
         let Some(step) = pull.next_step() else {
             return Err("the image pull stalled (no step and no result)".into());
@@ -116,7 +119,10 @@ pub fn pull(
             }
             PullStep::LayerScanned(_) => {}
             PullStep::Done(report) => return Ok(*report),
-            PullStep::Failed(error) => return Err(with_rate_limit(error.to_string(), &session)),
+            PullStep::Failed(error) => {
+                let message = crate::inspect::with_raise_advice(error.to_string(), &error);
+                return Err(with_rate_limit(message, &session));
+            }
         }
     }
 }
