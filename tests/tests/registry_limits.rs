@@ -269,3 +269,40 @@ fn a_registry_layers_path_bounds_are_the_command_lines() {
     assert!(run.status.success(), "shown when raised: {}", run.stderr);
     assert!(run.seconds < 30.0, "{:.1} s", run.seconds);
 }
+
+#[test]
+fn a_layer_longer_than_its_descriptor_says_is_read_no_further_than_its_size() {
+    let registry = Registry::start(RegistryConfig::plain());
+    push_archive(&demo_archive(), &registry, "limits/long:1");
+    let (_, manifest) = manifest_of(&registry, "limits/long", "1");
+    let layer = &manifest["layers"][0];
+    let digest = layer["digest"].as_str().unwrap().to_string();
+    let declared = layer["size"].as_u64().unwrap();
+    // The registry now serves the layer with 256 MiB more after it.
+    let stored = registry.blob_data_path(&digest);
+    let mut out = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&stored)
+        .unwrap();
+    let junk = vec![0x5au8; MIB as usize];
+    for _ in 0..256 {
+        out.write_all(&junk).unwrap();
+    }
+    drop(out);
+
+    let reference = format!("{}/limits/long:1", registry.host());
+    let run = inspect(&["--json", &reference], 60);
+    eprintln!(
+        "{:.1} s, peak {} MiB: {}",
+        run.seconds, run.peak_mib, run.stderr
+    );
+    refused_saying(
+        &run,
+        &[
+            &format!("layer 0 (blobs/sha256/{})", &digest[7..]),
+            &format!("more than the {declared} bytes its manifest declares"),
+            &format!("reading stopped at {} bytes", declared + 1),
+        ],
+    );
+    assert!(run.seconds < 20.0, "{:.1} s", run.seconds);
+}

@@ -109,8 +109,24 @@ pub fn pull(
                         job.index + 1,
                         job.size
                     ));
-                    let scanned =
-                        http.scan_layer(&mut session, job.operation, Scanner::new(job.options));
+                    let scanned = http.scan_layer(
+                        &mut session,
+                        job.operation.clone(),
+                        Scanner::new(job.options.clone()),
+                        job.max_body_bytes(),
+                    );
+                    let scanned = match scanned {
+                        Err(ScanStop::Oversized) => {
+                            let path = format!(
+                                "blobs/{}/{}",
+                                job.digest.algorithm().name(),
+                                job.digest.hex()
+                            );
+                            return Err(job.oversized(&path));
+                        }
+                        Err(ScanStop::Failed(message)) => Err(message),
+                        Ok(result) => Ok(result),
+                    };
                     match scanned {
                         Ok(result) => pull.layer_scanned(job.index, result),
                         Err(error) => return Err(with_rate_limit(error, &session)),
@@ -173,12 +189,14 @@ impl Http {
 
     /// Streams one layer blob into `scanner`. The outer error is the registry's or the
     /// transport's; the inner result is the scan's.
+    /// `max_bytes` bounds the body: past it, reading stops ([`ScanStop::Oversized`]).
     fn scan_layer(
         &self,
         session: &mut Session,
         operation: Operation,
         mut scanner: Scanner,
-    ) -> Result<Result<LayerSummary, LayerError>, String> {
+        max_bytes: u64,
+    ) -> Result<Result<LayerSummary, LayerError>, ScanStop> {
         let request = match self.run(session, operation) {
             Ok(Outcome::LayerBlob(blob)) => blob.request,
             Ok(_) => {
@@ -186,7 +204,7 @@ impl Http {
                     "the registry session answered a layer request with something else".into(),
                 )
             }
-            Err(error) => return Err(error.to_string()),
+            Err(error) => return Err(error.to_string().into()),
         };
         let mut response = self
             .call(&request)
@@ -197,16 +215,22 @@ impl Http {
                 "{} answered {status} for {}",
                 host_of(&request.url),
                 request.url
-            ));
+            )
+            .into());
         }
-        let mut body = response.body_mut().as_reader();
+        let mut body = response.body_mut().as_reader().take(max_bytes);
         let mut buffer = vec![0u8; CHUNK];
+        let mut read = 0u64;
         loop {
             let n = body
                 .read(&mut buffer)
                 .map_err(|e| format!("reading {}: {e}", request.url))?;
             if n == 0 {
                 break;
+            }
+            read += n as u64;
+            if read >= max_bytes {
+                return Err(ScanStop::Oversized);
             }
             if let Err(error) = scanner.push(&buffer[..n]) {
                 return Ok(Err(error));
@@ -253,6 +277,26 @@ impl Http {
             answer.body = body;
         }
         Ok(answer)
+    }
+}
+
+/// Why a layer's stream stopped before its scan could finish.
+enum ScanStop {
+    /// The registry or the transport failed; the message says how.
+    Failed(String),
+    /// The body went past the declared size (reading stopped there).
+    Oversized,
+}
+
+impl From<String> for ScanStop {
+    fn from(message: String) -> ScanStop {
+        ScanStop::Failed(message)
+    }
+}
+
+impl From<&str> for ScanStop {
+    fn from(message: &str) -> ScanStop {
+        ScanStop::Failed(message.to_string())
     }
 }
 

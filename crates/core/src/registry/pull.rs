@@ -77,6 +77,25 @@ pub struct LayerJob {
     pub options: ScanOptions,
 }
 
+impl LayerJob {
+    /// The most body bytes to read for the blob: its declared size and one byte more, which
+    /// is enough to know that a registry sends more than the manifest says (a registry that
+    /// lies about a blob cannot make the reader stream forever).
+    pub fn max_body_bytes(&self) -> u64 {
+        self.size.saturating_add(1)
+    }
+
+    /// Why the blob is refused when the body went past [`LayerJob::max_body_bytes`].
+    pub fn oversized(&self, path: &str) -> String {
+        format!(
+            "layer {} ({path}): the registry sent more than the {} bytes its manifest declares; reading stopped at {} bytes",
+            self.index,
+            self.size,
+            self.max_body_bytes()
+        )
+    }
+}
+
 /// Why an image could not be pulled and analysed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PullError {
