@@ -5,6 +5,7 @@
 //! For a dropped archive the layer worker has a pool of scan workers
 //! (`src/bin/scan-worker.rs`) scan its layers; [`pool`] defines what they say to it.
 
+pub mod limit_advice;
 pub mod owner;
 pub mod pool;
 pub mod protocol;

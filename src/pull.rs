@@ -434,6 +434,8 @@ async fn pull_image(
     }
     let mut progress = ProgressThrottle::default();
     let repository = Repository::of(&reference);
+    // The image as `layerscope inspect` would be given it, for the advice on a limit.
+    let shown = reference.familiar();
     let mut pull = ImagePull::new(reference, platform);
     loop {
         let Some(step) = pull.next_step() else {
@@ -454,16 +456,20 @@ async fn pull_image(
                 let Some(pool) = pool.take() else {
                     return failed("the scan workers are gone".into());
                 };
-                let mut scans = match PooledScans::start(&mut http, &mut session, &jobs, pool, post)
-                    .await
-                {
-                    Ok(Ok(scans)) => scans,
-                    Ok(Err(LayerStart::Refused(error))) => {
-                        return Err(final_error(&registry, PullError::Registry(error), &session))
-                    }
-                    Ok(Err(LayerStart::Pool(message))) => return failed(message),
-                    Err(stop) => return Err(stopped(stop)),
-                };
+                let mut scans =
+                    match PooledScans::start(&mut http, &mut session, &jobs, pool, post).await {
+                        Ok(Ok(scans)) => scans,
+                        Ok(Err(LayerStart::Refused(error))) => {
+                            return Err(final_error(
+                                &registry,
+                                &shown,
+                                PullError::Registry(error),
+                                &session,
+                            ))
+                        }
+                        Ok(Err(LayerStart::Pool(message))) => return failed(message),
+                        Err(stop) => return Err(stopped(stop)),
+                    };
                 if let Err(message) = scans.entries(&mut pull, &http.signal, post).await {
                     scans.pool.stop();
                     return match message {
@@ -506,6 +512,7 @@ async fn pull_image(
                         Ok(Err(error)) => {
                             return Err(final_error(
                                 &registry,
+                                &shown,
                                 PullError::Registry(error),
                                 &session,
                             ))
@@ -556,7 +563,7 @@ async fn pull_image(
                 if let Some(mut scans) = pooled.take() {
                     scans.pool.stop();
                 }
-                return Err(final_error(&registry, error, &session));
+                return Err(final_error(&registry, &shown, error, &session));
             }
         }
     }
@@ -813,7 +820,13 @@ fn stopped(stop: Stop) -> Option<WorkerEvent> {
 
 /// The last event for a failed pull: a login prompt for a 401, a 429 with its reset in the
 /// viewer's local time, else the error in words.
-fn final_error(registry: &str, error: PullError, session: &Session) -> Option<WorkerEvent> {
+/// `registry_reference` is the image as the CLI would be told it, for the advice on a limit.
+fn final_error(
+    registry: &str,
+    registry_reference: &str,
+    error: PullError,
+    session: &Session,
+) -> Option<WorkerEvent> {
     let needs_login = matches!(
         &error,
         PullError::Registry(RegistryError::Unauthorized { .. })
@@ -827,7 +840,8 @@ fn final_error(registry: &str, error: PullError, session: &Session) -> Option<Wo
             return Some(WorkerEvent::Failed { message });
         }
     }
-    let mut message = error.to_string();
+    let mut message =
+        crate::limit_advice::with_limit_advice(error.to_string(), &error, registry_reference);
     if let Some(limit) = session.rate_limit() {
         message = format!("{message} ({limit})");
     }

@@ -352,9 +352,13 @@ fn drive(
         match reader.next_step() {
             Step::Read { offset, len } => {
                 let supplied = source.read(offset, len).and_then(|bytes| {
-                    reader
-                        .supply(offset, bytes)
-                        .map_err(|error| error.to_string())
+                    reader.supply(offset, bytes).map_err(|error| {
+                        layerscope_web::limit_advice::with_limit_advice(
+                            error.to_string(),
+                            &error,
+                            "ARCHIVE",
+                        )
+                    })
                 });
                 if let Err(message) = supplied {
                     return Driven::Failed(message);
@@ -404,7 +408,14 @@ fn drive(
             }
             Step::AwaitingScans { .. } => return Driven::Waiting,
             Step::Done(report) => return Driven::Finished(report),
-            Step::Failed(error) => return Driven::Failed(error.to_string()),
+            Step::Failed(error) => {
+                let message = layerscope_web::limit_advice::with_limit_advice(
+                    error.to_string(),
+                    &error,
+                    "ARCHIVE",
+                );
+                return Driven::Failed(message);
+            }
         }
     }
 }

@@ -115,10 +115,24 @@ fn corpus_archives_are_shown_or_refused_in_place_and_the_page_stays_usable() {
     );
     browser.save_screenshot("corpus-cut-in-layer.png");
 
+    // The core names the window and the limit; the page, which cannot raise it, says
+    // what can: the CLI with its option.
     let message = refused(&browser, "zstd_window_2g");
     assert!(
-        message.contains("zstd frame 1") && message.contains("2147483648"),
+        message
+            .contains("zstd frame 1 has 2147483648 bytes of window, over the limit of 134217728"),
         "the window and its limit: {message:?}"
+    );
+    assert!(
+        message.contains(
+            "open it with the CLI: layerscope inspect --max-zstd-window 2147483648 ARCHIVE"
+        ),
+        "what to do instead: {message:?}"
+    );
+    assert_eq!(
+        message.matches("--max-zstd-window").count(),
+        1,
+        "the option once, in the advice: {message:?}"
     );
     browser.save_screenshot("corpus-zstd-window.png");
 

@@ -40,6 +40,8 @@ impl Proxy {
             .args(["serve", "--addr", "127.0.0.1:0", "--dist"])
             .arg(dist.path())
             .args(["--insecure-registry", &registry.host()])
+            // The streams all come from this one client: a share of all of them.
+            .args(["--max-upstream-per-client", &STREAMS.to_string()])
             .stdout(Stdio::piped())
             // One log line per request: 200 of them are not worth keeping.
             .stderr(Stdio::null());

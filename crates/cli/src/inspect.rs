@@ -202,6 +202,24 @@ pub fn run(args: &InspectArgs) -> ExitCode {
     }
 }
 
+/// `message` about `error`, with how to raise the limit the input went past when it went
+/// past one: the core names the limit and the value, the option is this CLI's.
+pub(crate) fn with_raise_advice(
+    message: String,
+    error: &(dyn std::error::Error + 'static),
+) -> String {
+    let Some(exceeded) = layerscope_core::limits::exceeded_in(error) else {
+        return message;
+    };
+    let value = exceeded
+        .needed()
+        .map_or_else(|| "N".to_string(), |value| value.to_string());
+    format!(
+        "{message}; raise it with {} {value}",
+        exceeded.limit.option()
+    )
+}
+
 fn fail(message: &str) -> ExitCode {
     // Messages quote names from the image: escaped, like everything printed from it.
     eprintln!("layerscope inspect: {}", escape(message));
@@ -323,8 +341,8 @@ fn open_source(path: &Path, limits: Limits) -> Result<(ArchiveReader, Source), S
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if meta.is_dir() {
         let files = directory_files(path)?;
-        let reader =
-            ArchiveReader::new_directory_with_limits(files, limits).map_err(|e| e.to_string())?;
+        let reader = ArchiveReader::new_directory_with_limits(files, limits)
+            .map_err(|e| with_raise_advice(e.to_string(), &e))?;
         return Ok((
             reader,
             Source::Directory {
@@ -372,6 +390,7 @@ fn pull_image(args: &InspectArgs, reference: &Reference) -> Result<ImageReport, 
         platform,
         credentials,
         insecure: args.insecure_registries.clone(),
+        limits: args.limits.limits(),
     };
     let bar = progress_bar();
     let result = pull::pull(reference, options, &mut |message| bar.set_message(message));
@@ -492,7 +511,7 @@ fn analyse(args: &InspectArgs) -> Result<Analysis, String> {
                 let bytes = source.read(&reader, offset, len)?;
                 reader
                     .supply(offset, &bytes)
-                    .map_err(|e| format!("{where_}: {e}"))?;
+                    .map_err(|e| with_raise_advice(format!("{where_}: {e}"), &e))?;
             }
             Step::Progress(progress) => {
                 // One bar over the whole archive; the message names the phase and layer.
@@ -526,7 +545,7 @@ fn analyse(args: &InspectArgs) -> Result<Analysis, String> {
             }
             Step::Failed(error) => {
                 bar.finish_and_clear();
-                return Err(format!("{where_}: {error}"));
+                return Err(with_raise_advice(format!("{where_}: {error}"), &error));
             }
             // This reader scans its layers itself (no `with_external_scans`).
             Step::ScanLayers(_) | Step::AwaitingScans { .. } => {

@@ -8,6 +8,7 @@ use std::io::Read;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use layerscope_core::engine::scan::{LayerError, LayerSummary, Scanner};
+use layerscope_core::limits::Limits;
 use layerscope_core::model::platform::Platform;
 use layerscope_core::model::reference::Reference;
 use layerscope_core::present::report::ImageReport;
@@ -31,6 +32,8 @@ pub struct PullOptions {
     pub credentials: Option<Credentials>,
     /// `--insecure-registry` entries.
     pub insecure: Vec<String>,
+    /// The `--max-*` bounds, the same as for archives.
+    pub limits: Limits,
 }
 
 /// The platform this binary runs on, as docker names it (the default `--platform`).
@@ -73,12 +76,12 @@ pub fn pull(
 ) -> Result<ImageReport, String> {
     let insecure = InsecureRegistries::parse(&options.insecure).map_err(|e| e.to_string())?;
     let endpoint = Endpoint::for_reference(reference, &insecure).map_err(|e| e.to_string())?;
-    let mut session = Session::new(endpoint);
+    let mut session = Session::new(endpoint).with_limits(options.limits);
     if let Some(credentials) = options.credentials {
         session = session.with_credentials(credentials);
     }
     let http = Http::new();
-    let mut pull = ImagePull::new(reference.clone(), options.platform);
+    let mut pull = ImagePull::new(reference.clone(), options.platform).with_limits(options.limits);
     loop {
         let Some(step) = pull.next_step() else {
             return Err("the image pull stalled (no step and no result)".into());
@@ -106,8 +109,24 @@ pub fn pull(
                         job.index + 1,
                         job.size
                     ));
-                    let scanned =
-                        http.scan_layer(&mut session, job.operation, Scanner::new(job.options));
+                    let scanned = http.scan_layer(
+                        &mut session,
+                        job.operation.clone(),
+                        Scanner::new(job.options.clone()),
+                        job.max_body_bytes(),
+                    );
+                    let scanned = match scanned {
+                        Err(ScanStop::Oversized) => {
+                            let path = format!(
+                                "blobs/{}/{}",
+                                job.digest.algorithm().name(),
+                                job.digest.hex()
+                            );
+                            return Err(job.oversized(&path));
+                        }
+                        Err(ScanStop::Failed(message)) => Err(message),
+                        Ok(result) => Ok(result),
+                    };
                     match scanned {
                         Ok(result) => pull.layer_scanned(job.index, result),
                         Err(error) => return Err(with_rate_limit(error, &session)),
@@ -116,7 +135,10 @@ pub fn pull(
             }
             PullStep::LayerScanned(_) => {}
             PullStep::Done(report) => return Ok(*report),
-            PullStep::Failed(error) => return Err(with_rate_limit(error.to_string(), &session)),
+            PullStep::Failed(error) => {
+                let message = crate::inspect::with_raise_advice(error.to_string(), &error);
+                return Err(with_rate_limit(message, &session));
+            }
         }
     }
 }
@@ -167,12 +189,14 @@ impl Http {
 
     /// Streams one layer blob into `scanner`. The outer error is the registry's or the
     /// transport's; the inner result is the scan's.
+    /// `max_bytes` bounds the body: past it, reading stops ([`ScanStop::Oversized`]).
     fn scan_layer(
         &self,
         session: &mut Session,
         operation: Operation,
         mut scanner: Scanner,
-    ) -> Result<Result<LayerSummary, LayerError>, String> {
+        max_bytes: u64,
+    ) -> Result<Result<LayerSummary, LayerError>, ScanStop> {
         let request = match self.run(session, operation) {
             Ok(Outcome::LayerBlob(blob)) => blob.request,
             Ok(_) => {
@@ -180,7 +204,7 @@ impl Http {
                     "the registry session answered a layer request with something else".into(),
                 )
             }
-            Err(error) => return Err(error.to_string()),
+            Err(error) => return Err(error.to_string().into()),
         };
         let mut response = self
             .call(&request)
@@ -191,16 +215,22 @@ impl Http {
                 "{} answered {status} for {}",
                 host_of(&request.url),
                 request.url
-            ));
+            )
+            .into());
         }
-        let mut body = response.body_mut().as_reader();
+        let mut body = response.body_mut().as_reader().take(max_bytes);
         let mut buffer = vec![0u8; CHUNK];
+        let mut read = 0u64;
         loop {
             let n = body
                 .read(&mut buffer)
                 .map_err(|e| format!("reading {}: {e}", request.url))?;
             if n == 0 {
                 break;
+            }
+            read += n as u64;
+            if read >= max_bytes {
+                return Err(ScanStop::Oversized);
             }
             if let Err(error) = scanner.push(&buffer[..n]) {
                 return Ok(Err(error));
@@ -247,6 +277,26 @@ impl Http {
             answer.body = body;
         }
         Ok(answer)
+    }
+}
+
+/// Why a layer's stream stopped before its scan could finish.
+enum ScanStop {
+    /// The registry or the transport failed; the message says how.
+    Failed(String),
+    /// The body went past the declared size (reading stopped there).
+    Oversized,
+}
+
+impl From<String> for ScanStop {
+    fn from(message: String) -> ScanStop {
+        ScanStop::Failed(message)
+    }
+}
+
+impl From<&str> for ScanStop {
+    fn from(message: &str) -> ScanStop {
+        ScanStop::Failed(message.to_string())
     }
 }
 

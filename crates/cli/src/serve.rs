@@ -63,6 +63,11 @@ pub struct ServeArgs {
     #[arg(long = "max-upstream-requests", value_name = "N", default_value_t = 256,
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub max_upstream_requests: u32,
+    /// Upstream requests one client (one peer address) may have in flight at once; past it
+    /// the proxy answers 429 with Retry-After, so that one client cannot hold every slot.
+    #[arg(long = "max-upstream-per-client", value_name = "N", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_upstream_per_client: u32,
 }
 
 /// Why `layerscope serve` could not start.
@@ -141,6 +146,7 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
         args.allowed_origins.clone(),
         args.pinned_names.clone(),
         args.max_upstream_requests as usize,
+        args.max_upstream_per_client as usize,
     )
     .map_err(|error| setup(format!("the proxy's HTTP client: {error}")))?;
     let app = Arc::new(App { root, proxy });
@@ -175,14 +181,13 @@ async fn serve_connections(
     router: axum::Router,
 ) -> io::Result<()> {
     let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let service = hyper_util::service::TowerToHyperService::new(router);
     loop {
         let permit = Arc::clone(&connections)
             .acquire_owned()
             .await
             .expect("the connection semaphore is never closed");
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
             // Out of file descriptors or a connection reset before it was accepted: the
             // listener itself is fine, so wait a moment and go on.
             Err(error) if is_transient_accept_error(&error) => {
@@ -193,7 +198,11 @@ async fn serve_connections(
         };
         let mut stream = stream;
         drop_stalled_readers(&mut stream);
-        let service = service.clone();
+        // The peer goes with every request of the connection (the proxy shares its slots
+        // out by client).
+        let service = hyper_util::service::TowerToHyperService::new(
+            router.clone().layer(axum::Extension(Client(peer.ip()))),
+        );
         tokio::spawn(async move {
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(hyper_util::rt::TokioTimer::new())
@@ -366,6 +375,10 @@ pub const MAX_TARGET_BYTES: usize = 8 * 1024;
 /// The most request-header bytes (names and values) answered; past it the answer is 431.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
+/// The peer address of the connection a request came on.
+#[derive(Clone, Copy, Debug)]
+struct Client(std::net::IpAddr);
+
 async fn answer(State(app): State<Arc<App>>, request: Request) -> Response<Body> {
     let method = request.method().clone();
     let target = request
@@ -390,7 +403,15 @@ async fn answer(State(app): State<Arc<App>>, request: Request) -> Response<Body>
         );
     }
     match route(target) {
-        Route::Proxy(proxied) => app.proxy.handle(&method, proxied, request.headers()).await,
+        Route::Proxy(proxied) => {
+            let client = request
+                .extensions()
+                .get::<Client>()
+                .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |client| client.0);
+            app.proxy
+                .handle(client, &method, proxied, request.headers())
+                .await
+        }
         _ if method != Method::GET && method != Method::HEAD => text_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "only GET and HEAD are served\n",

@@ -446,8 +446,9 @@ pub fn registry_responses(data: &[u8]) {
     }
     let repository = Repository::parse("library/alpine").expect("a repository");
     let reference = ManifestRef::Tag("3".into());
-    let _ =
-        api::read_manifest(&endpoint, &repository, &reference, response).map_err(|e| e.to_string());
+    let limits = crate::limits::Limits::DEFAULT;
+    let _ = api::read_manifest(&endpoint, &repository, &reference, response, &limits)
+        .map_err(|e| e.to_string());
 }
 
 /// `status\nname: value\n...\n\nbody` into a response.

@@ -4,8 +4,11 @@
 //! allowed to grow. The defaults are far above what real images need (docker stacks at most
 //! 127 layers; Linux paths end at 4096 bytes; zstd's own decoder refuses windows over
 //! 128 MiB unless told otherwise) and low enough that a hostile archive is refused in
-//! bounded time and memory. A user who meets a real image past one raises it: the refusal
-//! names the limit, the value met and the command-line option to raise it with.
+//! bounded time and memory. A refusal ([`LimitExceeded`]) names the limit, the value met
+//! and the limit in force; how to raise it depends on where the image is read, so the
+//! front end that prints the refusal says so: the CLI names its option
+//! ([`Limit::option`]), the page what it offers instead. [`exceeded_in`] finds the refusal
+//! inside any error of the core.
 
 use std::fmt;
 
@@ -121,7 +124,7 @@ impl Limit {
         Limit::ZstdWindow,
     ];
 
-    /// The command-line option that raises it (`layerscope inspect --max-layers N`).
+    /// The option of `layerscope inspect` that raises it (`--max-layers N`).
     pub fn option(self) -> &'static str {
         match self {
             Limit::ArchiveEntries => "--max-archive-entries",
@@ -161,30 +164,45 @@ pub struct LimitExceeded {
     pub max: u64,
 }
 
+impl LimitExceeded {
+    /// Whether [`LimitExceeded::value`] is only where counting stopped (members counted as
+    /// they stream by, a body read up to one byte past the limit), not the whole amount.
+    pub fn counted_past(&self) -> bool {
+        matches!(self.limit, Limit::ArchiveEntries | Limit::DocumentBytes)
+            && self.value == self.max.saturating_add(1)
+    }
+
+    /// The least setting of the limit that lets the input through, when it is known.
+    pub fn needed(&self) -> Option<u64> {
+        (!self.counted_past()).then_some(self.value)
+    }
+}
+
 impl fmt::Display for LimitExceeded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.limit == Limit::ArchiveEntries {
-            // Counted as the members go by: how many more there are is not known.
-            return write!(
-                f,
-                "{} has more than {} {}; raise the limit with {} N",
-                self.subject,
-                self.max,
-                self.limit.measure(),
-                self.limit.option()
-            );
+        let (subject, measure, max) = (&self.subject, self.limit.measure(), self.max);
+        if self.counted_past() {
+            return write!(f, "{subject} has more than {max} {measure}, the limit");
         }
         write!(
             f,
-            "{} has {} {}, over the limit of {}; raise it with {} {}",
-            self.subject,
-            self.value,
-            self.limit.measure(),
-            self.max,
-            self.limit.option(),
+            "{subject} has {} {measure}, over the limit of {max}",
             self.value
         )
     }
+}
+
+/// The [`LimitExceeded`] an error of the core comes from, when it does: `error` itself or
+/// one of its sources.
+pub fn exceeded_in<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a LimitExceeded> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(exceeded) = error.downcast_ref::<LimitExceeded>() {
+            return Some(exceeded);
+        }
+        next = error.source();
+    }
+    None
 }
 
 #[cfg(test)]
@@ -203,7 +221,7 @@ mod tests {
     }
 
     #[test]
-    fn a_refusal_names_the_value_the_limit_and_the_option() {
+    fn a_refusal_names_the_value_and_the_limit_but_no_front_ends_option() {
         let limits = Limits::DEFAULT;
         assert!(limits.check(Limit::Layers, "manifest.json", 1024).is_ok());
         let err = limits
@@ -211,15 +229,44 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "manifest.json has 1025 layers, over the limit of 1024; raise it with --max-layers 1025"
+            "manifest.json has 1025 layers, over the limit of 1024"
         );
+        assert_eq!(err.needed(), Some(1025));
         let err = limits
             .check(Limit::ArchiveEntries, "the archive", 200_001)
             .unwrap_err();
-        assert!(
-            err.to_string().contains("more than 200000")
-                && err.to_string().contains("--max-archive-entries N"),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            "the archive has more than 200000 archive entries, the limit"
         );
+        assert_eq!(err.needed(), None);
+        for limit in Limit::ALL {
+            let err = LimitExceeded {
+                limit,
+                subject: "it".into(),
+                value: 7,
+                max: 5,
+            };
+            assert!(!err.to_string().contains("--"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_refusal_is_found_among_an_errors_sources() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("reading layer 3: {source}")]
+        struct Outer {
+            source: LimitExceeded,
+        }
+        let inner = Limits::DEFAULT
+            .check(Limit::PathDepth, "the entry", 5000)
+            .unwrap_err();
+        let outer = Outer {
+            source: inner.clone(),
+        };
+        assert_eq!(exceeded_in(&outer), Some(&inner));
+        assert_eq!(exceeded_in(&inner), Some(&inner));
+        let unrelated = std::io::Error::other("no");
+        assert_eq!(exceeded_in(&unrelated), None);
     }
 }

@@ -377,12 +377,20 @@ fn names_past_the_path_limits_are_refused_naming_the_option() {
         (exceeded.limit, exceeded.value, exceeded.max),
         (Limit::PathDepth, 21, 10)
     );
-    assert!(err.to_string().contains("--max-path-depth 21"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("21 path components, over the limit of 10"),
+        "{err}"
+    );
+    assert_eq!(layerscope_core::limits::exceeded_in(&err), Some(exceeded));
     let short = Limits {
         max_path_bytes: 16,
         ..Limits::DEFAULT
     };
     let err = parse(short).unwrap_err();
-    assert!(err.to_string().contains("--max-path-length"), "{err}");
+    assert!(
+        err.to_string().contains("path bytes, over the limit of 16"),
+        "{err}"
+    );
     parse(Limits::DEFAULT).unwrap();
 }

@@ -5,9 +5,11 @@
 //! removed, Bearer realms pointed at `/proxy-token/`, blob redirects already followed, and
 //! cache headers that let any HTTP cache in front of several `serve` replicas keep layers.
 
+use std::collections::HashMap;
 use std::error::Error as _;
+use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -26,6 +28,8 @@ use super::target::{self, InsecureRegistry, ProxyTarget, UpstreamKind};
 
 /// How long a request waits for a free slot before the proxy answers 503.
 const SLOT_WAIT: Duration = Duration::from_secs(30);
+/// What a client past its own share is told to wait before asking again (`Retry-After`).
+const CLIENT_RETRY_AFTER_SECS: u64 = 2;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// From sending the request to the end of the response headers.
 const HEADERS_TIMEOUT: Duration = Duration::from_secs(30);
@@ -99,6 +103,82 @@ pub struct Proxy {
     upstream_slots: Arc<Semaphore>,
     /// The size of `upstream_slots`, named in the busy answer.
     slot_count: usize,
+    /// Each client's share of the upstream slots.
+    client_slots: Arc<ClientSlots>,
+}
+
+/// The upstream requests each client (by peer address) has in flight, at most `per_client`
+/// each, so that one client holding many slow streams cannot take every upstream slot and
+/// keep the others waiting. A client is only in the table while it holds a slot: the
+/// table is as large as the requests in flight, not as the clients ever seen.
+struct ClientSlots {
+    per_client: usize,
+    held: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One of a client's slots; given back when dropped (with the response body).
+struct ClientSlot {
+    slots: Arc<ClientSlots>,
+    client: IpAddr,
+}
+
+impl ClientSlots {
+    fn new(per_client: usize) -> ClientSlots {
+        ClientSlots {
+            per_client,
+            held: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A slot for `client`, or `None` when it holds its share already.
+    fn take(self: &Arc<Self>, client: IpAddr) -> Option<ClientSlot> {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = held.entry(client).or_insert(0);
+        if *count >= self.per_client {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot {
+            slots: Arc::clone(self),
+            client,
+        })
+    }
+
+    /// Slots `client` holds now.
+    #[cfg(test)]
+    fn held_by(&self, client: IpAddr) -> usize {
+        let held = self
+            .held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        held.get(&client).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut held = self
+            .slots
+            .held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = held.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// What a forwarded request holds until its response body is sent: its client's share and
+/// one of the proxy's upstream slots.
+struct Slots {
+    _client: ClientSlot,
+    _upstream: OwnedSemaphorePermit,
 }
 
 /// Why the proxy answered itself instead of forwarding an upstream response.
@@ -107,6 +187,8 @@ enum Failure {
     BadTarget(String),
     Refused(String),
     Busy(usize),
+    /// This client holds its share of the upstream slots already.
+    ClientBusy(usize),
     Timeout,
     Unreachable(String),
     TooManyRedirects,
@@ -118,6 +200,7 @@ impl Failure {
             Failure::BadTarget(_) => StatusCode::BAD_REQUEST,
             Failure::Refused(_) => StatusCode::FORBIDDEN,
             Failure::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::ClientBusy(_) => StatusCode::TOO_MANY_REQUESTS,
             Failure::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Failure::Unreachable(_) | Failure::TooManyRedirects => StatusCode::BAD_GATEWAY,
         }
@@ -129,6 +212,10 @@ impl Failure {
             Failure::Busy(slots) => format!(
                 "the proxy has {slots} upstream requests in flight (--max-upstream-requests); \
                  try again shortly"
+            ),
+            Failure::ClientBusy(slots) => format!(
+                "this client has {slots} upstream requests in flight, its share \
+                 (--max-upstream-per-client); try again when one has finished"
             ),
             Failure::Timeout => format!(
                 "the upstream sent no response headers within {}s",
@@ -160,6 +247,7 @@ impl Proxy {
         allowed_origins: Vec<AllowedOrigin>,
         pinned: Vec<PinnedName>,
         upstream_slots: usize,
+        per_client: usize,
     ) -> Result<Proxy, reqwest::Error> {
         // Err means another provider is installed already, which serves as well.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -184,18 +272,20 @@ impl Proxy {
             insecure_client: base().build()?,
             upstream_slots: Arc::new(Semaphore::new(upstream_slots)),
             slot_count: upstream_slots,
+            client_slots: Arc::new(ClientSlots::new(per_client)),
         })
     }
 
-    /// Answers one proxy request (any method; only GET, HEAD and preflight OPTIONS pass),
-    /// readable across origins by the `--allow-origin` origins.
+    /// Answers one proxy request from `client` (any method; only GET, HEAD and preflight
+    /// OPTIONS pass), readable across origins by the `--allow-origin` origins.
     pub async fn handle(
         &self,
+        client: IpAddr,
         method: &Method,
         target: Result<ProxyTarget, target::BadTarget>,
         headers: &HeaderMap,
     ) -> Response<Body> {
-        let mut response = self.answer(method, target, headers).await;
+        let mut response = self.answer(client, method, target, headers).await;
         if !self.allowed_origins.is_empty() {
             let response_headers = response.headers_mut();
             // A cache in front must not hand one origin's answer to another.
@@ -219,6 +309,7 @@ impl Proxy {
 
     async fn answer(
         &self,
+        client: IpAddr,
         method: &Method,
         target: Result<ProxyTarget, target::BadTarget>,
         headers: &HeaderMap,
@@ -249,7 +340,10 @@ impl Proxy {
             return response;
         }
         let outcome = match target {
-            Ok(target) => self.forward(method, &target, headers, log.clone()).await,
+            Ok(target) => {
+                self.forward(client, method, &target, headers, log.clone())
+                    .await
+            }
             Err(bad) => Err(Failure::BadTarget(bad.0)),
         };
         match outcome {
@@ -257,13 +351,21 @@ impl Proxy {
             Err(failure) => {
                 let message = failure.message();
                 log.write(failure.status().as_u16(), 0, &message);
-                plain_text(failure.status(), &format!("{message}\n"))
+                let mut response = plain_text(failure.status(), &format!("{message}\n"));
+                if let Failure::ClientBusy(_) = failure {
+                    response.headers_mut().insert(
+                        header::RETRY_AFTER,
+                        HeaderValue::from(CLIENT_RETRY_AFTER_SECS),
+                    );
+                }
+                response
             }
         }
     }
 
     async fn forward(
         &self,
+        client: IpAddr,
         method: &Method,
         target: &ProxyTarget,
         headers: &HeaderMap,
@@ -272,11 +374,21 @@ impl Proxy {
         let url = target
             .url(&self.insecure)
             .map_err(|bad| Failure::BadTarget(bad.0))?;
-        let slot =
+        // The client's share first: a client past it is answered at once, and waits for no
+        // upstream slot that others need.
+        let client_slot = self
+            .client_slots
+            .take(client)
+            .ok_or(Failure::ClientBusy(self.client_slots.per_client))?;
+        let upstream_slot =
             tokio::time::timeout(SLOT_WAIT, Arc::clone(&self.upstream_slots).acquire_owned())
                 .await
                 .map_err(|_| Failure::Busy(self.slot_count))?
                 .expect("the slot semaphore is never closed");
+        let slot = Slots {
+            _client: client_slot,
+            _upstream: upstream_slot,
+        };
         let upstream = self.fetch_following_redirects(method, url, headers).await?;
         let authorized = headers.contains_key(header::AUTHORIZATION);
         Ok(self.relay(target, upstream, authorized, slot, log))
@@ -364,7 +476,7 @@ impl Proxy {
         target: &ProxyTarget,
         upstream: Upstream,
         authorized: bool,
-        slot: OwnedSemaphorePermit,
+        slot: Slots,
         log: RequestLog,
     ) -> Response<Body> {
         let Upstream {
@@ -620,7 +732,7 @@ struct RelayedBody {
     bytes: u64,
     outcome: BodyOutcome,
     log: RequestLog,
-    _slot: OwnedSemaphorePermit,
+    _slot: Slots,
 }
 
 impl Stream for RelayedBody {
@@ -824,11 +936,31 @@ mod tests {
     }
 
     #[test]
+    fn a_client_gets_its_share_of_slots_and_each_back_when_dropped() {
+        let slots = Arc::new(ClientSlots::new(2));
+        let (one, two): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "::1".parse().unwrap());
+        let first = slots.take(one).expect("first");
+        let second = slots.take(one).expect("second");
+        assert!(slots.take(one).is_none(), "past its share");
+        let other = slots.take(two).expect("another client is not held back");
+        assert_eq!((slots.held_by(one), slots.held_by(two)), (2, 1));
+        drop(first);
+        let again = slots.take(one).expect("a slot given back is free again");
+        drop((second, again, other));
+        assert_eq!(
+            slots.held.lock().unwrap().len(),
+            0,
+            "no client kept once done"
+        );
+    }
+
+    #[test]
     fn plain_http_and_internal_literals_are_refused_without_the_flag() {
         let proxy = Proxy::new(
             vec![InsecureRegistry::parse("127.0.0.1:5000").unwrap()],
             Vec::new(),
             Vec::new(),
+            1,
             1,
         )
         .unwrap();

@@ -43,16 +43,6 @@ pub enum ArchiveError {
         /// The parser's reason, with the field's path.
         source: ManifestError,
     },
-    /// A JSON document larger than [`super::MAX_DOCUMENT_BYTES`].
-    #[error("{file} is {size} bytes; JSON documents larger than {limit} bytes are refused (raise the limit with --max-document-size {size})")]
-    DocumentTooLarge {
-        /// The document.
-        file: String,
-        /// Its size in the archive.
-        size: u64,
-        /// [`super::MAX_DOCUMENT_BYTES`].
-        limit: u64,
-    },
     /// A file that a document refers to is not in the archive.
     #[error("{referenced_by} refers to {file}, which is not in the archive")]
     MissingFile {
@@ -123,9 +113,11 @@ pub enum ArchiveError {
         /// The bound.
         limit: u64,
     },
-    /// Input went past one of the reader's [`crate::limits::Limits`]; the message names
-    /// the limit and the option that raises it.
-    #[error(transparent)]
+    /// Input went past one of the reader's [`crate::limits::Limits`] (a JSON document
+    /// over [`crate::limits::Limits::max_document_bytes`] among them); the message names
+    /// the limit and the value met, and it is the error's source so that a front end finds
+    /// it ([`crate::limits::exceeded_in`]) and says how to raise it.
+    #[error("{0}")]
     Limit(#[from] LimitExceeded),
     /// The caller broke the protocol (supplied the wrong offset, selected too late...).
     #[error("archive reader misuse: {detail}")]

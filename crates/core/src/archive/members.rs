@@ -159,15 +159,9 @@ impl Members {
         if entry.kind != EntryKind::File {
             return Err(ArchiveError::bad_document(name, "it is not a regular file").into());
         }
-        let limit = self.limits.max_document_bytes;
-        if entry.size > limit {
-            return Err(ArchiveError::DocumentTooLarge {
-                file: name.to_string(),
-                size: entry.size,
-                limit,
-            }
-            .into());
-        }
+        self.limits
+            .check(Limit::DocumentBytes, name, entry.size)
+            .map_err(ArchiveError::from)?;
         if entry.size == 0 {
             return Err(ArchiveError::bad_document(
                 name,

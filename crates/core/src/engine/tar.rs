@@ -236,7 +236,15 @@ impl fmt::Display for TarError {
     }
 }
 
-impl std::error::Error for TarError {}
+impl std::error::Error for TarError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            // So a front end finds the limit and says how to raise it.
+            TarErrorKind::Limit(exceeded) => Some(exceeded),
+            _ => None,
+        }
+    }
+}
 
 /// How a stream ended, as [`TarParser::finish`] reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -470,33 +470,136 @@ fn finite(value: f64) -> f64 {
 }
 
 /// The file system after the last layer, one row per entry, built straight from the
-/// stacked view so no second list of every path exists on the way.
+/// stacked view so no second list of every path exists on the way. The view is in tree
+/// order (each node after its parent), so each row's path is its parent's, kept on a
+/// stack, plus its own name: the work is linear in the names' length, however deep the
+/// tree (building every path from the root would be depth times length).
 fn merged_files(trees: &FileTrees) -> Result<MergedFiles, StackError> {
     let Some(top) = trees.layer_count().checked_sub(1) else {
         return Ok(MergedFiles::new());
     };
     let live = MarkSet::ALL.without(Mark::Removed);
     let view = StackedView::build(trees, top, ViewKind::Aggregated, live, SortOrder::Name)?;
-    let mut path = Vec::new();
-    Ok((0..view.len() as u32)
-        .map(|index| {
-            view.path_into(trees, index, &mut path);
-            let info = view.info(trees, index);
-            MergedFile {
-                // Without the leading slash.
-                path: String::from_utf8_lossy(&path[path.len().min(1)..]).into_owned(),
-                kind: FileKind::from(info.meta.kind),
-                size: info.size,
-                mode: info.meta.mode,
-                link_name: info
-                    .meta
-                    .link_target
-                    .map(|l| String::from_utf8_lossy(l).into_owned())
-                    .unwrap_or_default(),
-                layer: info.layer,
-            }
-        })
-        .collect())
+    let mut files = MergedFiles::new();
+    // The ancestors of the next row: view index and the length of its path.
+    let mut parents: Vec<(u32, usize)> = Vec::new();
+    let mut added = String::new();
+    for index in 0..view.len() as u32 {
+        let parent = view.parent(index);
+        while parents
+            .last()
+            .is_some_and(|&(node, _)| Some(node) != parent)
+        {
+            parents.pop();
+        }
+        let kept = parents.last().map_or(0, |&(_, len)| len);
+        added.clear();
+        if kept > 0 {
+            added.push('/');
+        }
+        // Each name alone: a `/` ends any invalid sequence, so this is the whole path's
+        // lossy text.
+        added.push_str(&String::from_utf8_lossy(view.name(trees, index)));
+        let info = view.info(trees, index);
+        let row = MergedFile {
+            path: String::new(),
+            kind: FileKind::from(info.meta.kind),
+            size: info.size,
+            mode: info.meta.mode,
+            link_name: info
+                .meta
+                .link_target
+                .map(|l| String::from_utf8_lossy(l).into_owned())
+                .unwrap_or_default(),
+            layer: info.layer,
+        };
+        files.push_extending(kept, &added, &row);
+        parents.push((index, kept + added.len()));
+    }
+    files.shrink_to_fit();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod merged_files_tests {
+    use super::*;
+    use crate::engine::scan::LayerEntry;
+    use crate::engine::tar::EntryKind;
+
+    fn entry(path: &[u8], kind: EntryKind) -> LayerEntry {
+        LayerEntry {
+            path: path.into(),
+            link_target: None,
+            kind,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: 3,
+            mtime: 0,
+            content_hash: (kind == EntryKind::File).then_some(3),
+        }
+    }
+
+    /// The rows as they were built before: every path from the root.
+    fn from_the_root(trees: &FileTrees) -> Vec<String> {
+        let live = MarkSet::ALL.without(Mark::Removed);
+        let top = trees.layer_count() - 1;
+        let view =
+            StackedView::build(trees, top, ViewKind::Aggregated, live, SortOrder::Name).unwrap();
+        let mut path = Vec::new();
+        (0..view.len() as u32)
+            .map(|index| {
+                view.path_into(trees, index, &mut path);
+                String::from_utf8_lossy(&path[1..]).into_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_are_the_paths_from_the_root_and_the_same_bytes() {
+        let mut trees = FileTrees::new();
+        let first = [
+            entry(b"usr/lib/a", EntryKind::File),
+            entry(b"usr/lib/ab", EntryKind::File),
+            entry(b"usr/libexec/x", EntryKind::File),
+            entry(b"usr/l\xffb/\xe2\x82/c", EntryKind::File),
+            entry(b"etc", EntryKind::Directory),
+            entry(b"\xc3\xa9t\xc3\xa9/f", EntryKind::File),
+        ];
+        trees.add_layer(&first).unwrap();
+        trees
+            .add_layer(&[entry(b"usr/lib/.wh.a", EntryKind::File)])
+            .unwrap();
+        let merged = merged_files(&trees).unwrap();
+        let paths: Vec<String> = merged.iter().map(|row| row.path).collect();
+        assert_eq!(paths, from_the_root(&trees));
+        assert!(paths.contains(&"usr/lib/ab".to_string()), "{paths:?}");
+        assert!(
+            !paths.contains(&"usr/lib/a".to_string()),
+            "removed: {paths:?}"
+        );
+        // Row for row what pushing the whole paths stores.
+        let whole: MergedFiles = merged.iter().collect();
+        assert_eq!(whole, merged);
+    }
+
+    #[test]
+    fn a_deep_path_costs_its_length_not_its_length_times_its_depth() {
+        let depth = 50_000;
+        let path = "d/".repeat(depth) + "f";
+        let mut trees = FileTrees::new();
+        trees
+            .add_layer(&[entry(path.as_bytes(), EntryKind::File)])
+            .unwrap();
+        let merged = merged_files(&trees).unwrap();
+        assert_eq!(merged.len(), depth + 1);
+        // Stored as what each row adds: a few bytes a row, not the whole path.
+        assert!(
+            merged.heap_bytes() < 40 * depth + path.len(),
+            "{}",
+            merged.heap_bytes()
+        );
+    }
 }
 
 /// The `docker image inspect` view, from the inspect module.

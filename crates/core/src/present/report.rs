@@ -552,6 +552,37 @@ impl<T: FileRow> FileRows<T> {
         self.len += 1;
     }
 
+    /// Appends a row whose path is the previous row's path cut to `kept` bytes followed by
+    /// `added`; `row`'s own path is not read. The same bytes as [`FileRows::push`] with the
+    /// whole path, but the work is in `added` alone, not in the whole path: a tree's rows
+    /// written in order (each after its parent's path) cost the length of their names, where
+    /// whole paths would cost depth times length. `kept` must be at most the previous path's
+    /// length and on a character boundary.
+    pub fn push_extending(&mut self, kept: usize, added: &str, row: &T) {
+        assert!(
+            kept <= self.last_path.len() && self.last_path.is_char_boundary(kept),
+            "push_extending: {kept} is not a prefix of the previous path"
+        );
+        // What `push` would find: `added` may repeat more of the previous path.
+        let more = added
+            .bytes()
+            .zip(self.last_path.as_bytes()[kept..].iter().copied())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let more = (0..=more)
+            .rev()
+            .find(|&i| added.is_char_boundary(i))
+            .unwrap_or(0);
+        let shared = kept + more;
+        put_varint(&mut self.bytes, shared as u64);
+        put_varint(&mut self.bytes, (added.len() - more) as u64);
+        self.bytes.extend_from_slice(&added.as_bytes()[more..]);
+        row.encode_rest(&mut self.bytes);
+        self.last_path.truncate(shared);
+        self.last_path.push_str(&added[more..]);
+        self.len += 1;
+    }
+
     /// Frees spare capacity (a finished list).
     pub fn shrink_to_fit(&mut self) {
         self.bytes.shrink_to_fit();

@@ -11,9 +11,9 @@ use std::fmt;
 use super::error::{sanitize, DigestClaim, RegistryError};
 use super::http::{percent_encode, Endpoint, Method, Request, Response, Url};
 use super::rate_limit::{LimitReset, RateLimit};
-use crate::model::config::MAX_CONFIG_BYTES;
+use crate::limits::{Limit, Limits};
 use crate::model::digest::{Algorithm, Digest, DigestRole, Hasher};
-use crate::model::manifest::{self, Document, MAX_MANIFEST_BYTES};
+use crate::model::manifest::{self, Document};
 use crate::model::media;
 use crate::model::reference::{Reference, ReferenceError};
 
@@ -534,6 +534,30 @@ pub fn status_error(
     }
 }
 
+/// A manifest or config `what` over the document limit: its size from `Content-Length` when
+/// the registry sent one that agrees with the bytes read, else the bytes read (one past the
+/// limit: the caller stops there).
+fn document_too_large(
+    endpoint: &Endpoint,
+    what: String,
+    response: &Response,
+    limits: &Limits,
+) -> Option<RegistryError> {
+    let read = response.body.len() as u64;
+    let size = response
+        .header("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&declared| declared >= read)
+        .unwrap_or(read);
+    limits
+        .check(Limit::DocumentBytes, &what, size)
+        .err()
+        .map(|source| RegistryError::Limit {
+            registry: endpoint.host(),
+            source,
+        })
+}
+
 fn too_large(endpoint: &Endpoint, what: &'static str, size: usize, limit: usize) -> RegistryError {
     RegistryError::TooLarge {
         registry: endpoint.host(),
@@ -583,23 +607,25 @@ fn content_type(response: &Response) -> Option<String> {
 /// is not the digest asked for is not refused here: [`FetchedManifest::digest`] is what the
 /// bytes hash to, and the caller marks the mismatch in the report while still showing the
 /// document. Then the bytes are parsed by [`manifest::parse`], with `Content-Type` as the
-/// declared media type.
+/// declared media type. A body over `limits.max_document_bytes` (or whose `Content-Length`
+/// says it is) is refused naming the limit.
 pub fn read_manifest(
     endpoint: &Endpoint,
     repository: &Repository,
     reference: &ManifestRef,
     response: Response,
+    limits: &Limits,
 ) -> Result<FetchedManifest, RegistryError> {
     let subject = format!("{repository}:{reference}");
-    let body = &response.body;
-    if body.len() > MAX_MANIFEST_BYTES {
-        return Err(too_large(
-            endpoint,
-            "manifest",
-            body.len(),
-            MAX_MANIFEST_BYTES,
-        ));
+    if let Some(error) = document_too_large(
+        endpoint,
+        format!("the manifest {subject}"),
+        &response,
+        limits,
+    ) {
+        return Err(error);
     }
+    let body = &response.body;
     let header = content_digest(endpoint, &response)?;
     let mismatch = |claim, expected: &Digest, actual: Digest| RegistryError::DigestMismatch {
         registry: endpoint.host(),
@@ -659,20 +685,21 @@ pub fn read_resolved(
     )
 }
 
-/// Reads a `200` config blob answer of at most [`MAX_CONFIG_BYTES`], fetched by `digest`.
+/// Reads a `200` config blob answer of at most `limits.max_document_bytes`, fetched by
+/// `digest`.
 pub fn read_config_blob(
     endpoint: &Endpoint,
     digest: &Digest,
     response: Response,
+    limits: &Limits,
 ) -> Result<FetchedBlob, RegistryError> {
-    let body = &response.body;
-    if body.len() > MAX_CONFIG_BYTES {
-        return Err(too_large(
-            endpoint,
-            "image config",
-            body.len(),
-            MAX_CONFIG_BYTES,
-        ));
+    if let Some(error) = document_too_large(
+        endpoint,
+        format!("the image config {digest}"),
+        &response,
+        limits,
+    ) {
+        return Err(error);
     }
     Ok(FetchedBlob {
         asked: digest.clone(),
@@ -751,6 +778,7 @@ fn list_body<'r>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::manifest::MAX_MANIFEST_BYTES;
     use crate::model::media::OCI_MANIFEST;
     use crate::registry::http::InsecureRegistries;
 
@@ -1006,16 +1034,29 @@ mod tests {
             .with_header("Content-Type", OCI_MANIFEST)
             .with_header("Docker-Content-Digest", &d.to_string())
             .with_body(MANIFEST);
-        let m = read_manifest(&e, &r, &ManifestRef::Tag("1".into()), ok.clone()).unwrap();
+        let m = read_manifest(
+            &e,
+            &r,
+            &ManifestRef::Tag("1".into()),
+            ok.clone(),
+            &Limits::DEFAULT,
+        )
+        .unwrap();
         assert_eq!(m.digest, d);
         assert_eq!(m.content_type.as_deref(), Some(OCI_MANIFEST));
         assert!(matches!(m.document, Document::Manifest(_)));
         // Without the header, the digest is the body's sha256.
         let plain = Response::new(200).with_body(MANIFEST);
         assert_eq!(
-            read_manifest(&e, &r, &ManifestRef::Tag("1".into()), plain.clone())
-                .unwrap()
-                .digest,
+            read_manifest(
+                &e,
+                &r,
+                &ManifestRef::Tag("1".into()),
+                plain.clone(),
+                &Limits::DEFAULT
+            )
+            .unwrap()
+            .digest,
             d
         );
         // A header that disagrees names both digests.
@@ -1023,7 +1064,14 @@ mod tests {
         let bad = Response::new(200)
             .with_header("docker-content-digest", &other.to_string())
             .with_body(MANIFEST);
-        let err = read_manifest(&e, &r, &ManifestRef::Tag("1".into()), bad.clone()).unwrap_err();
+        let err = read_manifest(
+            &e,
+            &r,
+            &ManifestRef::Tag("1".into()),
+            bad.clone(),
+            &Limits::DEFAULT,
+        )
+        .unwrap_err();
         let m = err.to_string();
         assert!(
             m.contains(&other.to_string())
@@ -1035,7 +1083,13 @@ mod tests {
             .with_header("docker-content-digest", "md5:abc")
             .with_body(MANIFEST);
         assert!(matches!(
-            read_manifest(&e, &r, &ManifestRef::Tag("1".into()), garbage.clone()),
+            read_manifest(
+                &e,
+                &r,
+                &ManifestRef::Tag("1".into()),
+                garbage.clone(),
+                &Limits::DEFAULT
+            ),
             Err(RegistryError::BadDigestHeader { .. })
         ));
     }
@@ -1046,10 +1100,24 @@ mod tests {
         let r = repo("library/nginx");
         let d = Digest::sha256_of(MANIFEST.as_bytes());
         let ok = Response::new(200).with_body(MANIFEST);
-        assert!(read_manifest(&e, &r, &ManifestRef::Digest(d.clone()), ok.clone()).is_ok());
+        assert!(read_manifest(
+            &e,
+            &r,
+            &ManifestRef::Digest(d.clone()),
+            ok.clone(),
+            &Limits::DEFAULT
+        )
+        .is_ok());
         // Other bytes than asked for are read, with the digest they have: the pull marks it.
         let asked = Digest::sha256_of(b"something else");
-        let other = read_manifest(&e, &r, &ManifestRef::Digest(asked), ok.clone()).unwrap();
+        let other = read_manifest(
+            &e,
+            &r,
+            &ManifestRef::Digest(asked),
+            ok.clone(),
+            &Limits::DEFAULT,
+        )
+        .unwrap();
         assert_eq!(other.digest, d);
         // sha512 digests are checked in sha512.
         let mut h = Hasher::new(Algorithm::Sha512);
@@ -1059,9 +1127,15 @@ mod tests {
             .with_header("docker-content-digest", &d.to_string())
             .with_body(MANIFEST);
         assert_eq!(
-            read_manifest(&e, &r, &ManifestRef::Digest(d512.clone()), ok.clone())
-                .unwrap()
-                .digest,
+            read_manifest(
+                &e,
+                &r,
+                &ManifestRef::Digest(d512.clone()),
+                ok.clone(),
+                &Limits::DEFAULT
+            )
+            .unwrap()
+            .digest,
             d512
         );
     }
@@ -1070,14 +1144,37 @@ mod tests {
     fn manifest_bounds_and_parse_errors() {
         let e = hub();
         let r = repo("a/b");
+        // Read up to one byte past the limit, without a Content-Length: "more than".
         let big = Response::new(200).with_body(vec![b' '; MAX_MANIFEST_BYTES + 1]);
-        assert!(matches!(
-            read_manifest(&e, &r, &ManifestRef::Tag("t".into()), big.clone()),
-            Err(RegistryError::TooLarge {
-                what: "manifest",
-                ..
-            })
-        ));
+        let err = read_manifest(&e, &r, &ManifestRef::Tag("t".into()), big, &Limits::DEFAULT)
+            .unwrap_err();
+        let exceeded = crate::limits::exceeded_in(&err).expect("the limit is the source");
+        assert_eq!(
+            (exceeded.limit, exceeded.max, exceeded.needed()),
+            (Limit::DocumentBytes, MAX_MANIFEST_BYTES as u64, None)
+        );
+        assert_eq!(
+            err.to_string(),
+            "registry-1.docker.io: the manifest a/b:t has more than 4194304 document bytes, the limit"
+        );
+        // With one, its size; and the limit is the one given.
+        let cut = Response::new(200)
+            .with_header("Content-Length", "104857600")
+            .with_body(vec![b' '; 1025]);
+        let small = Limits {
+            max_document_bytes: 1024,
+            ..Limits::DEFAULT
+        };
+        let err = read_manifest(&e, &r, &ManifestRef::Tag("t".into()), cut, &small).unwrap_err();
+        assert_eq!(
+            crate::limits::exceeded_in(&err).unwrap().needed(),
+            Some(104857600)
+        );
+        assert!(
+            err.to_string()
+                .contains("104857600 document bytes, over the limit of 1024"),
+            "{err}"
+        );
         let schema1 = Response::new(200)
             .with_header(
                 "content-type",
@@ -1086,8 +1183,14 @@ mod tests {
             .with_body(
                 &br#"{"schemaVersion":1,"name":"a/b","tag":"t","fsLayers":[],"signatures":[]}"#[..],
             );
-        let err =
-            read_manifest(&e, &r, &ManifestRef::Tag("t".into()), schema1.clone()).unwrap_err();
+        let err = read_manifest(
+            &e,
+            &r,
+            &ManifestRef::Tag("t".into()),
+            schema1.clone(),
+            &Limits::DEFAULT,
+        )
+        .unwrap_err();
         assert!(matches!(err, RegistryError::BadManifest { .. }));
         assert!(err.to_string().contains("schema 1"), "{err}");
         assert!(std::error::Error::source(&err).is_some());
@@ -1119,12 +1222,13 @@ mod tests {
         let e = hub();
         let d = Digest::sha256_of(b"{}");
         let ok = Response::new(200).with_body(&b"{}"[..]);
-        let blob = read_config_blob(&e, &d, ok.clone()).unwrap();
+        let blob = read_config_blob(&e, &d, ok.clone(), &Limits::DEFAULT).unwrap();
         assert_eq!((blob.asked, blob.bytes), (d.clone(), b"{}".to_vec()));
-        let big = Response::new(200).with_body(vec![0u8; MAX_CONFIG_BYTES + 1]);
+        let big = Response::new(200)
+            .with_body(vec![0u8; Limits::DEFAULT.max_document_bytes as usize + 1]);
         assert!(matches!(
-            read_config_blob(&e, &d, big.clone()),
-            Err(RegistryError::TooLarge { .. })
+            read_config_blob(&e, &d, big.clone(), &Limits::DEFAULT),
+            Err(RegistryError::Limit { .. })
         ));
     }
 

@@ -281,6 +281,16 @@ pub enum RegistryError {
         /// The parser's reason.
         source: ManifestError,
     },
+    /// A manifest or config over [`crate::limits::Limits::max_document_bytes`]; the body
+    /// was read no further than one byte past the limit.
+    #[error("{registry}: {source}")]
+    Limit {
+        /// The registry host.
+        registry: String,
+        /// The document, its size (as far as it was read, or as `Content-Length` says) and
+        /// the limit.
+        source: crate::limits::LimitExceeded,
+    },
     /// A body over its limit.
     #[error("the {what} from {registry} is {size} bytes or more, over the {limit}-byte limit")]
     TooLarge {

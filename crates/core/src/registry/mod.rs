@@ -55,8 +55,8 @@
 //! ```
 //!
 //! Bounds: every body the session reads has a limit ([`Exchange::body_limit`]): manifests
-//! [`crate::model::manifest::MAX_MANIFEST_BYTES`], configs
-//! [`crate::model::config::MAX_CONFIG_BYTES`], token responses
+//! and configs the session's [`crate::limits::Limits::max_document_bytes`]
+//! ([`Session::with_limits`]), token responses
 //! [`auth::MAX_TOKEN_RESPONSE_BYTES`], tag and catalog pages [`api::MAX_LIST_BYTES`], the
 //! rest [`api::MAX_SMALL_BODY_BYTES`]. URLs from headers are followed only when they are
 //! the token realm of a Bearer challenge or a `Link` on the registry's own origin.

@@ -24,6 +24,7 @@ use super::error::RegistryError;
 use super::session::{Operation, Outcome};
 use crate::engine::scan::{LayerDigests, LayerError, LayerSummary, ScanOptions};
 use crate::engine::tree::FileTrees;
+use crate::limits::{Limit, LimitExceeded, Limits};
 use crate::model::digest::{AnyDigest, Digest, DigestRole};
 use crate::model::manifest::{Document, ImageManifest};
 use crate::model::platform::{self, Platform};
@@ -76,6 +77,25 @@ pub struct LayerJob {
     pub options: ScanOptions,
 }
 
+impl LayerJob {
+    /// The most body bytes to read for the blob: its declared size and one byte more, which
+    /// is enough to know that a registry sends more than the manifest says (a registry that
+    /// lies about a blob cannot make the reader stream forever).
+    pub fn max_body_bytes(&self) -> u64 {
+        self.size.saturating_add(1)
+    }
+
+    /// Why the blob is refused when the body went past [`LayerJob::max_body_bytes`].
+    pub fn oversized(&self, path: &str) -> String {
+        format!(
+            "layer {} ({path}): the registry sent more than the {} bytes its manifest declares; reading stopped at {} bytes",
+            self.index,
+            self.size,
+            self.max_body_bytes()
+        )
+    }
+}
+
 /// Why an image could not be pulled and analysed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PullError {
@@ -85,6 +105,10 @@ pub enum PullError {
     /// The config or a layer could not be analysed.
     #[error(transparent)]
     Analysis(#[from] AnalysisError),
+    /// The manifest or config went past one of the pull's [`Limits`] (layers, history);
+    /// the error's source, so a front end finds it ([`crate::limits::exceeded_in`]).
+    #[error("{0}")]
+    Limit(#[from] LimitExceeded),
     /// The index has no manifest for the platform asked for.
     #[error("{reference} has no image for {wanted}; it has: {}", if available.is_empty() { "no platforms".to_string() } else { available.join(", ") })]
     NoPlatform {
@@ -154,6 +178,8 @@ pub struct ImagePull {
     index_digest: Option<Digest>,
     /// Digests from digest passes run beside the entries scans ([`ImagePull::layer_digests`]).
     digests: SeparateDigests,
+    /// Bounds on the layers, the history and the layers' contents.
+    limits: Limits,
 }
 
 /// Layers' digests that come apart from their entries (a page hashing in another worker).
@@ -199,7 +225,18 @@ impl ImagePull {
             bytes_read: 0,
             index_digest: None,
             digests: SeparateDigests::default(),
+            limits: Limits::DEFAULT,
         }
+    }
+
+    /// The same pull within `limits` instead of [`Limits::DEFAULT`], as an archive is read
+    /// ([`crate::archive::ArchiveReader::with_limits`]): the manifest's layer count, the
+    /// config's history, and in the layers the path bounds and the zstd window. Documents'
+    /// sizes are the [`super::Session`]'s to bound ([`super::Session::with_limits`]), where
+    /// the body is read.
+    pub fn with_limits(mut self, limits: Limits) -> ImagePull {
+        self.limits = limits;
+        self
     }
 
     /// What the caller must do next.
@@ -411,6 +448,11 @@ impl ImagePull {
         if let Some(kind) = manifest.artifact_kind() {
             return Err(self.not_an_image(&format!("it is an artifact ({kind}), not an image")));
         }
+        self.limits.check(
+            Limit::Layers,
+            &format!("the manifest of {}", self.reference.familiar()),
+            manifest.layers.len() as u64,
+        )?;
         let config = registered(&manifest.config.digest, &self.reference)?;
         if let Some(listing) = images.get_mut(selected) {
             listing.config_digest = Some(config.clone());
@@ -480,7 +522,13 @@ impl ImagePull {
             bytes_read: self.bytes_read,
             total_bytes: Some(manifest.layers_size()),
         };
-        let mut analysis = Analysis::new(plan, &config.bytes, images, selected, source)?;
+        let mut analysis =
+            Analysis::new(plan, &config.bytes, images, selected, source)?.with_limits(self.limits);
+        self.limits.check(
+            Limit::History,
+            &format!("the history in the config {}", config.asked),
+            analysis.history_len() as u64,
+        )?;
         analysis.add_manifest(&manifest_bytes);
         if let Some(index) = self.index_digest.clone() {
             analysis.set_index_digest(index);

@@ -37,9 +37,8 @@ use super::auth::{
 use super::error::{sanitize, RegistryError};
 use super::http::{Endpoint, Method, Request, Response, Scheme, Url};
 use super::rate_limit::RateLimit;
-use crate::model::config::MAX_CONFIG_BYTES;
+use crate::limits::Limits;
 use crate::model::digest::Digest;
-use crate::model::manifest::MAX_MANIFEST_BYTES;
 use crate::model::reference::{Reference, ReferenceError};
 
 /// The most scopes one token request asks for: the operation's own and those the
@@ -78,7 +77,8 @@ pub enum Operation {
         /// Tag or digest.
         reference: ManifestRef,
     },
-    /// `GET` an image config blob, at most [`MAX_CONFIG_BYTES`], verified.
+    /// `GET` an image config blob, at most the session's
+    /// [`Limits::max_document_bytes`], verified.
     ConfigBlob {
         /// The repository.
         repository: Repository,
@@ -209,6 +209,8 @@ pub struct Session {
     /// The registry answered with a Basic challenge: send the credentials up front.
     takes_basic: bool,
     rate_limit: Option<RateLimit>,
+    /// Bounds on the documents read (manifests, configs).
+    limits: Limits,
 }
 
 impl Session {
@@ -220,7 +222,15 @@ impl Session {
             tokens: TokenCache::new(),
             takes_basic: false,
             rate_limit: None,
+            limits: Limits::DEFAULT,
         }
+    }
+
+    /// The same session reading manifests and configs within `limits` instead of
+    /// [`Limits::DEFAULT`] ([`Exchange::body_limit`] follows them).
+    pub fn with_limits(mut self, limits: Limits) -> Session {
+        self.limits = limits;
+        self
     }
 
     /// The same session with credentials, sent only as described in the module docs.
@@ -345,15 +355,16 @@ impl Exchange<'_> {
     /// this many plus one (so that an oversized body is recognized and refused), and need
     /// read no body at all for `HEAD`.
     pub fn body_limit(&self) -> usize {
+        let document =
+            usize::try_from(self.session.limits.max_document_bytes).unwrap_or(usize::MAX - 1);
         match &self.stage {
             Stage::Token { .. } => MAX_TOKEN_RESPONSE_BYTES,
             Stage::Api {
                 call: Call::ResolveByGet,
                 ..
-            } => MAX_MANIFEST_BYTES,
+            } => document,
             Stage::Api { .. } => match self.operation {
-                Operation::Manifest { .. } => MAX_MANIFEST_BYTES,
-                Operation::ConfigBlob { .. } => MAX_CONFIG_BYTES,
+                Operation::Manifest { .. } | Operation::ConfigBlob { .. } => document,
                 Operation::Tags { .. } | Operation::Catalog { .. } => MAX_LIST_BYTES,
                 Operation::Ping | Operation::ResolveTag { .. } | Operation::LayerBlob { .. } => {
                     MAX_SMALL_BODY_BYTES
@@ -614,8 +625,13 @@ impl Exchange<'_> {
                 }
             },
             (Operation::ResolveTag { repository, tag }, Call::ResolveByGet) => {
-                let m =
-                    api::read_manifest(e, repository, &ManifestRef::Tag(tag.clone()), response)?;
+                let m = api::read_manifest(
+                    e,
+                    repository,
+                    &ManifestRef::Tag(tag.clone()),
+                    response,
+                    &self.session.limits,
+                )?;
                 Outcome::Resolved(ResolvedTag {
                     digest: m.digest,
                     content_type: m.content_type,
@@ -629,11 +645,15 @@ impl Exchange<'_> {
                 },
                 _,
             ) => Outcome::Manifest(Box::new(api::read_manifest(
-                e, repository, reference, response,
+                e,
+                repository,
+                reference,
+                response,
+                &self.session.limits,
             )?)),
-            (Operation::ConfigBlob { digest, .. }, _) => {
-                Outcome::ConfigBlob(api::read_config_blob(e, digest, response)?)
-            }
+            (Operation::ConfigBlob { digest, .. }, _) => Outcome::ConfigBlob(
+                api::read_config_blob(e, digest, response, &self.session.limits)?,
+            ),
             (Operation::LayerBlob { repository, digest }, _) => {
                 let mut get = api::blob(e, repository, digest, Method::Get);
                 if let Some(a) = request.header("authorization") {
@@ -1776,7 +1796,19 @@ mod tests {
         };
         // Asking again gives the same request.
         assert!(matches!(exchange.next_action(), Action::Send(r) if r == first));
-        assert_eq!(exchange.body_limit(), MAX_MANIFEST_BYTES);
+        assert_eq!(
+            exchange.body_limit(),
+            Limits::DEFAULT.max_document_bytes as usize
+        );
+        let mut raised = hub().with_limits(Limits {
+            max_document_bytes: 9 << 20,
+            ..Limits::DEFAULT
+        });
+        assert_eq!(
+            raised.start(manifest_op("1"), NOW).body_limit(),
+            9 << 20,
+            "the session's limits decide how much of a manifest is read"
+        );
         exchange
             .receive(
                 Response::new(401).with_header("www-authenticate", HUB_CHALLENGE),
