@@ -488,16 +488,27 @@ def case_links(path):
     )
 
 
-def case_oci_size_larger(path):
-    """An OCI layout archive whose manifest descriptor says 100 bytes more than the blob."""
+def oci_layout_lying_about(index_extra=0, config_extra=0, layer_extra=0):
+    """An OCI layout archive (bytes) of one layer whose descriptors add the given byte
+    counts to the sizes of the manifest, the config and the layer."""
     layer, diff = plain_layer([member(b"f", b"x")])
     cfg = config([diff])
     manifest = json.dumps(
         {
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(cfg), "size": len(cfg)},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha256(layer), "size": len(layer)}],
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": sha256(cfg),
+                "size": len(cfg) + config_extra,
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": sha256(layer),
+                    "size": len(layer) + layer_extra,
+                }
+            ],
         }
     ).encode()
     index = json.dumps(
@@ -508,7 +519,7 @@ def case_oci_size_larger(path):
                 {
                     "mediaType": "application/vnd.oci.image.manifest.v1+json",
                     "digest": sha256(manifest),
-                    "size": len(manifest) + 100,
+                    "size": len(manifest) + index_extra,
                     "annotations": {"org.opencontainers.image.ref.name": "oversized"},
                 }
             ],
@@ -517,7 +528,17 @@ def case_oci_size_larger(path):
     members = [member(b"oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), member(b"index.json", index)]
     for blob in (cfg, layer, manifest):
         members.append(member(b"blobs/sha256/" + sha256(blob)[7:].encode(), blob))
-    write(path, tar(members))
+    return tar(members)
+
+
+def case_oci_size_larger(path):
+    """An OCI layout archive whose manifest descriptor says 100 bytes more than the blob."""
+    write(path, oci_layout_lying_about(index_extra=100))
+
+
+def case_oci_config_size_smaller(path):
+    """An OCI layout archive whose config descriptor says 10 bytes less than the blob."""
+    write(path, oci_layout_lying_about(config_extra=-10))
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}

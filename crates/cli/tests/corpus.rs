@@ -519,3 +519,30 @@ fn an_oci_descriptor_larger_than_its_blob_is_refused_with_both_sizes() {
     };
     check(&[&path("oci_size_larger")], Input::Nothing, expect, 10, 64);
 }
+
+#[test]
+fn an_oci_config_descriptor_wrong_about_its_size_is_refused_with_both_sizes() {
+    // The config's descriptor says 10 bytes fewer than the config has.
+    let run = check(
+        &[&path("oci_config_size_smaller")],
+        Input::Nothing,
+        Expect::Refused {
+            says: &["says blobs/sha256/", "bytes, but it is"],
+            not: &[],
+        },
+        10,
+        64,
+    );
+    // The config is named by the manifest (a blob path), and its two sizes differ by 10.
+    let sizes: Vec<u64> = run
+        .stderr
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .filter(|&n| n > 10 && n < 10_000)
+        .collect();
+    assert!(
+        sizes.windows(2).any(|w| w[1] == w[0] + 10),
+        "two sizes 10 apart in {:?}",
+        run.stderr
+    );
+}

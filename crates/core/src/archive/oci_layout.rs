@@ -165,7 +165,17 @@ fn plan_image(
         expected: Some(config_digest.clone()),
         media_type: Some(manifest.config.media_type.clone()),
     };
-    members.blob(&config_ref.path, path)?;
+    let config = members.document(&config_ref.path, path)?;
+    if verify_document(&config_digest, config, &config_ref.path).ok {
+        // As for manifests: a config that is not its digest is marked when it is read; one
+        // that is can only be misdescribed by its descriptor's size.
+        check_size(
+            path,
+            &config_ref.path,
+            manifest.config.size,
+            config.len() as u64,
+        )?;
+    }
     let mut layers = Vec::new();
     let mut stored_size = 0;
     for layer in &manifest.layers {
