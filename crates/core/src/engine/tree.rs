@@ -399,8 +399,6 @@ enum Action {
     Opaque,
 }
 
-const NO_LINK: u32 = u32::MAX;
-
 /// One tar entry as an operation on an interned path. Whiteouts and opaque
 /// markers leave the metadata fields unused.
 #[derive(Clone, Copy, Debug)]
@@ -409,16 +407,22 @@ struct Op {
     start: u32,
     action: Action,
     kind: EntryKind,
-    has_hash: bool,
+    /// [`HAS_HASH`] and [`HAS_LINK`]: one byte for both keeps an op at 32 bytes.
+    flags: u8,
     mode: u32,
     /// Index in `FileTrees::owners`.
     owner: u32,
-    /// Span in `LayerOps::links`; `link_len` is `NO_LINK` when there is none.
-    link_start: u32,
-    link_len: u32,
     size: u64,
     content_hash: u64,
 }
+
+/// `Op::content_hash` holds the content's hash.
+const HAS_HASH: u8 = 1;
+/// The op has a link target, in `LayerOps::link_spans`.
+const HAS_LINK: u8 = 2;
+
+// A million entries cost a million ops: keep each at 32 bytes.
+const _: () = assert!(std::mem::size_of::<Op>() == 32);
 
 /// One layer's changes, as operations on interned paths.
 #[derive(Default)]
@@ -426,6 +430,9 @@ struct LayerOps {
     components: Vec<u32>,
     ops: Vec<Op>,
     links: Vec<u8>,
+    /// `(op, start, len)` of each link target in `links`, by op: few entries are links, so
+    /// the ops keep a flag rather than a span each.
+    link_spans: Vec<(u32, u32, u32)>,
 }
 
 impl LayerOps {
@@ -438,10 +445,21 @@ impl LayerOps {
         &self.components[start..end]
     }
 
+    /// The link target of op `op`, which has one.
+    fn link(&self, op: u32) -> &[u8] {
+        let at = self
+            .link_spans
+            .binary_search_by_key(&op, |&(owner, _, _)| owner)
+            .expect("an op with a link has a span");
+        let (_, start, len) = self.link_spans[at];
+        &self.links[start as usize..(start + len) as usize]
+    }
+
     fn heap_bytes(&self) -> usize {
         self.components.capacity() * 4
             + self.ops.capacity() * std::mem::size_of::<Op>()
             + self.links.capacity()
+            + self.link_spans.capacity() * std::mem::size_of::<(u32, u32, u32)>()
     }
 }
 
@@ -517,6 +535,7 @@ impl FileTrees {
             layer.components.shrink_to_fit();
             layer.ops.shrink_to_fit();
             layer.links.shrink_to_fit();
+            layer.link_spans.shrink_to_fit();
         }
     }
 
@@ -569,29 +588,29 @@ impl FileTrees {
                 start,
                 action,
                 kind: entry.kind,
-                has_hash: false,
+                flags: 0,
                 mode: 0,
                 owner: NONE,
-                link_start: 0,
-                link_len: NO_LINK,
                 size: 0,
                 content_hash: 0,
             };
             if action == Action::Write {
                 op.mode = entry.mode;
                 op.size = entry.size;
-                op.has_hash = entry.content_hash.is_some();
+                if entry.content_hash.is_some() {
+                    op.flags |= HAS_HASH;
+                }
                 op.content_hash = entry.content_hash.unwrap_or(0);
                 op.owner = self
                     .owners
                     .intern((entry.uid, entry.gid))
                     .ok_or_else(too_large)?;
                 if let Some(target) = &entry.link_target {
-                    op.link_start = u32::try_from(ops.links.len()).map_err(|_| too_large())?;
-                    op.link_len = u32::try_from(target.len())
-                        .ok()
-                        .filter(|&len| len != NO_LINK)
-                        .ok_or_else(too_large)?;
+                    let link_start = u32::try_from(ops.links.len()).map_err(|_| too_large())?;
+                    let link_len = u32::try_from(target.len()).map_err(|_| too_large())?;
+                    let index = u32::try_from(ops.ops.len()).map_err(|_| too_large())?;
+                    op.flags |= HAS_LINK;
+                    ops.link_spans.push((index, link_start, link_len));
                     ops.links.extend_from_slice(target);
                     if u32::try_from(ops.links.len()).is_err() {
                         return Err(too_large());
@@ -650,9 +669,8 @@ impl FileTrees {
             uid,
             gid,
             size: o.size,
-            content_hash: o.has_hash.then_some(o.content_hash),
-            link_target: (o.link_len != NO_LINK)
-                .then(|| &ops.links[o.link_start as usize..(o.link_start + o.link_len) as usize]),
+            content_hash: (o.flags & HAS_HASH != 0).then_some(o.content_hash),
+            link_target: (o.flags & HAS_LINK != 0).then(|| ops.link(op)),
         }
     }
 
