@@ -178,7 +178,7 @@ fn a_million_entry_view_stays_within_the_tree_budget() {
     // The budgets: the trees and a view together well under 200 B an entry, and the
     // transient peak of a build or a search bounded too.
     assert!(
-        per_entry(kept) <= 96.0,
+        per_entry(kept) <= 80.0,
         "trees: {:.1} B/entry",
         per_entry(kept)
     );
@@ -188,12 +188,12 @@ fn a_million_entry_view_stays_within_the_tree_budget() {
         per_entry(view_bytes)
     );
     assert!(
-        per_entry(peak) <= 140.0,
+        per_entry(peak) <= 100.0,
         "build peak: {:.1} B/entry",
         per_entry(peak)
     );
     assert!(
-        per_entry(search_peak) <= 100.0,
+        per_entry(search_peak) <= 64.0,
         "search peak: {:.1} B/entry",
         per_entry(search_peak)
     );

@@ -41,7 +41,7 @@
 use crate::engine::scan::LayerEntry;
 use crate::engine::tar::EntryKind;
 use crate::engine::tree::{
-    child_key, FileTrees, Mark, MarkSet, MixMap, Names, SortOrder, StackedView, TreeError,
+    step_hash, FileTrees, IdIndex, Mark, MarkSet, Names, SortOrder, StackedView, TreeError,
     ViewKind, NONE,
 };
 
@@ -185,7 +185,8 @@ pub fn dive_layer_size(entries: &[LayerEntry]) -> u64 {
 /// for per-path figures without an owned string per path. [`ROOT_PATH`] is the empty path.
 #[derive(Default)]
 struct PathIds {
-    index: MixMap<u32>,
+    /// The ids, by their step.
+    index: IdIndex,
     steps: Vec<(u32, u32)>,
 }
 
@@ -195,20 +196,25 @@ const ROOT_PATH: u32 = NONE;
 impl PathIds {
     /// The id of `parent` extended by the name `name`, made if new.
     fn intern(&mut self, parent: u32, name: u32) -> Option<u32> {
-        let key = child_key(parent, name);
-        if let Some(&id) = self.index.get(&key) {
+        if let Some(id) = self.get(parent, name) {
             return Some(id);
         }
         let id = u32::try_from(self.steps.len())
             .ok()
             .filter(|&id| id < NONE - 1)?;
         self.steps.push((parent, name));
-        self.index.insert(key, id);
+        let steps = &self.steps;
+        self.index.insert(step_hash(parent, name), id, |id| {
+            let (parent, name) = steps[id as usize];
+            step_hash(parent, name)
+        });
         Some(id)
     }
 
     fn get(&self, parent: u32, name: u32) -> Option<u32> {
-        self.index.get(&child_key(parent, name)).copied()
+        self.index.find(step_hash(parent, name), |id| {
+            self.steps[id as usize] == (parent, name)
+        })
     }
 
     fn len(&self) -> usize {
@@ -523,8 +529,8 @@ fn go_path_clean(path: &[u8]) -> Vec<u8> {
 #[derive(Clone)]
 struct DiveTree {
     nodes: Vec<DiveNode>,
-    /// `(parent << 32 | name)` -> child.
-    children: MixMap<u32>,
+    /// The linked children, by their parent and name.
+    children: IdIndex,
 }
 
 #[derive(Clone, Copy)]
@@ -585,8 +591,22 @@ impl DiveTree {
                 size: 0,
                 is_dir: false,
             }],
-            children: MixMap::default(),
+            children: IdIndex::default(),
         }
+    }
+
+    /// The hash of node `id`'s step, from its parent and name.
+    fn node_hash(nodes: &[DiveNode], id: u32) -> u64 {
+        let n = &nodes[id as usize];
+        step_hash(n.parent, n.name)
+    }
+
+    /// The linked child of `parent` named `name`.
+    fn child(&self, parent: u32, name: u32) -> Option<u32> {
+        self.children.find(step_hash(parent, name), |id| {
+            let n = &self.nodes[id as usize];
+            n.parent == parent && n.name == name
+        })
     }
 
     /// The layer's tree and its dive size (Σ header sizes of the entries it keeps).
@@ -619,8 +639,8 @@ impl DiveTree {
     fn add_path(&mut self, ids: &[u32], names: &Names, size: i64, is_dir: bool) -> Option<()> {
         let mut node = 0u32;
         for (i, &name) in ids.iter().enumerate() {
-            node = match self.children.get(&child_key(node, name)) {
-                Some(&child) => child,
+            node = match self.child(node, name) {
+                Some(child) => child,
                 None => {
                     if names.get(name).starts_with(DOUBLE_WHITEOUT) {
                         return Some(());
@@ -634,7 +654,9 @@ impl DiveTree {
                         size: 0,
                         is_dir: false,
                     });
-                    self.children.insert(child_key(node, name), id);
+                    let nodes = &self.nodes;
+                    self.children
+                        .insert(step_hash(node, name), id, |id| Self::node_hash(nodes, id));
                     id
                 }
             };
@@ -648,9 +670,8 @@ impl DiveTree {
     }
 
     fn get(&self, ids: &[u32]) -> Option<u32> {
-        ids.iter().try_fold(0u32, |node, &name| {
-            self.children.get(&child_key(node, name)).copied()
-        })
+        ids.iter()
+            .try_fold(0u32, |node, &name| self.child(node, name))
     }
 
     /// dive's `Remove`; like dive, refuses to remove the root (a whiteout
@@ -660,7 +681,8 @@ impl DiveTree {
             return;
         }
         let n = self.nodes[node as usize];
-        self.children.remove(&child_key(n.parent, n.name));
+        self.children
+            .remove(step_hash(n.parent, n.name), |id| id == node);
     }
 
     fn is_whiteout(&self, node: u32, names: &Names) -> bool {
@@ -674,8 +696,8 @@ impl DiveTree {
     fn children(&self, names: &Names) -> Children {
         let mut edges: Vec<(u32, u32)> = self
             .children
-            .iter()
-            .map(|(&key, &child)| ((key >> 32) as u32, child))
+            .ids()
+            .map(|child| (self.nodes[child as usize].parent, child))
             .collect();
         edges.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0).then_with(|| {

@@ -34,10 +34,9 @@
 //! changed is "modified", as in dive.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::ControlFlow;
 
-use xxhash_rust::xxh3::xxh3_64_with_seed;
+use xxhash_rust::xxh3::xxh3_64;
 
 use crate::engine::scan::LayerEntry;
 use crate::engine::tar::EntryKind;
@@ -208,36 +207,66 @@ impl std::fmt::Display for TreeError {
 
 impl std::error::Error for TreeError {}
 
-/// Hashes the `u64` keys of the tree's maps, which are ids this module assigns
-/// (or already hashes): splitmix64's finalizer, a bijection that spreads
-/// neighbouring ids over the whole table, far cheaper than SipHash per lookup.
-#[derive(Default)]
-pub(crate) struct MixHasher(u64);
+/// splitmix64's finalizer: a bijection that spreads neighbouring ids over a whole table,
+/// far cheaper than SipHash per lookup.
+fn mix(key: u64) -> u64 {
+    let mut z = key;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
 
-impl Hasher for MixHasher {
-    fn finish(&self) -> u64 {
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+/// The hash of a `(parent, name)` step, for the indexes of children by their parent and name.
+pub(crate) fn step_hash(parent: u32, name: u32) -> u64 {
+    mix((u64::from(parent) << 32) | u64::from(name))
+}
+
+/// A hash index of `u32` ids whose keys are what the ids stand for (a node's parent and
+/// name, a name's bytes), so the table holds the ids alone: 5 bytes a slot where a map
+/// from a `u64` key to the id takes 17. Each call is given the key's hash and how to tell
+/// (or rehash) an id, from the arena the ids index.
+#[derive(Clone, Default)]
+pub(crate) struct IdIndex {
+    table: hashbrown::HashTable<u32>,
+}
+
+impl IdIndex {
+    /// The id whose key hashes to `hash` and for which `is` holds.
+    pub(crate) fn find(&self, hash: u64, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
+        self.table.find(hash, |&id| is(id)).copied()
     }
 
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+    /// Adds `id`, whose key hashes to `hash` and is not in the index yet.
+    pub(crate) fn insert(&mut self, hash: u64, id: u32, rehash: impl Fn(u32) -> u64) {
+        self.table.insert_unique(hash, id, |&id| rehash(id));
+    }
+
+    /// Takes out the id for which `is` holds, if there is one.
+    pub(crate) fn remove(&mut self, hash: u64, mut is: impl FnMut(u32) -> bool) {
+        if let Ok(entry) = self.table.find_entry(hash, |&id| is(id)) {
+            entry.remove();
         }
     }
 
-    fn write_u64(&mut self, n: u64) {
-        self.0 = self.0.rotate_left(32) ^ n;
+    /// Room for `additional` more ids without growing.
+    pub(crate) fn reserve(&mut self, additional: usize, rehash: impl Fn(u32) -> u64) {
+        self.table.reserve(additional, |&id| rehash(id));
     }
-}
 
-pub(crate) type MixMap<V> = HashMap<u64, V, BuildHasherDefault<MixHasher>>;
+    /// The ids, in no particular order.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.table.iter().copied()
+    }
 
-/// Bytes a map of this many slots holds (keys, values and hashbrown's control bytes).
-fn map_bytes<K, V>(capacity: usize) -> usize {
-    capacity * (std::mem::size_of::<(K, V)>() + 1)
+    /// How many ids it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Bytes held on the heap.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.table.allocation_size()
+    }
 }
 
 /// Interned path components: each distinct name stored once.
@@ -245,42 +274,43 @@ fn map_bytes<K, V>(capacity: usize) -> usize {
 pub(crate) struct Names {
     bytes: Vec<u8>,
     spans: Vec<(u32, u32)>,
-    /// xxh3 (seeded; the seed is bumped on the rare collision) -> id. Only adding
-    /// layers needs it, so [`FileTrees::compact`] drops it; it is rebuilt on the next
-    /// intern, in id order, which gives every id the key it had.
-    index: MixMap<u32>,
+    /// The ids by their name's xxh3. Only adding layers needs it, so
+    /// [`FileTrees::compact`] drops it; it is rebuilt on the next intern.
+    index: IdIndex,
+}
+
+/// Name `id`'s bytes, from the two halves of [`Names`] (so its index can be borrowed beside).
+fn name_in<'a>(bytes: &'a [u8], spans: &[(u32, u32)], id: u32) -> &'a [u8] {
+    let (start, len) = spans[id as usize];
+    &bytes[start as usize..(start + len) as usize]
 }
 
 impl Names {
     pub(crate) fn get(&self, id: u32) -> &[u8] {
-        let (start, len) = self.spans[id as usize];
-        &self.bytes[start as usize..(start + len) as usize]
+        name_in(&self.bytes, &self.spans, id)
     }
 
     pub(crate) fn intern(&mut self, name: &[u8]) -> Option<u32> {
         if self.index.len() < self.spans.len() {
             self.rebuild_index();
         }
-        for seed in 0.. {
-            let key = xxh3_64_with_seed(name, seed);
-            match self.index.get(&key) {
-                Some(&id) if self.get(id) == name => return Some(id),
-                Some(_) => continue,
-                None => {
-                    let start = u32::try_from(self.bytes.len()).ok()?;
-                    let len = u32::try_from(name.len()).ok()?;
-                    start.checked_add(len)?;
-                    let id = u32::try_from(self.spans.len())
-                        .ok()
-                        .filter(|&i| i != NONE)?;
-                    self.bytes.extend_from_slice(name);
-                    self.spans.push((start, len));
-                    self.index.insert(key, id);
-                    return Some(id);
-                }
-            }
+        let Names {
+            bytes,
+            spans,
+            index,
+        } = self;
+        let hash = xxh3_64(name);
+        if let Some(id) = index.find(hash, |id| name_in(bytes, spans, id) == name) {
+            return Some(id);
         }
-        None
+        let start = u32::try_from(bytes.len()).ok()?;
+        let len = u32::try_from(name.len()).ok()?;
+        start.checked_add(len)?;
+        let id = u32::try_from(spans.len()).ok().filter(|&i| i != NONE)?;
+        bytes.extend_from_slice(name);
+        spans.push((start, len));
+        index.insert(hash, id, |id| xxh3_64(name_in(bytes, spans, id)));
+        Some(id)
     }
 
     fn rebuild_index(&mut self) {
@@ -289,23 +319,18 @@ impl Names {
             spans,
             index,
         } = self;
-        index.clear();
-        index.reserve(spans.len());
-        for (id, &(start, len)) in spans.iter().enumerate() {
-            let name = &bytes[start as usize..(start + len) as usize];
-            // Names are distinct, so a taken key always belongs to another name.
-            let key = (0..)
-                .map(|seed| xxh3_64_with_seed(name, seed))
-                .find(|key| !index.contains_key(key))
-                .expect("some seed gives a free key");
-            index.insert(key, id as u32);
+        *index = IdIndex::default();
+        let rehash = |id| xxh3_64(name_in(bytes, spans, id));
+        index.reserve(spans.len(), rehash);
+        for id in 0..spans.len() as u32 {
+            index.insert(rehash(id), id, rehash);
         }
     }
 
     fn heap_bytes(&self) -> usize {
         self.bytes.capacity()
             + self.spans.capacity() * std::mem::size_of::<(u32, u32)>()
-            + map_bytes::<u64, u32>(self.index.capacity())
+            + self.index.heap_bytes()
     }
 }
 
@@ -330,7 +355,8 @@ impl Owners {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.pairs.capacity() * 16 + map_bytes::<(u64, u64), u32>(self.index.capacity())
+        self.pairs.capacity() * 16
+            + self.index.capacity() * (std::mem::size_of::<((u64, u64), u32)>() + 1)
     }
 }
 
@@ -373,8 +399,6 @@ enum Action {
     Opaque,
 }
 
-const NO_LINK: u32 = u32::MAX;
-
 /// One tar entry as an operation on an interned path. Whiteouts and opaque
 /// markers leave the metadata fields unused.
 #[derive(Clone, Copy, Debug)]
@@ -383,16 +407,22 @@ struct Op {
     start: u32,
     action: Action,
     kind: EntryKind,
-    has_hash: bool,
+    /// [`HAS_HASH`] and [`HAS_LINK`]: one byte for both keeps an op at 32 bytes.
+    flags: u8,
     mode: u32,
     /// Index in `FileTrees::owners`.
     owner: u32,
-    /// Span in `LayerOps::links`; `link_len` is `NO_LINK` when there is none.
-    link_start: u32,
-    link_len: u32,
     size: u64,
     content_hash: u64,
 }
+
+/// `Op::content_hash` holds the content's hash.
+const HAS_HASH: u8 = 1;
+/// The op has a link target, in `LayerOps::link_spans`.
+const HAS_LINK: u8 = 2;
+
+// A million entries cost a million ops: keep each at 32 bytes.
+const _: () = assert!(std::mem::size_of::<Op>() == 32);
 
 /// One layer's changes, as operations on interned paths.
 #[derive(Default)]
@@ -400,6 +430,9 @@ struct LayerOps {
     components: Vec<u32>,
     ops: Vec<Op>,
     links: Vec<u8>,
+    /// `(op, start, len)` of each link target in `links`, by op: few entries are links, so
+    /// the ops keep a flag rather than a span each.
+    link_spans: Vec<(u32, u32, u32)>,
 }
 
 impl LayerOps {
@@ -412,10 +445,21 @@ impl LayerOps {
         &self.components[start..end]
     }
 
+    /// The link target of op `op`, which has one.
+    fn link(&self, op: u32) -> &[u8] {
+        let at = self
+            .link_spans
+            .binary_search_by_key(&op, |&(owner, _, _)| owner)
+            .expect("an op with a link has a span");
+        let (_, start, len) = self.link_spans[at];
+        &self.links[start as usize..(start + len) as usize]
+    }
+
     fn heap_bytes(&self) -> usize {
         self.components.capacity() * 4
             + self.ops.capacity() * std::mem::size_of::<Op>()
             + self.links.capacity()
+            + self.link_spans.capacity() * std::mem::size_of::<(u32, u32, u32)>()
     }
 }
 
@@ -484,13 +528,14 @@ impl FileTrees {
     /// Frees what only adding layers needs (the name index) and spare capacity. Views and
     /// searches are unaffected; a later [`FileTrees::add_layer`] rebuilds the index.
     pub fn compact(&mut self) {
-        self.names.index = MixMap::default();
+        self.names.index = IdIndex::default();
         self.names.bytes.shrink_to_fit();
         self.names.spans.shrink_to_fit();
         for layer in &mut self.layers {
             layer.components.shrink_to_fit();
             layer.ops.shrink_to_fit();
             layer.links.shrink_to_fit();
+            layer.link_spans.shrink_to_fit();
         }
     }
 
@@ -543,29 +588,29 @@ impl FileTrees {
                 start,
                 action,
                 kind: entry.kind,
-                has_hash: false,
+                flags: 0,
                 mode: 0,
                 owner: NONE,
-                link_start: 0,
-                link_len: NO_LINK,
                 size: 0,
                 content_hash: 0,
             };
             if action == Action::Write {
                 op.mode = entry.mode;
                 op.size = entry.size;
-                op.has_hash = entry.content_hash.is_some();
+                if entry.content_hash.is_some() {
+                    op.flags |= HAS_HASH;
+                }
                 op.content_hash = entry.content_hash.unwrap_or(0);
                 op.owner = self
                     .owners
                     .intern((entry.uid, entry.gid))
                     .ok_or_else(too_large)?;
                 if let Some(target) = &entry.link_target {
-                    op.link_start = u32::try_from(ops.links.len()).map_err(|_| too_large())?;
-                    op.link_len = u32::try_from(target.len())
-                        .ok()
-                        .filter(|&len| len != NO_LINK)
-                        .ok_or_else(too_large)?;
+                    let link_start = u32::try_from(ops.links.len()).map_err(|_| too_large())?;
+                    let link_len = u32::try_from(target.len()).map_err(|_| too_large())?;
+                    let index = u32::try_from(ops.ops.len()).map_err(|_| too_large())?;
+                    op.flags |= HAS_LINK;
+                    ops.link_spans.push((index, link_start, link_len));
                     ops.links.extend_from_slice(target);
                     if u32::try_from(ops.links.len()).is_err() {
                         return Err(too_large());
@@ -624,9 +669,8 @@ impl FileTrees {
             uid,
             gid,
             size: o.size,
-            content_hash: o.has_hash.then_some(o.content_hash),
-            link_target: (o.link_len != NO_LINK)
-                .then(|| &ops.links[o.link_start as usize..(o.link_start + o.link_len) as usize]),
+            content_hash: (o.flags & HAS_HASH != 0).then_some(o.content_hash),
+            link_target: (o.flags & HAS_LINK != 0).then(|| ops.link(op)),
         }
     }
 
@@ -939,8 +983,8 @@ enum Role {
 struct Stack<'t> {
     trees: &'t FileTrees,
     nodes: Vec<Node>,
-    /// `(parent << 32 | name)` -> live child.
-    children: MixMap<u32>,
+    /// The live children, by their parent and name.
+    children: IdIndex,
     /// Roots of the subtrees the top layer removed (each keeps its `parent`).
     removed: Vec<u32>,
     /// Nodes with `touched` set, to clear them when the next layer becomes the top.
@@ -1006,8 +1050,10 @@ fn push_reversed(out: &mut Vec<u8>, name: &[u8]) {
     out.push(b'/');
 }
 
-pub(crate) fn child_key(parent: u32, name: u32) -> u64 {
-    (u64::from(parent) << 32) | u64::from(name)
+/// The hash of node `id`'s step, from its parent and name.
+fn node_hash(nodes: &[Node], id: u32) -> u64 {
+    let n = &nodes[id as usize];
+    step_hash(n.parent, n.name)
 }
 
 impl<'t> Stack<'t> {
@@ -1029,8 +1075,8 @@ impl<'t> Stack<'t> {
         // (see `create`), never by doubling a million-node arena.
         let mut nodes = Vec::with_capacity(capacity + capacity / 64 + 64);
         nodes.push(root);
-        let mut children = MixMap::default();
-        children.reserve(capacity);
+        let mut children = IdIndex::default();
+        children.reserve(capacity, |id| node_hash(&nodes, id));
         Stack {
             trees,
             nodes,
@@ -1051,10 +1097,17 @@ impl<'t> Stack<'t> {
         self.meta(node).kind == EntryKind::Directory
     }
 
-    fn lookup(&self, path: &[u32]) -> Option<u32> {
-        path.iter().try_fold(ROOT, |node, &name| {
-            self.children.get(&child_key(node, name)).copied()
+    /// The live child of `parent` named `name`.
+    fn child(&self, parent: u32, name: u32) -> Option<u32> {
+        self.children.find(step_hash(parent, name), |id| {
+            let n = &self.nodes[id as usize];
+            n.parent == parent && n.name == name
         })
+    }
+
+    fn lookup(&self, path: &[u32]) -> Option<u32> {
+        path.iter()
+            .try_fold(ROOT, |node, &name| self.child(node, name))
     }
 
     fn touch(&mut self, node: u32, how: Touch) {
@@ -1105,7 +1158,7 @@ impl<'t> Stack<'t> {
             _ => {
                 let mut dir = ROOT;
                 for &name in parents {
-                    dir = match self.children.get(&child_key(dir, name)).copied() {
+                    dir = match self.child(dir, name) {
                         Some(child) if self.is_dir(child) => child,
                         existing => {
                             // A non-directory in the way is replaced by a directory.
@@ -1121,7 +1174,7 @@ impl<'t> Stack<'t> {
         };
         self.last_dir = Some((parents, dir));
         let meta = trees.meta(layer as u32, index as u32);
-        match self.children.get(&child_key(dir, last)).copied() {
+        match self.child(dir, last) {
             Some(node) => {
                 let old = self.meta(node);
                 if old.kind == EntryKind::Directory && meta.kind != EntryKind::Directory {
@@ -1174,7 +1227,9 @@ impl<'t> Stack<'t> {
             self.nodes[first as usize].prev_sibling = id;
         }
         self.nodes[parent as usize].first_child = id;
-        self.children.insert(child_key(parent, name), id);
+        let nodes = &self.nodes;
+        self.children
+            .insert(step_hash(parent, name), id, |id| node_hash(nodes, id));
         if top {
             self.touch(id, Touch::Written);
         }
@@ -1199,7 +1254,8 @@ impl<'t> Stack<'t> {
             next_sibling: next,
             ..
         } = self.nodes[node as usize];
-        self.children.remove(&child_key(parent, name));
+        self.children
+            .remove(step_hash(parent, name), |id| id == node);
         self.last_dir = None;
         if prev == NONE {
             self.nodes[parent as usize].first_child = next;
@@ -1407,7 +1463,7 @@ impl StackedView {
         stack.apply(layer, true);
         stack.hang_removed();
         // The index is only needed while stacking.
-        stack.children = MixMap::default();
+        stack.children = IdIndex::default();
 
         // Pre-order over everything reachable, carrying "removed" down.
         let mut order_list: Vec<u32> = Vec::with_capacity(stack.nodes.len());
