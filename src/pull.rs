@@ -35,6 +35,7 @@ use layerscope_core::model::platform::Platform;
 use layerscope_core::model::reference::Reference;
 use layerscope_core::present::report::Verification;
 use layerscope_core::registry::proxy::{challenges_from_proxy, ProxyRoot};
+use layerscope_core::registry::pull::{blob_read_limit, oversized_layer};
 use layerscope_core::registry::LayerJob;
 use layerscope_core::registry::{
     Action, Credentials, Cursor, Endpoint, ImagePull, InsecureRegistries, Method, Operation,
@@ -487,6 +488,7 @@ async fn pull_image(
                     let scanned = http
                         .scan_layer(
                             &mut session,
+                            (job.index, job.size),
                             job.operation,
                             Scanner::new(job.options),
                             post,
@@ -914,10 +916,13 @@ impl Fetcher {
         }
     }
 
-    /// Streams one layer into `scanner`; `on_bytes` hears the bytes received so far.
+    /// Streams one layer (its index and the size its manifest declares) into `scanner`, no
+    /// further than [`blob_read_limit`] of that size; `on_bytes` hears the bytes received so
+    /// far.
     async fn scan_layer(
         &mut self,
         session: &mut Session,
+        (index, declared): (usize, u64),
         operation: Operation,
         mut scanner: Scanner,
         post: &dyn Fn(&WorkerEvent),
@@ -960,6 +965,15 @@ impl Fetcher {
                 }
             };
             received += chunk as u64;
+            if received > blob_read_limit(declared) {
+                let _ = reader.cancel();
+                return Ok(Err(self.transport(oversized_layer(
+                    index,
+                    blob_name(&request.url),
+                    declared,
+                    received,
+                ))));
+            }
             if let Err(error) = scanner.push(&self.buffer[..chunk]) {
                 let _ = reader.cancel();
                 return Ok(Ok(Err(error)));

@@ -14,6 +14,7 @@
 use js_sys::{Promise, Uint8Array};
 use layerscope_core::archive::LAYER_CHUNK_BYTES;
 use layerscope_core::engine::scan::{DigestScanner, LayerError, Scanner};
+use layerscope_core::registry::pull::{blob_read_limit, oversized_layer};
 use layerscope_web::pool::{LayerFetch, Pass, PassResult, ScanReply, ScanTask, TaskSource};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -245,6 +246,16 @@ async fn read_fetch(
         buffer.resize(bytes.length() as usize, 0);
         bytes.copy_to(&mut buffer);
         received += buffer.len() as u64;
+        // A registry job's length is the size its manifest declares.
+        if received > blob_read_limit(task.job.len) {
+            let _ = reader.cancel();
+            return Err(Stopped::Read(oversized_layer(
+                task.job.index,
+                layer,
+                task.job.len,
+                received,
+            )));
+        }
         if let Err(error) = push(&buffer) {
             let _ = reader.cancel();
             return Err(Stopped::Scan(error));

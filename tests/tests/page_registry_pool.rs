@@ -4,7 +4,9 @@
 //! before the digests are in; the page reads the same as when the layer worker streams every
 //! layer itself (`?scan-workers=0`); a blob that does not hash to its digest leaves the tree
 //! shown and the badge names it, expected and actual; Cancel while several layers stream
-//! ends every worker and nothing more is fetched or applied.
+//! ends every worker and nothing more is fetched or applied; a blob the registry serves
+//! longer than its manifest says is read no further than that size, in a scan worker and in
+//! the layer worker alike.
 //!
 //! The blob that does not match is made by writing other bytes over the pushed blob's file in
 //! the registry's storage: the registry checks digests when a blob is pushed, not when it is
@@ -398,4 +400,68 @@ fn cancel_while_several_layers_stream_stops_the_pool_and_nothing_more_is_fetched
         "the cancel came before the last layer: {moment}"
     );
     browser.save_screenshot("registry-pool-cancelled.png");
+}
+
+#[test]
+fn a_registry_layer_longer_than_its_manifest_says_is_read_no_further_by_either_worker() {
+    let server = LayerscopeServer::start();
+    let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
+    push_archive(&demo_source(), &registry, &format!("{REPOSITORY}:{TAG}"));
+    let response = registry.get_with_headers(
+        &format!("/v2/{REPOSITORY}/manifests/{TAG}"),
+        false,
+        &[(
+            "Accept",
+            "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+        )],
+    );
+    let manifest: Value = serde_json::from_str(&response.body).unwrap();
+    let bottom = &manifest["layers"][0];
+    let digest = bottom["digest"].as_str().unwrap().to_string();
+    let declared = bottom["size"].as_u64().unwrap();
+    // The registry now serves the bottom layer with 64 MiB more after it.
+    let mut stored = std::fs::OpenOptions::new()
+        .append(true)
+        .open(registry.blob_data_path(&digest))
+        .unwrap();
+    let junk = vec![0x5au8; 1 << 20];
+    for _ in 0..64 {
+        stored.write_all(&junk).unwrap();
+    }
+    drop(stored);
+
+    let reference = format!("{}/{REPOSITORY}:{TAG}", registry.host());
+    // In a scan worker of the pool, and in the layer worker streaming every layer itself.
+    for query in ["?scan-workers=2", "?scan-workers=0"] {
+        let browser = Browser::start();
+        open_image(&browser, &server, query, &reference);
+        let error = wait_for(&browser, "the oversized layer's error", || {
+            eval(
+                &browser,
+                r#"document.querySelector('[data-testid="error"]')?.textContent ?? null"#,
+            )
+            .as_str()
+            .map(String::from)
+        });
+        let declares = format!("more than the {declared} bytes its manifest declares");
+        assert!(error.contains(&declares), "{query}: {error}");
+        assert!(
+            error.contains(&format!("layer 0 ({digest})")),
+            "{query}: {error}"
+        );
+        // Reading stopped with the chunk that went past the declared size, not at the end.
+        let stopped: u64 = error
+            .split("reading stopped at ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{query}: no byte count in {error}"));
+        assert!(
+            stopped > declared + 1 && stopped < declared + (8 << 20),
+            "{query}: stopped at {stopped} of {declared} declared + 64 MiB sent: {error}"
+        );
+        if query == "?scan-workers=2" {
+            browser.save_screenshot("registry-pool-oversized-layer.png");
+        }
+    }
 }

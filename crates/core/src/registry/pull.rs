@@ -78,22 +78,30 @@ pub struct LayerJob {
 }
 
 impl LayerJob {
-    /// The most body bytes to read for the blob: its declared size and one byte more, which
-    /// is enough to know that a registry sends more than the manifest says (a registry that
-    /// lies about a blob cannot make the reader stream forever).
+    /// The most body bytes to read for the blob; see [`blob_read_limit`].
     pub fn max_body_bytes(&self) -> u64 {
-        self.size.saturating_add(1)
+        blob_read_limit(self.size)
     }
 
     /// Why the blob is refused when the body went past [`LayerJob::max_body_bytes`].
     pub fn oversized(&self, path: &str) -> String {
-        format!(
-            "layer {} ({path}): the registry sent more than the {} bytes its manifest declares; reading stopped at {} bytes",
-            self.index,
-            self.size,
-            self.max_body_bytes()
-        )
+        oversized_layer(self.index, path, self.size, self.max_body_bytes())
     }
+}
+
+/// The most body bytes to read for a blob its manifest says is `declared` bytes long: that
+/// and one byte more, which is enough to know that a registry sends more than the manifest
+/// says (a registry that lies about a blob cannot make the reader stream forever).
+pub fn blob_read_limit(declared: u64) -> u64 {
+    declared.saturating_add(1)
+}
+
+/// Why layer `index`'s blob (`path`) is refused once its body went past
+/// [`blob_read_limit`]; `stopped_at` is how many bytes were read when reading stopped.
+pub fn oversized_layer(index: usize, path: &str, declared: u64, stopped_at: u64) -> String {
+    format!(
+        "layer {index} ({path}): the registry sent more than the {declared} bytes its manifest declares; reading stopped at {stopped_at} bytes"
+    )
 }
 
 /// Why an image could not be pulled and analysed.
