@@ -64,8 +64,8 @@ fn wait_for<T>(browser: &Browser, what: &str, mut check: impl FnMut() -> Option<
     }
 }
 
-/// The layer digests of the pushed image's manifest, bottom first.
-fn layer_digests(registry: &Registry) -> Vec<String> {
+/// The pushed image's manifest.
+fn pushed_manifest(registry: &Registry) -> Value {
     let response = registry.get_with_headers(
         &format!("/v2/{REPOSITORY}/manifests/{TAG}"),
         false,
@@ -74,8 +74,12 @@ fn layer_digests(registry: &Registry) -> Vec<String> {
             "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
         )],
     );
-    let manifest: Value = serde_json::from_str(&response.body).unwrap();
-    manifest["layers"]
+    serde_json::from_str(&response.body).unwrap()
+}
+
+/// The layer digests of the pushed image's manifest, bottom first.
+fn layer_digests(registry: &Registry) -> Vec<String> {
+    pushed_manifest(registry)["layers"]
         .as_array()
         .unwrap()
         .iter()
@@ -407,15 +411,7 @@ fn a_registry_layer_longer_than_its_manifest_says_is_read_no_further_by_either_w
     let server = LayerscopeServer::start();
     let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
     push_archive(&demo_source(), &registry, &format!("{REPOSITORY}:{TAG}"));
-    let response = registry.get_with_headers(
-        &format!("/v2/{REPOSITORY}/manifests/{TAG}"),
-        false,
-        &[(
-            "Accept",
-            "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
-        )],
-    );
-    let manifest: Value = serde_json::from_str(&response.body).unwrap();
+    let manifest = pushed_manifest(&registry);
     let bottom = &manifest["layers"][0];
     let digest = bottom["digest"].as_str().unwrap().to_string();
     let declared = bottom["size"].as_u64().unwrap();
