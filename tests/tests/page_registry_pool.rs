@@ -64,6 +64,15 @@ fn wait_for<T>(browser: &Browser, what: &str, mut check: impl FnMut() -> Option<
     }
 }
 
+/// A `layerscope serve` for the page and a registry that lets its origin read, with the demo
+/// pushed as REPOSITORY:TAG.
+fn demo_in_a_cors_registry() -> (LayerscopeServer, Registry) {
+    let server = LayerscopeServer::start();
+    let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
+    push_archive(&demo_source(), &registry, &format!("{REPOSITORY}:{TAG}"));
+    (server, registry)
+}
+
 /// The pushed image's manifest.
 fn pushed_manifest(registry: &Registry) -> Value {
     let response = registry.get_with_headers(
@@ -149,9 +158,7 @@ fn assert_no_console_errors(browser: &Browser) {
 
 #[test]
 fn a_multi_layer_registry_image_shows_its_tree_before_its_digests_and_verifies_in_the_pool() {
-    let server = LayerscopeServer::start();
-    let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
-    push_archive(&demo_source(), &registry, &format!("{REPOSITORY}:{TAG}"));
+    let (server, registry) = demo_in_a_cors_registry();
     // Paced, so the digest passes after the tree take long enough for the page to draw
     // the tree first (the demo is 11 kB packed).
     let tap = Tap::start_slow(registry.port, Some((1024, Duration::from_millis(20))));
@@ -225,9 +232,7 @@ fn replacement_layer() -> Vec<u8> {
 
 #[test]
 fn a_blob_that_does_not_match_its_digest_keeps_the_tree_and_the_badge_names_it() {
-    let server = LayerscopeServer::start();
-    let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
-    push_archive(&demo_source(), &registry, &format!("{REPOSITORY}:{TAG}"));
+    let (server, registry) = demo_in_a_cors_registry();
     let layers = layer_digests(&registry);
     // The bottom layer: the Files tab shows it first.
     let bottom = 0;
@@ -318,9 +323,7 @@ fn worker_count(browser: &Browser) -> usize {
 
 #[test]
 fn cancel_while_several_layers_stream_stops_the_pool_and_nothing_more_is_fetched() {
-    let server = LayerscopeServer::start();
-    let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
-    push_archive(&demo_source(), &registry, &format!("{REPOSITORY}:{TAG}"));
+    let (server, registry) = demo_in_a_cors_registry();
     // 128 B every 20 ms a connection: the 8 kB packed bottom layer takes over a second.
     let tap = Tap::start_slow(registry.port, Some((128, Duration::from_millis(20))));
     let reference = format!("{}/{REPOSITORY}:{TAG}", tap.host());
@@ -408,9 +411,7 @@ fn cancel_while_several_layers_stream_stops_the_pool_and_nothing_more_is_fetched
 
 #[test]
 fn a_registry_layer_longer_than_its_manifest_says_is_read_no_further_by_either_worker() {
-    let server = LayerscopeServer::start();
-    let registry = Registry::start(RegistryConfig::plain().with_cors(&server.origin()));
-    push_archive(&demo_source(), &registry, &format!("{REPOSITORY}:{TAG}"));
+    let (server, registry) = demo_in_a_cors_registry();
     let manifest = pushed_manifest(&registry);
     let bottom = &manifest["layers"][0];
     let digest = bottom["digest"].as_str().unwrap().to_string();
