@@ -182,16 +182,24 @@ pub enum ScanReply {
 }
 
 impl ScanReply {
-    /// The message a scan worker posts, with `bytes` (a finished pass's buffer) put in a
-    /// `Uint8Array` whose buffer is to be transferred: the message and its transfer list.
-    pub fn message(&self, bytes: Option<&[u8]>) -> (JsValue, js_sys::Array) {
+    /// The message a scan worker posts, with `parts` (a finished pass's buffer, in pieces)
+    /// copied one after the other into a `Uint8Array` whose buffer is to be transferred:
+    /// the message and its transfer list. No parts, no buffer.
+    pub fn message(&self, parts: &[&[u8]]) -> (JsValue, js_sys::Array) {
         let object = js_sys::Object::new();
         let text = serde_json::to_string(self).unwrap_or_default();
         let _ = Reflect::set(&object, &REPLY_KEY.into(), &text.into());
         let transfer = js_sys::Array::new();
-        if let Some(bytes) = bytes {
-            let array = Uint8Array::new_with_length(bytes.len() as u32);
-            array.copy_from(bytes);
+        if !parts.is_empty() {
+            let len: usize = parts.iter().map(|part| part.len()).sum();
+            let array = Uint8Array::new_with_length(len as u32);
+            let mut at = 0;
+            for part in parts {
+                array
+                    .subarray(at as u32, (at + part.len()) as u32)
+                    .copy_from(part);
+                at += part.len();
+            }
             let _ = Reflect::set(&object, &BYTES_KEY.into(), &array);
             transfer.push(&array.buffer());
         }
@@ -225,11 +233,21 @@ pub enum PassResult {
 impl PassResult {
     /// Whether the pass succeeded, and its result as one buffer (the core's transfer layout).
     pub fn to_bytes(&self) -> (bool, Vec<u8>) {
+        let (ok, head, entries) = self.to_byte_parts();
+        (ok, [head.as_slice(), entries].concat())
+    }
+
+    /// [`PassResult::to_bytes`] in two pieces, the second a summary's packed entries as the
+    /// scanner holds them, for a worker that copies both into its transfer buffer.
+    pub fn to_byte_parts(&self) -> (bool, Vec<u8>, &[u8]) {
         match self {
-            PassResult::Entries(Ok(summary)) => (true, summary.to_bytes()),
-            PassResult::Digests(Ok(digests)) => (true, digests.to_bytes()),
+            PassResult::Entries(Ok(summary)) => {
+                let (head, entries) = summary.to_byte_parts();
+                (true, head, entries)
+            }
+            PassResult::Digests(Ok(digests)) => (true, digests.to_bytes(), &[]),
             PassResult::Entries(Err(error)) | PassResult::Digests(Err(error)) => {
-                (false, error.to_bytes())
+                (false, error.to_bytes(), &[])
             }
         }
     }

@@ -34,7 +34,7 @@ fn main() {
                 layer: None,
                 message: format!("a scan worker stopped on an internal error: {info}"),
             },
-            None,
+            &[],
         );
     }));
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
@@ -48,22 +48,22 @@ fn main() {
                     layer: None,
                     message,
                 },
-                None,
+                &[],
             ),
         }
     });
     scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
     // The handler lives as long as the worker; the owner terminates the worker to stop it.
     onmessage.forget();
-    post(&ScanReply::Ready, None);
+    post(&ScanReply::Ready, &[]);
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
 }
 
-fn post(reply: &ScanReply, bytes: Option<&[u8]>) {
-    let (message, transfer) = reply.message(bytes);
+fn post(reply: &ScanReply, parts: &[&[u8]]) {
+    let (message, transfer) = reply.message(parts);
     // Posting to the owner cannot fail while this worker runs.
     let _ = scope().post_message_with_transfer(&message, &transfer);
 }
@@ -87,14 +87,14 @@ async fn run(source: &TaskSource, task: &ScanTask) {
     };
     match outcome {
         Ok(result) => {
-            let (ok, bytes) = result.to_bytes();
+            let (ok, head, entries) = result.to_byte_parts();
             post(
                 &ScanReply::Finished {
                     layer,
                     pass: task.pass,
                     ok,
                 },
-                Some(&bytes),
+                &[&head, entries],
             );
         }
         Err(Stopped::Read(message)) => post(
@@ -102,7 +102,7 @@ async fn run(source: &TaskSource, task: &ScanTask) {
                 layer: Some(layer),
                 message,
             },
-            None,
+            &[],
         ),
         // The scanner refused the bytes: its error is the pass's result.
         Err(Stopped::Scan(error)) => {
@@ -117,7 +117,7 @@ async fn run(source: &TaskSource, task: &ScanTask) {
                     pass: task.pass,
                     ok,
                 },
-                Some(&bytes),
+                &[&bytes],
             );
         }
     }
@@ -178,7 +178,7 @@ impl ProgressPost {
                 pass: self.pass,
                 done,
             },
-            None,
+            &[],
         );
     }
 }

@@ -28,7 +28,8 @@ fn file_and_directory_whiteouts_the_way_dive_counts_them() {
     // leaves a record with a minimum of -1.
     l2.file(".wh.nothere", b"").file("zzz", &[0; 3]);
     let layers = [scan(l0.finish()), scan(l1.finish()), scan(l2.finish())];
-    let entries: Vec<&[_]> = layers.iter().map(|l| l.entries.as_slice()).collect();
+    let unpacked: Vec<Vec<_>> = layers.iter().map(|l| l.entries.to_vec()).collect();
+    let entries: Vec<&[_]> = unpacked.iter().map(Vec::as_slice).collect();
     let eff = analyze(&entries).unwrap();
     // Records: /a (cumulative 20, minimum 10), /d/x (5, 5), /d/y (7, 7),
     // /d (12, 12), /nothere (0, -1).
@@ -56,7 +57,7 @@ fn a_single_layer_is_perfectly_efficient() {
     let mut l0 = LayerBuilder::new();
     l0.file("x", &[0; 100]).dir("empty/");
     let layers = [scan(l0.finish())];
-    let eff = analyze(&[layers[0].entries.as_slice()]).unwrap();
+    let eff = analyze(&[layers[0].entries.to_vec().as_slice()]).unwrap();
     assert_eq!(eff.score, 1.0);
     assert_eq!(
         (
@@ -80,7 +81,8 @@ fn dive_removed_dir_counted_again_when_it_was_a_leaf_before() {
     let mut l1 = LayerBuilder::new();
     l1.file(".wh.cache", b"").file(".wh.big", b"");
     let layers = [scan(l0.finish()), scan(l1.finish())];
-    let entries: Vec<&[_]> = layers.iter().map(|l| l.entries.as_slice()).collect();
+    let unpacked: Vec<Vec<_>> = layers.iter().map(|l| l.entries.to_vec()).collect();
+    let entries: Vec<&[_]> = unpacked.iter().map(Vec::as_slice).collect();
     let eff = analyze(&entries).unwrap();
     // /big: 50 then 0 (a file whiteout costs 0): cumulative 50, minimum 0.
     // /cache: 0 then 0.

@@ -73,14 +73,14 @@ fn plain_gzip_and_zstd_give_the_same_tar() {
         );
         let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
         assert_eq!(
-            s.entries[1].content_hash,
+            s.entries.to_vec()[1].content_hash,
             Some(xxhash_rust::xxh3::xxh3_64(&big))
         );
         assert_eq!(
-            s.entries[2].content_hash,
+            s.entries.to_vec()[2].content_hash,
             Some(xxhash_rust::xxh3::xxh3_64(b"hello"))
         );
-        assert_eq!(s.entries[3].content_hash, None);
+        assert_eq!(s.entries.to_vec()[3].content_hash, None);
         assert_eq!(s.entries_size, 3_000_005);
     }
 }

@@ -63,7 +63,7 @@ fn scan_docker_save(path: &Path) -> Vec<LayerSummary> {
 fn trees_of(layers: &[LayerSummary]) -> FileTrees {
     let mut trees = FileTrees::new();
     for layer in layers {
-        trees.add_layer(&layer.entries).unwrap();
+        trees.add_layer(&layer.entries.to_vec()).unwrap();
     }
     trees
 }
@@ -82,7 +82,8 @@ fn mutate_fixture(name: &str) -> std::path::PathBuf {
 fn dive_test_image_matches_dive_efficiency() {
     let layers = scan_docker_save(&peers().join("dive/.data/test-docker-image.tar"));
     assert_eq!(layers.len(), 14);
-    let entries: Vec<&[_]> = layers.iter().map(|l| l.entries.as_slice()).collect();
+    let unpacked: Vec<Vec<_>> = layers.iter().map(|l| l.entries.to_vec()).collect();
+    let entries: Vec<&[_]> = unpacked.iter().map(Vec::as_slice).collect();
     let eff = analyze(&entries).unwrap();
     // dive's own expectations for this archive (dive/image/docker/
     // image_archive_analysis_test.go, Test_Analysis).
@@ -285,7 +286,8 @@ fn gcr_overwritten_file_ends_as_a_symlink() {
     assert_eq!(find(&changes, "foo.txt").unwrap().mark, Mark::Modified);
     assert_eq!(find(&changes, "bar.txt").unwrap().mark, Mark::Added);
     // The 4-byte file was replaced: reclaimable, and dive counts both copies.
-    let entries: Vec<&[_]> = layers.iter().map(|l| l.entries.as_slice()).collect();
+    let unpacked: Vec<Vec<_>> = layers.iter().map(|l| l.entries.to_vec()).collect();
+    let entries: Vec<&[_]> = unpacked.iter().map(Vec::as_slice).collect();
     let eff = analyze(&entries).unwrap();
     assert_eq!(eff.reclaimable_bytes, 4);
     assert_eq!(eff.wasted_bytes, 4);

@@ -130,7 +130,7 @@ fn stack_odd_paths(seed: u64) {
     }
     let mut trees = FileTrees::new();
     for l in &layers {
-        trees.add_layer(&l.entries).unwrap();
+        trees.add_layer(&l.entries.to_vec()).unwrap();
     }
     for k in 0..layers.len() {
         for kind in [ViewKind::LayerChanges, ViewKind::Aggregated] {
@@ -164,7 +164,8 @@ fn stack_odd_paths(seed: u64) {
         count,
         "seed {seed}: duplicate paths in the final view"
     );
-    let entries: Vec<&[_]> = layers.iter().map(|l| l.entries.as_slice()).collect();
+    let unpacked: Vec<Vec<_>> = layers.iter().map(|l| l.entries.to_vec()).collect();
+    let entries: Vec<&[_]> = unpacked.iter().map(Vec::as_slice).collect();
     let eff = analyze(&entries).unwrap();
     assert!(eff.score <= 1.0);
 }

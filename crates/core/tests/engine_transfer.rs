@@ -51,7 +51,7 @@ fn real_layers_round_trip_and_the_buffer_is_compact() {
             let files: Vec<_> = summary
                 .entries
                 .iter()
-                .filter_map(dive::layer_file)
+                .filter_map(|entry| dive::layer_file(&entry))
                 .collect();
             buffer_bytes += bytes.len();
             json_bytes += serde_json::to_vec(&files).unwrap().len();

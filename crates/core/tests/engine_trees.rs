@@ -17,7 +17,7 @@ fn scan(tar: Vec<u8>) -> LayerSummary {
 fn stack(layers: &[LayerSummary]) -> FileTrees {
     let mut trees = FileTrees::new();
     for l in layers {
-        trees.add_layer(&l.entries).unwrap();
+        trees.add_layer(&l.entries.to_vec()).unwrap();
     }
     trees
 }
@@ -128,7 +128,8 @@ fn opaque_directories_hide_lower_children_only() {
     // conf.d now holds only the new file; the removed entries show their size apart.
     assert_eq!(find(&view, b"etc/conf.d").unwrap().size, 4);
     // The two removed files are reclaimable; the opaque marker costs nothing.
-    let entries: Vec<&[_]> = layers.iter().map(|l| l.entries.as_slice()).collect();
+    let unpacked: Vec<Vec<_>> = layers.iter().map(|l| l.entries.to_vec()).collect();
+    let entries: Vec<&[_]> = unpacked.iter().map(Vec::as_slice).collect();
     assert_eq!(analyze(&entries).unwrap().reclaimable_bytes, 4);
 }
 
@@ -198,7 +199,8 @@ fn a_hundred_thousand_entries() {
             ("d001/f0001".into(), Mark::Modified),
         ]
     );
-    let entries: Vec<&[_]> = layers.iter().map(|l| l.entries.as_slice()).collect();
+    let unpacked: Vec<Vec<_>> = layers.iter().map(|l| l.entries.to_vec()).collect();
+    let entries: Vec<&[_]> = unpacked.iter().map(Vec::as_slice).collect();
     let eff = analyze(&entries).unwrap();
     assert_eq!(eff.reclaimable_bytes, 4 + 3);
     assert_eq!(eff.wasted_bytes, 4 + 3 + 7);

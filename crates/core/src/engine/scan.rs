@@ -29,6 +29,7 @@ use xxhash_rust::xxh3::Xxh3Default;
 
 use crate::engine::codec::{self, CodecError, Decoder};
 use crate::engine::tar::{EntryKind, TarError, TarEvent, TarParser};
+use crate::engine::transfer::PackedEntries;
 use crate::model::digest::{Algorithm, Digest, DigestRole, Hasher, Mismatch};
 use crate::model::media::{self, Compression};
 
@@ -165,8 +166,8 @@ pub struct LayerSummary {
     pub digests: Digests,
     /// Things worth telling the user that did not stop the scan.
     pub warnings: Vec<String>,
-    /// The tar members in stream order.
-    pub entries: Vec<LayerEntry>,
+    /// The tar members in stream order, packed as the scan found them.
+    pub entries: PackedEntries,
     /// Sum of the members' header sizes: the layer size dive reports.
     pub entries_size: u64,
 }
@@ -265,7 +266,7 @@ impl Scanner {
 
     /// Entries seen so far.
     pub fn entry_count(&self) -> usize {
-        self.sink.entries.len()
+        self.sink.entries.len() + usize::from(self.sink.hashing.is_some())
     }
 
     /// Feeds the next chunk of the blob (any size, including empty).
@@ -281,6 +282,10 @@ impl Scanner {
         let (compression, blob_hasher) = self.intake.finish(&mut |plain| sink.feed(plain))?;
         let mut warnings = std::mem::take(&mut self.intake.warnings);
         let end = self.sink.tar.finish()?;
+        if let Some(unended) = self.sink.hashing.take() {
+            self.sink.entries.push(&unended);
+        }
+        self.sink.entries.shrink_to_fit();
         if !end.end_marker_seen {
             warnings.push(format!(
                 "tar stream ends at byte offset {} without an end-of-archive marker",
@@ -617,11 +622,11 @@ struct TarSink {
     /// `None` when the scan leaves the digests to a digest pass.
     diff_hasher: Option<Hasher>,
     uncompressed: u64,
-    entries: Vec<LayerEntry>,
+    entries: PackedEntries,
     entries_size: u64,
     file_hasher: Xxh3Default,
-    /// Index in `entries` of the file whose content is streaming.
-    hashing: Option<usize>,
+    /// The entry whose content is streaming: packed once its content hash is known.
+    hashing: Option<LayerEntry>,
 }
 
 impl TarSink {
@@ -632,7 +637,7 @@ impl TarSink {
             tar: TarParser::allowing_trailing_data().with_limits(limits),
             diff_hasher,
             uncompressed: 0,
-            entries: Vec::new(),
+            entries: PackedEntries::new(),
             entries_size: 0,
             file_hasher: Xxh3Default::new(),
             hashing: None,
@@ -662,11 +667,7 @@ impl TarSink {
                     e.kind,
                     EntryKind::File | EntryKind::GnuSparse | EntryKind::Other(_)
                 );
-                if hashed {
-                    file_hasher.reset();
-                    *hashing = Some(entries.len());
-                }
-                entries.push(LayerEntry {
+                let entry = LayerEntry {
                     path: e.path.into_boxed_slice(),
                     link_target: e.link_target.map(Vec::into_boxed_slice),
                     kind: e.kind,
@@ -676,7 +677,16 @@ impl TarSink {
                     size: e.size,
                     mtime: e.mtime,
                     content_hash: None,
-                });
+                };
+                if let Some(unended) = hashing.take() {
+                    entries.push(&unended);
+                }
+                if hashed {
+                    file_hasher.reset();
+                    *hashing = Some(entry);
+                } else {
+                    entries.push(&entry);
+                }
             }
             TarEvent::Data(chunk) => {
                 if hashing.is_some() {
@@ -684,8 +694,9 @@ impl TarSink {
                 }
             }
             TarEvent::EntryEnd => {
-                if let Some(index) = hashing.take() {
-                    entries[index].content_hash = Some(file_hasher.digest());
+                if let Some(mut entry) = hashing.take() {
+                    entry.content_hash = Some(file_hasher.digest());
+                    entries.push(&entry);
                 }
             }
         })?;

@@ -107,9 +107,17 @@ pub enum TransferError {
 impl LayerSummary {
     /// The summary as one buffer; see the module documentation.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Writer::new(Payload::Summary, 64 + self.entries.len() * 24);
-        out.summary(self);
-        out.bytes
+        let (head, entries) = self.to_byte_parts();
+        [head.as_slice(), entries].concat()
+    }
+
+    /// The buffer [`LayerSummary::to_bytes`] writes, as its head and the entries' bytes
+    /// that follow it: a caller copying both into one transfer buffer never holds a second
+    /// copy of the entries.
+    pub fn to_byte_parts(&self) -> (Vec<u8>, &[u8]) {
+        let mut out = Writer::new(Payload::Summary, 256);
+        out.summary_head(self);
+        (out.bytes, &self.entries.bytes)
     }
 
     /// Reads back a buffer from [`LayerSummary::to_bytes`].
@@ -156,26 +164,105 @@ impl LayerError {
 }
 
 /// A layer's entries packed as this layout writes them (paths sharing their prefix,
-/// varints): about a fifth of the memory of a `Vec<LayerEntry>`, for an analysis that
-/// keeps a scanned layer until it is stacked. Read back one entry at a time.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// varints): about a fifth of the memory of a `Vec<LayerEntry>`. The scanner writes each
+/// entry here as the tar stream yields it, a summary's buffer carries these bytes as they
+/// are, and the analysis keeps them until the layers are stacked; entries are read back one
+/// at a time.
+#[derive(Clone, Default)]
 pub struct PackedEntries {
+    /// The entries' bytes, without the buffer header.
     bytes: Vec<u8>,
     len: usize,
+    /// The last entry's path: the next one is written as what it adds to it.
+    previous_path: Vec<u8>,
+    /// Path bytes the entries decode to, held to [`MAX_EXPANSION`].
+    decoded_path_bytes: u64,
+}
+
+impl PartialEq for PackedEntries {
+    fn eq(&self, other: &PackedEntries) -> bool {
+        self.len == other.len && self.bytes == other.bytes
+    }
+}
+
+impl Eq for PackedEntries {}
+
+impl std::fmt::Debug for PackedEntries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PackedEntries")
+            .field("len", &self.len)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
 }
 
 impl PackedEntries {
+    /// No entries.
+    pub fn new() -> PackedEntries {
+        PackedEntries::default()
+    }
+
     /// Packs `entries`, in order.
     pub fn pack(entries: &[LayerEntry]) -> PackedEntries {
-        let mut out = Writer::new(Payload::Summary, 64 + entries.len() * 24);
+        let mut packed = PackedEntries::new();
         for entry in entries {
-            out.entry(entry);
+            packed.push(entry);
         }
-        out.bytes.shrink_to_fit();
-        PackedEntries {
-            bytes: out.bytes,
-            len: entries.len(),
+        packed.shrink_to_fit();
+        packed
+    }
+
+    /// Appends `entry`.
+    pub fn push(&mut self, entry: &LayerEntry) {
+        let start = self.bytes.len();
+        let shared = common_prefix(&self.previous_path, &entry.path);
+        let path_end = self.push_with_prefix(entry, shared);
+        self.decoded_path_bytes += entry.path.len() as u64;
+        // Held where the decoder holds it: right after the path.
+        if self.decoded_path_bytes > MAX_EXPANSION * path_end as u64 + EXPANSION_SLACK {
+            // Sharing would break the decoder's bound: the whole path instead.
+            self.bytes.truncate(start);
+            self.push_with_prefix(entry, 0);
         }
+        self.previous_path.clear();
+        self.previous_path.extend_from_slice(&entry.path);
+        self.len += 1;
+    }
+
+    /// Writes `entry` with its first `shared` path bytes left to the previous path; returns
+    /// where its path ends.
+    fn push_with_prefix(&mut self, entry: &LayerEntry, shared: usize) -> usize {
+        let out = &mut self.bytes;
+        let (tag, typeflag) = kind_tag(entry.kind);
+        out.push(tag);
+        if let Some(flag) = typeflag {
+            out.push(flag);
+        }
+        out.push(
+            u8::from(entry.link_target.is_some()) | u8::from(entry.content_hash.is_some()) << 1,
+        );
+        put_varint(out, shared as u64);
+        put_blob(out, &entry.path[shared..]);
+        let path_end = out.len();
+        if let Some(link) = &entry.link_target {
+            put_blob(out, link);
+        }
+        put_varint(out, u64::from(entry.mode));
+        put_varint(out, entry.uid);
+        put_varint(out, entry.gid);
+        put_varint(out, entry.size);
+        put_varint(out, zigzag(entry.mtime));
+        if let Some(hash) = entry.content_hash {
+            out.extend_from_slice(&hash.to_le_bytes());
+        }
+        path_end
+    }
+
+    /// Gives back the room kept for more entries (once the layer is over). An entry pushed
+    /// after this is written with its whole path.
+    pub fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+        self.previous_path = Vec::new();
     }
 
     /// Number of entries.
@@ -190,25 +277,51 @@ impl PackedEntries {
 
     /// Bytes held on the heap.
     pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity()
+        self.bytes.capacity() + self.previous_path.capacity()
     }
 
     /// The entries, decoded one at a time in their order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = LayerEntry> + '_ {
-        let mut reader = Reader::open(&self.bytes, Payload::Summary)
-            .expect("packed entries start with this layout's header");
+        let mut reader = Reader::entries(&self.bytes);
         (0..self.len).map(move |_| {
             reader
                 .entry()
-                .expect("packed entries read back as they were written")
+                .expect("packed entries read back as they were written or checked")
         })
     }
+
+    /// The entries as a vector (for a caller that wants them all at once, or by index).
+    pub fn to_vec(&self) -> Vec<LayerEntry> {
+        self.iter().collect()
+    }
+}
+
+impl FromIterator<LayerEntry> for PackedEntries {
+    fn from_iter<I: IntoIterator<Item = LayerEntry>>(entries: I) -> PackedEntries {
+        let mut packed = PackedEntries::new();
+        for entry in entries {
+            packed.push(&entry);
+        }
+        packed.shrink_to_fit();
+        packed
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn put_blob(out: &mut Vec<u8>, value: &[u8]) {
+    put_varint(out, value.len() as u64);
+    out.extend_from_slice(value);
 }
 
 struct Writer {
     bytes: Vec<u8>,
-    previous_path: Vec<u8>,
-    decoded_path_bytes: u64,
 }
 
 impl Writer {
@@ -217,31 +330,23 @@ impl Writer {
         bytes.extend_from_slice(MAGIC);
         bytes.push(VERSION);
         bytes.push(payload as u8);
-        Writer {
-            bytes,
-            previous_path: Vec::new(),
-            decoded_path_bytes: 0,
-        }
+        Writer { bytes }
     }
 
     fn byte(&mut self, value: u8) {
         self.bytes.push(value);
     }
 
-    fn varint(&mut self, mut value: u64) {
-        while value >= 0x80 {
-            self.bytes.push((value as u8) | 0x80);
-            value >>= 7;
-        }
-        self.bytes.push(value as u8);
+    fn varint(&mut self, value: u64) {
+        put_varint(&mut self.bytes, value);
     }
 
     fn blob(&mut self, value: &[u8]) {
-        self.varint(value.len() as u64);
-        self.bytes.extend_from_slice(value);
+        put_blob(&mut self.bytes, value);
     }
 
-    fn summary(&mut self, summary: &LayerSummary) {
+    /// Everything of a summary before its entries' bytes (which follow as they are).
+    fn summary_head(&mut self, summary: &LayerSummary) {
         self.varint(summary.compressed_size);
         self.varint(summary.uncompressed_size);
         self.byte(compression_tag(summary.compression));
@@ -258,9 +363,11 @@ impl Writer {
             self.blob(warning.as_bytes());
         }
         self.varint(summary.entries.len() as u64);
-        for entry in &summary.entries {
-            self.entry(entry);
-        }
+    }
+
+    fn summary(&mut self, summary: &LayerSummary) {
+        self.summary_head(summary);
+        self.bytes.extend_from_slice(&summary.entries.bytes);
     }
 
     fn layer_digests(&mut self, digests: &LayerDigests) {
@@ -272,44 +379,6 @@ impl Writer {
             self.blob(check.expected.to_string().as_bytes());
             self.blob(check.actual.to_string().as_bytes());
             self.byte(u8::from(check.ok));
-        }
-    }
-
-    fn entry(&mut self, entry: &LayerEntry) {
-        let start = self.bytes.len();
-        let shared = common_prefix(&self.previous_path, &entry.path);
-        self.entry_with_prefix(entry, shared);
-        self.decoded_path_bytes += entry.path.len() as u64;
-        if self.decoded_path_bytes > MAX_EXPANSION * self.bytes.len() as u64 + EXPANSION_SLACK {
-            // Sharing would break the decoder's bound: the whole path instead.
-            self.bytes.truncate(start);
-            self.entry_with_prefix(entry, 0);
-        }
-        self.previous_path.clear();
-        self.previous_path.extend_from_slice(&entry.path);
-    }
-
-    fn entry_with_prefix(&mut self, entry: &LayerEntry, shared: usize) {
-        let (tag, typeflag) = kind_tag(entry.kind);
-        self.byte(tag);
-        if let Some(flag) = typeflag {
-            self.byte(flag);
-        }
-        let flags =
-            u8::from(entry.link_target.is_some()) | u8::from(entry.content_hash.is_some()) << 1;
-        self.byte(flags);
-        self.varint(shared as u64);
-        self.blob(&entry.path[shared..]);
-        if let Some(link) = &entry.link_target {
-            self.blob(link);
-        }
-        self.varint(u64::from(entry.mode));
-        self.varint(entry.uid);
-        self.varint(entry.gid);
-        self.varint(entry.size);
-        self.varint(zigzag(entry.mtime));
-        if let Some(hash) = entry.content_hash {
-            self.bytes.extend_from_slice(&hash.to_le_bytes());
         }
     }
 
@@ -409,6 +478,9 @@ impl Writer {
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// Where the entries start: their paths' expansion is counted from here, as
+    /// [`PackedEntries::push`] counts it from the start of its own bytes.
+    entries_start: usize,
     previous_path: Vec<u8>,
     decoded_path_bytes: u64,
 }
@@ -442,9 +514,21 @@ impl<'a> Reader<'a> {
         Ok(Reader {
             bytes,
             at: MAGIC.len() + 2,
+            entries_start: MAGIC.len() + 2,
             previous_path: Vec::new(),
             decoded_path_bytes: 0,
         })
+    }
+
+    /// A reader of [`PackedEntries`] bytes, which have no header.
+    fn entries(bytes: &'a [u8]) -> Reader<'a> {
+        Reader {
+            bytes,
+            at: 0,
+            entries_start: 0,
+            previous_path: Vec::new(),
+            decoded_path_bytes: 0,
+        }
     }
 
     fn end(&self) -> Result<(), TransferError> {
@@ -566,10 +650,7 @@ impl<'a> Reader<'a> {
             warnings.push(self.text("a warning")?);
         }
         let entry_count = self.count("the entry count", MIN_ENTRY_BYTES)?;
-        let mut entries = Vec::with_capacity(entry_count);
-        for _ in 0..entry_count {
-            entries.push(self.entry()?);
-        }
+        let entries = self.checked_entries(entry_count)?;
         Ok(LayerSummary {
             compressed_size,
             uncompressed_size,
@@ -578,6 +659,23 @@ impl<'a> Reader<'a> {
             warnings,
             entries,
             entries_size,
+        })
+    }
+
+    /// Reads `count` entries, each checked and let go, and keeps their bytes as they are:
+    /// the layer's entries never exist as a `Vec<LayerEntry>`.
+    fn checked_entries(&mut self, count: usize) -> Result<PackedEntries, TransferError> {
+        self.entries_start = self.at;
+        self.previous_path.clear();
+        self.decoded_path_bytes = 0;
+        for _ in 0..count {
+            self.entry()?;
+        }
+        Ok(PackedEntries {
+            bytes: self.bytes[self.entries_start..self.at].to_vec(),
+            len: count,
+            previous_path: std::mem::take(&mut self.previous_path),
+            decoded_path_bytes: self.decoded_path_bytes,
         })
     }
 
@@ -647,7 +745,9 @@ impl<'a> Reader<'a> {
         path.extend_from_slice(&self.previous_path[..shared as usize]);
         path.extend_from_slice(suffix);
         self.decoded_path_bytes += path.len() as u64;
-        if self.decoded_path_bytes > MAX_EXPANSION * self.at as u64 + EXPANSION_SLACK {
+        if self.decoded_path_bytes
+            > MAX_EXPANSION * (self.at - self.entries_start) as u64 + EXPANSION_SLACK
+        {
             return Err(self.invalid(
                 shared_at,
                 "paths expand beyond what this buffer can hold (a forged prefix)",
@@ -892,13 +992,29 @@ mod tests {
 
     #[test]
     fn packed_entries_read_back_in_order() {
-        let entries = summary().entries;
+        let entries = sample_entries();
         let packed = PackedEntries::pack(&entries);
         assert_eq!(packed.len(), entries.len());
         assert_eq!(packed.iter().collect::<Vec<_>>(), entries);
         // Paths sharing their directory are stored as what they add to it.
         assert!(packed.heap_bytes() < entries.iter().map(|e| e.path.len() + 8).sum::<usize>() + 64);
         assert!(PackedEntries::pack(&[]).is_empty());
+        // Collected, pushed one by one, or packed at once: the same bytes.
+        assert_eq!(entries.iter().cloned().collect::<PackedEntries>(), packed);
+        // A summary carries the packed bytes as they are, and reads them back unchanged.
+        let summary = summary();
+        let (head, carried) = summary.to_byte_parts();
+        assert_eq!(carried, &summary.entries.bytes[..]);
+        assert_eq!([head.as_slice(), carried].concat(), summary.to_bytes());
+    }
+
+    fn sample_entries() -> Vec<LayerEntry> {
+        vec![
+            entry("usr/", EntryKind::Directory),
+            entry("usr/bin/env", EntryKind::File),
+            entry("usr/bin/sh", EntryKind::Symlink),
+            entry("dev/x", EntryKind::Other(b'X')),
+        ]
     }
 
     fn summary() -> LayerSummary {
@@ -918,12 +1034,7 @@ mod tests {
                 }],
             }),
             warnings: vec!["odd ☃".into()],
-            entries: vec![
-                entry("usr/", EntryKind::Directory),
-                entry("usr/bin/env", EntryKind::File),
-                entry("usr/bin/sh", EntryKind::Symlink),
-                entry("dev/x", EntryKind::Other(b'X')),
-            ],
+            entries: PackedEntries::pack(&sample_entries()),
             entries_size: 24690,
         }
     }
@@ -1040,7 +1151,7 @@ mod tests {
             .map(|_| entry(&long, EntryKind::Directory))
             .collect();
         let summary = LayerSummary {
-            entries,
+            entries: PackedEntries::pack(&entries),
             ..summary()
         };
         let bytes = summary.to_bytes();

@@ -352,7 +352,7 @@ impl Analysis {
         row.file_list = summary
             .entries
             .iter()
-            .filter_map(dive::layer_file)
+            .filter_map(|entry| dive::layer_file(&entry))
             .collect();
         row.scanned = true;
         for warning in &summary.warnings {
@@ -361,8 +361,7 @@ impl Analysis {
                 .push(format!("layer {layer} ({name}): {warning}"));
         }
         // The entries are read again only when the layers are stacked, in order.
-        self.packed[layer] = Some(PackedEntries::pack(&summary.entries));
-        drop(summary);
+        self.packed[layer] = Some(summary.entries);
         // The verification rows are written once, in finish: writing them here, after
         // every layer, made an image of n layers cost n² row copies.
         Ok(self.report.layers[layer].clone())
