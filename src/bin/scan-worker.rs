@@ -20,7 +20,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    Blob, DedicatedWorkerGlobalScope, MessageEvent, ReadableStreamDefaultReader,
+    Blob, DedicatedWorkerGlobalScope, MessageEvent, ReadableStreamByobReader,
+    ReadableStreamDefaultReader, ReadableStreamGetReaderOptions, ReadableStreamReaderMode,
     RequestCredentials, RequestInit, RequestMode, Response,
 };
 
@@ -266,7 +267,92 @@ async fn read_fetch(
 
 /// Feeds the task's byte range to `push` a chunk at a time, posting progress on the way;
 /// the next chunk is being read while `push` scans the one before.
+///
+/// The range is read as a byte stream into one reused buffer where the browser can (a
+/// "BYOB" reader): one `arrayBuffer()` per chunk leaves each chunk's buffer to the garbage
+/// collector, and a layer of gigabytes read that way held over 100 MiB of them at once.
 async fn read_range(
+    blob: &Blob,
+    task: &ScanTask,
+    push: impl FnMut(&[u8]) -> Result<(), LayerError>,
+) -> Result<(), Stopped> {
+    let (start, len) = (task.job.offset, task.job.len);
+    let end = start.saturating_add(len);
+    if start < end {
+        if let Some(reader) = byob_reader(blob, start, end) {
+            return read_stream(reader, task, push).await;
+        }
+    }
+    read_slices(blob, task, push).await
+}
+
+/// A BYOB reader of the archive's bytes `start..end`, when the browser gives one.
+fn byob_reader(blob: &Blob, start: u64, end: u64) -> Option<ReadableStreamByobReader> {
+    let stream = blob
+        .slice_with_f64_and_f64(start as f64, end as f64)
+        .ok()?
+        .stream();
+    let options = ReadableStreamGetReaderOptions::new();
+    options.set_mode(ReadableStreamReaderMode::Byob);
+    stream
+        .get_reader_with_options(&options)
+        .dyn_into::<ReadableStreamByobReader>()
+        .ok()
+}
+
+/// [`read_range`] through a BYOB reader: each read fills the buffer the last one returned.
+async fn read_stream(
+    reader: ReadableStreamByobReader,
+    task: &ScanTask,
+    mut push: impl FnMut(&[u8]) -> Result<(), LayerError>,
+) -> Result<(), Stopped> {
+    let (start, len) = (task.job.offset, task.job.len);
+    let failed = |got: u64, error: &JsValue| {
+        read_failed(task, start + got, start.saturating_add(len), error)
+    };
+    let mut buffer = Vec::new();
+    let mut progress = ProgressPost::start(task);
+    let chunk = LAYER_CHUNK_BYTES.min(len) as u32;
+    let mut next = reader.read_with_array_buffer_view(&Uint8Array::new_with_length(chunk));
+    let mut got = 0u64;
+    loop {
+        let result = JsFuture::from(next).await.map_err(|error| failed(got, &error))?;
+        let done = js_sys::Reflect::get(&result, &"done".into())
+            .ok()
+            .and_then(|done| done.as_bool())
+            .unwrap_or(true);
+        let value = js_sys::Reflect::get(&result, &"value".into())
+            .ok()
+            .and_then(|value| value.dyn_into::<Uint8Array>().ok());
+        let (false, Some(bytes)) = (done, value) else {
+            break;
+        };
+        buffer.resize(bytes.length() as usize, 0);
+        bytes.copy_to(&mut buffer);
+        got += buffer.len() as u64;
+        // The bytes are copied out: the browser fills the same memory while they are scanned.
+        let view = Uint8Array::new_with_byte_offset_and_length(&bytes.buffer(), 0, chunk);
+        next = reader.read_with_array_buffer_view(&view);
+        if let Err(error) = push(&buffer) {
+            let _ = reader.cancel();
+            return Err(Stopped::Scan(error));
+        }
+        progress.offer(got);
+    }
+    if got != len {
+        return Err(Stopped::Read(format!(
+            "the archive ends inside {} (bytes {}..{} gave {got} bytes): was the file changed?",
+            task.job.member,
+            start,
+            start.saturating_add(len),
+        )));
+    }
+    Ok(())
+}
+
+/// [`read_range`] one `Blob.slice(...).arrayBuffer()` at a time, for a browser without
+/// BYOB readers of a `Blob`'s stream.
+async fn read_slices(
     blob: &Blob,
     task: &ScanTask,
     mut push: impl FnMut(&[u8]) -> Result<(), LayerError>,
