@@ -153,8 +153,31 @@ impl EfficiencyBuilder {
 
     /// The figures, with the reclaimable bytes from `trees` (the same layers, stacked).
     pub fn finish(self, trees: &FileTrees) -> Result<Efficiency, TreeError> {
-        let sizes = self.sizes;
-        let dive = self.dive.finish(trees.names());
+        self.finish_layers(trees).finish(trees)
+    }
+
+    /// Ends dive's pass over the layers: its figures, with its per-path state freed. A
+    /// caller that has not stacked the layers yet can do so now, in the memory dive's
+    /// trees held (the two never need to exist at once); `trees` gives the path names.
+    pub fn finish_layers(self, trees: &FileTrees) -> DiveEfficiency {
+        DiveEfficiency {
+            dive: self.dive.finish(trees.names()),
+            sizes: self.sizes,
+        }
+    }
+}
+
+/// dive's figures for every layer, waiting for the stacked trees' reclaimable bytes
+/// ([`EfficiencyBuilder::finish_layers`]).
+pub struct DiveEfficiency {
+    dive: DiveFigures,
+    sizes: Vec<u64>,
+}
+
+impl DiveEfficiency {
+    /// The figures, with the reclaimable bytes from `trees` (the same layers, stacked).
+    pub fn finish(self, trees: &FileTrees) -> Result<Efficiency, TreeError> {
+        let DiveEfficiency { dive, sizes } = self;
         let (reclaimable_bytes, reclaimable) = reclaimable(trees)?;
         let size_bytes: u64 = sizes.iter().sum();
         let user_size_bytes: u64 = sizes.iter().skip(1).sum();

@@ -393,14 +393,21 @@ impl Analysis {
         }
         self.verifier.update_report(&mut self.report);
         let mut trees = FileTrees::new();
+        // dive's pass first, over every layer, and its trees freed before the layers are
+        // stacked: the two are the largest things an analysis builds, and never needed at
+        // once (a page's worker never gives memory back, so its peak is what it keeps).
         let mut figures = efficiency::EfficiencyBuilder::new();
-        // One layer at a time, each freed once stacked, so at most one is ever unpacked.
-        for (row, packed) in self.report.layers.iter_mut().zip(&mut self.packed) {
-            let packed = packed.take().expect("every layer was scanned");
-            trees.add_entries(packed.iter()).map_err(stack_error)?;
+        for (row, packed) in self.report.layers.iter_mut().zip(&self.packed) {
+            let packed = packed.as_ref().expect("every layer was scanned");
             row.size_bytes = figures
                 .add_layer(packed.iter(), &mut trees)
                 .map_err(stack_error)?;
+        }
+        let figures = figures.finish_layers(&trees);
+        // One layer at a time, each freed once stacked, so at most one is ever unpacked.
+        for packed in &mut self.packed {
+            let packed = packed.take().expect("every layer was scanned");
+            trees.add_entries(packed.iter()).map_err(stack_error)?;
         }
         // Adding layers is over: free the name index before the views are stacked.
         trees.compact();
