@@ -316,7 +316,9 @@ async fn read_stream(
     let mut next = reader.read_with_array_buffer_view(&Uint8Array::new_with_length(chunk));
     let mut got = 0u64;
     loop {
-        let result = JsFuture::from(next).await.map_err(|error| failed(got, &error))?;
+        let result = JsFuture::from(next)
+            .await
+            .map_err(|error| failed(got, &error))?;
         let done = js_sys::Reflect::get(&result, &"done".into())
             .ok()
             .and_then(|done| done.as_bool())

@@ -91,7 +91,9 @@ fn finish_by_steps(path: &str) {
     phase("layer scanned (packed entries kept)");
     let mut trees = FileTrees::new();
     let mut figures = EfficiencyBuilder::new();
-    figures.add_layer(summary.entries.iter(), &mut trees).expect("dive");
+    figures
+        .add_layer(summary.entries.iter(), &mut trees)
+        .expect("dive");
     phase("efficiency: layer added");
     let figures = figures.finish_layers(&trees);
     phase("efficiency: dive's pass over");
@@ -113,8 +115,9 @@ fn first_layer(archive: &[u8]) -> Vec<u8> {
     while at + 512 <= archive.len() && archive[at] != 0 {
         let header = &archive[at..at + 512];
         let size_field = std::str::from_utf8(&header[124..136]).unwrap_or("0");
-        let size = usize::from_str_radix(size_field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
-            .unwrap_or(0);
+        let size =
+            usize::from_str_radix(size_field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
+                .unwrap_or(0);
         if size > best.1 {
             best = (at + 512, size);
         }

@@ -638,6 +638,14 @@ impl DiveTree {
         names: &mut Names,
     ) -> Option<(DiveTree, u64)> {
         let mut tree = DiveTree::new();
+        // About a node per entry: room for them at once, as doubling leaves the old halves
+        // behind (and a page's worker never gives them back).
+        let entries = entries.into_iter();
+        let expected = entries.size_hint().0;
+        tree.nodes.reserve_exact(expected);
+        let nodes = &tree.nodes;
+        tree.children
+            .reserve(expected, |id| Self::node_hash(nodes, id));
         let mut size = 0u64;
         let mut ids = Vec::new();
         for e in entries {
