@@ -120,15 +120,19 @@ fn a_changed_layer_is_shown_with_its_diff_id_marked() {
     assert!(!report.verified());
     let bad: Vec<_> = report.verification.iter().filter(|v| !v.ok).collect();
     assert_eq!(bad.len(), 1, "{:?}", report.verification);
-    assert_eq!(bad[0].kind.name(), "diff_id");
+    assert_eq!(bad[0].kind_name(), "diff_id");
     assert!(bad[0].subject.contains("layer.tar"), "{}", bad[0].subject);
     assert_eq!(
-        bad[0].actual,
-        layerscope_core::model::digest::Digest::sha256_of(&tampered_layer)
+        bad[0].actual_text(),
+        layerscope_core::model::digest::Digest::sha256_of(&tampered_layer).to_string()
     );
     assert_eq!(
-        bad[0].expected,
-        load(&original).layers[0].diff_id.clone().unwrap()
+        bad[0].expected_text(),
+        load(&original).layers[0]
+            .diff_id
+            .clone()
+            .unwrap()
+            .to_string()
     );
     // Everything else is there: the layer's files, the efficiency figures.
     assert!(
@@ -154,14 +158,13 @@ fn a_changed_config_is_shown_with_its_digest_marked() {
         .expect("a config that does not match its digest is still read");
     let bad: Vec<_> = report.verification.iter().filter(|v| !v.ok).collect();
     assert_eq!(bad.len(), 1, "{:?}", report.verification);
-    assert_eq!(bad[0].kind.name(), "config");
+    assert_eq!(bad[0].kind_name(), "config");
     assert!(bad[0]
-        .expected
-        .to_string()
+        .expected_text()
         .starts_with("sha256:3eaccc100f866490"));
-    assert_ne!(bad[0].actual, bad[0].expected);
+    assert_ne!(bad[0].actual_text(), bad[0].expected_text());
     // The manifests' rows come first and match.
-    assert_eq!(report.verification[0].kind.name(), "manifest");
+    assert_eq!(report.verification[0].kind_name(), "manifest");
     assert!(report.verification[0].ok);
     assert_eq!(report.layers, load(&original).layers);
 }
@@ -194,10 +197,75 @@ fn a_changed_manifest_is_shown_with_its_digest_marked() {
         .expect("a manifest that does not match its digest is still read");
     let bad: Vec<_> = report.verification.iter().filter(|v| !v.ok).collect();
     assert_eq!(bad.len(), 1, "{:?}", report.verification);
-    assert_eq!(bad[0].kind.name(), "manifest");
+    assert_eq!(bad[0].kind_name(), "manifest");
     assert_eq!(bad[0].subject, member);
-    assert_eq!(bad[0].expected.to_string(), digest);
+    assert_eq!(bad[0].expected_text(), digest);
     assert_eq!(report.layers, expected.layers);
+}
+
+/// The dive OCI peer image with its manifest's first layer descriptor giving `extra` bytes
+/// more (or fewer) than the blob has: the manifest rewritten, renamed to its new digest and
+/// named so by index.json, so only the layer's size is wrong.
+fn oci_image_with_layer_size_off_by(extra: i64, path: &std::path::Path) -> (String, u64) {
+    use layerscope_core::model::digest::Digest;
+    let mut files = read_tar(&peer("dive/.data/test-oci-gzip-image.tar"));
+    let position = |files: &[(String, Vec<u8>)], name: &str| {
+        files.iter().position(|(n, _)| n == name).unwrap()
+    };
+    let index_at = position(&files, "index.json");
+    let mut index: serde_json::Value = serde_json::from_slice(&files[index_at].1).unwrap();
+    let old = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let manifest_at = position(&files, &format!("blobs/sha256/{}", &old[7..]));
+    let mut manifest: serde_json::Value = serde_json::from_slice(&files[manifest_at].1).unwrap();
+    let layer = &mut manifest["layers"][0];
+    let digest = layer["digest"].as_str().unwrap().to_string();
+    let real = layer["size"].as_u64().unwrap();
+    layer["size"] = serde_json::json!(real.checked_add_signed(extra).unwrap());
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let new = Digest::sha256_of(&bytes);
+    index["manifests"][0]["digest"] = serde_json::json!(new.to_string());
+    index["manifests"][0]["size"] = serde_json::json!(bytes.len());
+    files[manifest_at] = (format!("blobs/sha256/{}", new.hex()), bytes);
+    files[index_at].1 = serde_json::to_vec(&index).unwrap();
+    write_tar(path, &files);
+    (format!("blobs/sha256/{}", &digest[7..]), real)
+}
+
+#[test]
+fn a_layer_descriptor_wrong_about_its_size_is_read_and_marked_with_both_sizes() {
+    let scratch = TempDir::new("layer-size");
+    let expected = load(&peer("dive/.data/test-oci-gzip-image.tar"));
+    for extra in [100i64, -10] {
+        let path = scratch.path().join(format!("size{extra}.tar"));
+        let (blob, real) = oci_image_with_layer_size_off_by(extra, &path);
+        let report = run(&path, None, false, usize::MAX)
+            .result
+            .unwrap_or_else(|e| panic!("{extra}: a misdescribed layer is still read: {e}"));
+        assert!(!report.verified(), "{extra}");
+        let bad: Vec<_> = report.verification.iter().filter(|v| !v.ok).collect();
+        assert_eq!(bad.len(), 1, "{extra}: {:?}", report.verification);
+        assert_eq!(bad[0].kind_name(), "layer_size");
+        assert_eq!(bad[0].subject, format!("layer 0 ({blob})"));
+        assert_eq!(
+            bad[0].expected_text(),
+            format!("{} bytes", real.checked_add_signed(extra).unwrap())
+        );
+        assert_eq!(bad[0].actual_text(), format!("{real} bytes"));
+        // The bytes are the image's: every digest matches and the layers read as before.
+        assert!(report
+            .verification
+            .iter()
+            .filter(|v| v.kind_name() != "layer_size")
+            .all(|v| v.ok));
+        assert_eq!(report.layers, expected.layers, "{extra}");
+        assert_eq!(report.files, expected.files, "{extra}");
+        // Streamed front to back (a pipe), the row is the same.
+        let piped = run(&path, None, true, 4096).result.unwrap();
+        assert_eq!(piped.verification, report.verification, "{extra} piped");
+    }
 }
 
 #[test]
