@@ -190,7 +190,7 @@ pub fn run(args: &InspectArgs) -> ExitCode {
         .verification
         .iter()
         .filter(|v| !v.ok)
-        .map(|v| format!("{} of {}", v.kind_name(), escape(&v.subject)))
+        .map(|v| format!("{} of {}", v.what(), escape(&v.subject)))
         .collect();
     if !mismatches.is_empty() {
         // Said on stderr too, so a `--json` reader that only checks the status learns why.
@@ -720,7 +720,7 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
         writeln!(
             out,
             "MISMATCH: {} of {}: expected {}, actual {}",
-            check.kind_name(),
+            check.what(),
             escape(&check.subject),
             check.expected_text(),
             check.actual_text()
