@@ -268,6 +268,66 @@ fn a_layer_descriptor_wrong_about_its_size_is_read_and_marked_with_both_sizes() 
     }
 }
 
+/// go-containerregistry's Docker 25 save (whose index.json lists nothing) with index.json
+/// naming its OCI manifest, rewritten so the layer descriptor gives `extra` more bytes.
+fn docker_25_save_with_layer_size_off_by(extra: u64, path: &std::path::Path) {
+    use layerscope_core::model::digest::Digest;
+    let peer_path = peer("go-containerregistry/pkg/v1/tarball/testdata/hello-world-v25.tar");
+    let mut files = read_tar(&peer_path);
+    let manifest_name =
+        "blobs/sha256/411caf340c828657e915a83ed561a79d2b8150dabad4dc079d881cbfe6f86afe";
+    let at = files.iter().position(|(n, _)| n == manifest_name).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&files[at].1).unwrap();
+    let size = manifest["layers"][0]["size"].as_u64().unwrap();
+    manifest["layers"][0]["size"] = serde_json::json!(size + extra);
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let digest = Digest::sha256_of(&bytes);
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest.to_string(),
+            "size": bytes.len(),
+        }],
+    });
+    files.push((format!("blobs/sha256/{}", digest.hex()), bytes));
+    let index_at = files.iter().position(|(n, _)| n == "index.json").unwrap();
+    files[index_at].1 = serde_json::to_vec(&index).unwrap();
+    write_tar(path, &files);
+}
+
+#[test]
+fn a_docker_25_save_is_checked_against_its_oci_manifests_layer_sizes() {
+    let scratch = TempDir::new("docker-25-size");
+    let honest = scratch.path().join("honest.tar");
+    docker_25_save_with_layer_size_off_by(0, &honest);
+    let report = run(&honest, None, false, usize::MAX).result.unwrap();
+    assert_eq!(report.source.format.name(), "docker-save-oci");
+    assert!(report.verified(), "{:?}", report.verification);
+
+    let lying = scratch.path().join("lying.tar");
+    docker_25_save_with_layer_size_off_by(100, &lying);
+    let report = run(&lying, None, false, usize::MAX)
+        .result
+        .expect("a misdescribed layer is still read");
+    let bad: Vec<_> = report.verification.iter().filter(|v| !v.ok).collect();
+    assert_eq!(bad.len(), 1, "{:?}", report.verification);
+    assert_eq!(bad[0].kind_name(), "layer_size");
+    assert_eq!(
+        bad[0].subject,
+        "layer 0 (blobs/sha256/12660636fe55438cc3ae7424da7ac56e845cdb52493ff9cf949c47a7f57f8b43)"
+    );
+    assert_eq!(
+        (bad[0].expected_text(), bad[0].actual_text()),
+        ("10852 bytes".to_string(), "10752 bytes".to_string())
+    );
+    assert!(report.files.iter().any(|f| f.path == "hello"));
+    // Read once front to back, the OCI documents are found as well.
+    let piped = run(&lying, None, true, 4096).result.unwrap();
+    assert_eq!(piped.verification, report.verification);
+}
+
 #[test]
 fn oversized_documents_are_refused() {
     let scratch = TempDir::new("large");
