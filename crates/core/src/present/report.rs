@@ -32,7 +32,8 @@ pub struct ImageReport {
     pub history: Vec<HistoryRow>,
     /// One entry per layer, bottom (index 0) to top.
     pub layers: Vec<LayerReport>,
-    /// Every digest that was checked, with the outcome.
+    /// Every digest that was checked, and every blob size that differs from its descriptor's,
+    /// with the outcome.
     pub verification: Vec<Verification>,
     /// Layers whose digests are not checked yet (a tree can be complete before its hashes
     /// are); empty once every layer is verified, and then left out of the JSON.
@@ -578,7 +579,7 @@ impl ImageReport {
         self.images.get(self.selected)
     }
 
-    /// True when every layer's digests are in and every checked digest matched.
+    /// True when every layer's digests are in and every check (digest or size) matched.
     pub fn verified(&self) -> bool {
         self.unverified_layers.is_empty() && self.verification.iter().all(|v| v.ok)
     }
