@@ -176,12 +176,13 @@ enum Stage {
 }
 
 /// The layers' sizes as the manifest declares them, and the layers whose blobs the registry
-/// sent shorter than that (a longer one is refused as it streams: [`blob_read_limit`]).
+/// sent with another length (shorter, or the one byte longer that [`blob_read_limit`] lets
+/// through: more is refused as it streams).
 #[derive(Debug, Default)]
 struct LayerSizes {
     declared: Vec<u64>,
     /// (layer, its size row), in the order the scans ended.
-    short: Vec<(usize, Verification)>,
+    mismatched: Vec<(usize, Verification)>,
 }
 
 /// One image pulled from a registry; see the module documentation.
@@ -576,7 +577,7 @@ impl ImagePull {
             left,
             sizes: LayerSizes {
                 declared,
-                short: Vec::new(),
+                mismatched: Vec::new(),
             },
         };
         if left == 0 {
@@ -613,11 +614,12 @@ impl ImagePull {
         let path = blob_path_of(analysis, index);
         if let Ok(summary) = &result {
             self.bytes_read += summary.compressed_size;
-            // The stream ended before the declared size (a longer one never gets here):
-            // the bytes sent are shown, and the report marks the size.
-            let declared = sizes.declared.get(index).copied().unwrap_or_default();
-            if let Some(row) = layer_size_check(index, &path, declared, summary.compressed_size) {
-                sizes.short.push((index, row));
+            // A stream that ended before the declared size (or went one byte past it: more
+            // is refused as it streams) is shown as sent, and the report marks the size.
+            if let Some(row) = sizes.declared.get(index).and_then(|&declared| {
+                layer_size_check(index, &path, declared, summary.compressed_size)
+            }) {
+                sizes.mismatched.push((index, row));
             }
         }
         let row = analysis.add_layer(index, &path, result)?;
@@ -645,8 +647,8 @@ impl ImagePull {
             .collect();
         let mut finished = analysis.finish(self.bytes_read).map(Box::new);
         if let Ok(finished) = &mut finished {
-            sizes.short.sort_by_key(|(index, _)| *index);
-            let rows = sizes.short.into_iter().map(|(_, row)| row).collect();
+            sizes.mismatched.sort_by_key(|(index, _)| *index);
+            let rows = sizes.mismatched.into_iter().map(|(_, row)| row).collect();
             insert_before_layer_digests(&mut finished.report, rows);
             let early = std::mem::take(&mut self.digests.early);
             if !early.is_empty() {
