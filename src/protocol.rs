@@ -630,13 +630,20 @@ mod tests {
             },
             WorkerEvent::LayerVerified {
                 layer: 1,
-                rows: vec![Verification {
-                    kind: layerscope_core::model::digest::DigestRole::DiffId,
-                    subject: "layer 1 (blobs/sha256/ab)".into(),
-                    expected: Digest::sha256_of(b"said"),
-                    actual: Digest::sha256_of(b"read"),
-                    ok: false,
-                }],
+                rows: vec![
+                    Verification::digest(
+                        layerscope_core::model::digest::DigestRole::DiffId,
+                        "layer 1 (blobs/sha256/ab)",
+                        &Digest::sha256_of(b"said"),
+                        &Digest::sha256_of(b"read"),
+                    ),
+                    Verification::size(
+                        layerscope_core::present::report::SizeRole::Layer,
+                        "layer 1 (blobs/sha256/ab)",
+                        120,
+                        20,
+                    ),
+                ],
                 blob_digest: Some(Digest::sha256_of(b"blob")),
                 unverified_layers: 1,
             },
@@ -672,13 +679,12 @@ mod verified_tests {
                 .collect(),
             ..Default::default()
         };
-        report.verification.push(Verification {
-            kind: DigestRole::Config,
-            subject: "config".into(),
-            expected: Digest::sha256_of(b"c"),
-            actual: Digest::sha256_of(b"c"),
-            ok: true,
-        });
+        report.verification.push(Verification::digest(
+            DigestRole::Config,
+            "config",
+            &Digest::sha256_of(b"c"),
+            &Digest::sha256_of(b"c"),
+        ));
         // Out of order, as a pool finishes them; layer 1's tar does not match.
         for layer in [3, 0, 4, 1, 2] {
             let before = report.verification.clone();

@@ -1330,13 +1330,12 @@ mod pool_tests {
     }
 
     fn row(layer: usize, ok: bool) -> Verification {
-        Verification {
-            kind: DigestRole::DiffId,
-            subject: format!("layer {layer}"),
-            expected: Digest::sha256_of(b"expected"),
-            actual: Digest::sha256_of(if ok { b"expected" } else { b"other!!!" }),
-            ok,
-        }
+        Verification::digest(
+            DigestRole::DiffId,
+            format!("layer {layer}"),
+            &Digest::sha256_of(b"expected"),
+            &Digest::sha256_of(if ok { b"expected" } else { b"other!!!" }),
+        )
     }
 
     #[test]

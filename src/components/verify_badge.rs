@@ -1,4 +1,3 @@
-use layerscope_core::present::report::DigestRole;
 use yew::prelude::*;
 
 use crate::state::Checks;
@@ -14,7 +13,8 @@ pub struct VerifyBadgeProps {
 }
 
 /// Whether the bytes are what the documents promise: every digest and diff_id checked, the
-/// checking still going, or the mismatches with what was expected and what was read.
+/// checking still going, or the mismatches (digests, or blob sizes against their
+/// descriptors) with what was expected and what was read.
 #[function_component(VerifyBadge)]
 pub fn verify_badge(props: &VerifyBadgeProps) -> Html {
     let total = props.checks.total();
@@ -27,9 +27,9 @@ pub fn verify_badge(props: &VerifyBadgeProps) -> Html {
                 <ul class="mismatches">
                 { for mismatches.iter().map(|check| html! {
                     <li>
-                        <span>{format!("{} of {}", what_was_checked(check.kind), check.subject)}</span>
-                        <span class="mono">{"expected "}{check.expected.to_string()}</span>
-                        <span class="mono">{"actual "}{check.actual.to_string()}</span>
+                        <span>{format!("{} of {}", check.what(), check.subject)}</span>
+                        <span class="mono">{"expected "}{check.expected_text()}</span>
+                        <span class="mono">{"actual "}{check.actual_text()}</span>
                     </li>
                 }) }
                 </ul>
@@ -63,15 +63,6 @@ pub fn verify_badge(props: &VerifyBadgeProps) -> Html {
         <span class={classes!("verify", class)} data-testid="verify-status" role="status" {title}>
             <span class="badge">{text}</span>
         </span>
-    }
-}
-
-/// The digest a row is about, in words: a layer's own digest is its blob's (the diff_id is
-/// its tar's).
-fn what_was_checked(kind: DigestRole) -> &'static str {
-    match kind {
-        DigestRole::Layer => "blob digest",
-        other => other.name(),
     }
 }
 

@@ -175,13 +175,12 @@ fn sample_state() -> Rc<PageState> {
         }],
         history: vec![HistoryRow::default(); 2],
         layers,
-        verification: vec![Verification {
-            kind: DigestRole::DiffId,
-            subject: "layer 0".into(),
-            expected: digest.clone(),
-            actual: digest.clone(),
-            ok: true,
-        }],
+        verification: vec![Verification::digest(
+            DigestRole::DiffId,
+            "layer 0",
+            &digest,
+            &digest,
+        )],
         unverified_layers: vec![1],
         warnings: vec!["sample".into()],
         ..Default::default()

@@ -488,9 +488,10 @@ def case_links(path):
     )
 
 
-def oci_layout_lying_about(index_extra=0, config_extra=0, layer_extra=0):
+def oci_layout_lying_about(index_extra=0, config_extra=0, layer_extra=0, stored_layer=None):
     """An OCI layout archive (bytes) of one layer whose descriptors add the given byte
-    counts to the sizes of the manifest, the config and the layer."""
+    counts to the sizes of the manifest, the config and the layer; `stored_layer`, when
+    given, is stored under the layer's digest in place of the layer the documents name."""
     layer, diff = plain_layer([member(b"f", b"x")])
     cfg = config([diff])
     manifest = json.dumps(
@@ -527,7 +528,8 @@ def oci_layout_lying_about(index_extra=0, config_extra=0, layer_extra=0):
     ).encode()
     members = [member(b"oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), member(b"index.json", index)]
     for blob in (cfg, layer, manifest):
-        members.append(member(b"blobs/sha256/" + sha256(blob)[7:].encode(), blob))
+        stored = stored_layer if blob is layer and stored_layer is not None else blob
+        members.append(member(b"blobs/sha256/" + sha256(blob)[7:].encode(), stored))
     return tar(members)
 
 
@@ -539,6 +541,24 @@ def case_oci_size_larger(path):
 def case_oci_config_size_smaller(path):
     """An OCI layout archive whose config descriptor says 10 bytes less than the blob."""
     write(path, oci_layout_lying_about(config_extra=-10))
+
+
+def case_oci_layer_size_larger(path):
+    """An OCI layout archive whose layer descriptor says 100 bytes more than the blob (the
+    digest matches: only the size is wrong)."""
+    write(path, oci_layout_lying_about(layer_extra=100))
+
+
+def case_oci_layer_size_smaller(path):
+    """An OCI layout archive whose layer descriptor says 10 bytes less than the blob."""
+    write(path, oci_layout_lying_about(layer_extra=-10))
+
+
+def case_oci_layer_blob_shorter(path):
+    """An OCI layout archive whose layer blob is another, shorter tar (an empty one) than
+    the one its descriptor names: its size, its digest and its diff_id all differ."""
+    empty, _ = plain_layer([])
+    write(path, oci_layout_lying_about(stored_layer=empty))
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}

@@ -21,13 +21,27 @@ new MutationObserver(note).observe(document.body,
 return null;"#;
 
 /// Whether, after [`BADGE_LOG`], the page showed the layers' work done while the digests
-/// were still being checked: the tree did not wait for them.
+/// were still being checked: the tree did not wait for them. A badge that already names a
+/// mismatch known before the digests (a blob's size) says so by counting fewer rows then
+/// than at the end.
 pub fn tree_came_before_the_digests(browser: &Browser) -> bool {
     let badges = browser.execute("return window.__badges;");
-    badges.as_array().unwrap().iter().any(|seen| {
+    let badges = badges.as_array().unwrap();
+    let rows = |seen: &serde_json::Value| seen["badge"].as_str().and_then(rows_counted);
+    let final_rows = badges.last().and_then(rows);
+    badges.iter().any(|seen| {
+        let badge = seen["badge"].as_str().unwrap_or("");
         seen["busy"] == serde_json::json!(false)
-            && seen["badge"]
-                .as_str()
-                .is_some_and(|badge| badge.starts_with("checking…"))
+            && (badge.starts_with("checking…")
+                || (badge.contains(" mismatch")
+                    && rows(seen)
+                        .zip(final_rows)
+                        .is_some_and(|(now, at_end)| now < at_end)))
     })
+}
+
+/// The rows a mismatch badge counts: `t` in `N mismatches (m/t verified)`.
+fn rows_counted(badge: &str) -> Option<usize> {
+    let (_, tally) = badge.split_once(" verified)")?.0.rsplit_once('(')?;
+    tally.split_once('/')?.1.parse().ok()
 }

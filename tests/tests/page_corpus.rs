@@ -24,6 +24,7 @@ fn corpus() -> &'static Path {
             "zstd_window_2g",
             "outer_zstd_bomb",
             "pax_newline",
+            "oci_layer_size_larger",
         ];
         let status = Command::new("python3")
             .arg(&script)
@@ -142,6 +143,25 @@ fn corpus_archives_are_shown_or_refused_in_place_and_the_page_stays_usable() {
 
     // A PAX name with a newline is kept: the layer's one file is listed.
     shown(&browser, "pax_newline", 1);
+
+    // A layer descriptor 100 bytes larger than its blob: the layer is read and shown, and
+    // the badge names the layer and both sizes.
+    browser.set_file("drop-zone", &case("oci_layer_size_larger"));
+    wait_for_count(&browser, "layer-row", 1);
+    wait_until_done(&browser);
+    assert!(browser.find_testid("error").is_empty(), "no error");
+    let badge = browser.testid_text("verify-status");
+    assert!(
+        badge.starts_with("1 mismatch (4/5 verified)"),
+        "one size row beside four matching digests: {badge:?}"
+    );
+    assert!(
+        badge.contains("blob size of layer 0 (blobs/sha256/")
+            && badge.contains("expected 2148 bytes")
+            && badge.contains("actual 2048 bytes"),
+        "the layer and both sizes: {badge:?}"
+    );
+    browser.save_screenshot("corpus-oci-layer-size-larger.png");
 
     // After all of that, an ordinary archive opens as usual.
     shown(&browser, "valid", 2);

@@ -2,8 +2,9 @@
 //! `docker-registry` (issue 10, item 1): each layer's entries are fetched and scanned in a
 //! scan worker, several layers at once, and its digests in another pass, so the tree is shown
 //! before the digests are in; the page reads the same as when the layer worker streams every
-//! layer itself (`?scan-workers=0`); a blob that does not hash to its digest leaves the tree
-//! shown and the badge names it, expected and actual; Cancel while several layers stream
+//! layer itself (`?scan-workers=0`); a blob that does not hash to its digest, and is shorter
+//! than its manifest says, leaves the tree shown and the badge names each mismatch (size,
+//! blob digest, diff_id), expected and actual; Cancel while several layers stream
 //! ends every worker and nothing more is fetched or applied; a blob the registry serves
 //! longer than its manifest says is read no further than that size, in a scan worker and in
 //! the layer worker alike.
@@ -236,7 +237,11 @@ fn a_blob_that_does_not_match_its_digest_keeps_the_tree_and_the_badge_names_it()
     let layers = layer_digests(&registry);
     // The bottom layer: the Files tab shows it first.
     let bottom = 0;
+    let declared = pushed_manifest(&registry)["layers"][bottom]["size"]
+        .as_u64()
+        .unwrap();
     let replaced = gzip(&replacement_layer());
+    assert!((replaced.len() as u64) < declared);
     let actual = format!("sha256:{:x}", Sha256::digest(&replaced));
     std::fs::write(registry.blob_data_path(&layers[bottom]), &replaced).unwrap();
     let tap = Tap::start_slow(registry.port, Some((1024, Duration::from_millis(20))));
@@ -244,9 +249,18 @@ fn a_blob_that_does_not_match_its_digest_keeps_the_tree_and_the_badge_names_it()
 
     let browser = Browser::start();
     open_image(&browser, &server, "?scan-workers=2", &reference);
-    let shown = steady(&browser, "the badge to name the mismatch", "2 mismatches");
-    // Other bytes than the digest: the blob digest and the diff_id both differ, each marked.
+    let shown = steady(&browser, "the badge to name the mismatch", "3 mismatches");
+    // Other, shorter bytes than the digest: the blob's size, its digest and the diff_id
+    // all differ, each marked.
     let badge = shown["badge"].as_str().unwrap();
+    assert!(
+        badge.contains(&format!(
+            "blob size of layer {bottom} (blobs/{})expected {declared} bytesactual {} bytes",
+            layers[bottom].replace(':', "/"),
+            replaced.len()
+        )),
+        "{badge}"
+    );
     assert!(
         badge.contains(&format!("blob digest of layer {bottom} (")),
         "{badge}"

@@ -199,6 +199,104 @@ fn a_config_blob_that_is_not_its_digest_is_shown_and_marked() {
     assert!(!doc["history"].as_array().unwrap().is_empty());
 }
 
+/// The pushed demo's manifest from `registry`.
+fn demo_manifest(registry: &Registry) -> Value {
+    let response = registry.get_with_headers(
+        "/v2/demo/app/manifests/1.0",
+        false,
+        &[(
+            "Accept",
+            "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+        )],
+    );
+    serde_json::from_str(&response.body).unwrap()
+}
+
+/// A gzip stream (the system's `gzip`, as the registry's blobs are) of a tar holding one
+/// small file: a valid layer far shorter than any of the demo's.
+fn small_gzip_layer() -> Vec<u8> {
+    let mut layer = tar::Builder::new(Vec::new());
+    let content = b"shorter than the manifest says\n";
+    let mut header = tar::Header::new_gnu();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(1_700_000_000);
+    header.set_cksum();
+    layer
+        .append_data(&mut header, "short.txt", &content[..])
+        .unwrap();
+    let tar = layer.into_inner().unwrap();
+    let mut child = Command::new("gzip")
+        .args(["-n", "-c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    child.stdin.take().unwrap().write_all(&tar).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    output.stdout
+}
+
+#[test]
+fn a_layer_the_registry_sends_shorter_than_its_manifest_says_is_shown_and_marked() {
+    let registry = Registry::start(RegistryConfig::plain());
+    push_archive(&demo_archive(), &registry, "demo/app:1.0");
+    let manifest = demo_manifest(&registry);
+    let bottom = &manifest["layers"][0];
+    let digest = bottom["digest"].as_str().unwrap().to_string();
+    let declared = bottom["size"].as_u64().unwrap();
+    // The registry checks a blob's digest when it is pushed, not when it is served: it now
+    // serves other, shorter bytes for the bottom layer (with their own Content-Length).
+    let short = small_gzip_layer();
+    assert!((short.len() as u64) < declared);
+    std::fs::write(registry.blob_data_path(&digest), &short).unwrap();
+    let actual = format!("sha256:{:x}", sha2::Sha256::digest(&short));
+
+    let reference = format!("{}/demo/app:1.0", registry.host());
+    let output = inspect(&["--json", &reference], &[], "");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("3 of ") && stderr.contains("blob size of layer 0 ("),
+        "{stderr}"
+    );
+    let doc: Value = serde_json::from_slice(&output.stdout).expect("--json still prints");
+    let rows = doc["verification"].as_array().unwrap();
+    let bad: Vec<&Value> = rows.iter().filter(|v| v["ok"] == false).collect();
+    let kinds: Vec<&str> = bad.iter().map(|v| v["kind"].as_str().unwrap()).collect();
+    // The size, and the digests of other bytes: each its own row.
+    assert_eq!(kinds, ["layer_size", "layer", "diff_id"], "{rows:?}");
+    assert_eq!(bad[0]["expected"], json!(declared));
+    assert_eq!(bad[0]["actual"], json!(short.len()));
+    assert_eq!(bad[1]["expected"], digest.as_str());
+    assert_eq!(bad[1]["actual"], actual.as_str());
+    assert!(bad
+        .iter()
+        .all(|v| v["subject"].as_str().unwrap().starts_with("layer 0 (")));
+    // The bytes sent are shown: the short layer's one file is in the image.
+    assert!(
+        doc["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == "short.txt"),
+        "{}",
+        doc["files"]
+    );
+
+    let human = inspect(&[&reference], &[], "");
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert_eq!(human.status.code(), Some(1));
+    assert!(
+        text.contains(&format!(
+            "expected {declared} bytes, actual {} bytes",
+            short.len()
+        )),
+        "{text}"
+    );
+}
+
 #[test]
 fn an_unknown_tag_and_an_unknown_repository_are_named() {
     let registry = Registry::start(RegistryConfig::plain());

@@ -149,8 +149,8 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is too large"))
 }
 
-/// Runs `layerscope inspect`; the exit code is 0, 1 (a CI rule failed, or a digest or
-/// diff_id does not match what the documents say: the image is shown and the mismatch
+/// Runs `layerscope inspect`; the exit code is 0, 1 (a CI rule failed, or a digest, diff_id
+/// or blob size does not match what the documents say: the image is shown and the mismatch
 /// listed) or 2 (unreadable input).
 pub fn run(args: &InspectArgs) -> ExitCode {
     let ci = match args
@@ -186,18 +186,24 @@ pub fn run(args: &InspectArgs) -> ExitCode {
             return fail(&format!("writing the output: {error}"));
         }
     }
-    let mismatches = report.verification.iter().filter(|v| !v.ok).count();
-    if mismatches > 0 {
+    let mismatches: Vec<String> = report
+        .verification
+        .iter()
+        .filter(|v| !v.ok)
+        .map(|v| format!("{} of {}", v.what(), escape(&v.subject)))
+        .collect();
+    if !mismatches.is_empty() {
         // Said on stderr too, so a `--json` reader that only checks the status learns why.
         eprintln!(
-            "layerscope inspect: {mismatches} digest{} of {} do not match what the documents say; the image is shown unverified",
-            if mismatches == 1 { "" } else { "s" },
-            report.verification.len()
+            "layerscope inspect: {} of {} checks do not match what the documents say ({}); the image is shown unverified",
+            mismatches.len(),
+            report.verification.len(),
+            mismatches.join("; ")
         );
     }
     match outcome {
         Some(outcome) if !outcome.passed => ExitCode::from(EXIT_CI_FAILED),
-        _ if mismatches > 0 => ExitCode::from(EXIT_CI_FAILED),
+        _ if !mismatches.is_empty() => ExitCode::from(EXIT_CI_FAILED),
         _ => ExitCode::SUCCESS,
     }
 }
@@ -702,17 +708,22 @@ fn print_human(out: &mut impl Write, report: &ImageReport) -> io::Result<()> {
         )?;
     }
     writeln!(out)?;
-    let checked = report.verification.len();
-    let ok = report.verification.iter().filter(|v| v.ok).count();
+    // Size rows are made only where a size differs, so the tally counts digests.
+    let digests = report
+        .verification
+        .iter()
+        .filter(|v| v.digest_role().is_some());
+    let checked = digests.clone().count();
+    let ok = digests.filter(|v| v.ok).count();
     writeln!(out, "VERIFIED: {ok} of {checked} digests match")?;
     for check in report.verification.iter().filter(|v| !v.ok) {
         writeln!(
             out,
             "MISMATCH: {} of {}: expected {}, actual {}",
-            check.kind.name(),
+            check.what(),
             escape(&check.subject),
-            check.expected,
-            check.actual
+            check.expected_text(),
+            check.actual_text()
         )?;
     }
     for warning in &report.warnings {

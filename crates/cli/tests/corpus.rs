@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use layerscope_test_support::{layerscope_binary_or, repo_root, run_checked, TempDir};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -124,6 +124,8 @@ fn inspect(args: &[&str], input: Input, max_seconds: u64) -> Run {
 enum Expect<'a> {
     /// Exit 0.
     Shown,
+    /// Exit 1: shown, with a check that did not match named on stderr by every one of these.
+    Unverified { says: &'a [&'a str] },
     /// Exit 2 with every one of these in the message, and none of the `not` phrases.
     Refused {
         says: &'a [&'a str],
@@ -137,6 +139,16 @@ fn check(args: &[&str], input: Input, expect: Expect, max_seconds: u64, max_mib:
     eprintln!("inspect {args:?}: {}", run.describe());
     match expect {
         Expect::Shown => assert!(run.status.success(), "{args:?}: {}", run.describe()),
+        Expect::Unverified { says } => {
+            assert_eq!(run.status.code(), Some(1), "{args:?}: {}", run.describe());
+            for phrase in says {
+                assert!(
+                    run.stderr.contains(phrase),
+                    "{args:?}: no {phrase:?} in {}",
+                    run.describe()
+                );
+            }
+        }
         Expect::Refused { says, not } => {
             assert_eq!(run.status.code(), Some(2), "{args:?}: {}", run.describe());
             for phrase in says {
@@ -546,4 +558,101 @@ fn an_oci_config_descriptor_wrong_about_its_size_is_refused_with_both_sizes() {
         "two sizes 10 apart in {:?}",
         run.stderr
     );
+}
+
+/// The `verification` rows of a `--json` run that did not match: (kind, expected, actual).
+fn mismatches(run: &Run) -> Vec<(String, Value, Value)> {
+    let json: Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+    json["verification"]
+        .as_array()
+        .expect("verification")
+        .iter()
+        .filter(|row| row["ok"] == false)
+        .map(|row| {
+            (
+                row["kind"].as_str().unwrap().to_string(),
+                row["expected"].clone(),
+                row["actual"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_oci_layer_descriptor_wrong_about_its_size_is_shown_and_marked_with_both_sizes() {
+    // The layer blob is 2048 bytes (a plain tar of one file); its digest matches.
+    for (name, declared) in [
+        ("oci_layer_size_larger", 2148u64),
+        ("oci_layer_size_smaller", 2038),
+    ] {
+        let says = [
+            "1 of 5 checks do not match",
+            "blob size of layer 0 (blobs/sha256/",
+        ];
+        let expect = || Expect::Unverified { says: &says };
+        let json = check(&[&path(name), "--json"], Input::Nothing, expect(), 10, 64);
+        assert_eq!(
+            mismatches(&json),
+            [("layer_size".to_string(), json!(declared), json!(2048))],
+            "{name}: the size row, and every digest matched"
+        );
+        // The rest of the report is there: the layer's file.
+        assert_eq!(files(&json), [("f".to_string(), "file".to_string(), 1)]);
+
+        let human = check(&[&path(name)], Input::Nothing, expect(), 10, 64);
+        let line = format!("expected {declared} bytes, actual 2048 bytes");
+        assert!(
+            human.stdout.contains("VERIFIED: 4 of 4 digests match")
+                && human
+                    .stdout
+                    .contains("MISMATCH: blob size of layer 0 (blobs/sha256/")
+                && human.stdout.contains(&line),
+            "{name}: {}",
+            human.stdout
+        );
+        // With --ci the human report, the mismatch in it, comes before the rules.
+        let ci = check(&[&path(name), "--ci"], Input::Nothing, expect(), 10, 64);
+        assert!(
+            ci.stdout.contains(&line) && ci.stdout.contains("CI RESULTS"),
+            "{name}: {}",
+            ci.stdout
+        );
+        let ci_json = check(
+            &[&path(name), "--ci", "--json"],
+            Input::Nothing,
+            expect(),
+            10,
+            64,
+        );
+        assert_eq!(
+            mismatches(&ci_json),
+            mismatches(&json),
+            "{name} --ci --json"
+        );
+    }
+}
+
+#[test]
+fn an_oci_layer_blob_shorter_than_its_descriptor_fails_its_size_and_digests_and_is_shown() {
+    // An empty tar (1024 bytes) where the descriptor names a 2048-byte one.
+    let says = [
+        "3 of 5 checks do not match",
+        "blob size of layer 0",
+        "blob digest of layer 0",
+        "diff_id of layer 0",
+    ];
+    let run = check(
+        &[&path("oci_layer_blob_shorter"), "--json"],
+        Input::Nothing,
+        Expect::Unverified { says: &says },
+        10,
+        64,
+    );
+    let rows = mismatches(&run);
+    let kinds: Vec<&str> = rows.iter().map(|(kind, _, _)| kind.as_str()).collect();
+    assert_eq!(kinds, ["layer_size", "layer", "diff_id"]);
+    assert_eq!((&rows[0].1, &rows[0].2), (&json!(2048), &json!(1024)));
+    assert_ne!(rows[1].1, rows[1].2);
+    // The bytes there are are read: an empty layer.
+    assert!(files(&run).is_empty(), "{:?}", files(&run));
 }

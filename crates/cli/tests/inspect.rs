@@ -1161,7 +1161,12 @@ fn a_diff_id_mismatch_is_shown_and_marked_and_exits_1() {
         )),
         "{stdout}"
     );
-    assert!(stderr.contains("1 digest of 3 do not match"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "1 of 3 checks do not match what the documents say (diff_id of layer 1 (l1/layer.tar))"
+        ),
+        "{stderr}"
+    );
 
     let json = layerscope(&["inspect", "--json", archive.to_str().unwrap()]);
     assert_eq!(json.status.code(), Some(1), "{}", text(&json.stderr));

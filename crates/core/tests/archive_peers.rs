@@ -61,12 +61,12 @@ fn kaniko_targz_layers_load() {
     assert!(report
         .verification
         .iter()
-        .any(|v| v.kind.name() == "config"));
+        .any(|v| v.kind_name() == "config"));
     assert_eq!(
         report
             .verification
             .iter()
-            .filter(|v| v.kind.name() == "diff_id")
+            .filter(|v| v.kind_name() == "diff_id")
             .count(),
         14
     );
@@ -88,7 +88,7 @@ fn oci_layouts_in_each_compression_load() {
             Some(compression),
             "{file}"
         );
-        let kinds: Vec<&str> = report.verification.iter().map(|v| v.kind.name()).collect();
+        let kinds: Vec<&str> = report.verification.iter().map(|v| v.kind_name()).collect();
         // The manifest blob is checked against the digest the index gives it, first.
         assert_eq!(kinds, ["manifest", "config", "layer", "diff_id"], "{file}");
         assert!(report.verified(), "{file}");
@@ -117,7 +117,7 @@ fn docker_25_save_loads() {
     assert!(report.images[0].tags.is_empty());
     assert_eq!(report.image_ls.repository, "<none>");
     assert!(report.verified());
-    assert!(report.verification.iter().any(|v| v.kind.name() == "layer"));
+    assert!(report.verification.iter().any(|v| v.kind_name() == "layer"));
     assert!(report.files.iter().any(|f| f.path == "hello"));
 }
 

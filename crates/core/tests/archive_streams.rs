@@ -120,15 +120,19 @@ fn a_changed_layer_is_shown_with_its_diff_id_marked() {
     assert!(!report.verified());
     let bad: Vec<_> = report.verification.iter().filter(|v| !v.ok).collect();
     assert_eq!(bad.len(), 1, "{:?}", report.verification);
-    assert_eq!(bad[0].kind.name(), "diff_id");
+    assert_eq!(bad[0].kind_name(), "diff_id");
     assert!(bad[0].subject.contains("layer.tar"), "{}", bad[0].subject);
     assert_eq!(
-        bad[0].actual,
-        layerscope_core::model::digest::Digest::sha256_of(&tampered_layer)
+        bad[0].actual_text(),
+        layerscope_core::model::digest::Digest::sha256_of(&tampered_layer).to_string()
     );
     assert_eq!(
-        bad[0].expected,
-        load(&original).layers[0].diff_id.clone().unwrap()
+        bad[0].expected_text(),
+        load(&original).layers[0]
+            .diff_id
+            .clone()
+            .unwrap()
+            .to_string()
     );
     // Everything else is there: the layer's files, the efficiency figures.
     assert!(
@@ -154,14 +158,13 @@ fn a_changed_config_is_shown_with_its_digest_marked() {
         .expect("a config that does not match its digest is still read");
     let bad: Vec<_> = report.verification.iter().filter(|v| !v.ok).collect();
     assert_eq!(bad.len(), 1, "{:?}", report.verification);
-    assert_eq!(bad[0].kind.name(), "config");
+    assert_eq!(bad[0].kind_name(), "config");
     assert!(bad[0]
-        .expected
-        .to_string()
+        .expected_text()
         .starts_with("sha256:3eaccc100f866490"));
-    assert_ne!(bad[0].actual, bad[0].expected);
+    assert_ne!(bad[0].actual_text(), bad[0].expected_text());
     // The manifests' rows come first and match.
-    assert_eq!(report.verification[0].kind.name(), "manifest");
+    assert_eq!(report.verification[0].kind_name(), "manifest");
     assert!(report.verification[0].ok);
     assert_eq!(report.layers, load(&original).layers);
 }
@@ -194,10 +197,135 @@ fn a_changed_manifest_is_shown_with_its_digest_marked() {
         .expect("a manifest that does not match its digest is still read");
     let bad: Vec<_> = report.verification.iter().filter(|v| !v.ok).collect();
     assert_eq!(bad.len(), 1, "{:?}", report.verification);
-    assert_eq!(bad[0].kind.name(), "manifest");
+    assert_eq!(bad[0].kind_name(), "manifest");
     assert_eq!(bad[0].subject, member);
-    assert_eq!(bad[0].expected.to_string(), digest);
+    assert_eq!(bad[0].expected_text(), digest);
     assert_eq!(report.layers, expected.layers);
+}
+
+/// The dive OCI peer image with its manifest's first layer descriptor giving `extra` bytes
+/// more (or fewer) than the blob has: the manifest rewritten, renamed to its new digest and
+/// named so by index.json, so only the layer's size is wrong.
+fn oci_image_with_layer_size_off_by(extra: i64, path: &std::path::Path) -> (String, u64) {
+    use layerscope_core::model::digest::Digest;
+    let mut files = read_tar(&peer("dive/.data/test-oci-gzip-image.tar"));
+    let position = |files: &[(String, Vec<u8>)], name: &str| {
+        files.iter().position(|(n, _)| n == name).unwrap()
+    };
+    let index_at = position(&files, "index.json");
+    let mut index: serde_json::Value = serde_json::from_slice(&files[index_at].1).unwrap();
+    let old = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let manifest_at = position(&files, &format!("blobs/sha256/{}", &old[7..]));
+    let mut manifest: serde_json::Value = serde_json::from_slice(&files[manifest_at].1).unwrap();
+    let layer = &mut manifest["layers"][0];
+    let digest = layer["digest"].as_str().unwrap().to_string();
+    let real = layer["size"].as_u64().unwrap();
+    layer["size"] = serde_json::json!(real.checked_add_signed(extra).unwrap());
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let new = Digest::sha256_of(&bytes);
+    index["manifests"][0]["digest"] = serde_json::json!(new.to_string());
+    index["manifests"][0]["size"] = serde_json::json!(bytes.len());
+    files[manifest_at] = (format!("blobs/sha256/{}", new.hex()), bytes);
+    files[index_at].1 = serde_json::to_vec(&index).unwrap();
+    write_tar(path, &files);
+    (format!("blobs/sha256/{}", &digest[7..]), real)
+}
+
+#[test]
+fn a_layer_descriptor_wrong_about_its_size_is_read_and_marked_with_both_sizes() {
+    let scratch = TempDir::new("layer-size");
+    let expected = load(&peer("dive/.data/test-oci-gzip-image.tar"));
+    for extra in [100i64, -10] {
+        let path = scratch.path().join(format!("size{extra}.tar"));
+        let (blob, real) = oci_image_with_layer_size_off_by(extra, &path);
+        let report = run(&path, None, false, usize::MAX)
+            .result
+            .unwrap_or_else(|e| panic!("{extra}: a misdescribed layer is still read: {e}"));
+        assert!(!report.verified(), "{extra}");
+        let bad: Vec<_> = report.verification.iter().filter(|v| !v.ok).collect();
+        assert_eq!(bad.len(), 1, "{extra}: {:?}", report.verification);
+        assert_eq!(bad[0].kind_name(), "layer_size");
+        assert_eq!(bad[0].subject, format!("layer 0 ({blob})"));
+        assert_eq!(
+            bad[0].expected_text(),
+            format!("{} bytes", real.checked_add_signed(extra).unwrap())
+        );
+        assert_eq!(bad[0].actual_text(), format!("{real} bytes"));
+        // The bytes are the image's: every digest matches and the layers read as before.
+        assert!(report
+            .verification
+            .iter()
+            .filter(|v| v.kind_name() != "layer_size")
+            .all(|v| v.ok));
+        assert_eq!(report.layers, expected.layers, "{extra}");
+        assert_eq!(report.files, expected.files, "{extra}");
+        // Streamed front to back (a pipe), the row is the same.
+        let piped = run(&path, None, true, 4096).result.unwrap();
+        assert_eq!(piped.verification, report.verification, "{extra} piped");
+    }
+}
+
+/// go-containerregistry's Docker 25 save (whose index.json lists nothing) with index.json
+/// naming its OCI manifest, rewritten so the layer descriptor gives `extra` more bytes.
+fn docker_25_save_with_layer_size_off_by(extra: u64, path: &std::path::Path) {
+    use layerscope_core::model::digest::Digest;
+    let peer_path = peer("go-containerregistry/pkg/v1/tarball/testdata/hello-world-v25.tar");
+    let mut files = read_tar(&peer_path);
+    let manifest_name =
+        "blobs/sha256/411caf340c828657e915a83ed561a79d2b8150dabad4dc079d881cbfe6f86afe";
+    let at = files.iter().position(|(n, _)| n == manifest_name).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&files[at].1).unwrap();
+    let size = manifest["layers"][0]["size"].as_u64().unwrap();
+    manifest["layers"][0]["size"] = serde_json::json!(size + extra);
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let digest = Digest::sha256_of(&bytes);
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest.to_string(),
+            "size": bytes.len(),
+        }],
+    });
+    files.push((format!("blobs/sha256/{}", digest.hex()), bytes));
+    let index_at = files.iter().position(|(n, _)| n == "index.json").unwrap();
+    files[index_at].1 = serde_json::to_vec(&index).unwrap();
+    write_tar(path, &files);
+}
+
+#[test]
+fn a_docker_25_save_is_checked_against_its_oci_manifests_layer_sizes() {
+    let scratch = TempDir::new("docker-25-size");
+    let honest = scratch.path().join("honest.tar");
+    docker_25_save_with_layer_size_off_by(0, &honest);
+    let report = run(&honest, None, false, usize::MAX).result.unwrap();
+    assert_eq!(report.source.format.name(), "docker-save-oci");
+    assert!(report.verified(), "{:?}", report.verification);
+
+    let lying = scratch.path().join("lying.tar");
+    docker_25_save_with_layer_size_off_by(100, &lying);
+    let report = run(&lying, None, false, usize::MAX)
+        .result
+        .expect("a misdescribed layer is still read");
+    let bad: Vec<_> = report.verification.iter().filter(|v| !v.ok).collect();
+    assert_eq!(bad.len(), 1, "{:?}", report.verification);
+    assert_eq!(bad[0].kind_name(), "layer_size");
+    assert_eq!(
+        bad[0].subject,
+        "layer 0 (blobs/sha256/12660636fe55438cc3ae7424da7ac56e845cdb52493ff9cf949c47a7f57f8b43)"
+    );
+    assert_eq!(
+        (bad[0].expected_text(), bad[0].actual_text()),
+        ("10852 bytes".to_string(), "10752 bytes".to_string())
+    );
+    assert!(report.files.iter().any(|f| f.path == "hello"));
+    // Read once front to back, the OCI documents are found as well.
+    let piped = run(&lying, None, true, 4096).result.unwrap();
+    assert_eq!(piped.verification, report.verification);
 }
 
 #[test]

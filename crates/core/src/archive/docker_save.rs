@@ -2,11 +2,12 @@
 //! files (legacy `<id>/layer.tar`, kaniko's `sha256:<hex>`, or Docker 25's `blobs/sha256/..`).
 
 use super::members::{Members, Need};
+use super::oci_layout;
 use super::plan::{digest_from_name, json_kind, Listing};
 use super::{ArchiveError, SourceFormat, MAX_MANIFESTS};
 use crate::engine::tar::normalize_path;
 use crate::present::analysis::{BlobPlan, ImagePlan};
-use crate::present::report::ImageListing;
+use crate::present::report::{Compared, ImageListing};
 
 /// The images `manifest.json` lists.
 pub(super) fn plan(members: &Members, format: SourceFormat) -> Result<Listing, Need> {
@@ -112,9 +113,44 @@ pub(super) fn plan(members: &Members, format: SourceFormat) -> Result<Listing, N
             document_checks: Vec::new(),
         });
     }
+    if format == SourceFormat::DockerSaveOci {
+        oci_layer_sizes(members, &mut images)?;
+    }
     Ok(Listing {
         format,
         images,
         warnings: Vec::new(),
     })
+}
+
+/// A Docker 25+ save is also an OCI layout, whose manifests give each layer's size: an image
+/// whose layers are the same blobs as an OCI manifest's gets that manifest's layer size rows
+/// ([`oci_layout::plan`] checks them). manifest.json is what the image is read from, so an
+/// OCI side that cannot be planned adds nothing and refuses nothing.
+fn oci_layer_sizes(members: &Members, images: &mut [ImagePlan]) -> Result<(), Need> {
+    let oci = match oci_layout::plan(members) {
+        Ok(listing) => listing,
+        Err(Need::Document(name)) => return Err(Need::Document(name)),
+        Err(Need::Fail(_)) => return Ok(()),
+    };
+    let same_blobs = |a: &ImagePlan, b: &ImagePlan| {
+        a.config.path == b.config.path
+            && a.layers.len() == b.layers.len()
+            && a.layers
+                .iter()
+                .zip(&b.layers)
+                .all(|(x, y)| x.path == y.path)
+    };
+    for image in images {
+        if let Some(described) = oci.images.iter().find(|oci| same_blobs(oci, image)) {
+            image.document_checks.extend(
+                described
+                    .document_checks
+                    .iter()
+                    .filter(|row| matches!(row.compared, Compared::Size { .. }))
+                    .cloned(),
+            );
+        }
+    }
+    Ok(())
 }

@@ -12,7 +12,7 @@ use crate::model::media::{self, MediaKind};
 use crate::model::platform;
 use crate::present::analysis::{BlobPlan, ImagePlan};
 use crate::present::report::{DigestRole, ImageListing, Verification};
-use crate::present::verification::checked;
+use crate::present::verification::{checked, layer_size_check};
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const CONTAINERD_NAME: &str = "io.containerd.image.name";
@@ -178,10 +178,15 @@ fn plan_image(
     }
     let mut layers = Vec::new();
     let mut stored_size = 0;
-    for layer in &manifest.layers {
+    let mut checks = document_checks;
+    for (index, layer) in manifest.layers.iter().enumerate() {
         let layer_digest = registered(&layer.digest, path)?;
         let layer_path = blob_path(&layer_digest);
-        stored_size += members.blob(&layer_path, path)?.size;
+        let size = members.blob(&layer_path, path)?.size;
+        stored_size += size;
+        // The member's size is known before the blob is read: a descriptor that gives
+        // another is marked now, and the blob is still read and shown.
+        checks.extend(layer_size_check(index, &layer_path, layer.size, size));
         layers.push(BlobPlan {
             path: layer_path,
             expected: Some(layer_digest),
@@ -202,7 +207,7 @@ fn plan_image(
         manifest: path.to_string(),
         config: config_ref,
         layers,
-        document_checks,
+        document_checks: checks,
     })
 }
 

@@ -47,8 +47,10 @@ pub struct ImagePlan {
     pub config: BlobPlan,
     /// The layers, bottom first.
     pub layers: Vec<BlobPlan>,
-    /// Digest checks of the documents read to find this image (an OCI layout's index and
-    /// manifest blobs), matched or not; they lead the report's verification rows.
+    /// Checks made while planning, matched or not: the digests of the documents read to find
+    /// this image (an OCI layout's index and manifest blobs), and the layer blobs' sizes that
+    /// differ from their descriptors' (an archive member's size is known before it is read).
+    /// They lead the report's verification rows.
     pub document_checks: Vec<Verification>,
 }
 

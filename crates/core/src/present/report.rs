@@ -32,7 +32,8 @@ pub struct ImageReport {
     pub history: Vec<HistoryRow>,
     /// One entry per layer, bottom (index 0) to top.
     pub layers: Vec<LayerReport>,
-    /// Every digest that was checked, with the outcome.
+    /// Every digest that was checked, and every blob size that differs from its descriptor's,
+    /// with the outcome.
     pub verification: Vec<Verification>,
     /// Layers whose digests are not checked yet (a tree can be complete before its hashes
     /// are); empty once every layer is verified, and then left out of the JSON.
@@ -267,20 +268,161 @@ pub struct LayerFile {
     pub is_dir: bool,
 }
 
-/// One checked digest.
+/// One check of the bytes read against what the documents promise: a digest, or a blob's
+/// size against its descriptor's.
+///
+/// In JSON a row is `{"kind", "expected", "actual", "subject", "ok"}`: digest rows carry
+/// digest strings (`"kind": "layer"`, `"sha256:..."`), size rows byte counts
+/// (`"kind": "layer_size"`, `1234`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Verification {
-    /// Which digest was checked.
-    pub kind: DigestRole,
-    /// What was checked: an archive path, or `layer N`.
+    /// What was compared, as promised and as read.
+    #[serde(flatten)]
+    pub compared: Compared,
+    /// What was checked: an archive path, or `layer N (path)`.
     pub subject: String,
-    /// The digest the documents promise.
-    pub expected: Digest,
-    /// The digest of the bytes in the archive.
-    pub actual: Digest,
-    /// `expected == actual`.
+    /// The value read is the one promised.
     pub ok: bool,
+}
+
+/// What one verification row compared, with the value the documents promise and the value
+/// of the bytes read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Compared {
+    /// A digest.
+    Digest {
+        /// Which digest.
+        kind: DigestRole,
+        /// The digest the documents promise.
+        expected: Digest,
+        /// The digest of the bytes read.
+        actual: Digest,
+    },
+    /// A blob's length.
+    Size {
+        /// Which blob's size.
+        kind: SizeRole,
+        /// The size its descriptor gives, in bytes.
+        expected: u64,
+        /// The bytes there are (an archive member's size, or what a registry sent).
+        actual: u64,
+    },
+}
+
+/// Which blob's size a [`Compared::Size`] row is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SizeRole {
+    /// A stored (possibly compressed) layer blob, against the manifest's layer descriptor.
+    #[serde(rename = "layer_size")]
+    Layer,
+}
+
+impl SizeRole {
+    /// The name used in reports (the JSON `kind`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SizeRole::Layer => "layer_size",
+        }
+    }
+}
+
+impl Verification {
+    /// The row of a digest compared with the one the documents promise.
+    pub fn digest(
+        kind: DigestRole,
+        subject: impl Into<String>,
+        expected: &Digest,
+        actual: &Digest,
+    ) -> Verification {
+        Verification {
+            ok: expected == actual,
+            compared: Compared::Digest {
+                kind,
+                expected: expected.clone(),
+                actual: actual.clone(),
+            },
+            subject: subject.into(),
+        }
+    }
+
+    /// The row of a blob's length compared with the size its descriptor gives.
+    pub fn size(
+        kind: SizeRole,
+        subject: impl Into<String>,
+        expected: u64,
+        actual: u64,
+    ) -> Verification {
+        Verification {
+            ok: expected == actual,
+            compared: Compared::Size {
+                kind,
+                expected,
+                actual,
+            },
+            subject: subject.into(),
+        }
+    }
+
+    /// The row's `kind` as the JSON names it (`manifest`, `config`, `layer`, `diff_id`,
+    /// `layer_size`).
+    pub fn kind_name(&self) -> &'static str {
+        match &self.compared {
+            Compared::Digest { kind, .. } => kind.name(),
+            Compared::Size { kind, .. } => kind.name(),
+        }
+    }
+
+    /// The digest role, for a digest row.
+    pub fn digest_role(&self) -> Option<DigestRole> {
+        match &self.compared {
+            Compared::Digest { kind, .. } => Some(*kind),
+            Compared::Size { .. } => None,
+        }
+    }
+
+    /// What was compared, in words for people: a layer's own digest is its blob's (the
+    /// diff_id is its tar's), and its size the blob's too.
+    pub fn what(&self) -> &'static str {
+        match &self.compared {
+            Compared::Digest {
+                kind: DigestRole::Layer,
+                ..
+            } => "blob digest",
+            Compared::Digest { kind, .. } => kind.name(),
+            Compared::Size {
+                kind: SizeRole::Layer,
+                ..
+            } => "blob size",
+        }
+    }
+
+    /// The promised value as people read it: a digest, or `N bytes`.
+    pub fn expected_text(&self) -> String {
+        match &self.compared {
+            Compared::Digest { expected, .. } => expected.to_string(),
+            Compared::Size { expected, .. } => bytes(*expected),
+        }
+    }
+
+    /// The value read, as [`Verification::expected_text`] writes it.
+    pub fn actual_text(&self) -> String {
+        match &self.compared {
+            Compared::Digest { actual, .. } => actual.to_string(),
+            Compared::Size { actual, .. } => bytes(*actual),
+        }
+    }
+}
+
+/// An exact byte count: a size row's two values can differ by one byte, which a rounded
+/// size (`1.2MB`) would hide.
+fn bytes(count: u64) -> String {
+    if count == 1 {
+        "1 byte".to_string()
+    } else {
+        format!("{count} bytes")
+    }
 }
 
 /// dive's efficiency figures plus reclaimable bytes.
@@ -437,7 +579,7 @@ impl ImageReport {
         self.images.get(self.selected)
     }
 
-    /// True when every layer's digests are in and every checked digest matched.
+    /// True when every layer's digests are in and every check (digest or size) matched.
     pub fn verified(&self) -> bool {
         self.unverified_layers.is_empty() && self.verification.iter().all(|v| v.ok)
     }
@@ -469,6 +611,52 @@ mod tests {
         let text = serde_json::to_string(&report).unwrap();
         let back: ImageReport = serde_json::from_str(&text).unwrap();
         assert_eq!(back, report);
+    }
+
+    #[test]
+    fn digest_and_size_rows_keep_their_json_shape_and_read_back() {
+        let promised = Digest::sha256_of(b"promised");
+        let read = Digest::sha256_of(b"read");
+        let rows = vec![
+            Verification::digest(DigestRole::Layer, "layer 0 (a)", &promised, &read),
+            Verification::size(SizeRole::Layer, "layer 0 (a)", 1234, 1200),
+            Verification::size(SizeRole::Layer, "layer 1 (b)", 7, 7),
+        ];
+        let json = serde_json::to_value(&rows).unwrap();
+        assert_eq!(
+            json[0],
+            serde_json::json!({
+                "kind": "layer",
+                "subject": "layer 0 (a)",
+                "expected": promised.to_string(),
+                "actual": read.to_string(),
+                "ok": false,
+            })
+        );
+        assert_eq!(
+            json[1],
+            serde_json::json!({
+                "kind": "layer_size",
+                "subject": "layer 0 (a)",
+                "expected": 1234,
+                "actual": 1200,
+                "ok": false,
+            })
+        );
+        assert_eq!(json[2]["ok"], true);
+        let back: Vec<Verification> = serde_json::from_value(json).unwrap();
+        assert_eq!(back, rows);
+        assert_eq!(back[1].what(), "blob size");
+        assert_eq!(back[1].expected_text(), "1234 bytes");
+        assert_eq!(back[1].actual_text(), "1200 bytes");
+        assert_eq!(back[0].what(), "blob digest");
+        assert_eq!(back[0].actual_text(), read.to_string());
+        // A size row is not a digest row, and a row of the wrong kind for its values is
+        // not read back as either.
+        assert_eq!(back[1].digest_role(), None);
+        let mixed = serde_json::json!({"kind": "layer_size", "subject": "s",
+            "expected": promised.to_string(), "actual": read.to_string(), "ok": false});
+        assert!(serde_json::from_value::<Verification>(mixed).is_err());
     }
 }
 

@@ -14,7 +14,7 @@
 use crate::engine::scan::LayerDigests;
 use crate::model::digest::{Digest, DigestRole};
 use crate::present::analysis::AnalysisError;
-use crate::present::report::{ImageReport, Verification};
+use crate::present::report::{Compared, ImageReport, SizeRole, Verification};
 
 /// The expected digests of an image's layers and the checks made so far (none by default).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -80,7 +80,7 @@ impl LayerVerifier {
         if matches!(expected.check, Check::Checked { .. }) {
             return Err(AnalysisError::DigestsRepeated { index: layer });
         }
-        let subject = format!("layer {layer} ({name})");
+        let subject = layer_subject(layer, name);
         let mut rows = Vec::new();
         if let Some(blob) = &expected.blob {
             rows.push(checked(
@@ -121,9 +121,7 @@ impl LayerVerifier {
     /// rows, in layer order), each checked layer's blob digest as read, and the layers not
     /// checked yet.
     pub fn update_report(&self, report: &mut ImageReport) {
-        report
-            .verification
-            .retain(|row| !matches!(row.kind, DigestRole::Layer | DigestRole::DiffId));
+        report.verification.retain(|row| !is_layer_digest(row));
         for (layer, expected) in self.layers.iter().enumerate() {
             if let Check::Checked { rows, blob_digest } = &expected.check {
                 report.verification.extend(rows.iter().cloned());
@@ -143,13 +141,56 @@ pub(crate) fn checked(
     expected: &Digest,
     actual: &Digest,
 ) -> Verification {
-    Verification {
-        kind,
-        subject: subject.into(),
-        expected: expected.clone(),
-        actual: actual.clone(),
-        ok: expected == actual,
-    }
+    Verification::digest(kind, subject, expected, actual)
+}
+
+/// How verification rows name layer `layer` at `path`.
+pub fn layer_subject(layer: usize, path: &str) -> String {
+    format!("layer {layer} ({path})")
+}
+
+/// The row for layer `layer`'s blob (`path`) when its length is not the `declared` size its
+/// descriptor gives, `None` when it is. A matching size adds no row: the blob's digest row
+/// already vouches for those bytes. A differing one is marked, not refused, as a digest
+/// mismatch is: the bytes there are are still read and shown (a short blob usually fails
+/// its digest too, and both rows are listed).
+pub fn layer_size_check(
+    layer: usize,
+    path: &str,
+    declared: u64,
+    actual: u64,
+) -> Option<Verification> {
+    (declared != actual).then(|| {
+        Verification::size(
+            SizeRole::Layer,
+            layer_subject(layer, path),
+            declared,
+            actual,
+        )
+    })
+}
+
+/// Puts `rows` (layer size rows found after the report was made) before the layers' digest
+/// rows, where [`LayerVerifier::update_report`] keeps every row it does not write itself,
+/// so the order stays the same however often the layer rows are rewritten.
+pub fn insert_before_layer_digests(report: &mut ImageReport, rows: Vec<Verification>) {
+    let at = report
+        .verification
+        .iter()
+        .position(is_layer_digest)
+        .unwrap_or(report.verification.len());
+    report.verification.splice(at..at, rows);
+}
+
+/// A row [`LayerVerifier`] writes: a layer's blob digest or diff_id.
+fn is_layer_digest(row: &Verification) -> bool {
+    matches!(
+        row.compared,
+        Compared::Digest {
+            kind: DigestRole::Layer | DigestRole::DiffId,
+            ..
+        }
+    )
 }
 
 #[cfg(test)]
@@ -173,13 +214,12 @@ mod tests {
                     ..Default::default()
                 })
                 .collect(),
-            verification: vec![Verification {
-                kind: DigestRole::Config,
-                subject: "config".into(),
-                expected: Digest::sha256_of(b"c"),
-                actual: Digest::sha256_of(b"c"),
-                ok: true,
-            }],
+            verification: vec![Verification::digest(
+                DigestRole::Config,
+                "config",
+                &Digest::sha256_of(b"c"),
+                &Digest::sha256_of(b"c"),
+            )],
             ..Default::default()
         }
     }
@@ -200,7 +240,7 @@ mod tests {
         let subjects: Vec<(&str, &str)> = report
             .verification
             .iter()
-            .map(|v| (v.kind.name(), v.subject.as_str()))
+            .map(|v| (v.kind_name(), v.subject.as_str()))
             .collect();
         assert_eq!(
             subjects,
@@ -232,15 +272,20 @@ mod tests {
         assert!(!report.verified());
         let bad: Vec<&Verification> = report.verification.iter().filter(|v| !v.ok).collect();
         assert_eq!(bad.len(), 1);
-        assert_eq!(bad[0].kind, DigestRole::DiffId);
         assert_eq!(bad[0].subject, "layer 0 (zero)");
-        assert_eq!(bad[0].expected, Digest::sha256_of(b"t0"));
-        assert_eq!(bad[0].actual, Digest::sha256_of(b"other"));
+        assert_eq!(
+            bad[0].compared,
+            Compared::Digest {
+                kind: DigestRole::DiffId,
+                expected: Digest::sha256_of(b"t0"),
+                actual: Digest::sha256_of(b"other"),
+            }
+        );
         // The blob digest matched; its row says so.
         assert!(report
             .verification
             .iter()
-            .any(|v| v.kind == DigestRole::Layer && v.ok));
+            .any(|v| v.digest_role() == Some(DigestRole::Layer) && v.ok));
     }
 
     #[test]
@@ -258,5 +303,49 @@ mod tests {
             error,
             AnalysisError::NoSuchLayer { index: 3, count: 1 }
         ));
+    }
+
+    #[test]
+    fn a_size_row_only_when_the_sizes_differ_and_it_stays_before_the_layer_rows() {
+        assert_eq!(layer_size_check(0, "zero", 10, 10), None);
+        let larger = layer_size_check(0, "zero", 110, 10).unwrap();
+        assert!(!larger.ok);
+        assert_eq!(larger.subject, "layer 0 (zero)");
+        assert_eq!(
+            larger.compared,
+            Compared::Size {
+                kind: SizeRole::Layer,
+                expected: 110,
+                actual: 10
+            }
+        );
+        let smaller = layer_size_check(1, "one", 5, 15).unwrap();
+        assert_eq!(smaller.expected_text(), "5 bytes");
+        assert_eq!(smaller.actual_text(), "15 bytes");
+
+        // A short blob: its digest differs as well as its size, and both rows show.
+        let mut verifier = LayerVerifier::new(
+            vec![Some(Digest::sha256_of(b"b0")), None],
+            vec![Digest::sha256_of(b"t0"), Digest::sha256_of(b"t1")],
+        );
+        let mut report = report(2);
+        verifier.check(0, "zero", &digests(b"b", b"t0")).unwrap();
+        verifier.update_report(&mut report);
+        insert_before_layer_digests(&mut report, vec![larger.clone()]);
+        verifier.check(1, "one", &digests(b"b1", b"t1")).unwrap();
+        verifier.update_report(&mut report);
+        let kinds: Vec<&str> = report.verification.iter().map(|v| v.kind_name()).collect();
+        assert_eq!(
+            kinds,
+            ["config", "layer_size", "layer", "diff_id", "diff_id"]
+        );
+        let bad: Vec<&str> = report
+            .verification
+            .iter()
+            .filter(|v| !v.ok)
+            .map(|v| v.what())
+            .collect();
+        assert_eq!(bad, ["blob size", "blob digest"]);
+        assert!(!report.verified());
     }
 }

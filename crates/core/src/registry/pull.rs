@@ -33,7 +33,7 @@ use crate::present::analysis::{Analysis, AnalysisError, BlobPlan, FinishedImage,
 use crate::present::report::{
     ImageListing, ImageReport, LayerReport, SourceFormat, SourceInfo, Verification,
 };
-use crate::present::verification::LayerVerifier;
+use crate::present::verification::{insert_before_layer_digests, layer_size_check, LayerVerifier};
 
 /// What the caller of an [`ImagePull`] does next.
 #[derive(Debug, Clone)]
@@ -170,8 +170,19 @@ enum Stage {
     Layers {
         analysis: Box<Analysis>,
         left: usize,
+        sizes: LayerSizes,
     },
     Finished(Result<Box<FinishedImage>, PullError>),
+}
+
+/// The layers' sizes as the manifest declares them, and the layers whose blobs the registry
+/// sent with another length (shorter, or the one byte longer that [`blob_read_limit`] lets
+/// through: more is refused as it streams).
+#[derive(Debug, Default)]
+struct LayerSizes {
+    declared: Vec<u64>,
+    /// (layer, its size row), in the order the scans ended.
+    mismatched: Vec<(usize, Verification)>,
 }
 
 /// One image pulled from a registry; see the module documentation.
@@ -543,6 +554,7 @@ impl ImagePull {
         }
         self.outbox
             .push_back(PullStep::Overview(Box::new(analysis.report().clone())));
+        let declared = manifest.layers.iter().map(|layer| layer.size).collect();
         let jobs: Vec<LayerJob> = digests
             .into_iter()
             .zip(&manifest.layers)
@@ -563,6 +575,10 @@ impl ImagePull {
         self.stage = Stage::Layers {
             analysis: Box::new(analysis),
             left,
+            sizes: LayerSizes {
+                declared,
+                mismatched: Vec::new(),
+            },
         };
         if left == 0 {
             self.finish();
@@ -575,7 +591,12 @@ impl ImagePull {
         index: usize,
         result: Result<LayerSummary, LayerError>,
     ) -> Result<(), PullError> {
-        let Stage::Layers { analysis, left } = &mut self.stage else {
+        let Stage::Layers {
+            analysis,
+            left,
+            sizes,
+        } = &mut self.stage
+        else {
             return Err(PullError::Protocol {
                 detail: format!("layer {index} scanned outside the layer stage"),
             });
@@ -590,10 +611,17 @@ impl ImagePull {
             Err(LayerError::DigestMismatch { summary, .. }) => Ok(*summary),
             other => other,
         };
+        let path = blob_path_of(analysis, index);
         if let Ok(summary) = &result {
             self.bytes_read += summary.compressed_size;
+            // A stream that ended before the declared size (or went one byte past it: more
+            // is refused as it streams) is shown as sent, and the report marks the size.
+            if let Some(row) = sizes.declared.get(index).and_then(|&declared| {
+                layer_size_check(index, &path, declared, summary.compressed_size)
+            }) {
+                sizes.mismatched.push((index, row));
+            }
         }
-        let path = blob_path_of(analysis, index);
         let row = analysis.add_layer(index, &path, result)?;
         *left -= 1;
         let done = *left == 0;
@@ -605,7 +633,11 @@ impl ImagePull {
     }
 
     fn finish(&mut self) {
-        let Stage::Layers { analysis, .. } = std::mem::replace(&mut self.stage, Stage::Resolving)
+        let Stage::Layers {
+            analysis,
+            mut sizes,
+            ..
+        } = std::mem::replace(&mut self.stage, Stage::Resolving)
         else {
             return;
         };
@@ -615,6 +647,9 @@ impl ImagePull {
             .collect();
         let mut finished = analysis.finish(self.bytes_read).map(Box::new);
         if let Ok(finished) = &mut finished {
+            sizes.mismatched.sort_by_key(|(index, _)| *index);
+            let rows = sizes.mismatched.into_iter().map(|(_, row)| row).collect();
+            insert_before_layer_digests(&mut finished.report, rows);
             let early = std::mem::take(&mut self.digests.early);
             if !early.is_empty() {
                 for (index, digests) in early {
@@ -681,13 +716,12 @@ fn registered(digest: &AnyDigest, reference: &Reference) -> Result<Digest, PullE
 
 /// The manifest's bytes against the digest asked for: matched, or marked in the report.
 fn manifest_check(repository: &Repository, asked: &Digest, actual: &Digest) -> Verification {
-    Verification {
-        kind: DigestRole::Manifest,
-        subject: format!("{repository}@{asked}"),
-        expected: asked.clone(),
-        actual: actual.clone(),
-        ok: asked == actual,
-    }
+    Verification::digest(
+        DigestRole::Manifest,
+        format!("{repository}@{asked}"),
+        asked,
+        actual,
+    )
 }
 
 fn outcome_name(outcome: &Outcome) -> &'static str {
