@@ -40,10 +40,7 @@
 
 use crate::engine::scan::LayerEntry;
 use crate::engine::tar::EntryKind;
-use crate::engine::tree::{
-    step_hash, FileTrees, IdIndex, Mark, MarkSet, Names, SortOrder, StackedView, TreeError,
-    ViewKind, NONE,
-};
+use crate::engine::tree::{step_hash, FileTrees, IdIndex, Names, TreeError, NONE};
 
 /// dive's efficiency figures plus reclaimable bytes.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -293,29 +290,29 @@ fn reclaimable(trees: &FileTrees) -> Result<(u64, Vec<ReclaimablePath>), TreeErr
     if failed {
         return Err(too_large());
     }
-    // What the final file system keeps at each written path.
+    // What the final file system keeps at each written path: read off the stacked layers
+    // directly, as laying out a view beside them held twice their memory.
     let mut kept: Vec<u64> = vec![0; paths.len()];
-    if let Some(top) = trees.layer_count().checked_sub(1) {
-        let live = MarkSet::ALL.without(Mark::Removed);
-        let view = StackedView::build(trees, top, ViewKind::Aggregated, live, SortOrder::Name)?;
-        // Pre-order: a node's parent comes before it. `NONE - 1`: no written path below.
-        const UNWRITTEN: u32 = NONE - 1;
-        let mut ids: Vec<u32> = Vec::with_capacity(view.len());
-        for index in 0..view.len() as u32 {
-            let parent = match view.parent(index) {
+    // `NONE - 1`: no written path at or below the node.
+    const UNWRITTEN: u32 = NONE - 1;
+    let ids = trees.visit_final_entries(
+        |nodes| vec![UNWRITTEN; nodes],
+        |ids, node, parent, name, is_dir, size| {
+            let parent = match parent {
                 None => ROOT_PATH,
                 Some(p) => ids[p as usize],
             };
             let id = match parent {
                 UNWRITTEN => UNWRITTEN,
-                parent => paths.get(parent, view.name_id(index)).unwrap_or(UNWRITTEN),
+                parent => paths.get(parent, name).unwrap_or(UNWRITTEN),
             };
-            ids.push(id);
-            if id != UNWRITTEN && !view.is_dir(index) {
-                kept[id as usize] = view.info(trees, index).size;
+            ids[node as usize] = id;
+            if id != UNWRITTEN && !is_dir {
+                kept[id as usize] = size;
             }
-        }
-    }
+        },
+    );
+    drop(ids);
     let mut total = 0u64;
     let mut list = Vec::new();
     let mut path = Vec::new();

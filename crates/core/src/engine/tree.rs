@@ -635,6 +635,39 @@ impl FileTrees {
         }
     }
 
+    /// Calls `visit(node, parent, name, is_dir, size)` for every entry of the file system
+    /// all the layers make (what the top layer's aggregated view shows, removed entries
+    /// left out), each parent before its children; `parent` is `None` at the top level.
+    /// `start` makes the visit's state from how many node numbers there are; the state is
+    /// returned. Nothing is laid out or sorted, so this takes the memory of the stack
+    /// alone, not of a view beside it.
+    pub(crate) fn visit_final_entries<S>(
+        &self,
+        start: impl FnOnce(usize) -> S,
+        mut visit: impl FnMut(&mut S, u32, Option<u32>, u32, bool, u64),
+    ) -> S {
+        let Some(top) = self.layers.len().checked_sub(1) else {
+            return start(0);
+        };
+        let capacity = self.layers.iter().map(|l| l.ops.len()).sum();
+        let mut stack = Stack::new(self, capacity);
+        for layer in 0..=top {
+            stack.apply(layer, layer == top);
+        }
+        stack.children = IdIndex::default();
+        let mut state = start(stack.nodes.len());
+        let mut pending: Vec<u32> = stack.children_of(ROOT).collect();
+        while let Some(node) = pending.pop() {
+            let n = stack.nodes[node as usize];
+            let meta = stack.meta(node);
+            let parent = Some(n.parent).filter(|&p| p != ROOT);
+            let is_dir = meta.kind == EntryKind::Directory;
+            visit(&mut state, node, parent, n.name, is_dir, meta.size);
+            pending.extend(stack.children_of(node));
+        }
+        state
+    }
+
     /// The interned names, for the engine's other rooms.
     pub(crate) fn names(&self) -> &Names {
         &self.names
@@ -1643,11 +1676,6 @@ impl StackedView {
     /// The node's name, exact bytes.
     pub fn name<'t>(&self, trees: &'t FileTrees, index: u32) -> &'t [u8] {
         trees.name(self.nodes[index as usize].name)
-    }
-
-    /// The node's name as its interned id in the trees it was built from.
-    pub(crate) fn name_id(&self, index: u32) -> u32 {
-        self.nodes[index as usize].name
     }
 
     /// The node's parent, `None` at the top level.
