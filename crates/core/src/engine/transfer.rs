@@ -214,6 +214,14 @@ impl PackedEntries {
 
     /// Appends `entry`.
     pub fn push(&mut self, entry: &LayerEntry) {
+        // Room for the entry's longest encoding, grown by half at a time: a block grown by
+        // doubling never fits in the blocks freed before it, and a worker's memory never
+        // shrinks, so doubling left the buffer's size again behind it as holes.
+        let longest = 64 + entry.path.len() + entry.link_target.as_ref().map_or(0, |l| l.len());
+        if self.bytes.capacity() - self.bytes.len() < longest {
+            let more = (self.bytes.capacity() / 2).max(longest).max(4096);
+            self.bytes.reserve_exact(more);
+        }
         let start = self.bytes.len();
         let shared = common_prefix(&self.previous_path, &entry.path);
         let path_end = self.push_with_prefix(entry, shared);
