@@ -31,7 +31,7 @@ use super::layer_list::LayerList;
 use super::progress_bar::ProgressBar;
 use super::tab_bar::TabBar;
 use crate::fragment::ViewState;
-use crate::state::{Action, ExportState, OpenView, Origin, PageState};
+use crate::state::{Action, ExportState, OpenView, Origin, PageState, TreeStatus};
 
 /// Rows of the sample tree window: enough to run every kind of row.
 const SAMPLE_ROWS: usize = 12;
@@ -143,7 +143,7 @@ pub fn warm_up(props: &WarmUpProps) -> Html {
             html! {
                 <FilesTab layers={report.layers.clone()} selected={state.shown_layer()}
                     streaming={vec![(0, (1, 2))]} view={ViewState::default()} on_view={Callback::noop()}
-                    counted=true job={0} {ask_tree} {listen_tree} />
+                    counted=true tree={TreeStatus::Ready} job={0} {ask_tree} {listen_tree} />
             }
         }
     };
