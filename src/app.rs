@@ -121,6 +121,7 @@ pub fn app() -> Html {
                 <FilesTab layers={report.layers.clone()} selected={analysis.shown_layer()}
                     streaming={analysis.streaming.clone()}
                     view={analysis.view.clone()} on_view={controls.show_view.clone()} counted={report.overview.complete}
+                    tree={analysis.tree_status()}
                     job={analysis.job} ask_tree={controls.ask_tree.clone()} listen_tree={controls.listen_tree.clone()} />
             },
             Tab::History => html! { <HistoryTab overview={report.overview.clone()} /> },
@@ -182,14 +183,14 @@ pub fn app() -> Html {
                 if let Some(prompt) = analysis.login.clone() {
                     <LoginForm {prompt} on_login={controls.login.clone()} on_dismiss={controls.dismiss_login.clone()} />
                 }
-                if analysis.busy {
+                if analysis.busy() {
                     <ProgressBar progress={analysis.progress.clone()} source_name={analysis.source_name.clone().unwrap_or_default()} on_cancel={controls.cancel.clone()} />
                 }
                 if !analysis.from_registry && analysis.images.len() > 1 {
-                    <ImagePicker images={analysis.images.clone()} selected={analysis.selected} busy={analysis.busy} on_pick={controls.pick_image.clone()} />
+                    <ImagePicker images={analysis.images.clone()} selected={analysis.selected} busy={analysis.busy()} on_pick={controls.pick_image.clone()} />
                 }
                 if let Some(report) = analysis.report.as_ref() {
-                    <ImageSummary overview={report.overview.clone()} checks={report.checks.clone()} {packed} busy={analysis.busy} verifying={analysis.verifying}
+                    <ImageSummary overview={report.overview.clone()} checks={report.checks.clone()} {packed} busy={analysis.busy()} verifying={analysis.verifying}
                         also={analysis.tags_sharing_digest()}
                         platforms={if analysis.from_registry { analysis.platforms.clone() } else { Vec::new() }}
                         platform_selected={analysis.platform_selected} on_platform={controls.switch_platform.clone()}

@@ -50,7 +50,7 @@ pub use warm_up::WarmUp;
 
 /// Runs `then` in a task of its own after the current one: how the page splits work that
 /// would make one long task.
-fn after_this_task(then: impl FnOnce() + 'static) {
+pub(crate) fn after_this_task(then: impl FnOnce() + 'static) {
     use wasm_bindgen::JsCast;
     let callback = wasm_bindgen::closure::Closure::once_into_js(then);
     if let Some(window) = web_sys::window() {

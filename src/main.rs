@@ -15,5 +15,12 @@ mod state;
 fn main() {
     // The theme chosen on an earlier visit, before the first paint.
     components::Theme::saved().show();
-    yew::Renderer::<app::App>::new().render();
+    // The first render in a task of its own: this one already finished the wasm module's
+    // streaming compile and instantiated it (8-27 ms in a trace), and the first render
+    // compiles some 250 wasm functions as it first calls them (about 20 ms more); in one
+    // task the two made the page's longest start-up task, 54-175 ms on a loaded two-core
+    // machine.
+    components::after_this_task(|| {
+        yew::Renderer::<app::App>::new().render();
+    });
 }

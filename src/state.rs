@@ -18,8 +18,8 @@ pub struct PageState {
     pub job: u64,
     /// Name of the archive being shown (a file name, or the demo's).
     pub source_name: Option<String>,
-    /// True while a worker is reading.
-    pub busy: bool,
+    /// How far the reading of the shown image got.
+    pub reading: Reading,
     /// Every image in the archive.
     pub images: Vec<ImageListing>,
     /// Position of the shown image in `images`.
@@ -72,6 +72,48 @@ pub struct PageState {
     pub route_note: Option<String>,
     /// What the settings panel shows; it outlives every analysis.
     pub settings: Settings,
+}
+
+/// How far the reading of the shown image got.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Reading {
+    /// Nothing was opened (the home page, or an archive link waiting for its file).
+    #[default]
+    Idle,
+    /// A worker is reading.
+    Busy,
+    /// Every layer was read.
+    Done,
+    /// The open failed; [`PageState::error`] says why.
+    Failed,
+    /// The user stopped it; what was read so far stays.
+    Cancelled,
+    /// The registry asked for a login (the login form shows).
+    NeedsLogin,
+}
+
+/// What the Files tab's tree pane can show, and why not the tree when it cannot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TreeStatus {
+    /// Every layer is read and the worker holds the stacked trees.
+    Ready,
+    /// Layers are still being read.
+    Reading,
+    /// The open failed before every layer was read; the error box says why.
+    Failed,
+    /// The user cancelled the open before every layer was read.
+    Cancelled(SourceKind),
+    /// The registry asked for a login before every layer was read.
+    NeedsLogin,
+}
+
+/// Where the shown image is read from, for what a message tells the user to do again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A registry reference typed or linked.
+    Registry,
+    /// A dropped or chosen archive (or the demo).
+    Archive,
 }
 
 /// What the settings panel shows: the page's choices that outlive an analysis.
@@ -310,7 +352,7 @@ impl Reducible for PageState {
                 next = PageState {
                     job,
                     source_name: Some(source_name),
-                    busy: true,
+                    reading: Reading::Busy,
                     // Re-analysing another image of the same archive keeps its list visible.
                     images: if same_source { next.images } else { Vec::new() },
                     selected,
@@ -381,8 +423,8 @@ impl Reducible for PageState {
             }
             Action::Worker { job, event } if job == next.job => next.apply(event),
             Action::Failed { job, message } if job == next.job => next.fail(message),
-            Action::Cancelled { job } if job == next.job && next.busy => {
-                next.busy = false;
+            Action::Cancelled { job } if job == next.job && next.busy() => {
+                next.reading = Reading::Cancelled;
                 next.progress = None;
                 next.streaming.clear();
                 let again = if next.from_registry {
@@ -415,7 +457,7 @@ impl PageState {
             WorkerEvent::Ready => {}
             // A tick held for the next frame can come after the reading ended (cancelled
             // or done): it no longer says anything.
-            WorkerEvent::Progress(_) if !self.busy => {}
+            WorkerEvent::Progress(_) if !self.busy() => {}
             WorkerEvent::Progress(progress) => {
                 if let (Some((layer, _)), bytes) = (progress.layer, progress.layer_bytes) {
                     let bytes = bytes.unwrap_or((0, 0));
@@ -483,7 +525,7 @@ impl PageState {
                 let report = Report::from(*report);
                 self.verifying = report.checks.unverified_layers > 0;
                 self.report = Some(report);
-                self.busy = false;
+                self.reading = Reading::Done;
                 self.progress = None;
                 self.streaming.clear();
             }
@@ -513,7 +555,7 @@ impl PageState {
             }
             WorkerEvent::Failed { message } => self.fail(message),
             WorkerEvent::NeedsLogin { registry, message } => {
-                self.busy = false;
+                self.reading = Reading::NeedsLogin;
                 self.progress = None;
                 self.login = Some(LoginPrompt {
                     registry,
@@ -557,6 +599,33 @@ impl PageState {
             // The job runner turns the document into a download.
             WorkerEvent::Export { .. } => {}
             WorkerEvent::ExportRefused { message } => self.export = ExportState::Failed(message),
+        }
+    }
+
+    /// True while a worker is reading.
+    pub fn busy(&self) -> bool {
+        self.reading == Reading::Busy
+    }
+
+    /// What the Files tab's tree pane can show: the tree once every layer is read, else why
+    /// not (still reading, or the open ended before it could be).
+    pub fn tree_status(&self) -> TreeStatus {
+        if self
+            .report
+            .as_ref()
+            .is_some_and(|report| report.overview.complete)
+        {
+            return TreeStatus::Ready;
+        }
+        match self.reading {
+            Reading::Failed => TreeStatus::Failed,
+            Reading::Cancelled => TreeStatus::Cancelled(if self.from_registry {
+                SourceKind::Registry
+            } else {
+                SourceKind::Archive
+            }),
+            Reading::NeedsLogin => TreeStatus::NeedsLogin,
+            Reading::Idle | Reading::Busy | Reading::Done => TreeStatus::Reading,
         }
     }
 
@@ -679,7 +748,7 @@ impl PageState {
         } else {
             format!("Could not read {name}: {message}")
         });
-        self.busy = false;
+        self.reading = Reading::Failed;
         self.progress = None;
         self.streaming.clear();
         self.verifying = false;
@@ -749,7 +818,7 @@ mod tests {
             },
         });
         assert!(state.error.is_none());
-        assert!(state.busy);
+        assert!(state.busy());
     }
 
     #[test]
@@ -764,20 +833,20 @@ mod tests {
             state.error.as_deref(),
             Some("Could not read a.tar: no manifest.json")
         );
-        assert!(!state.busy);
+        assert!(!state.busy());
     }
 
     #[test]
     fn cancelling_ends_the_work_and_says_so() {
         let state = started(3).reduce(Action::Cancelled { job: 3 });
-        assert!(!state.busy);
+        assert!(!state.busy());
         assert!(state
             .error
             .as_deref()
             .unwrap()
             .starts_with("Stopped reading a.tar"));
         let stale = started(4).reduce(Action::Cancelled { job: 3 });
-        assert!(stale.busy);
+        assert!(stale.busy());
     }
 
     fn overview_of(layer_count: usize) -> WorkerEvent {
@@ -840,6 +909,45 @@ mod tests {
     }
 
     #[test]
+    fn the_tree_pane_says_why_there_is_no_tree_when_the_open_ended_early() {
+        let reading = on_worker_event(on_worker_event(started(1), overview_of(2)), scanned(0));
+        assert_eq!(reading.tree_status(), TreeStatus::Reading);
+        let failed = on_worker_event(
+            reading.clone(),
+            WorkerEvent::Failed {
+                message: "layer 1 is cut short".into(),
+            },
+        );
+        assert_eq!(failed.reading, Reading::Failed);
+        assert_eq!(failed.tree_status(), TreeStatus::Failed);
+        let cancelled = reading.clone().reduce(Action::Cancelled { job: 1 });
+        assert_eq!(cancelled.reading, Reading::Cancelled);
+        assert_eq!(
+            cancelled.tree_status(),
+            TreeStatus::Cancelled(SourceKind::Archive)
+        );
+        let done = on_worker_event(
+            reading,
+            WorkerEvent::Done {
+                report: Box::new(ImageReport {
+                    complete: true,
+                    ..Default::default()
+                }),
+            },
+        );
+        assert_eq!(done.reading, Reading::Done);
+        assert_eq!(done.tree_status(), TreeStatus::Ready);
+        // A failure after the tree is complete (a digest that does not match, say) keeps it.
+        let late = on_worker_event(
+            done,
+            WorkerEvent::Failed {
+                message: "x".into(),
+            },
+        );
+        assert_eq!(late.tree_status(), TreeStatus::Ready);
+    }
+
+    #[test]
     fn a_layer_beyond_the_overview_is_ignored() {
         let state = on_worker_event(on_worker_event(started(1), overview_of(1)), scanned(5));
         assert_eq!(state.report.as_ref().unwrap().layers.len(), 1);
@@ -878,7 +986,7 @@ mod registry_tests {
         let login = state.login.as_ref().unwrap();
         assert_eq!(login.registry, "ghcr.io");
         assert!(!login.refused);
-        assert!(!state.busy);
+        assert!(!state.busy());
         let refused = pulling(true).reduce(Action::Worker {
             job: 1,
             event: WorkerEvent::NeedsLogin {
@@ -887,6 +995,23 @@ mod registry_tests {
             },
         });
         assert!(refused.login.as_ref().unwrap().refused);
+    }
+
+    #[test]
+    fn a_cancelled_pull_says_to_open_the_reference_again() {
+        let state = pulling(false).reduce(Action::Cancelled { job: 1 });
+        assert_eq!(
+            state.tree_status(),
+            TreeStatus::Cancelled(SourceKind::Registry)
+        );
+        let login = pulling(false).reduce(Action::Worker {
+            job: 1,
+            event: WorkerEvent::NeedsLogin {
+                registry: "ghcr.io".into(),
+                message: "401".into(),
+            },
+        });
+        assert_eq!(login.tree_status(), TreeStatus::NeedsLogin);
     }
 
     #[test]
@@ -1383,7 +1508,7 @@ mod pool_tests {
                 report: Box::new(report(vec![0, 1, 2])),
             },
         );
-        assert!(!state.busy, "the tree does not wait for the digests");
+        assert!(!state.busy(), "the tree does not wait for the digests");
         assert!(state.verifying);
         let digest = Digest::sha256_of(b"blob");
         let state = worker(state, verified(1, true, Some(digest.clone()), 2));

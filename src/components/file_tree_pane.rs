@@ -20,6 +20,7 @@ use super::after_next_frame;
 use super::file_view::{FileView, Viewed};
 use crate::fragment::{MarkFilter, SortOrder as RouteSort, TreeMode, ViewState};
 use crate::hooks::typing;
+use crate::state::{SourceKind, TreeStatus};
 
 /// Height of one row in CSS pixels (static/style.css `.tree-row` has the same).
 const ROW_HEIGHT: f64 = 22.0;
@@ -40,8 +41,9 @@ pub struct FileTreePaneProps {
     pub on_view: Callback<ViewState>,
     /// The analysis being shown: a new one starts a new tree.
     pub job: u64,
-    /// True once every layer is read and the worker holds the stacked trees.
-    pub ready: bool,
+    /// Whether the worker holds the stacked trees (every layer is read), and why not when
+    /// it does not.
+    pub tree: TreeStatus,
     /// Posts a question to the image's worker.
     pub ask_tree: Callback<TreeRequest>,
     /// Sets the listener of the worker's answers.
@@ -265,7 +267,12 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
         let path = props.view.path.clone();
         let problem = problem.clone();
         use_effect_with(
-            (props.job, props.ready, key.clone(), path),
+            (
+                props.job,
+                props.tree == TreeStatus::Ready,
+                key.clone(),
+                path,
+            ),
             move |(_, ready, key, path)| {
                 if let (true, Some(key)) = (*ready, key.clone()) {
                     problem.set(None);
@@ -507,12 +514,8 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
         })
     });
 
-    let body = if !props.ready {
-        html! {
-            <p class="empty" data-testid="tree-waiting">
-                {"The tree appears once every layer is read."}
-            </p>
-        }
+    let body = if let Some(why) = no_tree(props.tree) {
+        why
     } else if let Some(held) = &held {
         let drawn = drawn_rows(held, *staged, &scroller);
         let drawn_start = held.start + drawn.start;
@@ -592,6 +595,42 @@ pub fn file_tree_pane(props: &FileTreePaneProps) -> Html {
                 {file_drawer(shown, &props.commands, &read_file, &select_path, &viewed)}
             }
         </section>
+    }
+}
+
+/// What the pane says in place of the tree when the worker holds none: it is still being
+/// read, or the open ended before every layer was (and then what to do next).
+fn no_tree(status: TreeStatus) -> Option<Html> {
+    let stopped = |text: String| {
+        html! { <p class="empty tree-stopped" data-testid="tree-stopped" role="status">{text}</p> }
+    };
+    match status {
+        TreeStatus::Ready => None,
+        TreeStatus::Reading => Some(html! {
+            <p class="empty" data-testid="tree-waiting">
+                {"The tree appears once every layer is read."}
+            </p>
+        }),
+        TreeStatus::Failed => Some(stopped(
+            "No tree: the open failed before every layer was read (the message above says why). \
+             Drop another archive or type another reference to open something else."
+                .to_string(),
+        )),
+        TreeStatus::Cancelled(source) => {
+            let again = match source {
+                SourceKind::Registry => "Open the reference again",
+                SourceKind::Archive => "Drop the archive again",
+            };
+            Some(stopped(format!(
+                "No tree: the open was cancelled before every layer was read; the layers read \
+                 so far are listed on the left. {again} to see the tree."
+            )))
+        }
+        TreeStatus::NeedsLogin => Some(stopped(
+            "No tree: the registry asks for a login before the layers can be read. Log in \
+             above to read them."
+                .to_string(),
+        )),
     }
 }
 

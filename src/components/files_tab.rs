@@ -7,6 +7,7 @@ use yew::prelude::*;
 use super::file_tree_pane::FileTreePane;
 use super::layer_list::LayerList;
 use crate::fragment::ViewState;
+use crate::state::TreeStatus;
 
 #[derive(Properties, PartialEq)]
 pub struct FilesTabProps {
@@ -19,6 +20,8 @@ pub struct FilesTabProps {
     pub on_view: Callback<ViewState>,
     /// The finished report's change counts are in the rows (and the worker holds the trees).
     pub counted: bool,
+    /// Whether the tree can be shown, and why not when it cannot.
+    pub tree: TreeStatus,
     /// The analysis shown, so a new one starts a new tree.
     pub job: u64,
     /// Questions to the image's worker, and where its answers go.
@@ -43,7 +46,7 @@ pub fn files_tab(props: &FilesTabProps) -> Html {
             <LayerList layers={props.layers.clone()} selected={props.selected} streaming={props.streaming.clone()}
                 {on_select} counted={props.counted} />
             <FileTreePane {layer} view={props.view.clone()} on_view={props.on_view.clone()} job={props.job}
-                ready={props.counted} ask_tree={props.ask_tree.clone()} listen_tree={props.listen_tree.clone()}
+                tree={props.tree} ask_tree={props.ask_tree.clone()} listen_tree={props.listen_tree.clone()}
                 commands={props.layers.iter().map(|layer| layer.command.clone()).collect::<Vec<_>>()} />
         </div>
     }

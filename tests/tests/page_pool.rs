@@ -531,6 +531,22 @@ fn cancel_between_layers_keeps_the_rows_read_and_nothing_after_it_is_applied() {
         "{after}"
     );
     assert!(read < LAYERS, "the cancel came before the last layer");
+    // The tree pane says the open was cancelled and how to see the tree, not that it comes.
+    let pane = eval(
+        &browser,
+        r#"(() => ({
+            stopped: document.querySelector('[data-testid="tree-stopped"]')?.textContent ?? null,
+            waiting: document.querySelector('[data-testid="tree-waiting"]') !== null,
+        }))()"#,
+    );
+    assert_eq!(
+        pane,
+        json!({
+            "stopped": "No tree: the open was cancelled before every layer was read; the layers \
+                        read so far are listed on the left. Drop the archive again to see the tree.",
+            "waiting": false,
+        })
+    );
     browser.save_screenshot("pool-cancelled.png");
     let errors = browser.console_errors();
     assert!(

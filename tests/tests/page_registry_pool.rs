@@ -296,6 +296,26 @@ fn a_blob_that_does_not_match_its_digest_keeps_the_tree_and_the_badge_names_it()
 }
 
 /// The text of layer row `index`.
+/// The Files tab's tree pane's text in place of a tree when the open ended early, once shown.
+fn tree_stopped(browser: &Browser) -> String {
+    wait_for(browser, "the tree pane's word on the ended open", || {
+        eval(
+            browser,
+            r#"document.querySelector('[data-testid="tree-stopped"]')?.textContent ?? null"#,
+        )
+        .as_str()
+        .map(String::from)
+    })
+}
+
+/// True when the tree pane does not say the tree is coming.
+fn no_tree_waiting(browser: &Browser) -> bool {
+    eval(
+        browser,
+        r#"document.querySelector('[data-testid="tree-waiting"]') === null"#,
+    ) == json!(true)
+}
+
 fn layer_row(browser: &Browser, index: usize) -> String {
     let rows = browser.find_testid("layer-row");
     browser.webdriver().element_text(&rows[index]).unwrap()
@@ -420,6 +440,12 @@ fn cancel_while_several_layers_stream_stops_the_pool_and_nothing_more_is_fetched
         moment["read"].as_u64().unwrap() < rows,
         "the cancel came before the last layer: {moment}"
     );
+    assert_eq!(
+        tree_stopped(&browser),
+        "No tree: the open was cancelled before every layer was read; the layers read so far \
+         are listed on the left. Open the reference again to see the tree."
+    );
+    assert!(no_tree_waiting(&browser));
     browser.save_screenshot("registry-pool-cancelled.png");
 }
 
@@ -471,6 +497,14 @@ fn a_registry_layer_longer_than_its_manifest_says_is_read_no_further_by_either_w
             stopped > declared + 1 && stopped < declared + (8 << 20),
             "{query}: stopped at {stopped} of {declared} declared + 64 MiB sent: {error}"
         );
+        // The tree pane says the open failed and what to do, and promises no tree.
+        assert_eq!(
+            tree_stopped(&browser),
+            "No tree: the open failed before every layer was read (the message above says \
+             why). Drop another archive or type another reference to open something else.",
+            "{query}"
+        );
+        assert!(no_tree_waiting(&browser), "{query}");
         if query == "?scan-workers=2" {
             browser.save_screenshot("registry-pool-oversized-layer.png");
         }

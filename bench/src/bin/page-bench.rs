@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! page-bench --debian OCI_ARCHIVE --tree DOCKER_SAVE --million DOCKER_SAVE
-//!            [--reps N] [--million-reps N] [--part open|tree|million]... [--profile] [--trace]
+//!            [--reps N] [--million-reps N] [--part start|open|tree|million]... [--profile] [--trace]
 //! ```
 //!
 //! - `open`: the Debian-rootfs image (one gzip layer) pushed with skopeo to a loopback
@@ -147,6 +147,7 @@ return {
 /// One part of the run.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Part {
+    Start,
     Open,
     Tree,
     Million,
@@ -155,6 +156,7 @@ enum Part {
 impl Part {
     fn parse(name: &str) -> Option<Part> {
         match name {
+            "start" => Some(Part::Start),
             "open" => Some(Part::Open),
             "tree" => Some(Part::Tree),
             "million" => Some(Part::Million),
@@ -190,6 +192,7 @@ fn main() -> ExitCode {
     let mut result = Ok(());
     for part in &options.parts {
         result = match part {
+            Part::Start => bench_start(&options),
             Part::Open => bench_open(&options),
             Part::Tree => bench_tree(&options),
             Part::Million => bench_million(&options),
@@ -209,7 +212,7 @@ fn main() -> ExitCode {
 
 fn parse_args(args: Vec<String>) -> Result<Options, String> {
     let usage = "usage: page-bench --debian OCI_ARCHIVE --tree DOCKER_SAVE --million DOCKER_SAVE \
-                 [--reps N] [--million-reps N] [--part open|tree|million]... [--profile] [--trace]";
+                 [--reps N] [--million-reps N] [--part start|open|tree|million]... [--profile] [--trace]";
     let (mut debian, mut tree, mut million) = (None, None, None);
     let mut reps = DEFAULT_REPS;
     let mut million_reps = DEFAULT_MILLION_REPS;
@@ -495,6 +498,12 @@ impl LongTasks {
             self.before.len(),
             self.before.iter().map(|task| task.1).fold(0.0, f64::max)
         );
+        for (start, duration) in &self.before {
+            eprintln!(
+                "# {prefix} long task at page start: {duration:.0} ms at {:.3} s of the page clock",
+                start / 1000.0
+            );
+        }
         let mut by_duration: Vec<&LongTask> = self.tasks.iter().collect();
         by_duration.sort_by(|a, b| b.duration_ms.total_cmp(&a.duration_ms));
         for (rank, task) in by_duration.iter().take(5).enumerate() {
@@ -591,6 +600,82 @@ fn open_page(server: &LayerscopeServer, testid: &str) -> Result<Browser, String>
     browser.open(&server.url);
     browser.try_wait_for_testid(testid, OPEN_TIMEOUT)?;
     Ok(browser)
+}
+
+// --- start: the page's own start, before anything is opened --------------------------
+
+/// Loads the page `--reps` times, each in a fresh browser, and prints the main thread's
+/// long tasks from the load to [`PAGE_START_TRACED`] after the reference box shows (the
+/// warm-up's stages run in that time); with `--trace`, one more load traced.
+fn bench_start(options: &Options) -> Result<(), String> {
+    let server = LayerscopeServer::start();
+    let load_before = load_average();
+    let mut longest = Vec::new();
+    let mut counts = Vec::new();
+    for round in 0..options.reps {
+        let browser = open_page(&server, "ref-input")?;
+        std::thread::sleep(PAGE_START_TRACED);
+        let noted = read_noted(&browser)?;
+        // The page marks its start (`layerscope start: …`) and each stage of its warm-up
+        // (`layerscope warm-up: STAGE`).
+        let marks = browser.execute(
+            "return performance.getEntriesByType('mark').map(m => [m.name, m.startTime]);",
+        );
+        let marks: Vec<(String, f64)> = marks
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|mark| Some((mark[0].as_str()?.to_string(), mark[1].as_f64()?)))
+            .collect();
+        let tasks: Vec<String> = noted
+            .long_tasks
+            .iter()
+            .map(|(start, duration)| {
+                let inside: Vec<&str> = marks
+                    .iter()
+                    .filter(|(_, at)| at >= start && *at <= start + duration)
+                    .map(|(name, _)| name.as_str())
+                    .collect();
+                let what = if inside.is_empty() {
+                    "no mark in it".to_string()
+                } else {
+                    inside.join(" + ")
+                };
+                format!("{duration:.0} ms at {:.3} s ({what})", start / 1000.0)
+            })
+            .collect();
+        eprintln!("# start round {}: {}", round + 1, tasks.join(", "));
+        let shown: Vec<String> = marks
+            .iter()
+            .map(|(name, at)| format!("{at:.0} {name}"))
+            .collect();
+        eprintln!("#   marks (ms): {}", shown.join("; "));
+        counts.push(noted.long_tasks.len() as f64);
+        longest.push(
+            noted
+                .long_tasks
+                .iter()
+                .map(|(_, duration)| *duration)
+                .fold(0.0, f64::max),
+        );
+    }
+    println!(
+        "page_start_long_tasks: {:.0} tasks over {LONG_TASK_MS} ms (median of {} loads; target 0)",
+        median(counts),
+        options.reps
+    );
+    print_longest_median("page_start", &longest);
+    println!(
+        "page_start_load_average: {load_before} at the start, {} at the end (/proc/loadavg: 1, 5, 15 min)",
+        load_average()
+    );
+    if options.trace {
+        let browser = instrument(Browser::start_tracing(TRACE_CATEGORIES))?;
+        browser.open(&server.url);
+        browser.try_wait_for_testid("ref-input", OPEN_TIMEOUT)?;
+        print_long_tasks_traced(&trace_page_start(&browser), "page start");
+    }
+    Ok(())
 }
 
 // --- open: the Debian image from the registry against skopeo + tar -------------------
@@ -701,6 +786,9 @@ fn bench_open(options: &Options) -> Result<(), String> {
         let browser = instrument(Browser::start_tracing(TRACE_CATEGORIES))?;
         browser.open(&server.url);
         let input = browser.try_wait_for_testid("ref-input", OPEN_TIMEOUT)?;
+        // The page's start, its warm-up included, as `*_long_tasks_at_page_start` counts it.
+        let start = trace_page_start(&browser);
+        print_long_tasks_traced(&start, "page start");
         browser
             .webdriver()
             .send_keys(&input, &reference)
@@ -1244,7 +1332,7 @@ impl<'a> ProfileTables<'a> {
 /// What Chromium's trace records of the main thread: its tasks, script, style, layout and
 /// paint, and V8's compilation of scripts and wasm functions.
 const TRACE_CATEGORIES: &str =
-    "toplevel,devtools.timeline,disabled-by-default-devtools.timeline,v8.wasm,disabled-by-default-v8.wasm.detailed,disabled-by-default-v8.compile";
+    "toplevel,devtools.timeline,disabled-by-default-devtools.timeline,v8.wasm,disabled-by-default-v8.wasm.detailed,disabled-by-default-v8.compile,blink.user_timing";
 /// Events inside a long task shorter than this are summed by name, not listed.
 const TRACE_DETAIL_MS: f64 = 2.0;
 
@@ -1264,8 +1352,25 @@ fn trace_until_done(browser: &Browser) -> Result<Vec<Value>, String> {
     Ok(events)
 }
 
+/// How long after the reference box shows the page's start is traced: its warm-up (see
+/// `src/components/warm_up.rs`) runs a stage a task, and all of it ends well within this.
+const PAGE_START_TRACED: Duration = Duration::from_secs(3);
+
+/// The trace events of the page's start, from its load to [`PAGE_START_TRACED`] after the
+/// reference box shows.
+fn trace_page_start(browser: &Browser) -> Vec<Value> {
+    let mut events = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < PAGE_START_TRACED {
+        events.extend(browser.trace_events());
+        std::thread::sleep(POLL_INTERVAL * 4);
+    }
+    events.extend(browser.trace_events());
+    events
+}
+
 /// Prints, to stderr, every task of the page's main thread (`CrRendererMain`, the renderer
-/// with the most events) longer than the long-task limit, with the events in it by name.
+/// whose events name the page's loopback URLs most) longer than the long-task limit, with the events in it by name.
 fn print_long_tasks_traced(events: &[Value], prefix: &str) {
     let mut main_threads: HashMap<(u64, u64), usize> = HashMap::new();
     for event in events {
@@ -1282,13 +1387,18 @@ fn print_long_tasks_traced(events: &[Value], prefix: &str) {
             );
         }
     }
+    // Chromium's own pages (the new-tab page, the omnibox) have renderers too, often busier
+    // than the page's: the page's is the one whose events name its loopback URLs.
     for event in events {
         let key = (
             event["pid"].as_u64().unwrap_or(0),
             event["tid"].as_u64().unwrap_or(0),
         );
+        let names_the_page = event["args"]["data"]["url"]
+            .as_str()
+            .is_some_and(|url| url.starts_with("http://127.0.0.1:"));
         if let Some(count) = main_threads.get_mut(&key) {
-            *count += 1;
+            *count += usize::from(names_the_page);
         }
     }
     let Some((&main, _)) = main_threads.iter().max_by_key(|(_, count)| **count) else {

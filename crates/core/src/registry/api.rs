@@ -90,6 +90,17 @@ impl ManifestRef {
     }
 }
 
+impl ManifestRef {
+    /// The manifest as messages name it, inside its registry: `library/nginx:1.25`, or
+    /// `library/nginx@sha256:…` for a digest.
+    pub fn in_repository(&self, repository: &str) -> String {
+        match self {
+            ManifestRef::Tag(tag) => format!("{repository}:{tag}"),
+            ManifestRef::Digest(digest) => format!("{repository}@{digest}"),
+        }
+    }
+}
+
 impl fmt::Display for ManifestRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -616,7 +627,7 @@ pub fn read_manifest(
     response: Response,
     limits: &Limits,
 ) -> Result<FetchedManifest, RegistryError> {
-    let subject = format!("{repository}:{reference}");
+    let subject = reference.in_repository(repository.as_str());
     if let Some(error) = document_too_large(
         endpoint,
         format!("the manifest {subject}"),
@@ -1153,9 +1164,14 @@ mod tests {
             (exceeded.limit, exceeded.max, exceeded.needed()),
             (Limit::DocumentBytes, MAX_MANIFEST_BYTES as u64, None)
         );
+        // The host is in the error, not in its message: the front end's reference names it.
         assert_eq!(
             err.to_string(),
-            "registry-1.docker.io: the manifest a/b:t has more than 4194304 document bytes, the limit"
+            "the manifest a/b:t has more than 4194304 document bytes, the limit"
+        );
+        assert!(
+            matches!(&err, RegistryError::Limit { registry, .. } if registry == "registry-1.docker.io"),
+            "{err:?}"
         );
         // With one, its size; and the limit is the one given.
         let cut = Response::new(200)

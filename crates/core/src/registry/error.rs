@@ -1,7 +1,9 @@
 //! Why a registry operation failed.
 //!
 //! Every message names the registry (its host) and, where one is involved, the scope,
-//! digest or URL. Text that came from the server (error messages, header values) is cut to
+//! digest or URL, except a document over a limit ([`RegistryError::Limit`]): that one names
+//! the document, and a front end shows it after the image reference, which names the
+//! registry (so the host is said once, not twice). Text that came from the server (error messages, header values) is cut to
 //! [`MAX_SERVER_TEXT`] characters and stripped of control characters before it is kept, so
 //! a page can show a message after escaping it, and a log line stays one line.
 
@@ -282,8 +284,10 @@ pub enum RegistryError {
         source: ManifestError,
     },
     /// A manifest or config over [`crate::limits::Limits::max_document_bytes`]; the body
-    /// was read no further than one byte past the limit.
-    #[error("{registry}: {source}")]
+    /// was read no further than one byte past the limit. The message is the limit's alone
+    /// (`the manifest a/b:t has more than 4194304 document bytes, the limit`): the front
+    /// ends put it after the reference they were asked for, which names the registry.
+    #[error("{source}")]
     Limit {
         /// The registry host.
         registry: String,

@@ -469,7 +469,12 @@ impl ImagePull {
         }
         self.limits.check(
             Limit::Layers,
-            &format!("the manifest of {}", self.reference.familiar()),
+            // The registry is not named: the front ends put the message after the
+            // reference, which names it.
+            &format!(
+                "the manifest {}",
+                ManifestRef::of(&self.reference).in_repository(self.reference.path())
+            ),
             manifest.layers.len() as u64,
         )?;
         let config = registered(&manifest.config.digest, &self.reference)?;
