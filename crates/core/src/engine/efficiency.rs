@@ -449,7 +449,7 @@ impl DiveStack {
                     // dive's visitor returns an error here, which ends the
                     // walk of this layer after creating the record.
                     None => break,
-                    Some(node) if stacked.nodes[node as usize].is_dir => {
+                    Some(node) if stacked.is_dir(node) => {
                         let kids = match (&*below, &mut stacked_children) {
                             (None, _) => &children,
                             (Some(b), slot) => slot.get_or_insert_with(|| b.children(names)),
@@ -549,6 +549,9 @@ fn go_path_clean(path: &[u8]) -> Vec<u8> {
 #[derive(Clone)]
 struct DiveTree {
     nodes: Vec<DiveNode>,
+    /// Bit `n % 64` of word `n / 64`: node `n`'s payload is a directory's. Beside the
+    /// nodes rather than in them, which keeps a node at 16 bytes.
+    dirs: Vec<u64>,
     /// The linked children, by their parent and name.
     children: IdIndex,
 }
@@ -558,7 +561,6 @@ struct DiveNode {
     name: u32,
     parent: u32,
     size: i64,
-    is_dir: bool,
 }
 
 /// One tree's children lists, each in name order (dive walks children sorted by name).
@@ -609,10 +611,15 @@ impl DiveTree {
                 name: NONE,
                 parent: NONE,
                 size: 0,
-                is_dir: false,
             }],
+            dirs: vec![0],
             children: IdIndex::default(),
         }
+    }
+
+    /// Whether node `node`'s payload is a directory's.
+    fn is_dir(&self, node: u32) -> bool {
+        self.dirs[node as usize / 64] & (1 << (node % 64)) != 0
     }
 
     /// The hash of node `id`'s step, from its parent and name.
@@ -640,6 +647,7 @@ impl DiveTree {
         let entries = entries.into_iter();
         let expected = entries.size_hint().0;
         tree.nodes.reserve_exact(expected);
+        tree.dirs.reserve_exact(expected / 64 + 1);
         let nodes = &tree.nodes;
         tree.children
             .reserve(expected, |id| Self::node_hash(nodes, id));
@@ -680,8 +688,10 @@ impl DiveTree {
                         name,
                         parent: node,
                         size: 0,
-                        is_dir: false,
                     });
+                    if self.dirs.len() * 64 < self.nodes.len() {
+                        self.dirs.push(0);
+                    }
                     let nodes = &self.nodes;
                     self.children
                         .insert(step_hash(node, name), id, |id| Self::node_hash(nodes, id));
@@ -689,9 +699,13 @@ impl DiveTree {
                 }
             };
             if i == ids.len() - 1 {
-                let n = &mut self.nodes[node as usize];
-                n.size = size;
-                n.is_dir = is_dir;
+                self.nodes[node as usize].size = size;
+                let (word, bit) = (node as usize / 64, 1u64 << (node % 64));
+                if is_dir {
+                    self.dirs[word] |= bit;
+                } else {
+                    self.dirs[word] &= !bit;
+                }
             }
         }
         Some(())
@@ -793,8 +807,8 @@ impl DiveTree {
                     self.remove(target);
                 }
             } else {
-                let n = &upper.nodes[node as usize];
-                self.add_path(chain, names, n.size, n.is_dir)?;
+                let size = upper.nodes[node as usize].size;
+                self.add_path(chain, names, size, upper.is_dir(node))?;
             }
         }
         Some(())
