@@ -42,7 +42,8 @@
 #            archive of 1,000,000 empty files, and on the same million spread over four
 #            layers with whiteouts and an opaque directory (bench/make-many-layers.py):
 #            peak RSS (/usr/bin/time) and the bytes per entry above 64 MiB, against issue
-#            11's bound of 64 MiB + 200 B per entry.
+#            11's bound of 64 MiB + 200 B per entry; and the heap after each step of the
+#            analysis a page's owner worker runs (bench/src/bin/owner-memory.rs, native).
 #
 # The layer is real: a Debian minbase root file system made with debootstrap, tarred,
 # gzipped and zstd-compressed, cached under .cache/bench. `--prepare-only` makes it and
@@ -433,6 +434,10 @@ bench_memory() {
       echo "${name}_bytes_per_entry: $per_entry B ((peak - 64 MiB) / entries; target <= $target: $([ "$per_entry" -le "$target" ] && echo met || echo "not met"))"
     done
   done
+  # Where the page's owner worker peaks: the same analysis a step at a time, natively
+  # (bench/src/bin/owner-memory.rs); its live and peak heap after each step.
+  cargo build --release --quiet -p layerscope-bench --bin owner-memory >&2
+  "$TARGET_DIR/release/owner-memory" "$million" | sed 's/^/million_owner_heap: /'
 }
 
 if wants native; then bench_native; fi
