@@ -311,7 +311,7 @@ fn a_reference_that_is_not_one_gets_a_note_in_place() {
 /// Layers of the generated archive and the bytes of file content in each: large enough that
 /// reading it takes long enough to watch (and stop), small enough to write quickly.
 const BIG_LAYERS: usize = 4;
-const BIG_LAYER_FILE_BYTES: u64 = 40 * 1024 * 1024;
+const BIG_LAYER_FILE_BYTES: u64 = 96 * 1024 * 1024;
 
 /// Writes a legacy `docker save` archive `big/archive:1` with [`BIG_LAYERS`] uncompressed layers.
 fn write_big_archive(path: &Path) -> Expected {
