@@ -80,14 +80,24 @@ fn main() {
 /// The stacking `Analysis::finish` does, a step at a time, for where its peak is.
 fn finish_by_steps(path: &str) {
     use layerscope_core::engine::efficiency::EfficiencyBuilder;
-    use layerscope_core::engine::scan::{scan_chunks, ScanOptions};
+    use layerscope_core::engine::scan::{ScanOptions, Scanner};
     use layerscope_core::engine::tree::FileTrees;
-    // The first member the reader names as a layer: scanned alone, as a scan worker does.
-    let bytes = std::fs::read(path).expect("the archive reads");
-    let layer = first_layer(&bytes);
-    drop(bytes);
-    let summary = scan_chunks(layer.chunks(1 << 21), ScanOptions::default()).expect("a layer");
-    drop(layer);
+    use std::io::{Read, Seek, SeekFrom};
+    // The archive's largest member (the layer of a one-layer image), scanned alone as a
+    // scan worker does, read a chunk at a time.
+    let (offset, size) = largest_member(path);
+    let mut file = std::fs::File::open(path).expect("the archive opens");
+    file.seek(SeekFrom::Start(offset)).expect("seek");
+    let mut left = size;
+    let mut chunk = vec![0u8; 1 << 21];
+    let mut scanner = Scanner::new(ScanOptions::default());
+    while left > 0 {
+        let n = chunk.len().min(left as usize);
+        file.read_exact(&mut chunk[..n]).expect("the layer reads");
+        scanner.push(&chunk[..n]).expect("a layer");
+        left -= n as u64;
+    }
+    let summary = scanner.finish().expect("a layer");
     phase("layer scanned (packed entries kept)");
     let mut trees = FileTrees::new();
     let mut figures = EfficiencyBuilder::new();
@@ -108,20 +118,21 @@ fn finish_by_steps(path: &str) {
     phase("figures dropped");
 }
 
-/// The bytes of the largest member of a tar archive (the layer of a one-layer image).
-fn first_layer(archive: &[u8]) -> Vec<u8> {
-    let mut at = 0;
-    let mut best: (usize, usize) = (0, 0);
-    while at + 512 <= archive.len() && archive[at] != 0 {
-        let header = &archive[at..at + 512];
-        let size_field = std::str::from_utf8(&header[124..136]).unwrap_or("0");
-        let size =
-            usize::from_str_radix(size_field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
-                .unwrap_or(0);
+/// Where the largest member of a tar archive starts, and its size.
+fn largest_member(path: &str) -> (u64, u64) {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).expect("the archive opens");
+    let (mut at, mut best) = (0u64, (0u64, 0u64));
+    let mut header = [0u8; 512];
+    while file.read_exact(&mut header).is_ok() && header[0] != 0 {
+        let field = std::str::from_utf8(&header[124..136]).unwrap_or("0");
+        let size = u64::from_str_radix(field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
+            .unwrap_or(0);
         if size > best.1 {
             best = (at + 512, size);
         }
         at += 512 + size.div_ceil(512) * 512;
+        file.seek(SeekFrom::Start(at)).expect("seek");
     }
-    archive[best.0..best.0 + best.1].to_vec()
+    best
 }
