@@ -239,16 +239,35 @@ pub fn write_multi_arch_layout(root: &Path) {
 }
 
 fn layer_tar(content: &str) -> Vec<u8> {
+    one_file_tar("platform.txt", content.as_bytes())
+}
+
+/// A tar of one file `name` holding `content` (mode 0644, a fixed mtime): a small valid layer.
+pub fn one_file_tar(name: &str, content: &[u8]) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_ustar();
     header.set_size(content.len() as u64);
     header.set_mode(0o644);
     header.set_mtime(1_700_000_000);
     header.set_cksum();
-    builder
-        .append_data(&mut header, "platform.txt", content.as_bytes())
-        .unwrap();
+    builder.append_data(&mut header, name, content).unwrap();
     builder.into_inner().unwrap()
+}
+
+/// `bytes` gzipped by the system's `gzip -n`, as a registry's blobs are.
+pub fn system_gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("gzip")
+        .args(["-n", "-c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "gzip failed");
+    output.stdout
 }
 
 fn hex(bytes: &[u8]) -> String {

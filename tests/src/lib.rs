@@ -19,8 +19,8 @@ pub mod webdriver;
 pub use browser::Browser;
 pub use browser::NetworkRequest;
 pub use image::{
-    push_archive, push_dir_as_image, push_multi_arch, push_small_image, tar_member,
-    write_multi_arch_layout, PushedImage,
+    one_file_tar, push_archive, push_dir_as_image, push_multi_arch, push_small_image, system_gzip,
+    tar_member, write_multi_arch_layout, PushedImage,
 };
 // Scratch dirs, fixtures, child processes and `layerscope serve` come from the support crate
 // every test package shares.

@@ -14,14 +14,14 @@
 //! served.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use layerscope_e2e::badge::{tree_came_before_the_digests, BADGE_LOG};
 use layerscope_e2e::browser::describe_log;
 use layerscope_e2e::tap::{Seen, Tap};
 use layerscope_e2e::{
-    push_archive, repo_root, Browser, LayerscopeServer, Registry, RegistryConfig,
+    one_file_tar, push_archive, repo_root, system_gzip, Browser, LayerscopeServer, Registry,
+    RegistryConfig,
 };
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -203,34 +203,6 @@ fn a_multi_layer_registry_image_shows_its_tree_before_its_digests_and_verifies_i
     assert_no_console_errors(&browser);
 }
 
-/// A gzip stream of `bytes` (the system's `gzip`, as the registry's blobs are).
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("gzip")
-        .args(["-n", "-c"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("gzip");
-    child.stdin.take().unwrap().write_all(bytes).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success());
-    output.stdout
-}
-
-fn replacement_layer() -> Vec<u8> {
-    let mut layer = tar::Builder::new(Vec::new());
-    let content = b"not what the manifest promised\n";
-    let mut header = tar::Header::new_gnu();
-    header.set_size(content.len() as u64);
-    header.set_mode(0o644);
-    header.set_mtime(1_700_000_000);
-    header.set_cksum();
-    layer
-        .append_data(&mut header, "replaced.txt", &content[..])
-        .unwrap();
-    layer.into_inner().unwrap()
-}
-
 #[test]
 fn a_blob_that_does_not_match_its_digest_keeps_the_tree_and_the_badge_names_it() {
     let (server, registry) = demo_in_a_cors_registry();
@@ -240,7 +212,10 @@ fn a_blob_that_does_not_match_its_digest_keeps_the_tree_and_the_badge_names_it()
     let declared = pushed_manifest(&registry)["layers"][bottom]["size"]
         .as_u64()
         .unwrap();
-    let replaced = gzip(&replacement_layer());
+    let replaced = system_gzip(&one_file_tar(
+        "replaced.txt",
+        b"not what the manifest promised\n",
+    ));
     assert!((replaced.len() as u64) < declared);
     let actual = format!("sha256:{:x}", Sha256::digest(&replaced));
     std::fs::write(registry.blob_data_path(&layers[bottom]), &replaced).unwrap();

@@ -6,8 +6,8 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use layerscope_e2e::{
-    layerscope_binary, push_archive, push_multi_arch, repo_root, run_checked, Grant, Registry,
-    RegistryConfig, TempDir, TokenIssuer, TokenPolicy,
+    layerscope_binary, one_file_tar, push_archive, push_multi_arch, repo_root, run_checked,
+    system_gzip, Grant, Registry, RegistryConfig, TempDir, TokenIssuer, TokenPolicy,
 };
 use serde_json::{json, Value};
 use sha2::Digest as _;
@@ -212,32 +212,6 @@ fn demo_manifest(registry: &Registry) -> Value {
     serde_json::from_str(&response.body).unwrap()
 }
 
-/// A gzip stream (the system's `gzip`, as the registry's blobs are) of a tar holding one
-/// small file: a valid layer far shorter than any of the demo's.
-fn small_gzip_layer() -> Vec<u8> {
-    let mut layer = tar::Builder::new(Vec::new());
-    let content = b"shorter than the manifest says\n";
-    let mut header = tar::Header::new_gnu();
-    header.set_size(content.len() as u64);
-    header.set_mode(0o644);
-    header.set_mtime(1_700_000_000);
-    header.set_cksum();
-    layer
-        .append_data(&mut header, "short.txt", &content[..])
-        .unwrap();
-    let tar = layer.into_inner().unwrap();
-    let mut child = Command::new("gzip")
-        .args(["-n", "-c"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("gzip");
-    child.stdin.take().unwrap().write_all(&tar).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success());
-    output.stdout
-}
-
 #[test]
 fn a_layer_the_registry_sends_shorter_than_its_manifest_says_is_shown_and_marked() {
     let registry = Registry::start(RegistryConfig::plain());
@@ -248,7 +222,11 @@ fn a_layer_the_registry_sends_shorter_than_its_manifest_says_is_shown_and_marked
     let declared = bottom["size"].as_u64().unwrap();
     // The registry checks a blob's digest when it is pushed, not when it is served: it now
     // serves other, shorter bytes for the bottom layer (with their own Content-Length).
-    let short = small_gzip_layer();
+    // A valid layer far shorter than any of the demo's.
+    let short = system_gzip(&one_file_tar(
+        "short.txt",
+        b"shorter than the manifest says\n",
+    ));
     assert!((short.len() as u64) < declared);
     std::fs::write(registry.blob_data_path(&digest), &short).unwrap();
     let actual = format!("sha256:{:x}", sha2::Sha256::digest(&short));
